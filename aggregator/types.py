@@ -1,0 +1,240 @@
+"""Plain typed values that the stages hand each other.
+
+fetch -> ``FetchResult``; parse -> ``ParsedFeed`` (``ParsedSeries`` + ``ParsedEpisode``);
+the update decision -> ``FeedUpdate``; storage <- those, -> ``FeedRecord``,
+``SeriesRecord``, ``EpisodeRecord``. No ORM rows and no feedparser dicts cross a
+stage boundary. Every datetime is timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class FeedKind(enum.StrEnum):
+    PODCAST = "podcast"
+    REVIEWS = "reviews"
+
+
+class FeedStatus(enum.StrEnum):
+    ACTIVE = "active"  # last poll succeeded (or never polled yet)
+    FAILING = "failing"  # last poll(s) failed; retried with backoff, never given up
+    GONE = "gone"  # 410 Gone; not polled again unless re-added
+
+
+# --- fetch -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """HTTP cache validators kept from the last successful response."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What one fetch of a feed brought back.
+
+    ``content`` is None exactly when ``not_modified`` (a 304). ``moved_to`` is set when
+    every redirect from the requested URL was permanent (301/308): the feed's stored
+    URL should follow. ``headers`` are lower-cased names.
+    """
+
+    url: str
+    final_url: str
+    status: int
+    content: bytes | None
+    headers: Mapping[str, str]
+    validators: Validators
+    moved_to: str | None = None
+    retry_after: datetime | None = None
+    max_age_seconds: int | None = None
+    elapsed_seconds: float = 0.0
+
+    @property
+    def not_modified(self) -> bool:
+        return self.content is None
+
+
+# --- parse -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A ``podcast:person`` (or an ``itunes:author`` turned into one)."""
+
+    name: str
+    role: str | None = None
+    group: str | None = None
+    href: str | None = None
+    img: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Enclosure:
+    url: str
+    type: str | None = None
+    length: int | None = None  # bytes; None when absent, zero or not a number
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEpisode:
+    """One item of a podcast feed, sanitized and normalized.
+
+    ``guid`` is the item's guid, else its link, else its single enclosure URL, else a
+    hash of title and date; ``guid_is_fallback`` says it was not a real guid.
+    ``item_hash`` hashes the raw bytes of the item as it stood in the document (for
+    incremental parsing); ``content_hash`` hashes the normalized fields (to decide
+    whether a stored episode changed).
+    """
+
+    guid: str
+    title: str
+    description_html: str = ""
+    link: str | None = None
+    published: datetime | None = None
+    enclosure: Enclosure | None = None
+    duration_seconds: int | None = None
+    season: int | None = None
+    number: int | None = None
+    episode_type: str | None = None  # "full", "trailer" or "bonus"
+    image: str | None = None
+    transcript_url: str | None = None
+    chapters_url: str | None = None
+    persons: tuple[Person, ...] = ()
+    author: str | None = None
+    guid_is_fallback: bool = False
+    item_hash: str | None = None
+    content_hash: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedSeries:
+    title: str
+    author: str | None = None
+    owner_name: str | None = None
+    owner_email: str | None = None
+    description_html: str = ""
+    link: str | None = None
+    image: str | None = None
+    language: str | None = None
+    categories: tuple[str, ...] = ()
+    itunes_type: str | None = None  # "episodic" or "serial"
+    podcast_guid: str | None = None
+    persons: tuple[Person, ...] = ()
+    new_feed_url: str | None = None  # itunes:new-feed-url / redirect newLocation
+    ttl_minutes: int | None = None  # RSS <ttl>
+    content_hash: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A parsed feed document.
+
+    With a full parse ``complete`` is True and ``episodes`` holds every item. With an
+    incremental parse ``complete`` is False and ``episodes`` holds only the items
+    whose raw bytes are new or changed; ``item_hashes`` always holds the raw hash of
+    every item in the document, so storage can tell which known episodes are still
+    present and which disappeared.
+    """
+
+    series: ParsedSeries
+    episodes: tuple[ParsedEpisode, ...]
+    item_hashes: frozenset[str] = frozenset()
+    complete: bool = True
+    warning: str | None = None  # set when feedparser recovered from a broken document
+
+
+# --- update decision and storage ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRecord:
+    """A feed as storage knows it."""
+
+    id: int
+    url: str
+    added_url: str
+    kind: FeedKind
+    status: FeedStatus
+    validators: Validators = field(default_factory=Validators)
+    content_hash: str | None = None
+    last_polled_at: datetime | None = None
+    next_poll_at: datetime | None = None
+    error_count: int = 0
+    last_error: str | None = None
+    warning: str | None = None
+    note: str | None = None  # e.g. "moved from X (301) on 2026-11-29"
+    title: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedUpdate:
+    """What one poll decided about a feed: written by storage in one transaction."""
+
+    feed_id: int
+    polled_at: datetime
+    next_poll_at: datetime
+    status: FeedStatus
+    url: str | None = None  # new URL when the feed moved, else None
+    validators: Validators | None = None  # None: keep the stored ones
+    content_hash: str | None = None  # None: keep the stored one
+    error_count: int = 0
+    last_error: str | None = None
+    warning: str | None = None
+    note: str | None = None  # None: keep the stored note
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCounts:
+    """Episodes written by one poll."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    missing: int = 0  # known episodes no longer in the feed (kept, marked)
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesRecord:
+    id: int
+    feed_id: int
+    feed_url: str
+    title: str
+    author: str | None
+    description_html: str
+    link: str | None
+    image: str | None
+    language: str | None
+    categories: tuple[str, ...]
+    itunes_type: str | None
+    podcast_guid: str | None
+    persons: tuple[Person, ...]
+    episode_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeRecord:
+    id: int
+    series_id: int
+    guid: str
+    title: str
+    description_html: str
+    link: str | None
+    published: datetime | None
+    enclosure: Enclosure | None
+    duration_seconds: int | None
+    season: int | None
+    number: int | None
+    episode_type: str | None
+    image: str | None
+    transcript_url: str | None
+    chapters_url: str | None
+    persons: tuple[Person, ...]
+    missing_since: datetime | None = None
