@@ -84,10 +84,7 @@ def load_settings(
         path = Path(env["AGGREGATOR_CONFIG"])
     else:
         path = Path(DEFAULT_CONFIG_NAME)
-    if path.exists() or explicit:
-        settings = _from_file(path)
-    else:
-        settings = Settings()
+    settings = _from_file(path) if path.exists() or explicit else Settings()
     env_url = env.get("AGGREGATOR_DATABASE_URL")
     if env_url:
         settings = replace(settings, database_url=_check_database_url(env_url, "environment"))
