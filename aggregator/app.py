@@ -1,0 +1,71 @@
+"""The composition root: builds storage, fetcher and poller from the settings.
+
+Nothing else reads settings or constructs dependencies; every other module gets
+what it needs passed in (reader's ``make_reader()`` is the model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+
+from aggregator.fetch import Fetcher
+from aggregator.poller import Poller
+from aggregator.settings import Settings
+from aggregator.storage import Storage, open_storage
+from aggregator.types import FeedRecord
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class App:
+    settings: Settings
+    storage: Storage
+    fetcher: Fetcher
+    poller: Poller
+    clock: Callable[[], datetime]
+
+    def sync_config_feeds(self) -> list[FeedRecord]:
+        """Add the feeds listed in the config file that the store does not have yet."""
+        added = []
+        for entry in self.settings.feeds:
+            feed, created = self.storage.ensure_feed(entry.url, entry.kind, self.clock())
+            if created:
+                added.append(feed)
+        return added
+
+    def close(self) -> None:
+        self.fetcher.close()
+        self.storage.close()
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def make_app(
+    settings: Settings, *, migrate: bool = True, clock: Callable[[], datetime] = utcnow
+) -> App:
+    """Open the store (migrating it to the current schema) and wire the pipeline."""
+    storage = open_storage(settings.database_url)
+    try:
+        if migrate:
+            storage.migrate()
+        fetcher = Fetcher(settings.fetch, clock=clock)
+    except BaseException:
+        storage.close()
+        raise
+    poller = Poller(storage, fetcher, settings.poll, clock=clock)
+    return App(settings, storage, fetcher, poller, clock)

@@ -1,0 +1,65 @@
+"""The service's clock: one APScheduler job that ticks and polls what is due.
+
+The scheduler is a dumb ticker. Which feeds are due, and when each is due next, is
+data in the database (``next_poll_at``, computed by ``decide``); there is never one
+APScheduler job per feed. Only this module imports apscheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from aggregator.poller import Poller
+
+log = logging.getLogger(__name__)
+
+
+class Ticker:
+    """Runs ``poller.poll_due()`` every ``tick_seconds``, starting now.
+
+    ``max_instances=1`` and ``coalesce`` mean a slow tick is never run twice at once
+    and missed ticks collapse into one.
+    """
+
+    def __init__(self, poller: Poller, tick_seconds: float) -> None:
+        self._poller = poller
+        self._scheduler = BackgroundScheduler(timezone=UTC)
+        self._scheduler.add_job(
+            self._tick,
+            "interval",
+            seconds=tick_seconds,
+            next_run_time=datetime.now(UTC),
+            id="tick",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+        self._idle = threading.Event()
+        self._idle.set()
+
+    def _tick(self) -> None:
+        if self._poller.stopping:
+            return
+        self._idle.clear()
+        try:
+            summary = self._poller.poll_due()
+            if summary.polled:
+                log.info(summary.line())
+        except Exception:
+            # A bug in one tick must not kill the service; the next tick tries again.
+            log.exception("tick failed")
+        finally:
+            self._idle.set()
+
+    def start(self) -> None:
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        """Stop ticking; let the polls in flight finish and be stored."""
+        self._poller.stop()
+        self._scheduler.shutdown(wait=True)
+        self._idle.wait()
