@@ -157,8 +157,8 @@ def backoff(errors: int, poll: PollSettings, random: Callable[[], float]) -> tim
     """Exponential backoff after ``errors`` consecutive failures, with jitter.
 
     >>> p = PollSettings(min_interval_minutes=15, max_interval_minutes=1440)
-    >>> [backoff(n, p, lambda: 0.5) for n in (1, 2, 3)]  # 0.5 is "no jitter"
-    [datetime.timedelta(seconds=900), datetime.timedelta(seconds=1800), datetime.timedelta(seconds=3600)]
+    >>> [backoff(n, p, lambda: 0.5).seconds for n in (1, 2, 3)]  # 0.5 is "no jitter"
+    [900, 1800, 3600]
     >>> backoff(30, p, lambda: 0.5)  # capped, and still polled: never a permanent give-up
     datetime.timedelta(days=1)
     """
