@@ -1,0 +1,111 @@
+"""A real HTTP server on 127.0.0.1 that serves feeds politely, for integration tests.
+
+It answers conditional requests (ETag / If-None-Match, Last-Modified /
+If-Modified-Since) with 304, can be told to fail a path with a status, and logs every
+request (path, status, conditional headers) so tests can check what our client sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    path: str
+    status: int
+    if_none_match: str | None
+    if_modified_since: str | None
+    user_agent: str | None
+
+
+@dataclass
+class _Resource:
+    body: bytes
+    etag: str
+    last_modified: str
+    content_type: str = "application/rss+xml"
+    status: int | None = None  # when set, answer this status instead
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FeedServer:
+    def __init__(self) -> None:
+        self._resources: dict[str, _Resource] = {}
+        self._lock = threading.Lock()
+        self.log: list[LoggedRequest] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                server._handle(self)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def serve(self, path: str, body: bytes, *, content_type: str = "application/rss+xml") -> None:
+        etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+        with self._lock:
+            self._resources[path] = _Resource(body, etag, formatdate(usegmt=True), content_type)
+
+    def fail(self, path: str, status: int, headers: dict[str, str] | None = None) -> None:
+        with self._lock:
+            self._resources[path] = _Resource(
+                b"", "", "", status=status, headers=dict(headers or {})
+            )
+
+    def requests_for(self, path: str) -> list[LoggedRequest]:
+        with self._lock:
+            return [r for r in self.log if r.path == path]
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        with self._lock:
+            resource = self._resources.get(h.path)
+        inm = h.headers.get("If-None-Match")
+        ims = h.headers.get("If-Modified-Since")
+        if resource is None:
+            status, body, headers = 404, b"not found", {}
+        elif resource.status is not None:
+            status, body, headers = resource.status, b"", resource.headers
+        elif inm == resource.etag or (inm is None and ims == resource.last_modified):
+            status, body, headers = 304, b"", {"ETag": resource.etag}
+        else:
+            status, body = 200, resource.body
+            headers = {
+                "ETag": resource.etag,
+                "Last-Modified": resource.last_modified,
+                "Content-Type": resource.content_type,
+            }
+        with self._lock:
+            self.log.append(LoggedRequest(h.path, status, inm, ims, h.headers.get("User-Agent")))
+        h.send_response(status)
+        for name, value in headers.items():
+            h.send_header(name, value)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    def __enter__(self) -> FeedServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()

@@ -1,0 +1,248 @@
+"""The command line, end to end: real console script, real local server, real database."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aggregator.cli import main
+from tests.feedserver import FeedServer
+
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "feeds" / "real"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "feeds"
+SCRIPT = str(Path(sys.executable).with_name("aggregator"))
+
+
+def item_guids(path: Path) -> list[str]:
+    """The guids of a feed's items, read with the standard library (our reference)."""
+    root = ET.parse(path).getroot()
+    return [(item.findtext("guid") or "").strip() for item in root.iter("item")]
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    with FeedServer() as s:
+        yield s
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    """An empty config, so the tests never pick up ./config.toml's public feeds."""
+    path = tmp_path / "config.toml"
+    path.write_text("[poll]\nworkers = 4\n", encoding="utf-8")
+    return path
+
+
+def cli(config: Path, database_url: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run the installed console script, as a user would."""
+    return subprocess.run(
+        [SCRIPT, "--config", str(config), "--database", database_url, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "200"},
+        check=False,
+    )
+
+
+def run_main(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run ``main()`` in-process (cheaper than a process) and catch its exit."""
+    monkeypatch.setattr(sys, "argv", ["aggregator", *args])
+    with pytest.raises(SystemExit) as info:
+        main()
+    out, err = capsys.readouterr()
+    code = info.value.code
+    return (code if isinstance(code, int) else 1), out, err
+
+
+def test_add_poll_list_then_conditional_repoll(
+    server: FeedServer, config: Path, database_url: str
+) -> None:
+    serial = REAL / "serial__lukaswhite-2020.rss"
+    cortex = REAL / "cortex__podkit-2018.xml"
+    server.serve("/serial.xml", serial.read_bytes())
+    server.serve("/cortex.xml", cortex.read_bytes())
+
+    for path in ("/serial.xml", "/cortex.xml"):
+        added = cli(config, database_url, "feeds", "add", server.url(path))
+        assert added.returncode == 0, added.stderr
+    first = cli(config, database_url, "poll")
+    assert first.returncode == 0, first.stderr
+    expected = len(item_guids(serial)) + len(item_guids(cortex))
+    assert f"polled 2 feeds: {expected} new episodes" in first.stdout
+
+    listed = cli(config, database_url, "episodes", "list", "--json")
+    episodes: list[dict[str, Any]] = json.loads(listed.stdout)
+    assert sorted(e["guid"] for e in episodes) == sorted(item_guids(serial) + item_guids(cortex))
+    for e in episodes:
+        assert {"id", "series_id", "guid", "title", "published", "enclosure_url", "duration"} <= set(e)
+        assert e["published"].endswith("+00:00")
+        assert e["enclosure_url"].startswith("http")
+
+    series = json.loads(cli(config, database_url, "series", "list", "--json").stdout)
+    by_url = {s["feed_url"]: s for s in series}
+    assert by_url[server.url("/serial.xml")]["title"] == "Serial"
+    assert by_url[server.url("/serial.xml")]["episode_count"] == len(item_guids(serial))
+
+    # The second poll is conditional, and stores nothing new.
+    second = cli(config, database_url, "poll", "--feed", server.url("/serial.xml"))
+    assert second.returncode == 0, second.stderr
+    assert "polled 1 feeds: 0 new episodes, 0 updated, 1 feeds unchanged, 0 failed" in second.stdout
+    requests = server.requests_for("/serial.xml")
+    assert [r.status for r in requests] == [200, 304]
+    assert requests[1].if_none_match is not None
+    assert requests[0].user_agent is not None and requests[0].user_agent.startswith("aggregator/")
+    again = json.loads(cli(config, database_url, "episodes", "list", "--json").stdout)
+    assert len(again) == len(episodes)
+
+
+def test_failed_feed_does_not_stop_the_batch(
+    server: FeedServer, config: Path, database_url: str
+) -> None:
+    server.serve("/ok.xml", (EXAMPLES / "caliphate.xml").read_bytes())
+    server.fail("/broken.xml", 500)
+    server.serve("/page.html", b"<html><body>Hello</body></html>", content_type="text/html")
+    for path in ("/ok.xml", "/broken.xml", "/page.html"):
+        assert cli(config, database_url, "feeds", "add", server.url(path)).returncode == 0
+    result = cli(config, database_url, "poll")
+    assert result.returncode == 0
+    assert "polled 3 feeds: 13 new episodes" in result.stdout
+    assert "2 failed" in result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.startswith("failed:")]
+    assert len(errors) == 2
+    assert any("/broken.xml" in e and "500" in e for e in errors)
+    assert "Traceback" not in result.stderr
+
+    feeds = {f["url"]: f for f in json.loads(cli(config, database_url, "feeds", "list", "--json").stdout)}
+    assert feeds[server.url("/broken.xml")]["status"] == "failing"
+    assert feeds[server.url("/broken.xml")]["error_count"] == 1
+    assert feeds[server.url("/ok.xml")]["status"] == "active"
+
+
+def test_local_file_feed_and_opml_round_trip(
+    tmp_path: Path, config: Path, database_url: str
+) -> None:
+    assert cli(config, database_url, "feeds", "add", str(EXAMPLES / "caliphate.xml")).returncode == 0
+    opml = tmp_path / "subs.opml"
+    opml.write_text(
+        '<opml version="2.0"><body>'
+        '<outline text="A" xmlUrl="https://a.example/rss"/>'
+        '<outline text="B" xmlUrl="file:///etc/passwd"/>'
+        "</body></opml>",
+        encoding="utf-8",
+    )
+    imported = cli(config, database_url, "opml", "import", str(opml))
+    assert imported.returncode == 0, imported.stderr
+    assert "1 feeds added" in imported.stdout
+    assert "skipped" in imported.stderr  # OPML may not add local files
+    out = tmp_path / "export.opml"
+    assert cli(config, database_url, "opml", "export", "-o", str(out)).returncode == 0
+    exported = out.read_text(encoding="utf-8")
+    assert "https://a.example/rss" in exported
+    assert (EXAMPLES / "caliphate.xml").resolve().as_uri() in exported
+    polled = cli(config, database_url, "poll", "--feed", str(EXAMPLES / "caliphate.xml"))
+    assert "13 new episodes" in polled.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["feeds", "add", "gopher://x/y"], "only http, https and local files"),
+        (["feeds", "add", "/no/such/file.xml"], "no such file"),
+        (["feeds", "remove", "999"], "999"),
+        (["poll", "--feed", "https://not.followed.example/rss"], "not.followed.example"),
+        (["episodes", "list", "--series", "4242"], "4242"),
+        (["opml", "import", "/no/such.opml"], "cannot read"),
+    ],
+)
+def test_user_errors_are_one_line(
+    args: list[str],
+    message: str,
+    config: Path,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = run_main(["--config", str(config), "--database", database_url, *args], monkeypatch, capsys)
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("aggregator: error: ")
+    assert message in lines[0]
+
+
+def test_duplicate_feed_is_refused(
+    config: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["--config", str(config), "--database", database_url]
+    assert run_main([*base, "feeds", "add", "https://a.example/rss"], monkeypatch, capsys)[0] == 0
+    code, _, err = run_main([*base, "feeds", "add", "https://A.example/rss"], monkeypatch, capsys)
+    assert code == 1
+    assert "already" in err
+
+
+def test_bad_config_and_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[poll]\nworkers = -1\n", encoding="utf-8")
+    code, _, err = run_main(["--config", str(bad), "feeds", "list"], monkeypatch, capsys)
+    assert code == 1
+    assert err.strip() == f"aggregator: error: {bad}: poll.workers must be a whole number >= 1, not -1"
+
+    code, _, err = run_main(["--config", str(tmp_path / "none.toml"), "feeds", "list"], monkeypatch, capsys)
+    assert code == 1 and "config file not found" in err
+
+    code, _, err = run_main(["--database", "mysql://x", "feeds", "list"], monkeypatch, capsys)
+    assert code == 1 and "--database: database url must start with" in err
+
+    code, _, err = run_main(["feeds", "add", "x", "--kind", "video"], monkeypatch, capsys)
+    assert code == 2 and "video" in err
+
+
+def test_unreachable_database_is_one_line(
+    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2"
+    code, _, err = run_main(["--config", str(config), "--database", url, "feeds", "list"], monkeypatch, capsys)
+    assert code == 1
+    assert err.startswith("aggregator: error: ")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_run_polls_and_stops_cleanly_on_sigterm(tmp_path: Path, database_url: str) -> None:
+    config = tmp_path / "config.toml"
+    feed = tmp_path / "caliphate.xml"
+    feed.write_bytes((EXAMPLES / "caliphate.xml").read_bytes())
+    config.write_text('[poll]\ntick_seconds = 1\n[[feeds]]\nurl = "caliphate.xml"\n', encoding="utf-8")
+    proc = subprocess.Popen(
+        [SCRIPT, "--config", str(config), "--database", database_url, "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        episodes: list[Any] = []
+        while time.monotonic() < deadline and len(episodes) < 13:
+            time.sleep(0.3)
+            listed = cli(config, database_url, "episodes", "list", "--json")
+            episodes = json.loads(listed.stdout) if listed.returncode == 0 else []
+        assert len(episodes) == 13
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "SIGTERM: shutting down" in err
+    assert "poll file://" in err and "new" in err  # one log line per poll
+    assert err.rstrip().endswith("stopped")
