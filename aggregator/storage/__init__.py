@@ -1,0 +1,10 @@
+"""Storage: the only part of aggregator that talks SQL (SQLite or PostgreSQL).
+
+``open_storage(url)`` gives a ``Storage``; ``Storage.migrate()`` brings the schema to
+the newest Alembic revision. Everything goes in and comes out as the typed values of
+``aggregator.types``; every database failure is raised as ``StorageError``.
+"""
+
+from aggregator.storage._storage import Storage, open_storage
+
+__all__ = ["Storage", "open_storage"]

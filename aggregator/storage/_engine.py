@@ -1,0 +1,102 @@
+"""Engines for SQLite and PostgreSQL, and the one place SQLAlchemy errors become ours."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError, StatementError
+
+from aggregator.exceptions import StorageError
+
+# How long a SQLite writer waits for another writer before giving up. A poll's write
+# of a few thousand episodes takes well under a second, so this is generous.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+# Execution option naming the SQLite BEGIN flavour of a connection (see _sqlite_begin).
+_BEGIN_OPTION = "aggregator_sqlite_begin"
+
+
+def parse_url(database_url: str) -> URL:
+    """Parse a database URL and pin PostgreSQL to the psycopg 3 driver we ship."""
+    try:
+        url = make_url(database_url)
+    except ArgumentError as e:
+        raise StorageError(f"not a database URL: {database_url!r}") from e
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StorageError(
+            f"unsupported database {url.get_backend_name()!r}: use sqlite:/// or "
+            "postgresql+psycopg://"
+        )
+    return url
+
+
+def make_engines(url: URL) -> tuple[Engine, Engine]:
+    """Return (reads, writes): the same pool, but SQLite writers begin IMMEDIATE.
+
+    A deferred SQLite transaction that reads and then writes cannot wait for a lock
+    held by another writer: SQLite fails it at once with "database is locked", whatever
+    the busy timeout. Taking the write lock at BEGIN makes writers queue instead.
+    PostgreSQL needs none of this; both engines are the same there.
+    """
+    if url.get_backend_name() == "sqlite":
+        _create_sqlite_dir(url)
+        engine = create_engine(url)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine, engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+    engine = create_engine(url, pool_pre_ping=True)
+    return engine, engine
+
+
+def _create_sqlite_dir(url: URL) -> None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StorageError(f"cannot create the directory of {database}: {e}") from e
+
+
+def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    # Let SQLAlchemy emit BEGIN itself (pysqlite's own handling skips it for SELECT
+    # and DDL); the SQLAlchemy sqlite dialect documents this recipe.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        # WAL: readers never block the writer and the writer never blocks readers.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # NORMAL is durable across application crashes in WAL mode, and much faster.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def describe(error: SQLAlchemyError) -> str:
+    """The database's own words, without the SQL and parameters SQLAlchemy appends."""
+    if isinstance(error, StatementError) and error.orig is not None:
+        return f"{type(error.orig).__name__}: {error.orig}".strip()
+    return f"{type(error).__name__}: {error}"
+
+
+@contextmanager
+def storage_errors(doing: str) -> Iterator[None]:
+    """Re-raise any SQLAlchemy error as StorageError, saying what we were doing."""
+    try:
+        yield
+    except SQLAlchemyError as e:
+        raise StorageError(f"{doing}: {describe(e)}") from e

@@ -1,0 +1,130 @@
+"""The tables, declared once as SQLModel classes.
+
+These classes never leave the storage package: the public methods turn rows into the
+records of ``aggregator.types``. The migrations in ``aggregator/migrations/versions``
+create exactly these tables (``tests/test_migrations.py`` compares the two), so a
+change here needs a new migration. A new table (reviews, links) is a new class here
+plus a new migration file; ``METADATA`` picks it up for Alembic's autogenerate.
+
+Strings are ``Text`` (PostgreSQL's natural string type, and SQLite does not care);
+enum values are stored as their short strings so that adding a value needs no
+migration. Every datetime column is ``UTCDateTime``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Index, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+from aggregator.storage._types import UTCDateTime, json_type
+
+# Named constraints let later migrations drop or alter them by name, and SQLite's
+# batch mode (copy-and-move) needs names to recreate them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+METADATA = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class _Table(SQLModel, registry=registry(metadata=METADATA)):
+    """Base of our tables: their own metadata, apart from SQLModel's global one."""
+
+
+class Feed(_Table, table=True):
+    __tablename__ = "feed"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(sa_type=Text, unique=True)
+    added_url: str = Field(sa_type=Text)  # as the user gave it; kept when the feed moves
+    kind: str = Field(sa_type=String(16))
+    status: str = Field(sa_type=String(16))
+    etag: str | None = Field(default=None, sa_type=Text)
+    last_modified: str | None = Field(default=None, sa_type=Text)
+    content_hash: str | None = Field(default=None, sa_type=Text)
+    last_polled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    next_poll_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    error_count: int = Field(default=0)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    last_error_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    warning: str | None = Field(default=None, sa_type=Text)
+    note: str | None = Field(default=None, sa_type=Text)
+    http_status: int | None = Field(default=None)
+    title: str | None = Field(default=None, sa_type=Text)
+    # Claimed by one instance for one poll when several share a PostgreSQL database.
+    lease_owner: str | None = Field(default=None, sa_type=Text)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Series(_Table, table=True):
+    __tablename__ = "series"
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed_id: int = Field(foreign_key="feed.id", ondelete="CASCADE", unique=True)
+    title: str = Field(sa_type=Text)
+    author: str | None = Field(default=None, sa_type=Text)
+    owner_name: str | None = Field(default=None, sa_type=Text)
+    owner_email: str | None = Field(default=None, sa_type=Text)
+    description: str = Field(default="", sa_type=Text)
+    link: str | None = Field(default=None, sa_type=Text)
+    image: str | None = Field(default=None, sa_type=Text)
+    language: str | None = Field(default=None, sa_type=Text)
+    categories: list[str] = Field(default_factory=list, sa_type=json_type())
+    itunes_type: str | None = Field(default=None, sa_type=Text)
+    podcast_guid: str | None = Field(default=None, sa_type=Text)
+    persons: list[dict[str, Any]] = Field(default_factory=list, sa_type=json_type())
+    content_hash: str = Field(default="", sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Episode(_Table, table=True):
+    __tablename__ = "episode"
+    __table_args__ = (
+        # Identity of an episode: a changed enclosure URL never makes a second row.
+        UniqueConstraint("series_id", "guid"),
+        # "Newest first within a series" is the common listing.
+        Index("ix_episode_series_id_published", "series_id", "published"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    series_id: int = Field(foreign_key="series.id", ondelete="CASCADE")
+    guid: str = Field(sa_type=Text)
+    title: str = Field(sa_type=Text)
+    description: str = Field(default="", sa_type=Text)
+    link: str | None = Field(default=None, sa_type=Text)
+    published: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    enclosure_url: str | None = Field(default=None, sa_type=Text)
+    enclosure_type: str | None = Field(default=None, sa_type=Text)
+    # Files over 2 GiB exist (long video episodes); Integer would overflow on PostgreSQL.
+    enclosure_length: int | None = Field(default=None, sa_type=BigInteger)
+    duration_seconds: int | None = Field(default=None)
+    season: int | None = Field(default=None)
+    number: int | None = Field(default=None)
+    episode_type: str | None = Field(default=None, sa_type=String(16))
+    image: str | None = Field(default=None, sa_type=Text)
+    transcript_url: str | None = Field(default=None, sa_type=Text)
+    chapters_url: str | None = Field(default=None, sa_type=Text)
+    persons: list[dict[str, Any]] = Field(default_factory=list, sa_type=json_type())
+    author: str | None = Field(default=None, sa_type=Text)
+    guid_is_fallback: bool = Field(default=False)
+    content_hash: str = Field(default="", sa_type=Text)
+    item_hash: str | None = Field(default=None, sa_type=Text)
+    missing_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    first_seen_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)  # last change of content, not of marks
+
+
+FEED: Table = METADATA.tables["feed"]
+SERIES: Table = METADATA.tables["series"]
+EPISODE: Table = METADATA.tables["episode"]

@@ -1,0 +1,110 @@
+"""Series: one per podcast feed, rewritten only when its content changed."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, Select, func, select
+from sqlmodel import Session, col
+from sqlmodel import select as sm_select
+
+from aggregator.exceptions import NotFoundError
+from aggregator.storage._models import EPISODE, FEED, SERIES, Series
+from aggregator.types import ParsedSeries, Person, SeriesRecord
+
+
+def persons_to_json(persons: tuple[Person, ...]) -> list[dict[str, Any]]:
+    # Absent attributes are left out to keep the stored JSON small.
+    return [{k: v for k, v in asdict(p).items() if v is not None} for p in persons]
+
+
+def persons_from_json(data: list[dict[str, Any]] | None) -> tuple[Person, ...]:
+    fields = set(Person.__slots__)
+    return tuple(Person(**{k: v for k, v in d.items() if k in fields}) for d in data or ())
+
+
+def upsert(session: Session, feed_id: int, parsed: ParsedSeries, now: datetime) -> int:
+    """Insert or update the feed's series; return its id.
+
+    An unchanged ``content_hash`` means no write at all. An empty hash means the
+    parser did not compute one, so the series is written to be safe.
+    """
+    row = session.exec(sm_select(Series).where(Series.feed_id == feed_id)).first()
+    if row is None:
+        row = Series(feed_id=feed_id, title=parsed.title, created_at=now, updated_at=now)
+    elif parsed.content_hash and row.content_hash == parsed.content_hash:
+        assert row.id is not None
+        return row.id
+    row.title = parsed.title
+    row.author = parsed.author
+    row.owner_name = parsed.owner_name
+    row.owner_email = parsed.owner_email
+    row.description = parsed.description_html
+    row.link = parsed.link
+    row.image = parsed.image
+    row.language = parsed.language
+    row.categories = list(parsed.categories)
+    row.itunes_type = parsed.itunes_type
+    row.podcast_guid = parsed.podcast_guid
+    row.persons = persons_to_json(parsed.persons)
+    row.content_hash = parsed.content_hash
+    row.updated_at = now
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    return row.id
+
+
+def _records_query() -> Select[Any]:
+    counts = (
+        select(EPISODE.c.series_id, func.count().label("n"))
+        .group_by(EPISODE.c.series_id)
+        .subquery()
+    )
+    return (
+        select(SERIES, FEED.c.url.label("feed_url"), func.coalesce(counts.c.n, 0).label("n"))
+        .join(FEED, FEED.c.id == SERIES.c.feed_id)
+        .outerjoin(counts, counts.c.series_id == SERIES.c.id)
+    )
+
+
+def _to_record(row: Row[Any]) -> SeriesRecord:
+    return SeriesRecord(
+        id=row.id,
+        feed_id=row.feed_id,
+        feed_url=row.feed_url,
+        title=row.title,
+        author=row.author,
+        description_html=row.description,
+        link=row.link,
+        image=row.image,
+        language=row.language,
+        categories=tuple(row.categories or ()),
+        itunes_type=row.itunes_type,
+        podcast_guid=row.podcast_guid,
+        persons=persons_from_json(row.persons),
+        episode_count=row.n,
+    )
+
+
+def list_all(session: Session) -> list[SeriesRecord]:
+    query = _records_query().order_by(func.lower(SERIES.c.title), SERIES.c.id)
+    return [_to_record(r) for r in session.connection().execute(query)]
+
+
+def get(session: Session, series_id: int) -> SeriesRecord:
+    row = session.connection().execute(_records_query().where(SERIES.c.id == series_id)).first()
+    if row is None:
+        raise NotFoundError(f"no series with id {series_id}")
+    return _to_record(row)
+
+
+def exists(session: Session, series_id: int) -> bool:
+    return session.get(Series, series_id) is not None
+
+
+def id_for_feed(session: Session, feed_id: int) -> int | None:
+    query = sm_select(col(Series.id)).where(Series.feed_id == feed_id)
+    return session.exec(query).first()

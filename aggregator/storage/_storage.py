@@ -1,0 +1,178 @@
+"""The storage facade: one Engine, a short session per call, typed records out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from types import TracebackType
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from aggregator.exceptions import NotFoundError
+from aggregator.storage import _episodes, _feeds, _migrate, _series
+from aggregator.storage._engine import make_engines, parse_url, storage_errors
+from aggregator.types import (
+    EpisodeRecord,
+    FeedKind,
+    FeedRecord,
+    FeedUpdate,
+    ParsedFeed,
+    SeriesRecord,
+    StoreCounts,
+)
+
+
+def open_storage(database_url: str) -> Storage:
+    """Open (not migrate) the database at ``database_url``.
+
+    ``sqlite:///path/to/file.db`` (the directory is created; WAL mode, foreign keys
+    on, writers wait for each other) or ``postgresql+psycopg://user@host/db``. No
+    connection is made until the first call.
+    """
+    url = parse_url(database_url)
+    with storage_errors(f"cannot open {url.render_as_string(hide_password=True)}"):
+        reads, writes = make_engines(url)
+    return Storage(reads, writes)
+
+
+class Storage:
+    """Feeds, series and episodes in SQLite or PostgreSQL.
+
+    Safe to share between threads: each call takes its own connection from the pool
+    and holds it only for that call. Every datetime in and out is aware UTC.
+    """
+
+    def __init__(self, reads: Engine, writes: Engine) -> None:
+        self._engine = reads
+        self._write_engine = writes
+
+    @property
+    def url(self) -> str:
+        """The database URL, password included (for handing to a child process)."""
+        return self._engine.url.render_as_string(hide_password=False)
+
+    def __enter__(self) -> Storage:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    @contextmanager
+    def _read(self, doing: str) -> Iterator[Session]:
+        with storage_errors(doing), Session(self._engine) as session:
+            yield session
+
+    @contextmanager
+    def _write(self, doing: str) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        with storage_errors(doing), Session(self._write_engine) as session, session.begin():
+            yield session
+
+    def migrate(self) -> None:
+        """Create or upgrade the tables to the newest schema; harmless when current."""
+        with storage_errors("migrating the database"):
+            _migrate.upgrade_to_head(self._write_engine)
+
+    # --- feeds ---------------------------------------------------------------------
+
+    def add_feed(self, url: str, kind: FeedKind, now: datetime) -> FeedRecord:
+        """Add a feed, due at once. AlreadyExistsError if its URL (or added URL) is known."""
+        with self._write(f"adding feed {url}") as session:
+            return _feeds.to_record(_feeds.add(session, url, kind, now))
+
+    def ensure_feed(self, url: str, kind: FeedKind, now: datetime) -> tuple[FeedRecord, bool]:
+        """The feed known by ``url`` (current or as added), else a new one; True if new."""
+        with self._write(f"adding feed {url}") as session:
+            existing = _feeds.by_url(session, url)
+            if existing is not None:
+                return _feeds.to_record(existing), False
+            return _feeds.to_record(_feeds.add(session, url, kind, now)), True
+
+    def get_feed(self, feed_id: int) -> FeedRecord:
+        with self._read(f"reading feed {feed_id}") as session:
+            return _feeds.to_record(_feeds.get(session, feed_id))
+
+    def find_feed(self, url_or_id: str) -> FeedRecord:
+        """By id (all digits), else by URL, else by the URL it was added as."""
+        with self._read(f"finding feed {url_or_id}") as session:
+            return _feeds.to_record(_feeds.find(session, url_or_id))
+
+    def list_feeds(self) -> list[FeedRecord]:
+        with self._read("listing feeds") as session:
+            return [_feeds.to_record(row) for row in _feeds.list_all(session)]
+
+    def remove_feed(self, feed_id: int) -> None:
+        """Delete a feed with its series and episodes. NotFoundError if there is none."""
+        with self._write(f"removing feed {feed_id}") as session:
+            _feeds.remove(session, feed_id)
+
+    def due_feeds(self, now: datetime, limit: int) -> list[FeedRecord]:
+        """Feeds not gone whose next poll is due: never-polled first, then most overdue."""
+        with self._read("finding due feeds") as session:
+            return [_feeds.to_record(row) for row in _feeds.due(session, now, limit)]
+
+    # --- polls ---------------------------------------------------------------------
+
+    def known_item_hashes(self, feed_id: int) -> frozenset[str]:
+        """Raw item hashes of the feed's stored episodes (empty before its first poll)."""
+        with self._read(f"reading item hashes of feed {feed_id}") as session:
+            series_id = _series.id_for_feed(session, feed_id)
+            if series_id is None:
+                return frozenset()
+            return _episodes.known_item_hashes(session.connection(), series_id)
+
+    def apply_poll(
+        self, update: FeedUpdate, parsed: ParsedFeed | None, now: datetime
+    ) -> StoreCounts:
+        """Write one poll in one transaction: the feed's new state, then its content.
+
+        With ``parsed``: the series is upserted (skipped when its hash is unchanged),
+        new and changed episodes are upserted, unchanged ones are not written, and
+        episodes gone from the feed are marked missing (see ``_episodes``).
+        """
+        with self._write(f"storing poll of feed {update.feed_id}") as session:
+            feed = _feeds.get(session, update.feed_id, for_update=True)
+            _feeds.apply_update(session, feed, update, now)
+            if parsed is None:
+                return StoreCounts()
+            feed.title = parsed.series.title
+            session.add(feed)
+            series_id = _series.upsert(session, update.feed_id, parsed.series, now)
+            connection = session.connection()
+            todo = _episodes.plan(_episodes.load_stored(connection, series_id), parsed)
+            _episodes.write(connection, series_id, todo, now)
+            return todo.counts()
+
+    # --- series and episodes ---------------------------------------------------------
+
+    def list_series(self) -> list[SeriesRecord]:
+        """Every series, by title, with its feed's URL and its number of episodes."""
+        with self._read("listing series") as session:
+            return _series.list_all(session)
+
+    def get_series(self, series_id: int) -> SeriesRecord:
+        with self._read(f"reading series {series_id}") as session:
+            return _series.get(session, series_id)
+
+    def list_episodes(
+        self, series_id: int | None = None, *, limit: int | None = None, offset: int = 0
+    ) -> list[EpisodeRecord]:
+        """Episodes (of one series, or all), newest published first; undated last.
+
+        NotFoundError if ``series_id`` names no series. Missing episodes are included,
+        with ``missing_since`` set.
+        """
+        with self._read("listing episodes") as session:
+            if series_id is not None and not _series.exists(session, series_id):
+                raise NotFoundError(f"no series with id {series_id}")
+            return _episodes.list_page(session.connection(), series_id, limit, offset)
