@@ -67,7 +67,11 @@ def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
 
 
 def parse_max_age(value: str | None) -> int | None:
-    """``max-age`` from a ``Cache-Control`` header, in seconds (RFC 9111 §5.2.2.1)."""
+    """``max-age`` from a ``Cache-Control`` header, in seconds (RFC 9111 §5.2.2.1).
+
+    >>> parse_max_age("public, max-age=3600"), parse_max_age("no-cache")
+    (3600, None)
+    """
     if not value:
         return None
     for directive in value.split(","):
@@ -87,7 +91,11 @@ def http_date(when: datetime) -> str:
 
 
 def format_size(n: int) -> str:
-    """A byte count for messages: ``512 bytes``, ``64 KiB``, ``1.5 MiB``."""
+    """A byte count for messages.
+
+    >>> format_size(512), format_size(65536), format_size(1536 * 1024)
+    ('512 bytes', '64 KiB', '1.5 MiB')
+    """
     if n < 1024:
         return f"{n} bytes"
     value = float(n)
