@@ -1,0 +1,111 @@
+"""HTML from feeds, made safe to show (nh3) and turned into plain text.
+
+Show notes are publisher-written HTML that we later render in web pages and
+re-publish in combined feeds, so they go through an allow-list sanitizer (nh3,
+the Python binding of Rust's ammonia) once, at parse time. Relative links and
+image sources are made absolute against the feed (or item) URL on the way,
+because the HTML is shown far away from the document it came from.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from urllib.parse import urljoin
+
+import nh3
+
+# Attributes holding a URL that a reader's browser would follow or load.
+_URL_ATTRIBUTES = frozenset({"href", "src", "cite"})
+
+# Elements after which text continues on a new line when flattened.
+_BLOCK_TAGS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt",
+        "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header",
+        "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tr", "ul",
+    }
+)  # fmt: skip
+
+# Elements whose content is never text a reader sees.
+_HIDDEN_TAGS = frozenset({"script", "style", "template", "head", "title", "noscript"})
+
+_SPACES = re.compile(r"[^\S\n]+")
+_NEWLINES = re.compile(r"\n\s*")
+
+
+def sanitize_html(html: str, base_url: str | None = None) -> str:
+    """Return ``html`` with only harmless markup left, links made absolute.
+
+    Scripts, styles, event handlers and ``javascript:`` URLs go; ordinary
+    formatting, links and images stay.
+
+    >>> sanitize_html('<p onclick="x()">Hi <script>alert(1)</script><b>there</b></p>')
+    '<p>Hi <b>there</b></p>'
+    >>> sanitize_html('<a href="/ep/1">notes</a>', "https://example.com/feed.xml")
+    '<a href="https://example.com/ep/1" rel="noopener noreferrer">notes</a>'
+    >>> sanitize_html('<a href="javascript:alert(1)">x</a>')
+    '<a rel="noopener noreferrer">x</a>'
+    >>> sanitize_html("   ")
+    ''
+    """
+    if not html.strip():
+        return ""
+
+    def absolute(tag: str, attribute: str, value: str) -> str | None:
+        if base_url and attribute in _URL_ATTRIBUTES:
+            try:
+                return urljoin(base_url, value.strip())
+            except ValueError:  # e.g. an invalid IPv6 host in the link
+                return None
+        return value
+
+    return nh3.clean(html, attribute_filter=absolute).strip()
+
+
+class _TextCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._hidden_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _HIDDEN_TAGS:
+            self._hidden_depth += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _HIDDEN_TAGS:
+            self._hidden_depth = max(0, self._hidden_depth - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden_depth:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Return the text a reader would see in ``html``: block elements become line
+    breaks (one, however many blocks meet), runs of spaces (including no-break
+    spaces) collapse to one, entities are decoded.
+
+    >>> html_to_text("<h1>This is a <em>test</em></h1><p>Caf&eacute;&nbsp;&amp; more</p>")
+    'This is a test\\nCafé & more'
+    >>> html_to_text("one<br>two<script>var x;</script>")
+    'one\\ntwo'
+    >>> html_to_text("plain   text\\n\\n\\n\\nnext")
+    'plain text\\nnext'
+    """
+    collector = _TextCollector()
+    collector.feed(html)
+    collector.close()
+    text = "".join(collector.parts)
+    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    text = "\n".join(lines)
+    return _NEWLINES.sub("\n", text).strip()
