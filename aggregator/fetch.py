@@ -109,6 +109,7 @@ class Fetcher:
                 max_keepalive_connections=settings.max_connections,
             ),
             follow_redirects=False,
+            event_hooks={"response": [_stop_at_odd_location]},
             headers={
                 "User-Agent": user_agent,
                 "Accept": ACCEPT,
@@ -145,7 +146,10 @@ class Fetcher:
 
     def _local_path(self, url: str) -> Path | None:
         """The path for a local feed, None for http(s); raises for any other scheme."""
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as e:  # "http://[::1/feed": an unclosed IPv6 bracket
+            raise FetchError(url, f"not a valid URL: {e}") from e
         scheme = parts.scheme.lower()
         if scheme in ("http", "https"):
             return None
@@ -205,14 +209,17 @@ class _Attempt:
                 response.close()
 
     def _redirect_target(self, current: str, location: str) -> str:
+        location = location.strip()
         try:
-            target = str(httpx.URL(current).join(location.strip()).copy_with(fragment=None))
+            scheme = urlsplit(location).scheme.lower()
+            if scheme and scheme not in ("http", "https"):
+                raise BlockedURL(
+                    self.url, f"redirect to a {scheme}: URL ({location}) is not followed"
+                )
+            target = httpx.URL(current).join(location).copy_with(fragment=None)
         except (httpx.InvalidURL, ValueError) as e:
             raise FetchError(self.url, f"redirect to an invalid URL {location!r}") from e
-        scheme = urlsplit(target).scheme.lower()
-        if scheme not in ("http", "https"):
-            raise BlockedURL(self.url, f"redirect to a {scheme}: URL ({target}) is not followed")
-        return target
+        return str(target)
 
     def _check_address(self, current: str, *, redirected: bool) -> None:
         if self.f._allow_private:
@@ -254,6 +261,11 @@ class _Attempt:
             return self.f._client.send(request, stream=True)
         except httpx.HTTPError as e:
             raise self._error(e, current, remaining, body_bytes=None) from e
+        except _OddLocation as e:
+            self._redirect_target(current, e.location)  # raises, naming what is wrong
+            raise FetchError(self.url, f"redirect to an invalid URL {e.location!r}") from e
+        except httpx.InvalidURL as e:  # only a Location can be invalid here: ours was checked
+            raise FetchError(self.url, f"redirect to an invalid URL ({e})") from e
 
     def _finish(self, current: str, response: httpx.Response, moved_to: str | None) -> FetchResult:
         status = response.status_code
@@ -371,6 +383,31 @@ class _Attempt:
             what = reason or _first_line(str(e)) or "connection broken"
             return FetchConnectionError(url, f"{what} while {phase}{where}")
         return FetchError(url, f"{_first_line(str(e)) or type(e).__name__}{where}")
+
+
+class _OddLocation(Exception):
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
+def _stop_at_odd_location(response: httpx.Response) -> None:
+    """A response hook: stop at a redirect whose Location httpx itself would choke on.
+
+    httpx prepares the next request of every redirect, even one it will not follow, and
+    raises a bare ``InvalidURL`` for a Location such as ``data:,x`` or ``javascript:``
+    (no host), after which the Location is lost. Stopping here keeps it for the message.
+    """
+    if not response.has_redirect_location:
+        return
+    location = response.headers["location"]
+    try:
+        scheme = urlsplit(location.strip()).scheme.lower()
+        parsed = httpx.URL(location)
+    except (httpx.InvalidURL, ValueError):
+        raise _OddLocation(location) from None
+    if scheme not in ("", "http", "https") or (scheme and not parsed.host):
+        raise _OddLocation(location)
 
 
 def _http_url(requested: str, current: str) -> httpx.URL:
