@@ -676,3 +676,13 @@ def test_sqlite_connections_use_wal_and_foreign_keys(tmp_path: Any) -> None:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+
+
+def test_recent_published_newest_first_without_undated(storage: Storage) -> None:
+    feed_id = add(storage)
+    assert storage.recent_published(feed_id, 5) == []
+    parsed = feed(episode(1), episode(3), episode(2, published=None), episode(4))
+    storage.apply_poll(ok_update(feed_id, T0), parsed, T0)
+    week = timedelta(weeks=1)
+    assert storage.recent_published(feed_id, 2) == [T0 + 4 * week, T0 + 3 * week]
+    assert storage.recent_published(feed_id, 10) == [T0 + 4 * week, T0 + 3 * week, T0 + week]

@@ -291,3 +291,13 @@ def known_item_hashes(connection: Connection, series_id: int) -> frozenset[str]:
         EPISODE.c.series_id == series_id, EPISODE.c.item_hash.is_not(None)
     )
     return frozenset(connection.execute(query).scalars())
+
+
+def recent_published(connection: Connection, series_id: int, limit: int) -> list[datetime]:
+    query = (
+        select(EPISODE.c.published)
+        .where(EPISODE.c.series_id == series_id, EPISODE.c.published.is_not(None))
+        .order_by(EPISODE.c.published.desc())
+        .limit(limit)
+    )
+    return list(connection.execute(query).scalars())

@@ -131,6 +131,18 @@ class Storage:
                 return frozenset()
             return _episodes.known_item_hashes(session.connection(), series_id)
 
+    def recent_published(self, feed_id: int, limit: int) -> list[datetime]:
+        """Publication dates of the feed's newest episodes, newest first; undated skipped.
+
+        For estimating a feed's rhythm; missing episodes count too (they were published).
+        Empty for a feed never polled (or unknown).
+        """
+        with self._read(f"reading episode dates of feed {feed_id}") as session:
+            series_id = _series.id_for_feed(session, feed_id)
+            if series_id is None:
+                return []
+            return _episodes.recent_published(session.connection(), series_id, limit)
+
     def apply_poll(
         self, update: FeedUpdate, parsed: ParsedFeed | None, now: datetime
     ) -> StoreCounts:

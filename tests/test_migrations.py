@@ -1,0 +1,106 @@
+"""The Alembic migrations: from empty, idempotent, and in step with the models."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, inspect, text
+
+from aggregator.storage import open_storage
+from aggregator.storage._migrate import alembic_config, downgrade_to
+from aggregator.storage._models import METADATA
+from aggregator.types import FeedKind
+from tests.fakes import T0
+
+TABLES = {"feed", "series", "episode"}
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """A plain engine on the test database, to look at it from outside storage."""
+    plain = create_engine(database_url)
+    yield plain
+    plain.dispose()
+
+
+def head() -> str:
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    assert len(heads) == 1, f"the migrations have several heads: {heads}"
+    return heads[0]
+
+
+def versions(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        return list(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
+
+
+def test_migrations_form_one_line() -> None:
+    script = ScriptDirectory.from_config(alembic_config())
+    revisions = list(script.walk_revisions())
+    assert revisions[-1].down_revision is None
+    assert head() == revisions[0].revision
+
+
+def test_migrate_from_empty_creates_the_tables(database_url: str, engine: Engine) -> None:
+    assert inspect(engine).get_table_names() == []
+    with open_storage(database_url) as store:
+        store.migrate()
+    assert set(inspect(engine).get_table_names()) == TABLES | {"alembic_version"}
+    assert versions(engine) == [head()]
+
+
+def test_migrate_again_changes_nothing_and_keeps_data(database_url: str, engine: Engine) -> None:
+    with open_storage(database_url) as store:
+        store.migrate()
+        added = store.add_feed("https://a.example/feed", FeedKind.PODCAST, T0)
+        store.migrate()
+        store.migrate()
+        assert store.list_feeds() == [added]
+    assert versions(engine) == [head()]
+
+
+def test_models_and_migrations_agree(database_url: str, engine: Engine) -> None:
+    with open_storage(database_url) as store:
+        store.migrate()
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, METADATA) == []
+
+
+def test_downgrade_to_base_removes_the_tables_and_upgrade_restores_them(
+    database_url: str, engine: Engine
+) -> None:
+    with open_storage(database_url) as store:
+        store.migrate()
+        downgrade_to(store._write_engine, "base")
+        assert set(inspect(engine).get_table_names()) == {"alembic_version"}
+        assert versions(engine) == []
+        store.migrate()
+        store.add_feed("https://a.example/feed", FeedKind.PODCAST, T0)
+        assert len(store.list_feeds()) == 1
+
+
+def test_instances_migrating_at_once_do_not_collide(database_url: str, engine: Engine) -> None:
+    errors: list[BaseException] = []
+    stores = [open_storage(database_url) for _ in range(3)]
+
+    def migrate(index: int) -> None:
+        try:
+            stores[index].migrate()
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=migrate, args=(i,)) for i in range(len(stores))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for store in stores:
+        store.close()
+    assert errors == []
+    assert versions(engine) == [head()]
