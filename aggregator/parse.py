@@ -33,7 +33,8 @@ import xml.sax
 import xml.sax.handler
 import xml.sax.xmlreader
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, is_dataclass, replace
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from html import escape as html_escape
 from typing import Any, TypeVar
@@ -122,6 +123,27 @@ def _text_handlers(element: str, key: str) -> dict[str, Any]:
     return {f"_start_{element}": start, f"_end_{element}": end}
 
 
+def _start_guid(p: Any, attrs: dict[str, str]) -> None:
+    p.guidislink = (attrs.get("ispermalink") or "true").strip().lower() == "true"
+    p.push("id", 1)
+
+
+def _start_atom_id(p: Any, attrs: dict[str, str]) -> None:
+    p.guidislink = False  # an Atom <id> names the entry; it is not a link to it
+    p.push("id", 1)
+
+
+def _end_guid(p: Any) -> None:
+    # feedparser resolves a permalink guid against the feed URL, so the guid of
+    # every episode would change when the feed moves: keep the guid as written and
+    # resolve only the link made from it.
+    is_link = p.guidislink
+    p.guidislink = False
+    value = p.pop("id")
+    if is_link and value and "link" not in p._get_context():
+        p._save("link", p.resolve_uri(value))
+
+
 def _start_itunes_image(p: Any, attrs: dict[str, str]) -> None:
     href = attrs.get("href") or attrs.get("url")
     if href:
@@ -150,6 +172,10 @@ _EXTENSIONS: dict[str, Any] = {
     "_start_podcast_chapters": _start_podcast_chapters,
     "_start_itunes_category": _start_itunes_category,
     "_end_itunes_category": _end_itunes_category,
+    "_start_guid": _start_guid,
+    "_end_guid": _end_guid,
+    "_start_id": _start_atom_id,
+    "_end_id": _end_guid,
     "_start_itunes_image": _start_itunes_image,
     "_start_enclosure": _start_enclosure,
     **_text_handlers("itunes_summary", "agg_itunes_summary"),
@@ -178,11 +204,21 @@ class _Result:
     xml_error: str | None  # why the strict parser gave up, when it did
 
 
+# What convert_to_utf8 puts first when the document had no XML declaration.
+_ADDED_DECLARATION = b"<?xml version='1.0' encoding='utf-8'?>\n"
+
+
 def _prepare(content: bytes, headers: Mapping[str, str]) -> _Prepared:
     result: dict[str, Any] = {}
     data = feedparser.encodings.convert_to_utf8(dict(headers), content, result)
+    encoding = result.get("encoding")
+    if encoding and data.startswith(_ADDED_DECLARATION):
+        head = content[:512].decode(encoding, errors="ignore").lstrip("\ufeff")
+        if not head.startswith("<?xml"):
+            # Keep line numbers those of the original, for messages that cite them.
+            data = data[: len(_ADDED_DECLARATION) - 1] + data[len(_ADDED_DECLARATION) :]
     _version, data, entities = feedparser.sanitizer.replace_doctype(data)
-    return _Prepared(data, bool(result.get("encoding")), entities, _encoding_problem(result))
+    return _Prepared(data, bool(encoding), entities, _encoding_problem(result))
 
 
 _DECLARED_AS = re.compile(r"declared as (\S+), but parsed as (\S+)")
@@ -371,7 +407,8 @@ def _series(feed: Mapping[str, Any], base: str) -> ParsedSeries:
     )
     series = ParsedSeries(
         title=_plain(feed, "title") or "",
-        author=_squash(feed.get("agg_itunes_author") or feed.get("author")),
+        # Only itunes:author: feedparser fills "author" from itunes:owner too.
+        author=_squash(feed.get("agg_itunes_author")),
         owner_name=_squash(publisher.get("name")),
         owner_email=_squash(publisher.get("email")),
         description_html=sanitize_html(description, base),
@@ -570,8 +607,19 @@ _Hashed = TypeVar("_Hashed", ParsedSeries, ParsedEpisode)
 
 
 def _with_content_hash(value: _Hashed) -> _Hashed:
-    fields = asdict(value)
-    fields.pop("content_hash")
+    fields = _plain_data(value)
+    del fields["content_hash"]
     fields.pop("item_hash", None)  # raw bytes may change while the content does not
-    text = json.dumps(fields, sort_keys=True, default=str, ensure_ascii=False)
+    text = json.dumps(fields, sort_keys=True, ensure_ascii=False)
     return replace(value, content_hash=_sha256(text.encode()))
+
+
+def _plain_data(value: Any) -> Any:
+    """JSON-ready copy of a value (``dataclasses.asdict`` deep-copies: 3x slower)."""
+    if is_dataclass(value):
+        return {f.name: _plain_data(getattr(value, f.name)) for f in dataclass_fields(value)}
+    if isinstance(value, tuple):
+        return [_plain_data(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
