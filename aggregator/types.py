@@ -238,3 +238,102 @@ class EpisodeRecord:
     chapters_url: str | None
     persons: tuple[Person, ...]
     missing_since: datetime | None = None
+
+
+# --- reviews and links -------------------------------------------------------------
+
+
+class Relation(enum.StrEnum):
+    REVIEWS = "reviews"  # the subject of the review
+    MENTIONS = "mentions"  # named in passing or as a comparison
+
+
+@dataclass(frozen=True, slots=True)
+class HyperLink:
+    """A hyperlink of the review's original HTML.
+
+    ``start``/``end`` locate its anchor text in ``ReviewDocument.text`` (-1 when the
+    anchor text is not part of the main text, e.g. a link in a sidebar).
+    """
+
+    href: str
+    text: str
+    start: int = -1
+    end: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewDocument:
+    """A review as the linker reads it: main text with boilerplate removed."""
+
+    text: str
+    title: str | None = None
+    url: str | None = None
+    author: str | None = None
+    published: datetime | None = None
+    links: tuple[HyperLink, ...] = ()
+    html: str | None = None  # the original (sanitized) HTML, when it came as HTML
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEpisode:
+    """An episode as the linker sees it (plain text, no HTML)."""
+
+    id: int
+    series_id: int
+    guid: str
+    title: str
+    description_text: str = ""
+    published: datetime | None = None
+    season: int | None = None
+    number: int | None = None
+    episode_type: str | None = None
+    link: str | None = None
+    enclosure_url: str | None = None
+    persons: tuple[Person, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogSeries:
+    """A series and its episodes as the linker sees them."""
+
+    id: int
+    title: str
+    feed_url: str
+    author: str | None = None
+    owner_name: str | None = None
+    description_text: str = ""
+    link: str | None = None
+    image: str | None = None
+    categories: tuple[str, ...] = ()
+    persons: tuple[Person, ...] = ()
+    episodes: tuple[CatalogEpisode, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Words of the review that point at a series or episode.
+
+    ``kind`` says what sort of signal (e.g. "hyperlink", "series-title", "person",
+    "episode-title", "episode-number", "ordinal", "relative", "guest", "term", "date",
+    "count"); ``text`` is the matched text, ``start``/``end`` its character span in
+    the review text (-1 for signals outside the text, e.g. a link in a sidebar), and
+    ``detail`` what it matched ("host Rukmini Callimachi (ratio 91)").
+    """
+
+    kind: str
+    text: str
+    start: int
+    end: int
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class LinkProposal:
+    """One link the linker proposes: a series, or one episode of it."""
+
+    series_id: int
+    episode_id: int | None
+    relation: Relation
+    score: float  # in [0, 1]
+    evidence: tuple[Evidence, ...]
