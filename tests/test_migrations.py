@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, inspect, text
 
+from aggregator.exceptions import StorageError
 from aggregator.storage import open_storage
 from aggregator.storage._migrate import alembic_config, downgrade_to
 from aggregator.storage._models import METADATA
@@ -104,3 +105,14 @@ def test_instances_migrating_at_once_do_not_collide(database_url: str, engine: E
         store.close()
     assert errors == []
     assert versions(engine) == [head()]
+
+
+def test_database_from_a_newer_version_is_a_storage_error(
+    database_url: str, engine: Engine
+) -> None:
+    with open_storage(database_url) as store:
+        store.migrate()
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+        with pytest.raises(StorageError, match="9999_future"):
+            store.migrate()

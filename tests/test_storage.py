@@ -686,3 +686,27 @@ def test_recent_published_newest_first_without_undated(storage: Storage) -> None
     week = timedelta(weeks=1)
     assert storage.recent_published(feed_id, 2) == [T0 + 4 * week, T0 + 3 * week]
     assert storage.recent_published(feed_id, 10) == [T0 + 4 * week, T0 + 3 * week, T0 + week]
+
+
+def test_ensure_feed_from_racing_threads_adds_one_feed(storage: Storage) -> None:
+    results: list[tuple[int, bool]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def ensure() -> None:
+        try:
+            start.wait()
+            record, created = storage.ensure_feed(URL, FeedKind.PODCAST, T0)
+            results.append((record.id, created))
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=ensure) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len({feed_id for feed_id, _ in results}) == 1
+    assert sorted(created for _, created in results) == [False, False, False, True]
+    assert len(storage.list_feeds()) == 1

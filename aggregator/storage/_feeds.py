@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, or_
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from aggregator.exceptions import AlreadyExistsError, NotFoundError
@@ -75,7 +76,11 @@ def add(session: Session, url: str, kind: FeedKind, now: datetime) -> Feed:
         updated_at=now,
     )
     session.add(row)
-    session.flush()  # assigns the id
+    try:
+        session.flush()  # assigns the id
+    except IntegrityError as e:
+        # Another process added the same URL between our look and our insert.
+        raise AlreadyExistsError(f"a feed with the URL {url} already exists") from e
     return row
 
 

@@ -7,10 +7,11 @@ from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
 
+from alembic.util import CommandError
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from aggregator.exceptions import NotFoundError
+from aggregator.exceptions import AlreadyExistsError, NotFoundError, StorageError
 from aggregator.storage import _episodes, _feeds, _migrate, _series
 from aggregator.storage._engine import make_engines, parse_url, storage_errors
 from aggregator.types import (
@@ -80,8 +81,12 @@ class Storage:
 
     def migrate(self) -> None:
         """Create or upgrade the tables to the newest schema; harmless when current."""
-        with storage_errors("migrating the database"):
-            _migrate.upgrade_to_head(self._write_engine)
+        try:
+            with storage_errors("migrating the database"):
+                _migrate.upgrade_to_head(self._write_engine)
+        except CommandError as e:
+            # Typically a database migrated by a newer aggregator than this one.
+            raise StorageError(f"migrating the database: {e}") from e
 
     # --- feeds ---------------------------------------------------------------------
 
@@ -92,11 +97,15 @@ class Storage:
 
     def ensure_feed(self, url: str, kind: FeedKind, now: datetime) -> tuple[FeedRecord, bool]:
         """The feed known by ``url`` (current or as added), else a new one; True if new."""
-        with self._write(f"adding feed {url}") as session:
-            existing = _feeds.by_url(session, url)
-            if existing is not None:
-                return _feeds.to_record(existing), False
-            return _feeds.to_record(_feeds.add(session, url, kind, now)), True
+        try:
+            with self._write(f"adding feed {url}") as session:
+                existing = _feeds.by_url(session, url)
+                if existing is not None:
+                    return _feeds.to_record(existing), False
+                return _feeds.to_record(_feeds.add(session, url, kind, now)), True
+        except AlreadyExistsError:
+            # Lost a race with another instance adding the same feed: it is there now.
+            return self.find_feed(url), False
 
     def get_feed(self, feed_id: int) -> FeedRecord:
         with self._read(f"reading feed {feed_id}") as session:
@@ -179,7 +188,7 @@ class Storage:
     def list_episodes(
         self, series_id: int | None = None, *, limit: int | None = None, offset: int = 0
     ) -> list[EpisodeRecord]:
-        """Episodes (of one series, or all), newest published first; undated last.
+        """Episodes (of one series, or all), newest published first, undated last, then by id.
 
         NotFoundError if ``series_id`` names no series. Missing episodes are included,
         with ``missing_since`` set.
