@@ -8,6 +8,7 @@ Create Date: 2026-11-29
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -22,7 +23,7 @@ depends_on: str | Sequence[str] | None = None
 UTC_DATETIME = sa.DateTime(timezone=True)
 
 
-def _json() -> sa.types.TypeEngine[object]:
+def _json() -> sa.types.TypeEngine[Any]:
     return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
@@ -117,9 +118,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_episode")),
         sa.UniqueConstraint("series_id", "guid", name=op.f("uq_episode_series_id_guid")),
     )
-    op.create_index(
-        op.f("ix_episode_series_id_published"), "episode", ["series_id", "published"]
-    )
+    op.create_index(op.f("ix_episode_series_id_published"), "episode", ["series_id", "published"])
 
 
 def downgrade() -> None:
