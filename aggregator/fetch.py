@@ -176,6 +176,11 @@ class _Attempt:
         self.validators = validators
         self.started = started
         self.deadline = started + self.s.total_timeout
+        # Time left when the current request was sent: every wait of that request
+        # (connect, each read) is capped to it, so a timeout below the configured one
+        # came from the total deadline. A body read may still start just before the
+        # deadline and wait that long past it: the overshoot is at most one read.
+        self.remaining = self.s.total_timeout
 
     def run(self) -> FetchResult:
         current = self.url
@@ -229,8 +234,9 @@ class _Attempt:
         if is_ip_literal(u.host):
             addresses = [u.host]
         else:
-            try:
-                addresses = resolve_host(u.host, u.port or (443 if u.scheme == "https" else 80))
+            port = u.port or (443 if u.scheme == "https" else 80)
+            try:  # raw_host: the IDNA (punycode) form, as DNS wants it
+                addresses = resolve_host(u.raw_host.decode("ascii"), port)
             except OSError as e:
                 raise FetchConnectionError(self.url, f"could not resolve host name {u.host}") from e
         for address in addresses:
@@ -241,7 +247,7 @@ class _Attempt:
 
     def _send(self, current: str) -> httpx.Response:
         s = self.s
-        remaining = self.deadline - time.monotonic()
+        remaining = self.remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise FetchTimeout(self.url, self._over_total())
         headers = {}
@@ -260,7 +266,7 @@ class _Attempt:
             request = self.f._client.build_request("GET", current, headers=headers, timeout=timeout)
             return self.f._client.send(request, stream=True)
         except httpx.HTTPError as e:
-            raise self._error(e, current, remaining, body_bytes=None) from e
+            raise self._error(e, current, body_bytes=None) from e
         except _OddLocation as e:
             self._redirect_target(current, e.location)  # raises, naming what is wrong
             raise FetchError(self.url, f"redirect to an invalid URL {e.location!r}") from e
@@ -320,7 +326,6 @@ class _Attempt:
             raise FetchError(self.url, f"unsupported Content-Encoding {e}") from e
         body = bytearray()
         raw = 0
-        remaining = self.deadline - time.monotonic()
         try:
             for chunk in response.iter_raw():
                 raw += len(chunk)
@@ -333,7 +338,7 @@ class _Attempt:
             for piece in decoder.finish():
                 self._append(body, piece, limit, encoding)
         except httpx.HTTPError as e:
-            raise self._error(e, current, remaining, body_bytes=(raw, declared)) from e
+            raise self._error(e, current, body_bytes=(raw, declared)) from e
         except DecodingError as e:
             raise FetchError(self.url, f"body is {e} (Content-Encoding: {encoding})") from e
         return bytes(body)
@@ -351,7 +356,6 @@ class _Attempt:
         self,
         e: httpx.HTTPError,
         current: str,
-        remaining: float,
         body_bytes: tuple[int, int | None] | None,
     ) -> FetchError:
         """Our error, with a one-line message, for an httpx error on the way to ``current``."""
@@ -362,7 +366,7 @@ class _Attempt:
             if isinstance(e, httpx.PoolTimeout):
                 return FetchTimeout(url, f"timed out waiting for a free connection{where}")
             limit = s.connect_timeout if isinstance(e, httpx.ConnectTimeout) else s.read_timeout
-            if remaining < limit:
+            if self.remaining < limit:
                 return FetchTimeout(url, self._over_total() + where)
             if isinstance(e, httpx.ConnectTimeout):
                 return FetchTimeout(url, f"timed out after {limit:g} s connecting{where}")

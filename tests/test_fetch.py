@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import gzip
 import os
+import socket
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,7 @@ import httpx
 import pytest
 
 from aggregator import USER_AGENT
+from aggregator import fetch as fetch_module
 from aggregator.exceptions import (
     BlockedURL,
     BodyTooLarge,
@@ -432,6 +434,44 @@ def test_private_addresses_pass_when_allowed() -> None:
         assert f.fetch("http://10.0.0.5/feed").content == FEED
         with pytest.raises(BlockedURL):
             f.fetch("http://192.168.0.5/feed")
+
+
+def test_every_resolved_address_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A name with one public and one private address is refused: the connection
+    # could go to either. (resolve_host is replaced so that no DNS query leaves.)
+    answers = {
+        "feeds.example.com": ["93.184.215.14"],
+        "mixed.example.com": ["93.184.215.14", "10.1.2.3"],
+        "xn--bcher-kva.example": ["93.184.215.15"],  # bücher.example, as DNS sees it
+    }
+    asked: list[tuple[str, int]] = []
+
+    def resolve(host: str, port: int) -> list[str]:
+        asked.append((host, port))
+        if host not in answers:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return answers[host]
+
+    monkeypatch.setattr(fetch_module, "resolve_host", resolve)
+    seen = Recorder({"/feed": answer(200, FEED)})
+    with fetcher(seen, allow_private=False) as f:
+        assert f.fetch("http://feeds.example.com/feed").content == FEED
+        assert f.fetch("https://bücher.example:8443/feed").content == FEED
+        with pytest.raises(BlockedURL) as info:
+            f.fetch("http://mixed.example.com/feed")
+        assert info.value.reason == (
+            "refused: mixed.example.com resolves to a private address 10.1.2.3, not allowed here"
+        )
+        with pytest.raises(FetchConnectionError) as unresolved:
+            f.fetch("http://nowhere.example.com/feed")
+        assert unresolved.value.reason == "could not resolve host name nowhere.example.com"
+    assert asked == [
+        ("feeds.example.com", 80),
+        ("xn--bcher-kva.example", 8443),
+        ("mixed.example.com", 80),
+        ("nowhere.example.com", 80),
+    ]
+    assert len(seen.requests) == 2
 
 
 # --- bad URLs ----------------------------------------------------------------------
