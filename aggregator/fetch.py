@@ -375,7 +375,9 @@ class _Attempt:
         reason = os_reason(e)
         if isinstance(e, httpx.ConnectError):
             host = _http_url(url, current).host
-            return FetchConnectionError(url, f"could not connect to {host}: {reason or e}{where}")
+            return FetchConnectionError(
+                url, f"could not connect to {host}: {reason or _first_line(str(e))}{where}"
+            )
         if isinstance(e, httpx.RemoteProtocolError) and body_bytes is not None:
             got, declared = body_bytes
             of = f" of {declared:,}" if declared is not None else ""
