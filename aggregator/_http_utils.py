@@ -1,5 +1,6 @@
 """Helpers of the fetch stage that need no httpx: header parsing, address checks,
-body decoding, error reasons, and reading a local feed file.
+body decoding, error reasons, telling a local path from a URL, and reading a local
+feed file.
 
 Each piece is tested on its own (``tests/test_http_utils.py``); ``fetch`` wires them
 to the HTTP client.
@@ -19,8 +20,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
-from aggregator.exceptions import BodyTooLarge, FetchError
+from aggregator.exceptions import BlockedURL, BodyTooLarge, FetchError
 from aggregator.settings import FetchSettings
 from aggregator.types import FetchResult, Validators
 
@@ -341,3 +343,37 @@ def os_reason(e: BaseException) -> str | None:
             return known.get(seen.errno or 0) or (seen.strerror or str(seen)).lower()
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def local_feed_path(url: str, *, allow_file: bool) -> Path | None:
+    """The path for a local feed, None for http(s); raises for any other scheme."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as e:  # "http://[::1/feed": an unclosed IPv6 bracket
+        raise FetchError(url, f"not a valid URL: {e}") from e
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        return None
+    if scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise BlockedURL(url, f"file URL names another host ({parts.netloc})")
+        path = Path(unquote(parts.path))
+    elif scheme == "" or (len(scheme) == 1 and os.name == "nt"):  # C:\feeds\x.xml
+        path = Path(url)
+    else:
+        raise BlockedURL(url, f"cannot fetch {scheme}: URLs, only http, https and files")
+    if not allow_file:
+        raise BlockedURL(url, "local files may not be fetched here, only http(s) URLs")
+    return path
+
+
+def first_line(text: str) -> str:
+    """The first line of an error's text: our messages are one line."""
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def int_or_none(value: str | None) -> int | None:
+    """A header's whole number (Content-Length), or None when absent or malformed."""
+    if value is None or not value.strip().isdigit():
+        return None
+    return int(value)

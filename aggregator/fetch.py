@@ -20,13 +20,11 @@ differently the second time (DNS rebinding) is not stopped.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from pathlib import Path
 from types import TracebackType
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -37,8 +35,11 @@ from aggregator._http_utils import (
     UnsupportedEncoding,
     address_problem,
     fetch_file,
+    first_line,
     format_size,
+    int_or_none,
     is_ip_literal,
+    local_feed_path,
     os_reason,
     parse_max_age,
     parse_networks,
@@ -138,32 +139,11 @@ class Fetcher:
         Raises a ``FetchError`` subclass for anything that is not a usable response.
         """
         started = time.monotonic()
-        path = self._local_path(url)
+        path = local_feed_path(url, allow_file=self._allow_file)
         if path is not None:
             return fetch_file(url, path, validators, self._settings, started)
         _http_url(url, url)  # a bad URL fails before any I/O
         return _Attempt(self, url, validators, started).run()
-
-    def _local_path(self, url: str) -> Path | None:
-        """The path for a local feed, None for http(s); raises for any other scheme."""
-        try:
-            parts = urlsplit(url)
-        except ValueError as e:  # "http://[::1/feed": an unclosed IPv6 bracket
-            raise FetchError(url, f"not a valid URL: {e}") from e
-        scheme = parts.scheme.lower()
-        if scheme in ("http", "https"):
-            return None
-        if scheme == "file":
-            if parts.netloc not in ("", "localhost"):
-                raise BlockedURL(url, f"file URL names another host ({parts.netloc})")
-            path = Path(unquote(parts.path))
-        elif scheme == "" or (len(scheme) == 1 and os.name == "nt"):  # C:\feeds\x.xml
-            path = Path(url)
-        else:
-            raise BlockedURL(url, f"cannot fetch {scheme}: URLs, only http, https and files")
-        if not self._allow_file:
-            raise BlockedURL(url, "local files may not be fetched here, only http(s) URLs")
-        return path
 
 
 class _Attempt:
@@ -313,7 +293,7 @@ class _Attempt:
     def _read_body(self, current: str, response: httpx.Response) -> bytes:
         raw_limit = self.s.max_body_bytes
         limit = self.s.max_decompressed_bytes
-        declared = _int_or_none(response.headers.get("content-length"))
+        declared = int_or_none(response.headers.get("content-length"))
         if declared is not None and declared > raw_limit:
             raise BodyTooLarge(
                 self.url,
@@ -376,7 +356,7 @@ class _Attempt:
         if isinstance(e, httpx.ConnectError):
             host = _http_url(url, current).host
             return FetchConnectionError(
-                url, f"could not connect to {host}: {reason or _first_line(str(e))}{where}"
+                url, f"could not connect to {host}: {reason or first_line(str(e))}{where}"
             )
         if isinstance(e, httpx.RemoteProtocolError) and body_bytes is not None:
             got, declared = body_bytes
@@ -386,9 +366,9 @@ class _Attempt:
             )
         if isinstance(e, httpx.TransportError):
             phase = "waiting for response headers" if body_bytes is None else "reading the body"
-            what = reason or _first_line(str(e)) or "connection broken"
+            what = reason or first_line(str(e)) or "connection broken"
             return FetchConnectionError(url, f"{what} while {phase}{where}")
-        return FetchError(url, f"{_first_line(str(e)) or type(e).__name__}{where}")
+        return FetchError(url, f"{first_line(str(e)) or type(e).__name__}{where}")
 
 
 class _OddLocation(Exception):
@@ -421,17 +401,7 @@ def _http_url(requested: str, current: str) -> httpx.URL:
     try:
         u = httpx.URL(current)
     except (httpx.InvalidURL, ValueError) as e:
-        raise FetchError(requested, f"not a valid URL: {_first_line(str(e))}") from e
+        raise FetchError(requested, f"not a valid URL: {first_line(str(e))}") from e
     if not u.host:
         raise FetchError(requested, "not a valid URL: it has no host name")
     return u
-
-
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else ""
-
-
-def _int_or_none(value: str | None) -> int | None:
-    if value is None or not value.strip().isdigit():
-        return None
-    return int(value)
