@@ -19,7 +19,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -414,19 +413,15 @@ def _redact(url: str) -> str:
 
 
 def main() -> None:
-    """Console-script entry point: run the CLI, turning our errors into one line."""
+    """Console-script entry point: run the CLI, turning our errors into one line.
+
+    Typer's standalone mode already turns usage errors into a message and exit 2, and
+    Ctrl-C into "Aborted!"; anything of ours that reaches here is a user error.
+    """
     command = typer.main.get_command(app)
     try:
-        result = command.main(prog_name="aggregator", standalone_mode=False)
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
-    except (click.Abort, KeyboardInterrupt):
-        typer.echo("aggregator: interrupted", err=True)
-        sys.exit(130)
+        command.main(prog_name="aggregator")
     except AggregatorError as e:
-        typer.echo(f"aggregator: error: {e}", err=True)
+        # Some causes (libpq's) span lines; a user error is one line.
+        typer.echo(f"aggregator: error: {' '.join(str(e).split())}", err=True)
         sys.exit(1)
-    sys.exit(result if isinstance(result, int) else 0)

@@ -17,6 +17,7 @@ import hashlib
 import itertools
 import statistics
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from aggregator.exceptions import AggregatorError, FeedGone, FetchError, HTTPStatusError
@@ -41,6 +42,14 @@ JITTER_FRACTION = 0.1
 BACKOFF_JITTER = 0.25
 
 
+@dataclass(frozen=True, slots=True)
+class NewFeedUrlCheck:
+    """The poller's check of an itunes:new-feed-url: ``error`` is None when it works."""
+
+    url: str
+    error: str | None = None
+
+
 def success_update(
     feed: FeedRecord,
     result: FetchResult,
@@ -50,13 +59,15 @@ def success_update(
     published: Sequence[datetime],
     now: datetime,
     poll: PollSettings,
+    new_feed_url: NewFeedUrlCheck | None = None,
 ) -> FeedUpdate:
     """The update after a fetch that worked (a 200 or a 304).
 
     ``parsed`` is None when nothing needed parsing (a 304, or an unchanged body).
     ``published`` holds the publication dates of the feed's recent episodes.
+    ``new_feed_url`` is the outcome of checking the document's itunes:new-feed-url.
     """
-    url, note = _new_location(feed, result, parsed, now)
+    url, note = _new_location(feed, result, new_feed_url, now)
     ttl = parsed.series.ttl_minutes if parsed else None
     interval = poll_interval(
         poll,
@@ -190,8 +201,29 @@ def _jittered(interval: timedelta, feed_id: int, fraction: float) -> timedelta:
     return interval * (1 + fraction * share)
 
 
+def new_feed_url_candidate(feed: FeedRecord, result: FetchResult, parsed: ParsedFeed) -> str | None:
+    """The ``itunes:new-feed-url`` worth checking, if the document names one.
+
+    The poller fetches it before we follow it: a feed copied or mirrored somewhere
+    still names its original URL, and following that blindly would swap a working feed
+    for an unreachable one. A local copy is never moved: the user chose the copy.
+    """
+    new_url = parsed.series.new_feed_url
+    if (
+        new_url
+        and feed.url.startswith(("http://", "https://"))
+        and new_url.startswith(("http://", "https://"))
+        and new_url not in (feed.url, result.final_url)
+    ):
+        return new_url
+    return None
+
+
 def _new_location(
-    feed: FeedRecord, result: FetchResult, parsed: ParsedFeed | None, now: datetime
+    feed: FeedRecord,
+    result: FetchResult,
+    new_feed_url: NewFeedUrlCheck | None,
+    now: datetime,
 ) -> tuple[str | None, str | None]:
     """The feed's new URL and a note saying why, if the publisher moved it."""
     if result.moved_to and result.moved_to != feed.url:
@@ -199,20 +231,16 @@ def _new_location(
             f"moved from {feed.url} to {result.moved_to} "
             f"(permanent redirect, HTTP {result.status} chain) on {now:%Y-%m-%d}"
         )
-    new_url = parsed.series.new_feed_url if parsed else None
-    if (
-        new_url
-        # A local copy of a feed names its public URL; the user chose the copy.
-        and feed.url.startswith(("http://", "https://"))
-        and new_url != feed.url
-        and new_url.startswith(("http://", "https://"))
-        # A feed that points at itself through a redirect is not a move.
-        and new_url != result.final_url
-    ):
-        return new_url, (
-            f"moved from {feed.url} to {new_url} (itunes:new-feed-url) on {now:%Y-%m-%d}"
+    if new_feed_url is None:
+        return None, None
+    if new_feed_url.error is None:
+        return new_feed_url.url, (
+            f"moved from {feed.url} to {new_feed_url.url} (itunes:new-feed-url) on {now:%Y-%m-%d}"
         )
-    return None, None
+    return None, (
+        f"itunes:new-feed-url {new_feed_url.url} not followed on {now:%Y-%m-%d}: "
+        f"{new_feed_url.error}"
+    )
 
 
 def _one_line(error: AggregatorError) -> str:

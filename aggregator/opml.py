@@ -64,4 +64,5 @@ def write_opml(feeds: Iterable[FeedRecord], *, now: datetime) -> bytes:
             attrs["category"] = "reviews"
         ET.SubElement(body, "outline", attrs)
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    content: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return content + b"\n"

@@ -146,6 +146,10 @@ class Poller:
                 except ParseError as e:
                     return self._fail(feed, e, started)
         published = self._recent_published(feed, parsed)
+        check = None
+        if parsed is not None:
+            candidate = decide.new_feed_url_candidate(feed, result, parsed)
+            check = self._check_new_feed_url(candidate) if candidate else None
         update = decide.success_update(
             feed,
             result,
@@ -154,6 +158,7 @@ class Poller:
             published=published,
             now=now,
             poll=self._settings,
+            new_feed_url=check,
         )
         counts = self._storage.apply_poll(update, parsed, now)
         outcome = _outcome(result.not_modified, parsed, counts)
@@ -164,6 +169,20 @@ class Poller:
             counts,
             elapsed_seconds=(self._clock() - started).total_seconds(),
         )
+
+    def _check_new_feed_url(self, url: str) -> decide.NewFeedUrlCheck:
+        """Fetch and parse a feed's announced new URL before we follow it.
+
+        Only happens when the old feed's content changed, so an unreachable new URL
+        costs one extra request per change, not one per poll.
+        """
+        try:
+            result = self._fetcher.fetch(url)
+            if result.content is not None:
+                parse_feed(result.content, url=result.final_url, headers=result.headers)
+        except (FetchError, ParseError) as e:
+            return decide.NewFeedUrlCheck(url, error=e.reason)
+        return decide.NewFeedUrlCheck(result.moved_to or url)
 
     def _recent_published(self, feed: FeedRecord, parsed: ParsedFeed | None) -> list[datetime]:
         dates = [e.published for e in parsed.episodes if e.published] if parsed else []

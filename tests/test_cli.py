@@ -43,7 +43,9 @@ def config(tmp_path: Path) -> Path:
     return path
 
 
-def cli(config: Path, database_url: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def cli(
+    config: Path, database_url: str, *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """Run the installed console script, as a user would."""
     return subprocess.run(
         [SCRIPT, "--config", str(config), "--database", database_url, *args],
@@ -55,7 +57,9 @@ def cli(config: Path, database_url: str, *args: str, timeout: float = 60) -> sub
     )
 
 
-def run_main(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+def run_main(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str, str]:
     """Run ``main()`` in-process (cheaper than a process) and catch its exit."""
     monkeypatch.setattr(sys, "argv", ["aggregator", *args])
     with pytest.raises(SystemExit) as info:
@@ -85,7 +89,15 @@ def test_add_poll_list_then_conditional_repoll(
     episodes: list[dict[str, Any]] = json.loads(listed.stdout)
     assert sorted(e["guid"] for e in episodes) == sorted(item_guids(serial) + item_guids(cortex))
     for e in episodes:
-        assert {"id", "series_id", "guid", "title", "published", "enclosure_url", "duration"} <= set(e)
+        assert {
+            "id",
+            "series_id",
+            "guid",
+            "title",
+            "published",
+            "enclosure_url",
+            "duration",
+        } <= set(e)
         assert e["published"].endswith("+00:00")
         assert e["enclosure_url"].startswith("http")
 
@@ -123,7 +135,9 @@ def test_failed_feed_does_not_stop_the_batch(
     assert any("/broken.xml" in e and "500" in e for e in errors)
     assert "Traceback" not in result.stderr
 
-    feeds = {f["url"]: f for f in json.loads(cli(config, database_url, "feeds", "list", "--json").stdout)}
+    feeds = {
+        f["url"]: f for f in json.loads(cli(config, database_url, "feeds", "list", "--json").stdout)
+    }
     assert feeds[server.url("/broken.xml")]["status"] == "failing"
     assert feeds[server.url("/broken.xml")]["error_count"] == 1
     assert feeds[server.url("/ok.xml")]["status"] == "active"
@@ -132,7 +146,9 @@ def test_failed_feed_does_not_stop_the_batch(
 def test_local_file_feed_and_opml_round_trip(
     tmp_path: Path, config: Path, database_url: str
 ) -> None:
-    assert cli(config, database_url, "feeds", "add", str(EXAMPLES / "caliphate.xml")).returncode == 0
+    assert (
+        cli(config, database_url, "feeds", "add", str(EXAMPLES / "caliphate.xml")).returncode == 0
+    )
     opml = tmp_path / "subs.opml"
     opml.write_text(
         '<opml version="2.0"><body>'
@@ -173,7 +189,9 @@ def test_user_errors_are_one_line(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, _, err = run_main(["--config", str(config), "--database", database_url, *args], monkeypatch, capsys)
+    code, _, err = run_main(
+        ["--config", str(config), "--database", database_url, *args], monkeypatch, capsys
+    )
     assert code == 1
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
@@ -182,7 +200,10 @@ def test_user_errors_are_one_line(
 
 
 def test_duplicate_feed_is_refused(
-    config: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    config: Path,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     base = ["--config", str(config), "--database", database_url]
     assert run_main([*base, "feeds", "add", "https://a.example/rss"], monkeypatch, capsys)[0] == 0
@@ -198,9 +219,13 @@ def test_bad_config_and_options(
     bad.write_text("[poll]\nworkers = -1\n", encoding="utf-8")
     code, _, err = run_main(["--config", str(bad), "feeds", "list"], monkeypatch, capsys)
     assert code == 1
-    assert err.strip() == f"aggregator: error: {bad}: poll.workers must be a whole number >= 1, not -1"
+    assert (
+        err.strip() == f"aggregator: error: {bad}: poll.workers must be a whole number >= 1, not -1"
+    )
 
-    code, _, err = run_main(["--config", str(tmp_path / "none.toml"), "feeds", "list"], monkeypatch, capsys)
+    code, _, err = run_main(
+        ["--config", str(tmp_path / "none.toml"), "feeds", "list"], monkeypatch, capsys
+    )
     assert code == 1 and "config file not found" in err
 
     code, _, err = run_main(["--database", "mysql://x", "feeds", "list"], monkeypatch, capsys)
@@ -214,7 +239,9 @@ def test_unreachable_database_is_one_line(
     config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2"
-    code, _, err = run_main(["--config", str(config), "--database", url, "feeds", "list"], monkeypatch, capsys)
+    code, _, err = run_main(
+        ["--config", str(config), "--database", url, "feeds", "list"], monkeypatch, capsys
+    )
     assert code == 1
     assert err.startswith("aggregator: error: ")
     assert len(err.strip().splitlines()) == 1
@@ -224,7 +251,9 @@ def test_run_polls_and_stops_cleanly_on_sigterm(tmp_path: Path, database_url: st
     config = tmp_path / "config.toml"
     feed = tmp_path / "caliphate.xml"
     feed.write_bytes((EXAMPLES / "caliphate.xml").read_bytes())
-    config.write_text('[poll]\ntick_seconds = 1\n[[feeds]]\nurl = "caliphate.xml"\n', encoding="utf-8")
+    config.write_text(
+        '[poll]\ntick_seconds = 1\n[[feeds]]\nurl = "caliphate.xml"\n', encoding="utf-8"
+    )
     proc = subprocess.Popen(
         [SCRIPT, "--config", str(config), "--database", database_url, "run"],
         stdout=subprocess.PIPE,

@@ -157,7 +157,25 @@ class TestSuccess:
         assert "https://example.com/feed.xml" in update.note
         assert "2026-03-01" in update.note
 
-    def test_new_feed_url_moves_http_feeds(self) -> None:
+    def test_new_feed_url_is_a_candidate_for_http_feeds(self) -> None:
+        doc = parsed(new_feed_url="https://moved.example.org/rss")
+        assert (
+            decide.new_feed_url_candidate(feed(), result(), doc) == "https://moved.example.org/rss"
+        )
+
+    def test_new_feed_url_naming_where_we_are_is_no_move(self) -> None:
+        doc = parsed(new_feed_url="https://example.com/feed.xml")
+        assert decide.new_feed_url_candidate(feed(), result(), doc) is None
+        via_redirect = result(final_url="https://cdn.example.com/feed.xml")
+        doc = parsed(new_feed_url="https://cdn.example.com/feed.xml")
+        assert decide.new_feed_url_candidate(feed(), via_redirect, doc) is None
+
+    def test_new_feed_url_does_not_move_a_local_copy(self) -> None:
+        local = feed(url="file:///srv/feeds/serial.xml")
+        doc = parsed(new_feed_url="https://feeds.example.com/serial")
+        assert decide.new_feed_url_candidate(local, result(url=local.url), doc) is None
+
+    def test_checked_new_feed_url_moves_the_feed(self) -> None:
         update = decide.success_update(
             feed(),
             result(),
@@ -166,22 +184,27 @@ class TestSuccess:
             published=[],
             now=NOW,
             poll=POLL,
+            new_feed_url=decide.NewFeedUrlCheck("https://moved.example.org/rss"),
         )
         assert update.url == "https://moved.example.org/rss"
         assert update.note is not None and "itunes:new-feed-url" in update.note
 
-    def test_new_feed_url_does_not_move_a_local_copy(self) -> None:
-        local = feed(url="file:///srv/feeds/serial.xml")
+    def test_unreachable_new_feed_url_is_noted_not_followed(self) -> None:
         update = decide.success_update(
-            local,
-            result(url=local.url, final_url=local.url),
-            parsed(new_feed_url="https://feeds.example.com/serial"),
+            feed(),
+            result(),
+            parsed(new_feed_url="https://moved.example.org/rss"),
             content_hash=None,
             published=[],
             now=NOW,
             poll=POLL,
+            new_feed_url=decide.NewFeedUrlCheck(
+                "https://moved.example.org/rss", error="connection refused"
+            ),
         )
         assert update.url is None
+        assert update.note is not None
+        assert "not followed" in update.note and "connection refused" in update.note
 
     def test_retry_after_on_success_delays_the_next_poll(self) -> None:
         later = NOW + timedelta(hours=5)
