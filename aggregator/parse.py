@@ -330,7 +330,7 @@ def parse_feed(
             return partial
 
     result = _guarded_run(prepared.data, url=url, prepared=prepared, strict=True)
-    if not (result.version or result.entries):
+    if not result.version:  # no <rss>, <feed> or RSS 1.0 <rdf:RDF> root element
         raise ParseError(url, _describe_non_feed(prepared.data))
     # Item hashes can be paired with entries only if feedparser saw the same items.
     matched = hashes if hashes is not None and len(hashes) == len(result.entries) else None
@@ -443,7 +443,7 @@ def _episode(entry: Mapping[str, Any], base: str, item_hash: str | None) -> Pars
     title = _plain(entry, "title") or (_file_stem(single_url) if single_url else "")
     guid = _squash(entry.get("id"))
     link = _url(entry.get("link"), base)
-    published = _utc(entry.get("published_parsed") or entry.get("updated_parsed"))
+    published = _utc(_raw(entry, "published_parsed") or _raw(entry, "updated_parsed"))
     if not (guid or link or enclosures or title):
         return None  # nothing to tell this item by, nothing to show of it
     description = _first_html(
@@ -477,6 +477,12 @@ def _episode(entry: Mapping[str, Any], base: str, item_hash: str | None) -> Pars
         item_hash=item_hash,
     )
     return _with_content_hash(episode)
+
+
+def _raw(context: Mapping[str, Any], key: str) -> Any:
+    """``context[key]`` without FeedParserDict's key aliases (asking it for a missing
+    "updated_parsed" answers "published_parsed" with a DeprecationWarning)."""
+    return dict.get(context, key) if isinstance(context, dict) else context.get(key)
 
 
 def _enclosures(entry: Mapping[str, Any], base: str) -> list[Enclosure]:
