@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,6 +39,9 @@ class FeedServer:
         self._resources: dict[str, _Resource] = {}
         self._lock = threading.Lock()
         self.log: list[LoggedRequest] = []
+        self.delay = 0.0  # seconds to wait before answering, to make polls overlap
+        self.in_flight = 0
+        self.max_in_flight = 0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -76,6 +80,18 @@ class FeedServer:
             return [r for r in self.log if r.path == path]
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+            self._answer(h)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(self, h: BaseHTTPRequestHandler) -> None:
         with self._lock:
             resource = self._resources.get(h.path)
         inm = h.headers.get("If-None-Match")

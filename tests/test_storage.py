@@ -397,7 +397,8 @@ def test_fallback_guid_episode_with_another_title_is_a_new_episode(storage: Stor
     other = fallback(1, "https://cdn/b.mp3", title="Something else")
     later = T0 + timedelta(hours=1)
     counts = storage.apply_poll(ok_update(feed_id, later), feed(other), later)
-    assert counts == StoreCounts(new=1, updated=0, unchanged=0, missing=1)
+    # 1 and 2 were left out of the parse, but are still there and unchanged
+    assert counts == StoreCounts(new=1, updated=0, unchanged=2, missing=1)
     episodes = by_guid(storage)
     assert episodes["https://cdn/a.mp3"].missing_since == later
     assert episodes["https://cdn/b.mp3"].missing_since is None
@@ -470,7 +471,8 @@ def test_incremental_poll_keeps_items_whose_raw_hash_is_still_there(storage: Sto
     parsed = feed(four, complete=False, item_hashes=hashes)
     counts = storage.apply_poll(ok_update(feed_id, t1), parsed, t1)
 
-    assert counts == StoreCounts(new=1, updated=0, unchanged=0, missing=1)
+    # 1 and 2 were left out of the parse, but are still there and unchanged
+    assert counts == StoreCounts(new=1, updated=0, unchanged=2, missing=1)
     episodes = by_guid(storage)
     assert episodes["urn:show:3"].missing_since == t1
     assert episodes["urn:show:1"].missing_since is None
@@ -482,7 +484,7 @@ def test_incremental_poll_keeps_items_whose_raw_hash_is_still_there(storage: Sto
     t2 = T0 + timedelta(hours=2)
     parsed = feed(complete=False, item_hashes=hashes_back)
     counts = storage.apply_poll(ok_update(feed_id, t2), parsed, t2)
-    assert counts == StoreCounts()
+    assert counts == StoreCounts(unchanged=4)
     assert by_guid(storage)["urn:show:3"].missing_since is None
 
 
@@ -495,7 +497,7 @@ def test_incremental_poll_updates_a_reparsed_changed_item(storage: Storage) -> N
         changed, complete=False, item_hashes=frozenset({one.item_hash, changed.item_hash})
     )
     counts = storage.apply_poll(ok_update(feed_id, T0), parsed, T0)
-    assert counts == StoreCounts(new=0, updated=1, unchanged=0, missing=0)
+    assert counts == StoreCounts(new=0, updated=1, unchanged=1, missing=0)
     assert storage.known_item_hashes(feed_id) == {one.item_hash, changed.item_hash}
 
 

@@ -154,8 +154,12 @@ def plan(stored: Iterable[Stored], parsed: ParsedFeed) -> Plan:
     handled = {i for i, _ in result.rematches} | {i for i, _ in result.touches}
     for s in by_guid.values():
         if s.id in present:
-            if s.missing_since is not None and s.guid not in incoming and s.id not in handled:
-                result.touches.append((s.id, s.item_hash))  # back in the document
+            if s.guid not in incoming and s.id not in handled:
+                # Left out of an incremental parse because its raw bytes are known:
+                # unchanged, and back in the document if it had gone missing.
+                result.unchanged += 1
+                if s.missing_since is not None:
+                    result.touches.append((s.id, s.item_hash))
         elif s.missing_since is None:
             result.newly_missing.append(s.id)
     return result

@@ -1,0 +1,232 @@
+"""The poll pipeline with real parts: local HTTP server, Fetcher, parser and Storage."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from aggregator.fetch import Fetcher
+from aggregator.poller import Poller
+from aggregator.settings import FetchSettings, PollSettings
+from aggregator.storage import Storage
+from aggregator.types import EpisodeRecord, FeedKind, FeedStatus
+from tests.feedserver import FeedServer
+
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "feeds" / "real"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "feeds"
+ITEM = re.compile(rb"<item\b.*?</item>", re.S)
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    with FeedServer() as s:
+        yield s
+
+
+@pytest.fixture
+def fetcher() -> Iterator[Fetcher]:
+    with Fetcher(FetchSettings(connect_timeout=2, read_timeout=5, total_timeout=20)) as f:
+        yield f
+
+
+def make_poller(storage: Storage, fetcher: Fetcher, **poll: float) -> Poller:
+    settings = replace(PollSettings(), **poll)  # type: ignore[arg-type]
+    return Poller(storage, fetcher, settings, clock=lambda: datetime.now(UTC), random=lambda: 0.5)
+
+
+def comparable(episodes: list[EpisodeRecord]) -> list[tuple[object, ...]]:
+    """Episode values without ids, for comparing two stores."""
+    return sorted(
+        (
+            e.guid,
+            e.title,
+            e.description_html,
+            e.published,
+            e.enclosure,
+            e.duration_seconds,
+            e.season,
+            e.number,
+            e.episode_type,
+            e.persons,
+            e.missing_since,
+        )
+        for e in episodes
+    )
+
+
+def test_incremental_repoll_stores_what_a_full_poll_stores(
+    server: FeedServer, fetcher: Fetcher, storage: Storage, tmp_path: Path
+) -> None:
+    document = (REAL / "critical-role__critrolesync-2020-07-12.xml").read_bytes()
+    items = ITEM.findall(document)
+    # The feed as it was a week earlier: without its newest item, and with one item
+    # whose description has since been corrected.
+    older = document.replace(items[0] + b"\n", b"", 1).replace(items[0], b"", 1)
+    fixed = items[5].replace(b"</title>", b" (corrected)</title>", 1)
+    older = older.replace(fixed.replace(b" (corrected)</title>", b"</title>", 1), items[5], 1)
+    changed = document.replace(items[5], fixed, 1)
+    server.serve("/cr.xml", older)
+    poller = make_poller(storage, fetcher)
+    now = datetime.now(UTC)
+    feed = storage.add_feed(server.url("/cr.xml"), FeedKind.PODCAST, now)
+
+    first = poller.poll_feed(feed)
+    assert first.counts.new == len(items) - 1
+
+    server.serve("/cr.xml", changed)
+    second = poller.poll_feed(storage.get_feed(feed.id))
+    assert (second.counts.new, second.counts.updated) == (1, 1)
+    assert second.counts.unchanged == len(items) - 2
+
+    # A fresh store polled once with the final document must hold exactly the same.
+    from aggregator.storage import open_storage
+
+    with open_storage(f"sqlite:///{tmp_path / 'fresh.db'}") as fresh:
+        fresh.migrate()
+        other = fresh.add_feed(server.url("/cr.xml"), FeedKind.PODCAST, now)
+        make_poller(fresh, fetcher).poll_feed(other)
+        assert comparable(storage.list_episodes()) == comparable(fresh.list_episodes())
+
+
+def test_snapshot_pair_updates_in_place_by_guid(
+    server: FeedServer, fetcher: Fetcher, storage: Storage
+) -> None:
+    old = (REAL / "serial__podkit-2017.xml").read_bytes()
+    new = (REAL / "serial__lukaswhite-2020.rss").read_bytes()
+    old_guids = set(re.findall(rb"<guid[^>]*>([^<]+)</guid>", old))
+    new_guids = set(re.findall(rb"<guid[^>]*>([^<]+)</guid>", new))
+    assert len(old_guids & new_guids) > 20  # the premise: most episodes kept their guid
+    server.serve("/serial.xml", old)
+    poller = make_poller(storage, fetcher)
+    feed = storage.add_feed(server.url("/serial.xml"), FeedKind.PODCAST, datetime.now(UTC))
+    poller.poll_feed(feed)
+    before = {e.guid: e for e in storage.list_episodes()}
+
+    server.serve("/serial.xml", new)
+    report = poller.poll_feed(storage.get_feed(feed.id))
+    after = {e.guid: e for e in storage.list_episodes()}
+    assert set(after) == {g.decode().strip() for g in old_guids | new_guids}
+    assert report.counts.new == len(new_guids - old_guids)
+    for guid in old_guids & new_guids:
+        key = guid.decode().strip()
+        assert after[key].id == before[key].id  # same row, updated in place
+    changed = [g for g in before if g in after and before[g].enclosure != after[g].enclosure]
+    assert changed, "the 2020 snapshot moved enclosures to another host"
+    gone = old_guids - new_guids
+    assert report.counts.missing == len(gone)
+    for guid in gone:
+        assert after[guid.decode().strip()].missing_since is not None
+    # The 2020 document names its public URL; unreachable here, so the feed stays put.
+    record = storage.get_feed(feed.id)
+    assert record.url == server.url("/serial.xml")
+    assert record.note is not None and "not followed" in record.note
+
+
+def test_new_feed_url_that_works_moves_the_feed(
+    server: FeedServer, fetcher: Fetcher, storage: Storage
+) -> None:
+    body = (EXAMPLES / "caliphate.xml").read_bytes()
+    announcing = body.replace(
+        b"<channel>",
+        b"<channel><itunes:new-feed-url>"
+        + server.url("/new.xml").encode()
+        + b"</itunes:new-feed-url>",
+        1,
+    )
+    server.serve("/old.xml", announcing)
+    server.serve("/new.xml", body)
+    poller = make_poller(storage, fetcher)
+    feed = storage.add_feed(server.url("/old.xml"), FeedKind.PODCAST, datetime.now(UTC))
+    poller.poll_feed(feed)
+    moved = storage.get_feed(feed.id)
+    assert moved.url == server.url("/new.xml")
+    assert moved.added_url == server.url("/old.xml")
+    assert moved.note is not None and "itunes:new-feed-url" in moved.note
+    poller.poll_feed(moved)
+    assert [r.status for r in server.requests_for("/new.xml")][-1] == 200
+    assert len(storage.list_episodes()) == 13
+
+
+def test_per_host_limit_and_worker_pool(
+    server: FeedServer, fetcher: Fetcher, storage: Storage
+) -> None:
+    body = (EXAMPLES / "caliphate.xml").read_bytes()
+    now = datetime.now(UTC)
+    feeds = []
+    for i in range(6):
+        server.serve(f"/f{i}.xml", body)
+        feeds.append(storage.add_feed(server.url(f"/f{i}.xml"), FeedKind.PODCAST, now))
+    server.delay = 0.3
+    poller = make_poller(storage, fetcher, workers=8, per_host=2)
+    summary = poller.poll_due(feeds=feeds)
+    assert summary.polled == 6 and summary.failed == 0
+    # one host (127.0.0.1): never more than two requests at once, though 8 workers
+    assert server.max_in_flight == 2
+
+    # "localhost" is another host name for the same server: now 4 may overlap.
+    server.max_in_flight = 0
+    more = [
+        storage.add_feed(
+            server.url(f"/f{i}.xml").replace("127.0.0.1", "localhost"), FeedKind.PODCAST, now
+        )
+        for i in range(4)
+    ]
+    poller.poll_due(feeds=[*storage.list_feeds()[:4], *more])
+    assert server.max_in_flight == 4
+
+
+def test_stop_lets_polls_in_flight_finish_and_starts_no_more(
+    server: FeedServer, fetcher: Fetcher, storage: Storage
+) -> None:
+    body = (EXAMPLES / "caliphate.xml").read_bytes()
+    now = datetime.now(UTC)
+    feeds = []
+    for i in range(5):
+        server.serve(f"/s{i}.xml", body)
+        feeds.append(storage.add_feed(server.url(f"/s{i}.xml"), FeedKind.PODCAST, now))
+    server.delay = 0.5
+    poller = make_poller(storage, fetcher, workers=1, per_host=1)
+    threading.Timer(0.2, poller.stop).start()
+    summary = poller.poll_due(feeds=feeds)
+    assert summary.polled == 1  # the one in flight finished; nothing else started
+    assert summary.new == 13
+    stored = {f.id: f for f in storage.list_feeds()}
+    assert stored[feeds[0].id].last_polled_at is not None
+    assert all(stored[f.id].last_polled_at is None for f in feeds[1:])
+
+
+def test_failures_are_data_and_backoff_grows(
+    server: FeedServer, fetcher: Fetcher, storage: Storage
+) -> None:
+    server.fail("/down.xml", 503, {"Retry-After": "120"})
+    server.fail("/gone.xml", 410)
+    server.serve("/notafeed.json", b'{"items": []}', content_type="application/json")
+    now = datetime.now(UTC)
+    down = storage.add_feed(server.url("/down.xml"), FeedKind.PODCAST, now)
+    gone = storage.add_feed(server.url("/gone.xml"), FeedKind.PODCAST, now)
+    junk = storage.add_feed(server.url("/notafeed.json"), FeedKind.PODCAST, now)
+    poller = make_poller(storage, fetcher)
+    summary = poller.poll_due(feeds=[down, gone, junk])
+    assert summary.failed == 3
+
+    down = storage.get_feed(down.id)
+    assert down.status is FeedStatus.FAILING and down.error_count == 1
+    assert down.last_error is not None and "503" in down.last_error
+    assert down.next_poll_at is not None
+    wait = (down.next_poll_at - now).total_seconds()
+    assert 119 <= wait <= 130  # Retry-After: 120 wins over the 15-minute backoff
+
+    assert storage.get_feed(gone.id).status is FeedStatus.GONE
+    assert gone.id not in {f.id for f in storage.due_feeds(datetime.now(UTC), 100)}
+
+    junk = storage.get_feed(junk.id)
+    assert junk.last_error is not None and "notafeed.json" in junk.last_error
+    second = poller.poll_feed(junk)
+    assert second.failed
+    assert storage.get_feed(junk.id).error_count == 2
