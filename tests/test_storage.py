@@ -397,8 +397,7 @@ def test_fallback_guid_episode_with_another_title_is_a_new_episode(storage: Stor
     other = fallback(1, "https://cdn/b.mp3", title="Something else")
     later = T0 + timedelta(hours=1)
     counts = storage.apply_poll(ok_update(feed_id, later), feed(other), later)
-    # 1 and 2 were left out of the parse, but are still there and unchanged
-    assert counts == StoreCounts(new=1, updated=0, unchanged=2, missing=1)
+    assert counts == StoreCounts(new=1, updated=0, unchanged=0, missing=1)
     episodes = by_guid(storage)
     assert episodes["https://cdn/a.mp3"].missing_since == later
     assert episodes["https://cdn/b.mp3"].missing_since is None
