@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aggregator.exceptions import ParseError
 from aggregator.parse import parse_feed
@@ -480,3 +483,132 @@ def test_offsets_are_respected_in_other_zones() -> None:
     tz = timezone(timedelta(hours=5, minutes=30))
     assert episode.published == datetime(2020, 1, 1, 5, 30, tzinfo=tz)
     assert episode.published is not None and episode.published.tzinfo == UTC
+
+
+# --- incremental parsing ---------------------------------------------------------------
+
+THREE = rss(
+    "<podcast:person>Ann</podcast:person>",
+    "<guid>1</guid><title>one</title><description><![CDATA[<p>1</p>]]></description>",
+    "<guid>2</guid><title>two</title><!-- </item> in a comment -->",
+    '<guid>3</guid><title>three</title><enclosure url="/3.mp3" type="audio/mpeg"/>',
+)
+
+
+def _with_new_item(doc: bytes) -> bytes:
+    return doc.replace(b"<item>", b"<item><guid>0</guid><title>zero</title></item><item>", 1)
+
+
+def test_incremental_parse_returns_only_new_items() -> None:
+    before = parse(THREE)
+    assert len(before.item_hashes) == 3
+    doc = _with_new_item(THREE)
+    partial = parse_feed(doc, url=URL, known_item_hashes=before.item_hashes)
+    full = parse(doc)
+    assert (partial.complete, full.complete) == (False, True)
+    assert (
+        partial.item_hashes == full.item_hashes == before.item_hashes | {full.episodes[0].item_hash}
+    )
+    assert partial.episodes == full.episodes[:1]
+    assert partial.episodes[0].title == "zero"
+    assert partial.series == full.series
+    # Each episode's item_hash is the hash of its own raw item.
+    assert [e.item_hash for e in full.episodes[1:]] == [e.item_hash for e in before.episodes]
+
+
+def test_all_items_known_gives_the_series_and_no_episodes() -> None:
+    before = parse(THREE)
+    again = parse_feed(THREE, url=URL, known_item_hashes=before.item_hashes)
+    assert (again.complete, again.episodes) == (False, ())
+    assert again.item_hashes == before.item_hashes
+    assert again.series == before.series
+
+
+def test_no_known_item_in_the_document_means_a_full_parse() -> None:
+    feed = parse_feed(THREE, url=URL, known_item_hashes={"0" * 64})
+    assert feed.complete and len(feed.episodes) == 3
+
+
+def test_an_unsplittable_document_is_parsed_whole() -> None:
+    nested = THREE.replace(b"<title>two</title>", b"<title>two</title><item>odd</item>")
+    before = parse(THREE)
+    feed = parse_feed(nested, url=URL, known_item_hashes=before.item_hashes)
+    assert feed.complete
+    assert feed.item_hashes == frozenset()
+    assert all(e.item_hash is None for e in feed.episodes)
+    assert [e.guid for e in feed.episodes if not e.guid_is_fallback] == ["1", "2", "3"]
+
+
+def test_a_partial_parse_that_finds_other_items_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    import aggregator.parse as parse_module
+
+    before = parse(THREE)
+    # Pretend the cut failed: feedparser then sees 4 items where 1 was expected.
+    monkeypatch.setattr(parse_module, "without_spans", lambda data, spans: data)
+    feed = parse_feed(_with_new_item(THREE), url=URL, known_item_hashes=before.item_hashes)
+    assert feed.complete and len(feed.episodes) == 4
+    assert len(feed.item_hashes) == 4
+
+
+def test_item_hashes_are_left_out_when_feedparser_saw_other_items(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import aggregator.parse as parse_module
+    from aggregator._itemsplit import ItemSplit, split_items
+
+    def one_span(data: bytes) -> ItemSplit | None:
+        split = split_items(data)
+        return None if split is None else ItemSplit(split.spans[:1])
+
+    monkeypatch.setattr(parse_module, "split_items", one_span)
+    feed = parse(THREE)
+    assert len(feed.episodes) == 3
+    assert feed.item_hashes == frozenset()
+    assert all(e.item_hash is None for e in feed.episodes)
+
+
+# --- property tests --------------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=3000))
+def test_arbitrary_bytes_give_a_feed_or_a_parse_error(content: bytes) -> None:
+    with contextlib.suppress(ParseError):
+        parse_feed(content, url=URL)
+
+
+_TOKENS = st.sampled_from(
+    [b"<", b">", b"/>", b"<item>", b"</item>", b"<![CDATA[", b"]]>", b"<!--", b"-->", b"&",
+     b"&amp;", b"&nbsp;", b'"', b"'", b"<guid>", b"</guid>", b"<?xml ?>", b"\x00", b"\xff",
+     b"<podcast:person>", b"</channel>", b"<entry>", b"\xe2\x80"]
+)  # fmt: skip
+
+
+@st.composite
+def _mutated(draw: st.DrawFn) -> bytes:
+    doc = _with_new_item(THREE)
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, len(doc)))
+        cut = draw(st.integers(0, 8))
+        insert = draw(st.one_of(_TOKENS, st.binary(max_size=6)))
+        doc = doc[:at] + insert + doc[at + cut :]
+    return doc
+
+
+@settings(max_examples=300, deadline=None)
+@given(_mutated())
+def test_broken_feeds_never_fail_otherwise_and_partial_equals_full(doc: bytes) -> None:
+    known = parse(THREE).item_hashes
+    try:
+        full = parse(doc)
+    except ParseError:
+        with pytest.raises(ParseError):
+            parse_feed(doc, url=URL, known_item_hashes=known)
+        return
+    partial = parse_feed(doc, url=URL, known_item_hashes=known)
+    if partial.complete:
+        assert partial == full
+    else:
+        assert partial.series == full.series
+        assert partial.item_hashes == full.item_hashes
+        assert partial.episodes == tuple(e for e in full.episodes if e.item_hash not in known)

@@ -302,11 +302,17 @@ def test_incremental_parse_gives_what_a_full_parse_gives(
     full = parse_feed(doc, url=_url(REAL / name))
     partial = parse_feed(doc, url=_url(REAL / name), known_item_hashes=before.item_hashes)
 
-    assert full.complete and not partial.complete
+    assert full.complete
     assert partial.item_hashes == full.item_hashes
     assert len(partial.item_hashes) == len(before.item_hashes)  # one added, one removed
     assert partial.series == full.series
     assert partial.warning == full.warning
+    if full.warning is not None:
+        # Not well-formed: the forgiving parser might read the items otherwise than
+        # our cut, so the whole document is parsed (item hashes still filled).
+        assert partial == full
+        return
+    assert not partial.complete
     changed = tuple(e for e in full.episodes if e.item_hash not in before.item_hashes)
     assert len(changed) == 2
     assert partial.episodes == changed
