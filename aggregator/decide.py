@@ -14,11 +14,11 @@ is the only place that computes it, from
 from __future__ import annotations
 
 import hashlib
-import itertools
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 from aggregator.exceptions import AggregatorError, FeedGone, FetchError, HTTPStatusError
 from aggregator.settings import PollSettings
@@ -68,10 +68,16 @@ def success_update(
     ``new_feed_url`` is the outcome of checking the document's itunes:new-feed-url.
     """
     url, note = _new_location(feed, result, new_feed_url, now)
-    ttl = parsed.series.ttl_minutes if parsed else None
+    if parsed is not None:
+        gap, newest = publishing_rhythm(published, now)
+        ttl = parsed.series.ttl_minutes
+    else:
+        # Nothing changed since the last parse: its rhythm and <ttl> still hold.
+        gap, newest, ttl = feed.typical_gap_minutes, feed.newest_published_at, feed.ttl_minutes
     interval = poll_interval(
         poll,
-        published=published,
+        typical_gap_minutes=gap,
+        newest_published=newest,
         now=now,
         ttl_minutes=ttl,
         max_age_seconds=result.max_age_seconds,
@@ -91,6 +97,9 @@ def success_update(
         last_error=None,
         warning=parsed.warning if parsed else feed.warning,
         note=note,
+        typical_gap_minutes=gap if parsed is not None else None,
+        newest_published_at=newest if parsed is not None else None,
+        ttl_minutes=ttl if parsed is not None else None,
     )
 
 
@@ -135,7 +144,8 @@ def failure_update(
 def poll_interval(
     poll: PollSettings,
     *,
-    published: Sequence[datetime],
+    typical_gap_minutes: float | None,
+    newest_published: datetime | None,
     now: datetime,
     ttl_minutes: int | None = None,
     max_age_seconds: int | None = None,
@@ -145,23 +155,46 @@ def poll_interval(
     >>> from datetime import datetime, timezone
     >>> p = PollSettings(interval_minutes=60, min_interval_minutes=15, max_interval_minutes=1440)
     >>> now = datetime(2026, 1, 29, tzinfo=timezone.utc)
-    >>> weekly = [datetime(2026, 1, d, tzinfo=timezone.utc) for d in (1, 8, 15, 22)]
-    >>> poll_interval(p, published=weekly, now=now)  # a tenth of a week
-    datetime.timedelta(seconds=60480)
-    >>> poll_interval(p, published=[], now=now)  # no rhythm: the configured interval
-    datetime.timedelta(seconds=3600)
-    >>> poll_interval(p, published=[], now=now, ttl_minutes=180)  # the publisher's <ttl>
-    datetime.timedelta(seconds=10800)
+    >>> week = 7 * 24 * 60
+    >>> poll_interval(p, typical_gap_minutes=week, newest_published=now, now=now).seconds
+    60480
+    >>> poll_interval(p, typical_gap_minutes=None, newest_published=None, now=now).seconds
+    3600
+    >>> poll_interval(p, typical_gap_minutes=None, newest_published=None, now=now,
+    ...               ttl_minutes=180).seconds  # the publisher's <ttl>
+    10800
     """
-    minutes = _rhythm_minutes(published, now, poll)
-    if minutes is None:
+    if typical_gap_minutes is None or newest_published is None:
         minutes = poll.interval_minutes
+    elif (now - newest_published).total_seconds() / 60 > QUIET_AFTER_GAPS * typical_gap_minutes:
+        # A feed that has gone quiet is looked at rarely until it publishes again.
+        minutes = poll.max_interval_minutes
+    else:
+        minutes = typical_gap_minutes / POLLS_PER_PUBLISHING_GAP
     if ttl_minutes:
         minutes = max(minutes, float(ttl_minutes))
     if max_age_seconds:
         minutes = max(minutes, max_age_seconds / 60)
     minutes = min(max(minutes, poll.min_interval_minutes), poll.max_interval_minutes)
     return timedelta(minutes=minutes)
+
+
+def publishing_rhythm(
+    published: Sequence[datetime], now: datetime
+) -> tuple[float | None, datetime | None]:
+    """The typical gap (minutes) between recent episodes, and the newest date.
+
+    >>> from datetime import datetime, timezone
+    >>> days = [datetime(2026, 1, d, tzinfo=timezone.utc) for d in (1, 8, 15, 22)]
+    >>> publishing_rhythm(days, datetime(2026, 2, 1, tzinfo=timezone.utc))
+    (10080.0, datetime.datetime(2026, 1, 22, 0, 0, tzinfo=datetime.timezone.utc))
+    """
+    dates = sorted({d for d in published if d <= now}, reverse=True)[:RHYTHM_WINDOW]
+    newest = dates[0] if dates else None
+    if len(dates) < MIN_DATES_FOR_RHYTHM:
+        return None, newest
+    typical = statistics.median((a - b).total_seconds() / 60 for a, b in pairwise(dates))
+    return (typical if typical > 0 else None), newest
 
 
 def backoff(errors: int, poll: PollSettings, random: Callable[[], float]) -> timedelta:
@@ -177,21 +210,6 @@ def backoff(errors: int, poll: PollSettings, random: Callable[[], float]) -> tim
     minutes = min(poll.min_interval_minutes * 2.0**exponent, poll.max_interval_minutes)
     factor = 1 + BACKOFF_JITTER * (2 * random() - 1)
     return timedelta(minutes=min(minutes * factor, poll.max_interval_minutes))
-
-
-def _rhythm_minutes(
-    published: Sequence[datetime], now: datetime, poll: PollSettings
-) -> float | None:
-    dates = sorted({d for d in published if d <= now}, reverse=True)[:RHYTHM_WINDOW]
-    if len(dates) < MIN_DATES_FOR_RHYTHM:
-        return None
-    gaps = [(a - b).total_seconds() / 60 for a, b in itertools.pairwise(dates)]
-    typical = statistics.median(gaps)
-    if typical <= 0:
-        return None
-    if (now - dates[0]).total_seconds() / 60 > QUIET_AFTER_GAPS * typical:
-        return poll.max_interval_minutes
-    return typical / POLLS_PER_PUBLISHING_GAP
 
 
 def _jittered(interval: timedelta, feed_id: int, fraction: float) -> timedelta:

@@ -185,8 +185,11 @@ class Poller:
         return decide.NewFeedUrlCheck(result.moved_to or url)
 
     def _recent_published(self, feed: FeedRecord, parsed: ParsedFeed | None) -> list[datetime]:
-        dates = [e.published for e in parsed.episodes if e.published] if parsed else []
-        if parsed is None or not parsed.complete:
+        """Publication dates for the feed's rhythm; only needed when content changed."""
+        if parsed is None:
+            return []
+        dates = [e.published for e in parsed.episodes if e.published]
+        if not parsed.complete:
             dates.extend(self._storage.recent_published(feed.id, _RHYTHM_DATES))
         return dates
 

@@ -172,6 +172,11 @@ class FeedRecord:
     note: str | None = None  # e.g. "moved from X (301) on 2026-11-29"
     title: str | None = None
     created_at: datetime | None = None
+    # The feed's publishing rhythm and <ttl>, kept from its last changed document so
+    # that a 304 can be scheduled without reading episodes.
+    typical_gap_minutes: float | None = None
+    newest_published_at: datetime | None = None
+    ttl_minutes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +194,10 @@ class FeedUpdate:
     last_error: str | None = None
     warning: str | None = None
     note: str | None = None  # None: keep the stored note
+    # None: keep the stored values (set only when a changed document was parsed)
+    typical_gap_minutes: float | None = None
+    newest_published_at: datetime | None = None
+    ttl_minutes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,41 +62,48 @@ def days_ago(*days: float) -> list[datetime]:
     return [NOW - timedelta(days=d) for d in days]
 
 
+def interval(published: list[datetime], **kwargs: int) -> timedelta:
+    """poll_interval for a feed whose episodes came out on ``published``."""
+    gap, newest = decide.publishing_rhythm(published, NOW)
+    return decide.poll_interval(
+        POLL, typical_gap_minutes=gap, newest_published=newest, now=NOW, **kwargs
+    )
+
+
 class TestPollInterval:
     def test_configured_interval_without_rhythm(self) -> None:
-        assert decide.poll_interval(POLL, published=[], now=NOW) == timedelta(minutes=60)
+        assert interval([]) == timedelta(minutes=60)
 
     def test_too_few_dates_is_no_rhythm(self) -> None:
-        dates = days_ago(1, 2, 3)  # three dates: two gaps are not a rhythm
-        assert decide.poll_interval(POLL, published=dates, now=NOW) == timedelta(minutes=60)
+        assert decide.publishing_rhythm(days_ago(1, 2, 3), NOW) == (None, NOW - timedelta(days=1))
+        assert interval(days_ago(1, 2, 3)) == timedelta(minutes=60)
 
     def test_daily_show_polled_about_every_two_and_a_half_hours(self) -> None:
-        dates = days_ago(0.5, 1.5, 2.5, 3.5, 4.5)
         # median gap one day = 1440 min; a tenth of it is 144 min
-        assert decide.poll_interval(POLL, published=dates, now=NOW) == timedelta(minutes=144)
+        assert interval(days_ago(0.5, 1.5, 2.5, 3.5, 4.5)) == timedelta(minutes=144)
+
+    def test_rhythm_is_the_median_gap_of_recent_episodes(self) -> None:
+        # gaps of 1, 1, 1 and 30 days: one long summer break does not set the rhythm
+        gap, newest = decide.publishing_rhythm(days_ago(1, 2, 3, 4, 34), NOW)
+        assert gap == 1440
+        assert newest == NOW - timedelta(days=1)
 
     def test_hourly_show_is_clamped_to_min_interval(self) -> None:
         dates = [NOW - timedelta(hours=h) for h in range(1, 10)]
-        assert decide.poll_interval(POLL, published=dates, now=NOW) == timedelta(minutes=15)
+        assert interval(dates) == timedelta(minutes=15)
 
     def test_quiet_feed_goes_to_max_interval(self) -> None:
-        dates = days_ago(60, 67, 74, 81, 88)  # weekly, but silent for two months
-        assert decide.poll_interval(POLL, published=dates, now=NOW) == timedelta(minutes=1440)
+        # weekly, but silent for two months
+        assert interval(days_ago(60, 67, 74, 81, 88)) == timedelta(minutes=1440)
 
     def test_future_dates_are_ignored(self) -> None:
         dates = [NOW + timedelta(days=d) for d in (1, 2, 3, 4, 5)]
-        assert decide.poll_interval(POLL, published=dates, now=NOW) == timedelta(minutes=60)
+        assert decide.publishing_rhythm(dates, NOW) == (None, None)
 
     def test_ttl_and_max_age_lengthen_but_never_past_max(self) -> None:
-        assert decide.poll_interval(POLL, published=[], now=NOW, ttl_minutes=120) == timedelta(
-            minutes=120
-        )
-        assert decide.poll_interval(POLL, published=[], now=NOW, max_age_seconds=7200) == timedelta(
-            minutes=120
-        )
-        assert decide.poll_interval(POLL, published=[], now=NOW, ttl_minutes=10_000) == timedelta(
-            minutes=1440
-        )
+        assert interval([], ttl_minutes=120) == timedelta(minutes=120)
+        assert interval([], max_age_seconds=7200) == timedelta(minutes=120)
+        assert interval([], ttl_minutes=10_000) == timedelta(minutes=1440)
 
 
 class TestBackoff:
@@ -218,6 +225,55 @@ class TestSuccess:
             poll=POLL,
         )
         assert update.next_poll_at == later
+
+    def test_rhythm_is_kept_from_the_last_parse_for_a_304(self) -> None:
+        weekly = days_ago(1, 8, 15, 22, 29)
+        parsed_update = decide.success_update(
+            feed(),
+            result(),
+            parsed(ttl_minutes=90),
+            content_hash="h",
+            published=weekly,
+            now=NOW,
+            poll=POLL,
+        )
+        assert parsed_update.typical_gap_minutes == 7 * 24 * 60
+        assert parsed_update.newest_published_at == NOW - timedelta(days=1)
+        assert parsed_update.ttl_minutes == 90
+        known = feed(
+            typical_gap_minutes=parsed_update.typical_gap_minutes,
+            newest_published_at=parsed_update.newest_published_at,
+            ttl_minutes=90,
+        )
+        later = NOW + timedelta(hours=3)
+        not_modified = decide.success_update(
+            known,
+            result(content=None, status=304),
+            None,
+            content_hash=None,
+            published=[],
+            now=later,
+            poll=POLL,
+        )
+        wait = not_modified.next_poll_at - later
+        # a tenth of a week (1008 min), plus at most 10 % fixed jitter
+        assert timedelta(minutes=1008) <= wait <= timedelta(minutes=1109)
+        # and nothing about the rhythm is rewritten
+        assert not_modified.typical_gap_minutes is None
+        assert not_modified.newest_published_at is None
+
+        # the same feed two months later, still answering 304: it has gone quiet
+        much_later = NOW + timedelta(days=60)
+        quiet = decide.success_update(
+            known,
+            result(content=None, status=304),
+            None,
+            content_hash=None,
+            published=[],
+            now=much_later,
+            poll=POLL,
+        )
+        assert quiet.next_poll_at - much_later >= timedelta(minutes=1440)
 
     def test_parse_warning_is_kept(self) -> None:
         doc = ParsedFeed(series=ParsedSeries(title="x"), episodes=(), warning="recovered")

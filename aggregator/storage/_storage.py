@@ -162,6 +162,9 @@ class Storage:
         episodes gone from the feed are marked missing (see ``_episodes``).
         """
         with self._write(f"storing poll of feed {update.feed_id}") as session:
+            if parsed is None and update.url is None:
+                _feeds.apply_update_fast(session.connection(), update, now)
+                return StoreCounts()
             feed = _feeds.get(session, update.feed_id, for_update=True)
             _feeds.apply_update(session, feed, update, now)
             if parsed is None:
