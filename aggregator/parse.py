@@ -18,6 +18,7 @@ classes, driven by ``_run_feedparser`` below in place of ``feedparser.parse``
 internals (``convert_to_utf8``, ``replace_doctype``, the parser classes); the
 tests over the peer corpora guard it.
 
+Turning feedparser's dicts into our typed values is ``_parse_fields``'s job.
 Incremental parsing (``known_item_hashes``): see ``_itemsplit``. Items whose raw
 bytes hash to a known value are cut out before feedparser sees the document.
 """
@@ -26,19 +27,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import re
 import xml.parsers.expat
 import xml.sax
 import xml.sax.handler
 import xml.sax.xmlreader
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, is_dataclass, replace
-from dataclasses import fields as dataclass_fields
-from datetime import UTC, datetime
-from html import escape as html_escape
-from typing import Any, TypeVar
-from urllib.parse import unquote, urljoin, urlsplit
+from dataclasses import dataclass
+from typing import Any
 
 import feedparser.api
 import feedparser.encodings
@@ -47,10 +43,9 @@ import feedparser.mixin
 import feedparser.sanitizer
 
 from aggregator._itemsplit import split_items, without_spans
-from aggregator.durations import parse_duration
+from aggregator._parse_fields import episodes_from, series_from
 from aggregator.exceptions import ParseError
-from aggregator.sanitize import html_to_text, sanitize_html
-from aggregator.types import Enclosure, ParsedEpisode, ParsedFeed, ParsedSeries, Person
+from aggregator.types import ParsedFeed
 
 __all__ = ["PODCAST_NAMESPACES", "parse_feed"]
 
@@ -61,10 +56,6 @@ PODCAST_NAMESPACES = (
 )
 # Apple's URI as some hosts write it (https); feedparser knows only the http one.
 _EXTRA_ITUNES_NAMESPACES = ("https://www.itunes.com/dtds/podcast-1.0.dtd",)
-
-_EPISODE_TYPES = frozenset({"full", "trailer", "bonus"})
-_SERIES_TYPES = frozenset({"episodic", "serial"})
-_TEXT_TYPES = frozenset({"text/plain", "text"})
 
 
 # --- feedparser, extended ------------------------------------------------------------
@@ -335,8 +326,8 @@ def parse_feed(
     # Item hashes can be paired with entries only if feedparser saw the same items.
     matched = hashes if hashes is not None and len(hashes) == len(result.entries) else None
     return ParsedFeed(
-        series=_series(result.feed, url),
-        episodes=_episodes(result.entries, url, matched),
+        series=series_from(result.feed, url),
+        episodes=episodes_from(result.entries, url, matched),
         item_hashes=frozenset(matched or ()),
         complete=True,
         warning=_warning(result.xml_error, prepared.problem),
@@ -366,8 +357,8 @@ def _parse_partial(
     if result.xml_error is not None or not result.version or len(result.entries) != len(kept):
         return None
     return ParsedFeed(
-        series=_series(result.feed, url),
-        episodes=_episodes(result.entries, url, kept),
+        series=series_from(result.feed, url),
+        episodes=episodes_from(result.entries, url, kept),
         item_hashes=frozenset(hashes),
         complete=False,
         warning=_warning(None, prepared.problem),
@@ -395,239 +386,3 @@ def _describe_non_feed(data: bytes) -> str:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-# --- feedparser dicts -> typed values -----------------------------------------------
-
-
-def _series(feed: Mapping[str, Any], base: str) -> ParsedSeries:
-    publisher = feed.get("publisher_detail") or {}
-    image = feed.get("agg_itunes_image") or (feed.get("image") or {}).get("href")
-    description = _first_html(
-        (feed.get("subtitle"), _detail_type(feed, "subtitle")),
-        (feed.get("agg_itunes_summary"), "text/html"),
-    )
-    series = ParsedSeries(
-        title=_plain(feed, "title") or "",
-        # Only itunes:author: feedparser fills "author" from itunes:owner too.
-        author=_squash(feed.get("agg_itunes_author")),
-        owner_name=_squash(publisher.get("name")),
-        owner_email=_squash(publisher.get("email")),
-        description_html=sanitize_html(description, base),
-        link=_url(feed.get("link"), base),
-        image=_url(image or feed.get("logo") or feed.get("icon"), base),
-        language=_squash(feed.get("language")),
-        categories=_categories(feed.get("agg_categories") or ()),
-        itunes_type=_one_of(feed.get("itunes_type"), _SERIES_TYPES),
-        podcast_guid=_squash(feed.get("podcast_guid")),
-        persons=_persons(feed.get("agg_persons") or ()),
-        new_feed_url=_url(feed.get("itunes_new-feed-url") or feed.get("newlocation"), base),
-        ttl_minutes=_positive_int(feed.get("ttl")),
-    )
-    return _with_content_hash(series)
-
-
-def _episodes(
-    entries: Sequence[Mapping[str, Any]], base: str, item_hashes: Sequence[str] | None
-) -> tuple[ParsedEpisode, ...]:
-    episodes = []
-    for index, entry in enumerate(entries):
-        episode = _episode(entry, base, item_hashes[index] if item_hashes else None)
-        if episode is not None:
-            episodes.append(episode)
-    return tuple(episodes)
-
-
-def _episode(entry: Mapping[str, Any], base: str, item_hash: str | None) -> ParsedEpisode | None:
-    enclosures = _enclosures(entry, base)
-    urls = {enclosure.url for enclosure in enclosures}
-    single_url = next(iter(urls)) if len(urls) == 1 else None
-    title = _plain(entry, "title") or (_file_stem(single_url) if single_url else "")
-    guid = _squash(entry.get("id"))
-    link = _url(entry.get("link"), base)
-    published = _utc(_raw(entry, "published_parsed") or _raw(entry, "updated_parsed"))
-    if not (guid or link or enclosures or title):
-        return None  # nothing to tell this item by, nothing to show of it
-    description = _first_html(
-        *((c.get("value"), c.get("type")) for c in entry.get("content") or ()),
-        (entry.get("summary"), _detail_type(entry, "summary")),
-        (entry.get("agg_itunes_summary"), "text/html"),
-    )
-    thumbnails = entry.get("media_thumbnail") or [{}]
-    image = entry.get("agg_itunes_image") or (entry.get("image") or {}).get("href")
-    transcripts = [t.get("url") for t in entry.get("agg_transcripts") or () if t.get("url")]
-    chapters = [c.get("url") for c in entry.get("agg_chapters") or () if c.get("url")]
-    episode = ParsedEpisode(
-        guid=guid or link or single_url or _fallback_guid(title, published),
-        title=title,
-        description_html=sanitize_html(description, base),
-        link=link,
-        published=published,
-        enclosure=_pick_enclosure(enclosures),
-        duration_seconds=parse_duration(_squash(entry.get("itunes_duration"))),
-        season=_positive_int(entry.get("itunes_season")),
-        number=_positive_int(entry.get("itunes_episode")),
-        episode_type=_one_of(entry.get("itunes_episodetype"), _EPISODE_TYPES),
-        image=_url(image or thumbnails[0].get("url"), base),
-        # Feeds offer a transcript in several formats; like podcastparser we take
-        # the last one listed.
-        transcript_url=_url(transcripts[-1], base) if transcripts else None,
-        chapters_url=_url(chapters[0], base) if chapters else None,
-        persons=_persons(entry.get("agg_persons") or ()),
-        author=_squash(entry.get("agg_itunes_author") or entry.get("author")),
-        guid_is_fallback=not guid,
-        item_hash=item_hash,
-    )
-    return _with_content_hash(episode)
-
-
-def _raw(context: Mapping[str, Any], key: str) -> Any:
-    """``context[key]`` without FeedParserDict's key aliases (asking it for a missing
-    "updated_parsed" answers "published_parsed" with a DeprecationWarning)."""
-    return dict.get(context, key) if isinstance(context, dict) else context.get(key)
-
-
-def _enclosures(entry: Mapping[str, Any], base: str) -> list[Enclosure]:
-    """RSS ``<enclosure>`` and Atom ``rel=enclosure`` links, then ``media:content``."""
-    found = []
-    for link in entry.get("links") or ():
-        url = _url(link.get("href"), base) if link.get("rel") == "enclosure" else None
-        if url:
-            found.append(Enclosure(url, _squash(link.get("type")), _length(link.get("length"))))
-    for media in entry.get("media_content") or ():
-        url = _url(media.get("url"), base)
-        if url:
-            found.append(Enclosure(url, _squash(media.get("type")), _length(media.get("filesize"))))
-    return found
-
-
-def _pick_enclosure(enclosures: Sequence[Enclosure]) -> Enclosure | None:
-    for enclosure in enclosures:
-        if enclosure.type and enclosure.type.lower().startswith(("audio/", "video/")):
-            return enclosure
-    return enclosures[0] if enclosures else None
-
-
-def _persons(found: Sequence[Mapping[str, str]]) -> tuple[Person, ...]:
-    # The spec's defaults: role "host", group "cast"; both are lower-case words.
-    return tuple(
-        Person(
-            name=_squash(attrs.get("name")) or "",
-            role=(_squash(attrs.get("role")) or "host").lower(),
-            group=(_squash(attrs.get("group")) or "cast").lower(),
-            href=_squash(attrs.get("href")),
-            img=_squash(attrs.get("img")),
-        )
-        for attrs in found
-    )
-
-
-def _categories(paths: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
-    """Nested ``itunes:category`` as flat strings, parent first: "Arts",
-    "Arts/Design". Empty ``text`` levels are left out."""
-    flat = ("/".join(part for part in path if part) for path in paths)
-    return tuple(dict.fromkeys(name for name in flat if name))
-
-
-def _first_html(*candidates: tuple[Any, Any]) -> str:
-    """The first non-blank candidate as HTML; plain text is escaped."""
-    for value, content_type in candidates:
-        if isinstance(value, str) and value.strip():
-            if content_type in _TEXT_TYPES:
-                return html_escape(value)
-            return value
-    return ""
-
-
-def _detail_type(context: Mapping[str, Any], key: str) -> str | None:
-    detail = context.get(f"{key}_detail") or {}
-    content_type = detail.get("type")
-    return content_type if isinstance(content_type, str) else None
-
-
-def _plain(context: Mapping[str, Any], key: str) -> str | None:
-    value = context.get(key)
-    if not isinstance(value, str):
-        return None
-    if _detail_type(context, key) in ("text/html", "application/xhtml+xml"):
-        value = html_to_text(value)
-    return _squash(value)
-
-
-_ASCII_SPACE = re.compile(r"[ \t\r\n]+")
-
-
-def _squash(value: Any) -> str | None:
-    """Strip and collapse ASCII white space; None for blank or non-text values.
-    (No-break spaces are content: they stay.)"""
-    if not isinstance(value, str):
-        return None
-    return _ASCII_SPACE.sub(" ", value).strip() or None
-
-
-def _url(value: Any, base: str) -> str | None:
-    text = _squash(value)
-    if text is None:
-        return None
-    try:
-        return urljoin(base, text)
-    except ValueError:  # e.g. a broken IPv6 literal: keep what the feed said
-        return text
-
-
-def _file_stem(url: str) -> str:
-    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
-    return name.rsplit(".", 1)[0] if "." in name[1:] else name
-
-
-def _positive_int(value: Any) -> int | None:
-    text = _squash(value)
-    if text is None or not text.isascii() or not text.isdigit():
-        return None
-    number = int(text)
-    return number if number > 0 else None
-
-
-def _length(value: Any) -> int | None:
-    return _positive_int(value)
-
-
-def _one_of(value: Any, allowed: frozenset[str]) -> str | None:
-    text = _squash(value)
-    return text.lower() if text and text.lower() in allowed else None
-
-
-def _utc(parsed: Any) -> datetime | None:
-    """feedparser's ``*_parsed`` (a UTC struct_time) as an aware datetime."""
-    try:
-        year, month, day, hour, minute, second = parsed[:6]
-        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def _fallback_guid(title: str, published: datetime | None) -> str:
-    stamp = published.isoformat() if published else ""
-    return "title-date:" + _sha256(f"{title}\n{stamp}".encode())[:32]
-
-
-_Hashed = TypeVar("_Hashed", ParsedSeries, ParsedEpisode)
-
-
-def _with_content_hash(value: _Hashed) -> _Hashed:
-    fields = _plain_data(value)
-    del fields["content_hash"]
-    fields.pop("item_hash", None)  # raw bytes may change while the content does not
-    text = json.dumps(fields, sort_keys=True, ensure_ascii=False)
-    return replace(value, content_hash=_sha256(text.encode()))
-
-
-def _plain_data(value: Any) -> Any:
-    """JSON-ready copy of a value (``dataclasses.asdict`` deep-copies: 3x slower)."""
-    if is_dataclass(value):
-        return {f.name: _plain_data(getattr(value, f.name)) for f in dataclass_fields(value)}
-    if isinstance(value, tuple):
-        return [_plain_data(item) for item in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
