@@ -78,6 +78,8 @@ def episodes_from(
     hash of entry i, when known."""
     episodes = []
     for index, entry in enumerate(entries):
+        if entry.get("agg_live"):
+            continue  # a podcast:liveItem left over in a broken document
         episode = _episode(entry, base, item_hashes[index] if item_hashes else None)
         if episode is not None:
             episodes.append(episode)

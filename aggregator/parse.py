@@ -135,6 +135,19 @@ def _end_guid(p: Any) -> None:
         p._save("link", p.resolve_uri(value))
 
 
+def _start_podcast_liveitem(p: Any, attrs: dict[str, str]) -> None:
+    # A live stream, not an episode. Parsed as an entry so that its <title> and
+    # <description> stay out of the channel's, then thrown away.
+    p._start_item(attrs)
+    p.entries[-1]["agg_live"] = True
+
+
+def _end_podcast_liveitem(p: Any) -> None:
+    if p.entries and p.entries[-1].get("agg_live"):  # not so in a broken document
+        p._end_item()
+        p.entries.pop()
+
+
 def _start_itunes_image(p: Any, attrs: dict[str, str]) -> None:
     href = attrs.get("href") or attrs.get("url")
     if href:
@@ -167,6 +180,8 @@ _EXTENSIONS: dict[str, Any] = {
     "_end_guid": _end_guid,
     "_start_id": _start_atom_id,
     "_end_id": _end_guid,
+    "_start_podcast_liveitem": _start_podcast_liveitem,
+    "_end_podcast_liveitem": _end_podcast_liveitem,
     "_start_itunes_image": _start_itunes_image,
     "_start_enclosure": _start_enclosure,
     **_text_handlers("itunes_summary", "agg_itunes_summary"),

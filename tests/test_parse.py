@@ -316,6 +316,19 @@ def test_podcast_namespace_in_every_spelling(prefix: str, namespaces: str) -> No
     assert (feed.warning is not None) == (namespaces == "")
 
 
+def test_a_live_item_is_no_episode_and_leaves_the_channel_alone() -> None:
+    live = (
+        '<podcast:liveItem status="ended"><title>LIVE</title><description/>'
+        "<guid>live-1</guid><itunes:summary/>"
+        '<enclosure url="https://stream.example/live" type="audio/mpeg"/></podcast:liveItem>'
+    )
+    feed = parse(rss(f"<description>The show</description>{live}", "<guid>1</guid>"))
+    assert feed.series.title == "Show"
+    assert feed.series.description_html == "The show"
+    assert [e.guid for e in feed.episodes] == ["1"]
+    assert len(feed.item_hashes) == 1
+
+
 def test_persons_without_a_name_are_skipped() -> None:
     episode = one('<guid>g</guid><podcast:person role="host"/><podcast:person> </podcast:person>')
     assert episode.persons == ()
