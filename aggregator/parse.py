@@ -321,9 +321,12 @@ def parse_feed(
     """
     if not content.strip():
         raise ParseError(url, "empty document")
-    lowered = {name.lower(): value for name, value in (headers or {}).items()}
+    # Only Content-Type matters. Without one, feedparser must get no headers at all:
+    # given other headers it falls back to ISO-8859-1 (HTTP's default) instead of
+    # UTF-8 (XML's), and would garble a UTF-8 feed without an XML declaration.
+    content_type = {k.lower(): v for k, v in (headers or {}).items()}.get("content-type")
     try:
-        prepared = _prepare(content, lowered)
+        prepared = _prepare(content, {"content-type": content_type} if content_type else {})
     except Exception as e:  # feedparser's encoding sniffing on garbage
         raise ParseError(url, f"cannot decode the document: {type(e).__name__}: {e}") from e
 

@@ -360,6 +360,12 @@ def test_the_content_type_charset_decides_the_encoding() -> None:
     assert feed.warning is None
 
 
+def test_without_a_content_type_utf8_is_assumed_as_xml_says() -> None:
+    doc = '<rss version="2.0"><channel><title>Caf\xe9</title></channel></rss>'.encode()
+    feed = parse(doc, headers={"Server": "nginx", "ETag": '"x"'})
+    assert feed.series.title == "Caf\xe9"
+
+
 def test_utf16_documents_parse_and_split() -> None:
     doc = rss("", "<guid>\u00fcml</guid>").decode().replace('encoding="UTF-8"', 'encoding="UTF-16"')
     feed = parse(doc.encode("utf-16"))
