@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta, timezone
@@ -421,6 +422,14 @@ def test_unexpected_feedparser_failures_become_parse_errors(
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
+    def explode_lines(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom\nand more")
+
+    monkeypatch.setattr(parse_module, "_run_feedparser", explode_lines)
+    with pytest.raises(ParseError) as caught:
+        parse(rss())
+    assert caught.value.reason == "feedparser failed: RuntimeError: boom and more"
+
     monkeypatch.setattr(parse_module, "_run_feedparser", explode)
     with pytest.raises(ParseError, match="feedparser failed: RuntimeError: boom") as caught:
         parse(rss())
@@ -506,12 +515,12 @@ def test_offsets_are_respected_in_other_zones() -> None:
 
 # --- incremental parsing ---------------------------------------------------------------
 
-THREE = rss(
-    "<podcast:person>Ann</podcast:person>",
+THREE_ITEMS = (
     "<guid>1</guid><title>one</title><description><![CDATA[<p>1</p>]]></description>",
     "<guid>2</guid><title>two</title><!-- </item> in a comment -->",
     '<guid>3</guid><title>three</title><enclosure url="/3.mp3" type="audio/mpeg"/>',
 )
+THREE = rss("<podcast:person>Ann</podcast:person>", *THREE_ITEMS)
 
 
 def _with_new_item(doc: bytes) -> bytes:
@@ -533,6 +542,11 @@ def test_incremental_parse_returns_only_new_items() -> None:
     assert partial.series == full.series
     # Each episode's item_hash is the hash of its own raw item.
     assert [e.item_hash for e in full.episodes[1:]] == [e.item_hash for e in before.episodes]
+
+
+def test_item_hashes_are_the_sha256_of_the_raw_items() -> None:
+    expected = [hashlib.sha256(f"<item>{item}</item>".encode()).hexdigest() for item in THREE_ITEMS]
+    assert [e.item_hash for e in parse(THREE).episodes] == expected
 
 
 def test_all_items_known_gives_the_series_and_no_episodes() -> None:
