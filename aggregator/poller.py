@@ -14,7 +14,6 @@ import random as _random
 import threading
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -115,17 +114,22 @@ class Poller:
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
-    def poll_feed(self, feed: FeedRecord) -> PollReport:
+    def poll_feed(self, feed: FeedRecord, *, defer: _Deferred | None = None) -> PollReport:
+        """Poll one feed now, due or not, and store the outcome.
+
+        With ``defer``, a poll that brought nothing to store (a 304, an unchanged
+        body) leaves its schedule update there, for the caller to write in a batch.
+        """
         started = self._clock()
         try:
-            return self._poll(feed, started)
+            return self._poll(feed, started, defer)
         except StorageError as e:
             # The database refused the write: nothing of this poll was stored; the
             # feed stays due and is tried again at the next tick.
             log.error("poll %s: storage error: %s", feed.url, e)
             return PollReport(feed.id, feed.url, "failed", error=f"storage error: {e}")
 
-    def _poll(self, feed: FeedRecord, started: datetime) -> PollReport:
+    def _poll(self, feed: FeedRecord, started: datetime, defer: _Deferred | None) -> PollReport:
         try:
             result = self._fetcher.fetch(feed.url, feed.validators)
         except FetchError as e:
@@ -160,7 +164,11 @@ class Poller:
             poll=self._settings,
             new_feed_url=check,
         )
-        counts = self._storage.apply_poll(update, parsed, now)
+        if defer is not None and parsed is None and update.url is None:
+            defer.add(update, now)
+            counts = StoreCounts()
+        else:
+            counts = self._storage.apply_poll(update, parsed, now)
         outcome = _outcome(result.not_modified, parsed, counts)
         return PollReport(
             feed.id,
@@ -215,57 +223,118 @@ class Poller:
         feeds: Iterable[FeedRecord] | None = None,
         on_report: Callable[[PollReport], None] | None = None,
     ) -> PollSummary:
-        """Poll the given feeds, or every due feed, in a bounded worker pool.
+        """Poll the given feeds, or every due feed, in a bounded pool of workers.
 
         At most ``workers`` polls run at once and at most ``per_host`` against any one
-        host, so one publisher with many feeds is not hammered.
+        host, so one publisher with many feeds is not hammered. Polls that bring
+        nothing to store are written in batches (see ``Storage.apply_schedule_updates``).
         """
         if feeds is None:
             feeds = self._storage.due_feeds(self._clock(), self._settings.batch_size)
+        queue = _HostQueue(feeds, self._settings.per_host, self._stopping)
+        deferred = _Deferred(self._storage)
         summary = PollSummary()
-        queues: dict[str, deque[FeedRecord]] = defaultdict(deque)
-        for feed in feeds:
-            queues[_host(feed.url)].append(feed)
-        in_flight: dict[Future[PollReport], str] = {}
-        per_host: dict[str, int] = defaultdict(int)
-        with ThreadPoolExecutor(
-            max_workers=self._settings.workers, thread_name_prefix="poll"
-        ) as pool:
-            while True:
-                self._submit_ready(pool, queues, in_flight, per_host)
-                if not in_flight:
-                    break
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in done:
-                    host = in_flight.pop(future)
-                    per_host[host] -= 1
-                    report = future.result()
+        lock = threading.Lock()
+
+        def work() -> None:
+            while (feed := queue.take()) is not None:
+                try:
+                    report = self.poll_feed(feed, defer=deferred)
+                finally:
+                    queue.done(feed)
+                if log.isEnabledFor(logging.INFO):
                     log.info(report.line())
+                with lock:
                     summary.add(report)
-                    if on_report is not None:
-                        on_report(report)
+                if on_report is not None:
+                    on_report(report)
+
+        workers = [
+            threading.Thread(target=work, name=f"poll-{i}", daemon=True)
+            for i in range(min(self._settings.workers, queue.size))
+        ]
+        try:
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+        finally:
+            deferred.flush()
         return summary
 
-    def _submit_ready(
-        self,
-        pool: ThreadPoolExecutor,
-        queues: dict[str, deque[FeedRecord]],
-        in_flight: dict[Future[PollReport], str],
-        per_host: dict[str, int],
-    ) -> None:
-        if self._stopping.is_set():
-            queues.clear()
-            return
-        for host, queue in list(queues.items()):
-            while (
-                queue
-                and per_host[host] < self._settings.per_host
-                and len(in_flight) < self._settings.workers
-            ):
-                in_flight[pool.submit(self.poll_feed, queue.popleft())] = host
-                per_host[host] += 1
-            if not queue:
-                del queues[host]
+
+class _HostQueue:
+    """Feeds waiting to be polled, handed out so no host has more than N at once."""
+
+    def __init__(self, feeds: Iterable[FeedRecord], per_host: int, stopping: threading.Event):
+        self._waiting: dict[str, deque[FeedRecord]] = defaultdict(deque)
+        self.size = 0
+        for feed in feeds:
+            self._waiting[_host(feed.url)].append(feed)
+            self.size += 1
+        self._busy: dict[str, int] = defaultdict(int)
+        self._per_host = per_host
+        self._stopping = stopping
+        self._changed = threading.Condition()
+
+    def take(self) -> FeedRecord | None:
+        """The next feed whose host has room; waits while all are busy; None when done."""
+        with self._changed:
+            while True:
+                if self._stopping.is_set():
+                    self._waiting.clear()
+                if not self._waiting:
+                    return None
+                for host, queue in self._waiting.items():
+                    if self._busy[host] < self._per_host:
+                        feed = queue.popleft()
+                        if not queue:
+                            del self._waiting[host]
+                        self._busy[host] += 1
+                        return feed
+                self._changed.wait(timeout=1.0)  # the timeout notices stop()
+
+    def done(self, feed: FeedRecord) -> None:
+        with self._changed:
+            self._busy[_host(feed.url)] -= 1
+            self._changed.notify_all()
+
+
+class _Deferred:
+    """Schedule-only updates waiting to be written together."""
+
+    # Big enough that the per-statement cost fades, small enough that a crash loses
+    # little: a lost schedule update only means that feed is polled again.
+    BATCH = 100
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._lock = threading.Lock()
+        self._updates: list[FeedUpdate] = []
+        self._now: datetime | None = None
+
+    def add(self, update: FeedUpdate, now: datetime) -> None:
+        with self._lock:
+            self._updates.append(update)
+            self._now = now
+            if len(self._updates) < self.BATCH:
+                return
+            batch, self._updates = self._updates, []
+        self._write(batch, now)
+
+    def flush(self) -> None:
+        with self._lock:
+            batch, self._updates = self._updates, []
+            now = self._now
+        if batch and now is not None:
+            self._write(batch, now)
+
+    def _write(self, batch: list[FeedUpdate], now: datetime) -> None:
+        try:
+            self._storage.apply_schedule_updates(batch, now)
+        except StorageError as e:
+            # The feeds stay due and are polled again; nothing else was at stake.
+            log.error("storing %d unchanged polls failed: %s", len(batch), e)
 
 
 def _host(url: str) -> str:

@@ -42,7 +42,7 @@ from aggregator.types import FeedKind
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "feeds" / "real"
 EXAMPLES = ROOT / "examples" / "feeds"
-HOSTS = 20
+HOSTS = 8
 SMALL_FEEDS = [
     EXAMPLES / "caliphate.xml",
     SHARED / "serial__podkit-2017.xml",

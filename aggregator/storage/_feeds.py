@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, or_
+from sqlalchemy import Connection, bindparam, delete, or_
 from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -145,17 +146,26 @@ def apply_update(session: Session, row: Feed, update: FeedUpdate, now: datetime)
     session.add(row)
 
 
-def apply_update_fast(connection: Connection, update: FeedUpdate, now: datetime) -> None:
-    """One UPDATE statement, for the common poll that brought nothing to store.
+def apply_updates_fast(
+    connection: Connection, updates: Sequence[FeedUpdate], now: datetime
+) -> None:
+    """UPDATE statements for polls that brought nothing to store, batched.
 
-    A 304 or an unchanged body only moves the feed's schedule and validators; going
-    through the ORM for that cost more than the HTTP request (bench/poll).
+    A 304 or an unchanged body only moves a feed's schedule and validators. Going
+    through the ORM for that cost more than the HTTP request, and one executemany per
+    set of columns costs a fraction of one statement per feed (bench/poll).
     """
-    statement = (
-        sa_update(Feed).where(col(Feed.id) == update.feed_id).values(**update_values(update, now))
-    )
-    if connection.execute(statement).rowcount == 0:
-        raise NotFoundError(f"no feed with id {update.feed_id}")
+    # Core, not ORM: the ORM's bulk-update path doubled the cost of each statement.
+    table = Feed.metadata.tables[Feed.__tablename__]
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for update in updates:
+        values = update_values(update, now)
+        values["feed_id_"] = update.feed_id
+        groups.setdefault(tuple(sorted(values)), []).append(values)
+    for keys, rows in groups.items():
+        columns: dict[str, Any] = {key: bindparam(key) for key in keys if key != "feed_id_"}
+        statement = sa_update(table).where(table.c.id == bindparam("feed_id_")).values(columns)
+        connection.execute(statement, rows)
 
 
 def _move(session: Session, row: Feed, new_url: str, when: datetime) -> None:

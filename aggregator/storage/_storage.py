@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
@@ -163,7 +163,7 @@ class Storage:
         """
         with self._write(f"storing poll of feed {update.feed_id}") as session:
             if parsed is None and update.url is None:
-                _feeds.apply_update_fast(session.connection(), update, now)
+                _feeds.apply_updates_fast(session.connection(), [update], now)
                 return StoreCounts()
             feed = _feeds.get(session, update.feed_id, for_update=True)
             _feeds.apply_update(session, feed, update, now)
@@ -176,6 +176,19 @@ class Storage:
             todo = _episodes.plan(_episodes.load_stored(connection, series_id), parsed)
             _episodes.write(connection, series_id, todo, now)
             return todo.counts()
+
+    def apply_schedule_updates(self, updates: Sequence[FeedUpdate], now: datetime) -> None:
+        """Write many polls that brought nothing to store (304s, unchanged bodies).
+
+        Each update must have ``url`` None: a moving feed goes through ``apply_poll``.
+        One transaction; a feed deleted meanwhile is simply skipped.
+        """
+        if not updates:
+            return
+        if any(u.url is not None for u in updates):
+            raise ValueError("a feed that moves is stored with apply_poll")
+        with self._write(f"storing {len(updates)} unchanged polls") as session:
+            _feeds.apply_updates_fast(session.connection(), updates, now)
 
     # --- series and episodes ---------------------------------------------------------
 
