@@ -10,8 +10,8 @@ Three rules, applied in this order:
 
 1. **Cut** at a comment-section heading ("Leave a Reply", "14 Comments", "What do
    you think?"): it and everything after it go, because what follows is comments
-   and the form. Only when some review text stands before it, so a comment count in
-   a page header does not swallow the review.
+   and the form. Only when review text stands before it, so a comment count in a
+   page header does not swallow the review.
 2. **Drop** single lines that are known furniture (share and like buttons, "Photo
    Credit:", "Tags:", bylines, copyright, cookie notices). Patterns that match a
    line prefix only apply to short lines that are not body text.
@@ -40,8 +40,8 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)]*\s+")
 # like one ("Posted in the Guardian last week, ...") is in a longer line.
 _SHORT_LINE = 150
 
-# At least this much text before a comment heading before it may cut: a title and
-# a byline (the dev set's longest are ~120 characters) do not count as a review.
+# A comment heading cuts only after a body line or this much text: a title and a
+# byline (the dev set's longest are ~120 characters) do not count as a review.
 _TEXT_BEFORE_CUT = 200
 
 # Navigation: at least this many consecutive lines of 1–3 short words. Three such
@@ -186,6 +186,8 @@ def is_body(line: str) -> bool:
 
 
 def _is_byline(line: str) -> bool:
+    if len(line) > _SHORT_LINE:
+        return False
     pieces = [p for p in _BYLINE_SEPARATOR.split(line) if p]
     return bool(pieces) and all(_BYLINE_PIECE.fullmatch(p) for p in pieces)
 
@@ -227,13 +229,14 @@ def keep_mask(paragraphs: Sequence[Sequence[str]]) -> list[list[bool]]:
     keep = [bool(line) for line in flat]
 
     # 1. Cut at the first comment heading that follows some review text.
-    seen = 0
+    seen, seen_body = 0, False
     for i, line in enumerate(flat):
-        if seen >= _TEXT_BEFORE_CUT and _COMMENT_HEADING.fullmatch(line):
+        if (seen_body or seen >= _TEXT_BEFORE_CUT) and _COMMENT_HEADING.fullmatch(line):
             keep[i:] = [False] * (len(flat) - i)
             break
         if keep[i] and not _is_byline(line):
             seen += len(line)
+            seen_body = seen_body or body[i]
 
     # 2. Single furniture lines, and the short lines under a share/related heading.
     in_box = False

@@ -24,6 +24,11 @@ _SNIFF_BYTES = 64 * 1024
 # Share of C0 control characters (other than tab, newlines, form feed) above which
 # input is binary. Text never has them; random bytes have ~11%.
 _MAX_CONTROL_SHARE = 0.05
+# Up to this many invalid sequences, text with valid UTF-8 in it is taken as UTF-8.
+_FEW_BROKEN = 8
+# Share of bytes above 127 from which 8-bit text is not Western (cp1252) text:
+# German or French prose has 1-5%, Russian in cp1251 over 50%.
+_MOSTLY_NON_ASCII = 0.2
 
 # Magic numbers of the binary files people paste or upload by mistake.
 _MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -53,9 +58,7 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 )
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
-_HTML_START = re.compile(
-    r"\s*(<!--.*?-->\s*)*(<\?xml[^>]*>\s*)?<(!doctype\s+html|html)\b", re.I | re.S
-)
+_HTML_START = re.compile(r"(<\?xml[^>]*>\s*)?<(!doctype\s+html|html)\b", re.I)
 _HTML_TAG = re.compile(
     r"</?(html|head|body|p|div|span|a|br|h[1-6]|ul|ol|li|article|section|main|nav|header|"
     r"footer|table|tr|td|img|em|strong|blockquote|meta|title|script|style)\b[^<>]*>",
@@ -115,7 +118,9 @@ def detect_kind(data: bytes, filename: str | None, content_type: str | None) -> 
     suffix = PurePath(filename).suffix.lower() if filename else ""
     if suffix in _SUFFIXES:
         return _SUFFIXES[suffix]
-    head = _head(data)
+    head = _head(data).lstrip()
+    while head.startswith("<!--") and "-->" in head:  # comments before the doctype
+        head = head[head.index("-->") + 3 :].lstrip()
     if _HTML_START.match(head) or len(_HTML_TAG.findall(head)) >= _HTML_MIN_TAGS:
         return Kind.HTML
     if _MARKDOWN_LINK.search(head) or _MARKDOWN_HEADING.match(head):
@@ -143,15 +148,22 @@ def decode(data: bytes, content_type: str | None, kind: Kind) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    # Mostly UTF-8 with a few broken bytes: keep it UTF-8 rather than let a detector
-    # reinterpret every accented letter.
+    # UTF-8 with a few broken bytes (a truncated or patched file): keep UTF-8 rather
+    # than let a guess reinterpret every accented letter.
     lenient = data.decode("utf-8", "replace")
     broken = lenient.count("\ufffd")
-    if sum(1 for c in lenient if ord(c) > 127) > 2 * broken:
+    valid = sum(1 for c in lenient if ord(c) > 127 and c != "\ufffd")
+    if valid and (broken <= _FEW_BROKEN or valid >= broken):
         return lenient
-    guess = charset_normalizer.from_bytes(data[:_SNIFF_BYTES]).best()
-    guessed = _codec(guess.encoding) if guess is not None else None
-    return data.decode(guessed or "cp1252", "replace")
+    # Legacy 8-bit text. Western text (our reviews) is mostly ASCII and cp1252 reads
+    # it right; the detector, unreliable on a few accented letters, is asked only
+    # when most of the text is non-ASCII (Cyrillic, Greek, CJK legacy encodings).
+    high = sum(1 for byte in data[:_SNIFF_BYTES] if byte > 127)
+    if high > _MOSTLY_NON_ASCII * min(len(data), _SNIFF_BYTES):
+        guess = charset_normalizer.from_bytes(data[:_SNIFF_BYTES]).best()
+        guessed = _codec(guess.encoding) if guess is not None else None
+        return data.decode(guessed or "cp1252", "replace")
+    return data.decode("cp1252", "replace")
 
 
 def _head(data: bytes) -> str:
