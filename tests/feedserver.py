@@ -64,10 +64,20 @@ class FeedServer:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def serve(self, path: str, body: bytes, *, content_type: str = "application/rss+xml") -> None:
+    def serve(
+        self,
+        path: str,
+        body: bytes,
+        *,
+        content_type: str = "application/rss+xml",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+        resource = _Resource(
+            body, etag, formatdate(usegmt=True), content_type, headers=dict(headers or {})
+        )
         with self._lock:
-            self._resources[path] = _Resource(body, etag, formatdate(usegmt=True), content_type)
+            self._resources[path] = resource
 
     def fail(self, path: str, status: int, headers: dict[str, str] | None = None) -> None:
         with self._lock:
@@ -108,6 +118,7 @@ class FeedServer:
                 "ETag": resource.etag,
                 "Last-Modified": resource.last_modified,
                 "Content-Type": resource.content_type,
+                **resource.headers,
             }
         with self._lock:
             self.log.append(LoggedRequest(h.path, status, inm, ims, h.headers.get("User-Agent")))
