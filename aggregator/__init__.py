@@ -1,13 +1,29 @@
-"""aggregator: follow podcasts together with what is written about them."""
+"""aggregator: follow podcasts together with what is written about them.
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _version
+The public surface: build the service with ``make_app(load_settings(...))``, or use a
+stage on its own — ``Fetcher`` (HTTP), ``parse_feed`` (feedparser -> typed values),
+``open_storage`` (SQLite/PostgreSQL) — with the typed values of ``aggregator.types``
+and the errors of ``aggregator.exceptions``.
+"""
 
-try:
-    __version__ = _version("aggregator")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0"
+from aggregator._version import USER_AGENT, __version__
+from aggregator.app import App, make_app
+from aggregator.exceptions import AggregatorError
+from aggregator.fetch import Fetcher
+from aggregator.parse import parse_feed
+from aggregator.settings import Settings, load_settings
+from aggregator.storage import Storage, open_storage
 
-USER_AGENT = f"aggregator/{__version__} (+https://github.com/aggregator/aggregator)"
-
-__all__ = ["USER_AGENT", "__version__"]
+__all__ = [
+    "USER_AGENT",
+    "AggregatorError",
+    "App",
+    "Fetcher",
+    "Settings",
+    "Storage",
+    "__version__",
+    "load_settings",
+    "make_app",
+    "open_storage",
+    "parse_feed",
+]

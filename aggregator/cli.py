@@ -22,7 +22,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from aggregator import __version__
+from aggregator._version import __version__
 from aggregator.app import App, make_app
 from aggregator.exceptions import AggregatorError, InputError
 from aggregator.locations import normalize_feed_location

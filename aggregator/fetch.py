@@ -28,7 +28,6 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from aggregator import USER_AGENT
 from aggregator._http_utils import (
     ContentDecoder,
     DecodingError,
@@ -46,6 +45,7 @@ from aggregator._http_utils import (
     parse_retry_after,
     resolve_host,
 )
+from aggregator._version import USER_AGENT
 from aggregator.exceptions import (
     BlockedURL,
     BodyTooLarge,
