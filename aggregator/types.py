@@ -346,3 +346,68 @@ class LinkProposal:
     relation: Relation
     score: float  # in [0, 1]
     evidence: tuple[Evidence, ...]
+
+
+class LinkStatus(enum.StrEnum):
+    AUTO = "auto"  # proposed by the linker; replaced when the review is re-linked
+    CONFIRMED = "confirmed"  # a person said yes: kept whatever the linker says later
+    REJECTED = "rejected"  # a person said no: the linker may not propose it again
+    MANUAL = "manual"  # added by a person
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewRecord:
+    """A review as storage knows it."""
+
+    id: int
+    text: str
+    content_hash: str
+    source: str  # "feed", "file", "url" or "stdin"
+    url: str | None = None
+    title: str | None = None
+    author: str | None = None
+    published: datetime | None = None
+    html: str | None = None
+    links: tuple[HyperLink, ...] = ()
+    feed_id: int | None = None  # the reviews feed it came from
+    linker_version: str | None = None  # None: never linked
+    linked_at: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def document(self) -> ReviewDocument:
+        """The review as the linker reads it."""
+        return ReviewDocument(
+            text=self.text,
+            title=self.title,
+            url=self.url,
+            author=self.author,
+            published=self.published,
+            links=self.links,
+            html=self.html,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRecord:
+    """A stored link, with what a reader of it needs to know about both ends."""
+
+    id: int
+    review_id: int
+    series_id: int
+    episode_id: int | None
+    relation: Relation
+    score: float
+    evidence: tuple[Evidence, ...]
+    status: LinkStatus
+    linker_version: str | None
+    review_url: str | None = None
+    review_title: str | None = None
+    review_published: datetime | None = None
+    series_title: str = ""
+    feed_url: str = ""
+    episode_guid: str | None = None
+    episode_title: str | None = None
+    episode_published: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
