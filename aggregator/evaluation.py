@@ -1,0 +1,427 @@
+"""Score a linker on a labelled development set, beside a plain BM25 baseline.
+
+The set's format is defined in ``../shared/data/dev/linking/README.md``:
+``catalog/*.xml`` (podcast feeds), ``reviews/<file>`` and ``labels.json``. Scoring:
+precision, recall and F1 over (review, series) pairs with relation ``reviews`` and
+over (review, episode guid) pairs, where a guid in ``episodes_may`` counts neither
+way; a negative (no reviewed series) is right when it gets no ``reviews`` link.
+
+``python -m aggregator.evaluation DIR`` prints the report; ``--errors`` lists what
+went wrong per review; ``--fit`` refits the weights of ``linking/score.py`` on the
+training split and prints them (see docs/linker.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aggregator.extract import extract_document
+from aggregator.linking import Catalog, Linker
+from aggregator.linking.bm25 import BM25
+from aggregator.linking.text import STOPWORDS, fold
+from aggregator.parse import parse_feed
+from aggregator.sanitize import html_to_text
+from aggregator.types import (
+    CatalogEpisode,
+    CatalogSeries,
+    LinkProposal,
+    Relation,
+    ReviewDocument,
+)
+
+__all__ = [
+    "Dataset",
+    "LabelledReview",
+    "ReviewErrors",
+    "Scores",
+    "bm25_baseline",
+    "evaluate",
+    "format_report",
+    "load_dataset",
+    "split",
+]
+
+Link = Callable[[ReviewDocument], list[LinkProposal]]
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledReview:
+    id: str
+    review: ReviewDocument
+    series: frozenset[str]  # catalog file names the review reviews (empty: a negative)
+    must: frozenset[str]  # episode guids it clearly discusses
+    may: frozenset[str]  # guids touched in passing: counted neither way
+    mentions: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Dataset:
+    series: tuple[CatalogSeries, ...]
+    files: dict[int, str]  # series id -> catalog file name
+    guids: dict[int, str]  # episode id -> guid
+    reviews: tuple[LabelledReview, ...]
+
+    def subset(self, ids: Iterable[str]) -> Dataset:
+        wanted = set(ids)
+        kept = tuple(r for r in self.reviews if r.id in wanted)
+        return Dataset(self.series, self.files, self.guids, kept)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewErrors:
+    id: str
+    missing_series: tuple[str, ...] = ()
+    extra_series: tuple[str, ...] = ()
+    missing_episodes: tuple[str, ...] = ()
+    extra_episodes: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not (
+            self.missing_series or self.extra_series or self.missing_episodes or self.extra_episodes
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PRF:
+    tp: int
+    fp: int
+    fn: int
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    series: PRF
+    episodes: PRF
+    mentions: PRF  # diagnostics only: mention links against the labels' mentions
+    negatives: int
+    negatives_abstained: int
+    errors: tuple[ReviewErrors, ...] = field(default=())
+
+    @property
+    def negatives_share(self) -> float:
+        return self.negatives_abstained / self.negatives if self.negatives else 1.0
+
+
+# --- loading ---------------------------------------------------------------------------
+
+
+def load_dataset(directory: Path) -> Dataset:
+    """Read a development set; series and episode ids are given in load order."""
+    series: list[CatalogSeries] = []
+    files: dict[int, str] = {}
+    guids: dict[int, str] = {}
+    next_episode = 1
+    for number, path in enumerate(sorted((directory / "catalog").glob("*.xml")), start=1):
+        url = path.resolve().as_uri()
+        feed = parse_feed(path.read_bytes(), url=url)
+        episodes = []
+        for parsed in feed.episodes:
+            episodes.append(
+                CatalogEpisode(
+                    id=next_episode,
+                    series_id=number,
+                    guid=parsed.guid,
+                    title=parsed.title,
+                    description_text=html_to_text(parsed.description_html),
+                    published=parsed.published,
+                    season=parsed.season,
+                    number=parsed.number,
+                    episode_type=parsed.episode_type,
+                    link=parsed.link,
+                    enclosure_url=parsed.enclosure.url if parsed.enclosure else None,
+                    persons=parsed.persons,
+                )
+            )
+            guids[next_episode] = parsed.guid
+            next_episode += 1
+        s = feed.series
+        series.append(
+            CatalogSeries(
+                id=number,
+                title=s.title,
+                feed_url=url,
+                author=s.author,
+                owner_name=s.owner_name,
+                description_text=html_to_text(s.description_html),
+                link=s.link,
+                image=s.image,
+                categories=s.categories,
+                persons=s.persons,
+                episodes=tuple(episodes),
+            )
+        )
+        files[number] = path.name
+    labels = json.loads((directory / "labels.json").read_text(encoding="utf-8"))
+    reviews = tuple(_labelled(directory, item) for item in labels["reviews"])
+    return Dataset(tuple(series), files, guids, reviews)
+
+
+def _labelled(directory: Path, item: dict[str, object]) -> LabelledReview:
+    path = directory / "reviews" / str(item["file"])
+    published = item.get("published")
+    when = (
+        datetime.strptime(str(published), "%Y-%m-%d").replace(tzinfo=UTC) if published else None
+    )
+    review = extract_document(
+        path.read_bytes(),
+        filename=path.name,
+        url=_str(item.get("url")),
+        title=_str(item.get("title")),
+        author=_str(item.get("author")),
+        published=when,
+    )
+
+    def strings(key: str) -> frozenset[str]:
+        value = item.get(key) or []
+        assert isinstance(value, list)
+        return frozenset(str(v) for v in value)
+
+    return LabelledReview(
+        str(item["id"]),
+        review,
+        strings("series"),
+        strings("episodes_must"),
+        strings("episodes_may"),
+        strings("mentions"),
+    )
+
+
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def split(dataset: Dataset, seed: int = 3, share: float = 2 / 3) -> tuple[list[str], list[str]]:
+    """A random training share of the review ids and the held-out rest (seeded)."""
+    ids = sorted(r.id for r in dataset.reviews)
+    random.Random(seed).shuffle(ids)
+    cut = round(len(ids) * share)
+    return sorted(ids[:cut]), sorted(ids[cut:])
+
+
+# --- scoring ---------------------------------------------------------------------------
+
+
+def evaluate(dataset: Dataset, link: Link) -> Scores:
+    series = [0, 0, 0]
+    episodes = [0, 0, 0]
+    mentions = [0, 0, 0]
+    negatives = abstained = 0
+    errors: list[ReviewErrors] = []
+    for labelled in dataset.reviews:
+        proposals = link(labelled.review)
+        reviewed = {
+            dataset.files[p.series_id]
+            for p in proposals
+            if p.relation is Relation.REVIEWS and p.episode_id is None
+        }
+        mentioned = {
+            dataset.files[p.series_id]
+            for p in proposals
+            if p.relation is Relation.MENTIONS and p.episode_id is None
+        }
+        linked = {
+            dataset.guids[p.episode_id]
+            for p in proposals
+            if p.relation is Relation.REVIEWS and p.episode_id is not None
+        }
+        counted = linked - labelled.may
+        _tally(series, reviewed, labelled.series)
+        _tally(episodes, counted, labelled.must)
+        _tally(mentions, mentioned, labelled.mentions)
+        if not labelled.series:
+            negatives += 1
+            abstained += not reviewed
+        errors.append(
+            ReviewErrors(
+                labelled.id,
+                tuple(sorted(labelled.series - reviewed)),
+                tuple(sorted(reviewed - labelled.series)),
+                tuple(sorted(labelled.must - linked)),
+                tuple(sorted(counted - labelled.must)),
+            )
+        )
+    return Scores(
+        PRF(*series), PRF(*episodes), PRF(*mentions), negatives, abstained, tuple(errors)
+    )
+
+
+def _tally(counts: list[int], predicted: set[str], gold: frozenset[str]) -> None:
+    counts[0] += len(predicted & gold)
+    counts[1] += len(predicted - gold)
+    counts[2] += len(gold - predicted)
+
+
+# --- the plain BM25 baseline -----------------------------------------------------------
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _plain_terms(text: str) -> list[str]:
+    return [w for w in _WORD.findall(fold(text)) if len(w) > 1 and w not in STOPWORDS]
+
+
+def bm25_baseline(dataset: Dataset, threshold: float | None = None) -> Link:
+    """Plain BM25: the whole review as the query against one document per series (title,
+    description, every episode's title and description); the series is the top hit when
+    it scores at least ``threshold``, the episode the top hit among that series' episodes.
+
+    Without ``threshold`` the one that gives the baseline its best series F1 on
+    ``dataset`` is used, which flatters the baseline.
+    """
+    index = BM25()
+    episode_indexes: dict[int, BM25] = {}
+    by_id = {s.id: s for s in dataset.series}
+    for s in dataset.series:
+        words = _plain_terms(f"{s.title} {s.description_text}")
+        episode_index = BM25()
+        for e in s.episodes:
+            text = _plain_terms(f"{e.title} {e.description_text}")
+            words.extend(text)
+            episode_index.add(e.id, text)
+        index.add(s.id, words)
+        episode_indexes[s.id] = episode_index
+
+    def top(review: ReviewDocument) -> tuple[int, float] | None:
+        query = Counter(_plain_terms(review.text))
+        hits = index.search({t: float(n) for t, n in query.items()}, 1)
+        return hits[0] if hits else None
+
+    if threshold is None:
+        threshold = _best_threshold(dataset, top)
+    chosen = threshold
+
+    def link(review: ReviewDocument) -> list[LinkProposal]:
+        hit = top(review)
+        if hit is None or hit[1] < chosen:
+            return []
+        series_id, score = hit
+        proposals = [LinkProposal(series_id, None, Relation.REVIEWS, 1.0, ())]
+        query = Counter(_plain_terms(review.text))
+        episodes = episode_indexes[series_id].search({t: float(n) for t, n in query.items()}, 1)
+        if episodes and by_id[series_id].episodes:
+            proposals.append(LinkProposal(series_id, episodes[0][0], Relation.REVIEWS, 1.0, ()))
+        return proposals
+
+    return link
+
+
+def _best_threshold(
+    dataset: Dataset, top: Callable[[ReviewDocument], tuple[int, float] | None]
+) -> float:
+    hits = [(r, top(r.review)) for r in dataset.reviews]
+    candidates = sorted({h[1] for _, h in hits if h is not None})
+    best, best_f1 = math.inf, -1.0
+    for threshold in [0.0, *candidates]:
+        tp = fp = fn = 0
+        for labelled, hit in hits:
+            predicted = (
+                {dataset.files[hit[0]]} if hit is not None and hit[1] >= threshold else set()
+            )
+            tp += len(predicted & labelled.series)
+            fp += len(predicted - labelled.series)
+            fn += len(labelled.series - predicted)
+        f1 = PRF(tp, fp, fn).f1
+        if f1 > best_f1:
+            best, best_f1 = threshold, f1
+    return best
+
+
+# --- report ----------------------------------------------------------------------------
+
+
+def format_report(ours: Scores, baseline: Scores, title: str = "") -> str:
+    """Our figures and the baseline's, side by side."""
+    rows = [
+        ("series precision", ours.series.precision, baseline.series.precision),
+        ("series recall", ours.series.recall, baseline.series.recall),
+        ("series F1", ours.series.f1, baseline.series.f1),
+        ("episode precision", ours.episodes.precision, baseline.episodes.precision),
+        ("episode recall", ours.episodes.recall, baseline.episodes.recall),
+        ("episode F1", ours.episodes.f1, baseline.episodes.f1),
+        ("negatives abstained", ours.negatives_share, baseline.negatives_share),
+    ]
+    lines = [title] if title else []
+    lines.append(f"{'':22}{'linker':>10}{'BM25':>10}")
+    for name, a, b in rows:
+        lines.append(f"{name:22}{a:10.3f}{b:10.3f}")
+    lines.append(
+        f"{'negatives':22}{ours.negatives_abstained:>7}/{ours.negatives:<2}"
+        f"{baseline.negatives_abstained:>7}/{baseline.negatives:<2}"
+    )
+    lines.append(
+        f"{'mentions P/R (diag.)':22}{ours.mentions.precision:5.2f}/{ours.mentions.recall:4.2f}"
+    )
+    return "\n".join(lines)
+
+
+def format_errors(scores: Scores) -> str:
+    lines = []
+    for e in scores.errors:
+        if e.ok:
+            continue
+        parts = [
+            f"{label} {', '.join(values)}"
+            for label, values in (
+                ("missing series:", e.missing_series),
+                ("extra series:", e.extra_series),
+                ("missing episodes:", e.missing_episodes),
+                ("extra episodes:", e.extra_episodes),
+            )
+            if values
+        ]
+        lines.append(f"{e.id}: " + "; ".join(parts))
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m aggregator.evaluation")
+    parser.add_argument("directory", type=Path)
+    parser.add_argument("--errors", action="store_true", help="list the errors per review")
+    parser.add_argument("--fit", action="store_true", help="refit the weights (training split)")
+    args = parser.parse_args(argv)
+    dataset = load_dataset(args.directory)
+    train, held_out = split(dataset)
+    if args.fit:
+        from aggregator.linking.fit import fit_and_print
+
+        print(fit_and_print(dataset.subset(train)))
+        return
+    linker = Linker(Catalog.build(dataset.series))
+    for name, part in (
+        ("all reviews", dataset),
+        ("training two-thirds", dataset.subset(train)),
+        ("held-out third", dataset.subset(held_out)),
+    ):
+        baseline = bm25_baseline(dataset.subset(train))
+        ours = evaluate(part, linker.link)
+        print(format_report(ours, evaluate(part, baseline), f"== {name} ({len(part.reviews)})"))
+        if args.errors and name == "all reviews":
+            print(format_errors(ours))
+        print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""One review read once: tokens, quotes, emphasis, numbers, dates, names, query terms.
+
+The review's title is read too when the main text does not already start with it
+(HTML extraction usually drops the headline). It is put in front of the text, and
+``span()`` turns positions in that combined string back into positions in
+``review.text``, giving -1 for anything found in the title.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from aggregator.linking.catalog import Catalog
+from aggregator.linking.names import NameHit
+from aggregator.linking.numbers import CountRef, NumberRef, find_counts, find_number_refs
+from aggregator.linking.text import (
+    Token,
+    fold,
+    is_case_informative,
+    paragraph_spans,
+    quoted_spans,
+    terms,
+    tokenize,
+)
+from aggregator.linking.timeref import DateRef, RelativeRef, find_dates, find_relative
+from aggregator.types import ReviewDocument
+
+__all__ = ["AUDIO_WORDS", "Analysis", "analyse"]
+
+# How many of the review's terms (by tf-idf) go into the retrieval query: issue 3
+# measured a 30-term query as the size that full-text engines answer fast.
+QUERY_TERMS = 30
+
+# Words that say the text is about something heard, and words that say it is about a
+# film, a TV show or a book. Their balance is one signal of whether a title that is
+# also a common word ("Connected", "Cortex", "Caliphate") names a podcast here.
+AUDIO_WORDS = frozenset(
+    """
+    podcast podcasts episode episodes ep eps listen listened listening listener listeners
+    host hosts hosted hosting audio installment instalment installments chapter chapters
+    show shows feed subscribe subscribed download downloaded pod pods radio mp3 folge
+    folgen hören hoeren gehört sendung ears headphones narrator narration produced
+    producer producers tape recording recorded interview interviews guest guests
+    """.split()
+)
+OTHER_MEDIUM_WORDS = frozenset(
+    """
+    film films movie movies cinema cinemas netflix hbo television tv screen screens
+    streaming viewers viewer watch watched watching actor actors actress director
+    directed starring cast binge novel novels book books reader readers read paperback
+    hardback publisher print page pages column columnist newspaper article
+    """.split()
+)
+_EMPHASIS = re.compile(r"<(em|i|cite|b|strong)\b[^>]*>(.*?)</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+
+
+@dataclass(slots=True)
+class Analysis:
+    review: ReviewDocument
+    text: str  # title (when not in the text) + text
+    shift: int  # where review.text starts inside ``text``
+    tokens: list[Token]
+    case_informative: bool
+    paragraphs: list[tuple[int, int]]
+    sentence_starts: frozenset[int]  # token indexes that start a sentence
+    quotes: list[tuple[int, int]]
+    anchors: list[tuple[int, int, str]]  # spans of hyperlink texts and their href
+    emphasized: frozenset[str]  # folded texts of <em>, <i>, <cite>, <b> in the HTML
+    numbers: list[NumberRef]
+    counts: list[CountRef]
+    relative: list[RelativeRef]
+    dates: list[DateRef]
+    names: list[NameHit]
+    query: dict[str, float]
+    audio: float  # audio words minus other-medium words, per 100 words
+    words: int
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Span in ``review.text`` of a span of ``text``; (-1, -1) inside the title."""
+        if start < self.shift:
+            return -1, -1
+        return start - self.shift, end - self.shift
+
+    def paragraph_of(self, position: int) -> int:
+        for i, (start, end) in enumerate(self.paragraphs):
+            if start <= position < end:
+                return i
+        return len(self.paragraphs) - 1
+
+    def in_quotes(self, start: int, end: int) -> bool:
+        return any(qs <= start and end <= qe + 1 for qs, qe in self.quotes)
+
+    def in_anchor(self, start: int, end: int) -> bool:
+        return any(a <= start and end <= b for a, b, _ in self.anchors)
+
+
+def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
+    body = review.text
+    title = (review.title or "").strip()
+    prefix = ""
+    if title and fold(title)[:60] not in fold(body[:2000]):
+        prefix = title + "\n\n"
+    text = prefix + body
+    shift = len(prefix)
+    tokens = tokenize(text)
+    case_informative = is_case_informative(tokens)
+    starts = _sentence_starts(text, tokens)
+    anchors = [
+        (link.start + shift, link.end + shift, link.href)
+        for link in review.links
+        if link.start >= 0 and link.end <= len(body)
+    ]
+    emphasized = frozenset(
+        fold(" ".join(html_lib.unescape(_TAG.sub(" ", m.group(2))).split()))
+        for m in _EMPHASIS.finditer(review.html or "")
+    )
+    words = [t.norm for t in tokens if t.norm.isalpha()]
+    audio = sum(1 for w in words if w in AUDIO_WORDS)
+    other = sum(1 for w in words if w in OTHER_MEDIUM_WORDS)
+    return Analysis(
+        review=review,
+        text=text,
+        shift=shift,
+        tokens=tokens,
+        case_informative=case_informative,
+        paragraphs=paragraph_spans(text),
+        sentence_starts=starts,
+        quotes=quoted_spans(text),
+        anchors=anchors,
+        emphasized=emphasized,
+        numbers=find_number_refs(text, tokens),
+        counts=find_counts(text, tokens),
+        relative=find_relative(text, tokens),
+        dates=find_dates(text, tokens),
+        names=catalog.names.match(text, tokens, case_informative),
+        query=_query(text, catalog),
+        audio=100.0 * (audio - other) / max(len(words), 50),
+        words=len(words),
+    )
+
+
+def _sentence_starts(text: str, tokens: list[Token]) -> frozenset[int]:
+    starts = set()
+    for i, token in enumerate(tokens):
+        before = text[tokens[i - 1].end : token.start] if i else "\n"
+        if i == 0 or re.search(r"[.!?:\n]\s*[\"'“‘(]?\s*$", before) or "\n" in before:
+            starts.add(i)
+    return frozenset(starts)
+
+
+def _query(text: str, catalog: Catalog) -> dict[str, float]:
+    """The review's most distinctive terms, weighted by log tf times idf."""
+    counts = Counter(terms(text))
+    scored = {
+        term: (1 + math.log(tf)) * catalog.retrieval.idf(term)
+        for term, tf in counts.items()
+        if catalog.retrieval.document_frequency(term) > 0
+    }
+    best = sorted(scored.items(), key=lambda item: -item[1])[:QUERY_TERMS]
+    return {term: 1 + math.log(counts[term]) for term, _ in best}

@@ -1,0 +1,88 @@
+"""A small Okapi BM25 index that documents can join and leave one at a time.
+
+Used for series-level retrieval (one document per series) and by the plain
+baseline in ``aggregator.evaluation``. Postings are dicts of term frequencies; the
+collection statistics (document count, average length, document frequencies)
+follow every ``add`` and ``remove``, so scores after an update are those of an
+index built from scratch.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+
+__all__ = ["BM25"]
+
+
+class BM25:
+    """Okapi BM25 (k1=1.2, b=0.75, the usual defaults; Robertson & Zaragoza 2009)."""
+
+    def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
+        self.k1 = k1
+        self.b = b
+        self._postings: dict[str, dict[int, int]] = {}
+        self._lengths: dict[int, int] = {}
+        self._doc_terms: dict[int, tuple[str, ...]] = {}
+        self._total = 0
+
+    def __len__(self) -> int:
+        return len(self._lengths)
+
+    def __contains__(self, doc_id: int) -> bool:
+        return doc_id in self._lengths
+
+    def add(self, doc_id: int, terms: Iterable[str]) -> None:
+        """Index a document (replacing any earlier one with the same id)."""
+        self.remove(doc_id)
+        counts = Counter(terms)
+        for term, tf in counts.items():
+            self._postings.setdefault(term, {})[doc_id] = tf
+        length = sum(counts.values())
+        self._lengths[doc_id] = length
+        self._doc_terms[doc_id] = tuple(counts)
+        self._total += length
+
+    def remove(self, doc_id: int) -> None:
+        length = self._lengths.pop(doc_id, None)
+        if length is None:
+            return
+        self._total -= length
+        for term in self._doc_terms.pop(doc_id, ()):
+            posting = self._postings.get(term)
+            if posting is not None:
+                posting.pop(doc_id, None)
+                if not posting:
+                    del self._postings[term]
+
+    def idf(self, term: str) -> float:
+        """BM25's idf, floored at a small positive value so common terms never subtract."""
+        n = len(self._lengths)
+        df = len(self._postings.get(term, ()))
+        return max(0.01, math.log(1 + (n - df + 0.5) / (df + 0.5)))
+
+    def document_frequency(self, term: str) -> int:
+        return len(self._postings.get(term, ()))
+
+    def search(self, query: Mapping[str, float], limit: int) -> list[tuple[int, float]]:
+        """Best ``limit`` documents for a weighted query (term -> query weight)."""
+        scores = self.scores(query)
+        return heapq.nlargest(limit, scores.items(), key=lambda item: item[1])
+
+    def scores(self, query: Mapping[str, float]) -> dict[int, float]:
+        """BM25 score of every document sharing a term with the query."""
+        if not self._lengths:
+            return {}
+        average = self._total / len(self._lengths) or 1.0
+        scores: dict[int, float] = {}
+        for term, weight in query.items():
+            posting = self._postings.get(term)
+            if not posting:
+                continue
+            idf = self.idf(term) * weight
+            for doc_id, tf in posting.items():
+                norm = self.k1 * (1 - self.b + self.b * self._lengths[doc_id] / average)
+                scores[doc_id] = scores.get(doc_id, 0.0) + idf * tf * (self.k1 + 1) / (tf + norm)
+        return scores

@@ -1,0 +1,277 @@
+"""Series candidates for a review and the signals for each.
+
+Cheap, strong signals first (hyperlinks, the show's name, its people), then
+retrieval; every signal becomes a named feature in [0, 1] (or a small signed value)
+and, where it comes from words of the review, an ``Evidence`` with the exact span.
+Episode-level signals are added by ``episodes.py``; ``score.py`` weighs them all.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from aggregator.linking.analysis import AUDIO_WORDS, OTHER_MEDIUM_WORDS, Analysis
+from aggregator.linking.catalog import Catalog
+from aggregator.linking.entries import SeriesInfo
+from aggregator.linking.urls import prefixes, url_key
+from aggregator.types import Evidence
+
+__all__ = ["SeriesSignals", "series_candidates"]
+
+# Words around a name that say it names a show (within _CONTEXT tokens either side).
+_CONTEXT = 8
+# Words before a name that make it a comparison ("as gripping as Serial").
+_COMPARE_BEFORE = frozenset(
+    {"like", "than", "as", "compared", "comparing", "comparison", "unlike", "similar",
+     "reminds", "resembles", "isn", "not", "fans", "prefer", "vs", "versus", "whereas"}
+)  # fmt: skip
+# How many retrieval hits become candidates even without a name or person.
+_RETRIEVAL_CANDIDATES = 5
+# Review dates are days, episode dates are instants: allow for time zones and for a
+# review dated the day an episode came out.
+_DATE_SLACK = timedelta(days=2)
+
+
+@dataclass(slots=True)
+class NameOccurrence:
+    start: int
+    end: int
+    nameness: float
+    kind: str
+    compare: bool
+
+
+@dataclass(slots=True)
+class SeriesSignals:
+    series: SeriesInfo
+    features: dict[str, float] = field(default_factory=dict)
+    evidence: list[Evidence] = field(default_factory=list)
+    occurrences: list[NameOccurrence] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)  # where evidence sits in the text
+    guest_episodes: dict[int, list[tuple[int, int, str]]] = field(default_factory=dict)
+    link_episodes: dict[int, Evidence] = field(default_factory=dict)
+
+    def add(self, kind: str, a: Analysis, start: int, end: int, detail: str) -> None:
+        s, e = a.span(start, end)
+        text = a.text[start:end]
+        self.evidence.append(Evidence(kind, text, s, e, detail))
+        self.positions.append(start)
+
+
+def series_candidates(a: Analysis, catalog: Catalog) -> dict[int, SeriesSignals]:
+    found: dict[int, SeriesSignals] = {}
+
+    def get(series_id: int) -> SeriesSignals:
+        if series_id not in found:
+            found[series_id] = SeriesSignals(catalog.series(series_id))
+        return found[series_id]
+
+    _links(a, catalog, get)
+    _aliases(a, catalog, get)
+    _people(a, catalog, get)
+    retrieved = catalog.retrieval.search(a.query, _RETRIEVAL_CANDIDATES) if a.query else []
+    attainable = sum(
+        catalog.retrieval.idf(t) * w * (catalog.retrieval.k1 + 1) for t, w in a.query.items()
+    )
+    all_scores = catalog.retrieval.scores(a.query) if a.query else {}
+    for series_id, _ in retrieved:
+        get(series_id)
+    top = retrieved[0][0] if retrieved else None
+    named = sum(1 for s in found.values() if any(o.nameness >= 0.5 for o in s.occurrences))
+    for signals in found.values():
+        f = signals.features
+        sid = signals.series.id
+        f["content"] = all_scores.get(sid, 0.0) / attainable if attainable else 0.0
+        f["content_top"] = 1.0 if sid == top else 0.0
+        good = [o for o in signals.occurrences if o.nameness >= 0.3]
+        f["name"] = max((o.nameness for o in signals.occurrences), default=0.0)
+        f["name_count"] = math.log1p(len(good))
+        f["compare"] = (sum(1 for o in good if o.compare) / len(good)) if good else 0.0
+        f["crowd"] = math.log1p(max(0, named - (1 if good else 0)))
+        f["audio"] = max(-1.0, min(1.0, a.audio / 5.0))
+        _dates(a, signals)
+        paragraphs = {a.paragraph_of(p) for p in signals.positions}
+        f["coverage"] = len(paragraphs) / max(1, len(a.paragraphs))
+    return found
+
+
+def _links(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals]) -> None:
+    own = url_key(a.review.url or "")
+    for link in a.review.links:
+        key = url_key(link.href)
+        if key is None or key == own:
+            continue
+        start, end = (link.start + a.shift, link.end + a.shift) if link.start >= 0 else (0, 0)
+        targets = catalog.link_targets(key)
+        strength, detail = 1.0, "links to"
+        if not targets:
+            for level, prefix in enumerate(prefixes(key)):
+                owners = catalog.prefix_owners(prefix)
+                if 1 <= len(owners) <= 2:
+                    strength = (0.6 if level == 0 and "/" in prefix else 0.4) / len(owners)
+                    targets = [_series_target(sid) for sid in owners]
+                    detail = f"links under {prefix}, a site of"
+                    break
+        for target in targets:
+            signals = get(target.series_id)
+            what = "the site or feed of the series"
+            if target.episode_index is not None:
+                episode = signals.series.episodes[target.episode_index]
+                what = f"episode {episode.title!r}"
+            evidence = Evidence(
+                "hyperlink",
+                a.text[start:end] if link.start >= 0 else link.href,
+                *(a.span(start, end) if link.start >= 0 else (-1, -1)),
+                f"{detail} {what} ({link.href})",
+            )
+            signals.evidence.append(evidence)
+            if link.start >= 0:
+                signals.positions.append(start)
+            signals.features["link"] = max(signals.features.get("link", 0.0), strength)
+            if target.episode_index is not None and strength == 1.0:
+                signals.link_episodes[target.episode_index] = evidence
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    series_id: int
+    episode_index: int | None
+
+
+def _series_target(series_id: int) -> _Target:
+    return _Target(series_id, None)
+
+
+def _aliases(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals]) -> None:
+    tokens = a.tokens
+    for i, token in enumerate(tokens):
+        for alias, series_id, kind in catalog.aliases_starting(token.norm):
+            n = len(alias)
+            if tuple(t.norm for t in tokens[i : i + n]) != alias:
+                continue
+            start, end = token.start, tokens[i + n - 1].end
+            nameness = _nameness(a, i, i + n, kind)
+            compare = any(
+                t.norm in _COMPARE_BEFORE for t in tokens[max(0, i - 3) : i]
+            )
+            signals = get(series_id)
+            signals.occurrences.append(NameOccurrence(start, end, nameness, kind, compare))
+            if nameness >= 0.3:
+                detail = f"the show's name {signals.series.title!r} ({kind}, {nameness:.2f})"
+                signals.add("series-title", a, start, end, detail)
+
+
+def _nameness(a: Analysis, i: int, j: int, kind: str) -> float:
+    """How surely the words tokens[i:j] are used as the name of a show (0..1)."""
+    tokens = a.tokens
+    words = tokens[i:j]
+    raw = [a.text[t.start : t.end] for t in words]
+    n = j - i
+    base = 0.4 if kind in ("acronym", "part") else (0.5, 0.8, 1.0)[min(n, 3) - 1]
+    if a.case_informative:
+        if kind == "acronym":
+            if not all(r.isupper() for r in raw):
+                return 0.0
+        elif not all(t.cap for t in words if t.norm.isalpha() and len(t.norm) > 3 or t is words[0]):
+            return 0.05
+    score = base
+    start, end = words[0].start, words[-1].end
+    if (
+        a.in_quotes(start, end)
+        or a.in_anchor(start, end)
+        or a.text[start:end].casefold() in a.emphasized
+    ):
+        score += 0.4
+    window = tokens[max(0, i - _CONTEXT) : j + _CONTEXT]
+    if any(t.norm in AUDIO_WORDS for t in window):
+        score += 0.3
+    if any(t.norm in OTHER_MEDIUM_WORDS for t in window):
+        score -= 0.3
+    if start < a.shift:
+        score += 0.2
+    if n == 1 and i in a.sentence_starts and a.case_informative:
+        score -= 0.2  # a capital at the start of a sentence says nothing
+    return max(0.0, min(1.0, score))
+
+
+def _people(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals]) -> None:
+    per_series: dict[int, dict[int, float]] = {}
+    guests: dict[int, dict[int, float]] = {}
+    for hit in a.names:
+        uses = catalog.name_uses(hit.name_id)
+        if not uses:
+            continue
+        words = catalog.names.words(hit.name_id)
+        weight = 1.0 if hit.full else 0.5
+        if not hit.full:
+            word = a.text[hit.start : hit.end].lower()
+            common = max(1, catalog.names.word_count(word if word in words else words[-1]))
+            weight /= math.sqrt(common)
+        weight /= len(uses)
+        display = catalog.names.display(hit.name_id)
+        for series_id, use in uses.items():
+            signals = get(series_id)
+            if use.role == "guest":
+                bucket = guests.setdefault(series_id, {})
+                for index in use.episodes:
+                    signals.guest_episodes.setdefault(index, []).append(
+                        (hit.start, hit.end, display)
+                    )
+                kind = "guest"
+            else:
+                bucket = per_series.setdefault(series_id, {})
+                kind = "person"
+            bucket[hit.name_id] = max(bucket.get(hit.name_id, 0.0), weight)
+            detail = f"{use.role} {display} (ratio {hit.ratio:.0f})"
+            signals.add(kind, a, hit.start, hit.end, detail)
+            signals.features["person_hits"] = signals.features.get("person_hits", 0.0) + 1
+    for series_id, signals_by_name in per_series.items():
+        signals = get(series_id)
+        signals.features["people"] = min(3.0, sum(signals_by_name.values()))
+    for series_id, by_name in guests.items():
+        signals = get(series_id)
+        signals.features["guests"] = min(3.0, sum(by_name.values()))
+
+
+def _dates(a: Analysis, signals: SeriesSignals) -> None:
+    f = signals.features
+    published = a.review.published
+    dated = [e for e in signals.series.episodes if e.published is not None]
+    f.setdefault("link", 0.0)
+    f.setdefault("people", 0.0)
+    f.setdefault("guests", 0.0)
+    f["person_hits"] = math.log1p(f.get("person_hits", 0.0))
+    f["before_start"] = 0.0
+    f["active"] = 0.0
+    if published is not None and dated:
+        first = dated[0].published
+        assert first is not None
+        if published + _DATE_SLACK < first:
+            f["before_start"] = 1.0
+        before = [e.published for e in dated if e.published and e.published <= published + _DATE_SLACK]
+        if before:
+            gap = max(0.0, (published - before[-1]).total_seconds() / 86400)
+            f["active"] = math.exp(-gap / 14)
+    months = {(e.published.year, e.published.month) for e in dated if e.published}
+    f["month"] = 0.0
+    for ref in a.dates:
+        if ref.day is None and ref.month is not None and (ref.year, ref.month) in months:
+            f["month"] = 1.0
+            signals.add("date", a, ref.start, ref.end, "episodes came out that month")
+    full = [e for e in signals.series.episodes if not e.bonus]
+    sizes = {len(full), len(full) - 1, len(full) + 1}
+    seasons: dict[int, int] = {}
+    for e in full:
+        if e.season is not None:
+            seasons[e.season] = seasons.get(e.season, 0) + 1
+    sizes.update(seasons.values())
+    f["count"] = 0.0
+    for count in a.counts:
+        if count.value in sizes:
+            f["count"] = 1.0
+            signals.add("count", a, count.start, count.end, f"the series has {len(full)} episodes")
+        elif f["count"] == 0.0:
+            f["count"] = -1.0

@@ -1,0 +1,171 @@
+"""The linker's in-memory index of the catalog, built from ``CatalogSeries`` values.
+
+Global lookups, all by hashing so that linking does not grow with the catalog:
+series names (first word -> aliases), people and other names (``NameIndex``),
+hyperlink keys and site prefixes, and BM25 over one document per series. Episode
+work happens later and only inside candidate series, on what ``describe_series``
+precomputed. A series can be added, replaced or removed on its own (``put``,
+``remove``), which is what re-linking after a poll needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from aggregator.linking.bm25 import BM25
+from aggregator.linking.entries import SeriesInfo, describe_series
+from aggregator.linking.names import NameIndex
+from aggregator.linking.urls import prefixes
+from aggregator.types import CatalogSeries
+
+__all__ = ["Catalog", "LinkTarget", "NameUse"]
+
+# A series document keeps its most frequent terms only: rare one-off words of single
+# episodes are matched inside the series later, and the cap bounds the index's memory
+# (about this many postings per series).
+_SERIES_DOC_TERMS = 1500
+
+
+@dataclass(frozen=True, slots=True)
+class NameUse:
+    """How one series uses a name: its role and the episodes that name it."""
+
+    role: str  # "host", "author", "named", "regular", "guest", ...
+    episodes: tuple[int, ...]  # indexes into SeriesInfo.episodes
+
+
+@dataclass(frozen=True, slots=True)
+class LinkTarget:
+    series_id: int
+    episode_index: int | None  # None: the series' site or feed
+
+
+class Catalog:
+    """The index the ``Linker`` reads; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._series: dict[int, SeriesInfo] = {}
+        self._aliases: dict[str, list[tuple[tuple[str, ...], int, str]]] = {}
+        self.names = NameIndex()
+        self._name_uses: dict[int, dict[int, NameUse]] = {}
+        self._series_names: dict[int, tuple[int, ...]] = {}
+        self._links: dict[str, list[LinkTarget]] = {}
+        self._prefixes: dict[str, set[int]] = {}
+        self.retrieval = BM25()
+        self._vocabulary: dict[str, int] = {}
+
+    @classmethod
+    def build(cls, series: Iterable[CatalogSeries]) -> Catalog:
+        catalog = cls()
+        for one in series:
+            catalog.put(one)
+        return catalog
+
+    # --- updates -------------------------------------------------------------------
+
+    def put(self, series: CatalogSeries) -> None:
+        """Add a series, or replace the one with the same id (after a poll)."""
+        self.remove(series.id)
+        info = describe_series(series, self.term_id)
+        sid = info.id
+        self._series[sid] = info
+        for alias in info.aliases:
+            self._aliases.setdefault(alias.tokens[0], []).append((alias.tokens, sid, alias.kind))
+        uses: dict[int, tuple[str, list[int]]] = {}
+        for name, role in info.names:
+            name_id = self.names.acquire(name)
+            if name_id is not None and name_id not in uses:
+                uses[name_id] = (role, [])
+        for index, episode in enumerate(info.episodes):
+            for name in episode.names:
+                name_id = self.names.acquire(name)
+                if name_id is None:
+                    continue
+                role, episodes = uses.setdefault(name_id, ("guest", []))
+                episodes.append(index)
+                if role != "guest":
+                    self.names.release(name_id)  # one owner per (name, series)
+        for name_id, (role, episodes) in uses.items():
+            self._name_uses.setdefault(name_id, {})[sid] = NameUse(role, tuple(episodes))
+        self._series_names[sid] = tuple(uses)
+        for key in info.link_keys:
+            self._links.setdefault(key, []).append(LinkTarget(sid, None))
+        for index, episode in enumerate(info.episodes):
+            for key in episode.link_keys:
+                self._links.setdefault(key, []).append(LinkTarget(sid, index))
+        for key in {p for k in (*info.link_keys, *info.episode_link_keys) for p in prefixes(k)}:
+            self._prefixes.setdefault(key, set()).add(sid)
+        counts: dict[str, int] = {}
+        for term in info.doc:
+            counts[term] = counts.get(term, 0) + 1
+        kept = sorted(counts.items(), key=lambda item: -item[1])[:_SERIES_DOC_TERMS]
+        self.retrieval.add(sid, (t for t, n in kept for _ in range(n)))
+
+    def remove(self, series_id: int) -> None:
+        """Forget a series (no error if it is not there)."""
+        info = self._series.pop(series_id, None)
+        if info is None:
+            return
+        for alias in info.aliases:
+            bucket = self._aliases.get(alias.tokens[0], [])
+            bucket[:] = [entry for entry in bucket if entry[1] != series_id]
+            if not bucket:
+                self._aliases.pop(alias.tokens[0], None)
+        for name_id in self._series_names.pop(series_id, ()):
+            uses = self._name_uses.get(name_id, {})
+            uses.pop(series_id, None)
+            if not uses:
+                self._name_uses.pop(name_id, None)
+            self.names.release(name_id)
+        for key in {*info.link_keys, *info.episode_link_keys}:
+            targets = [t for t in self._links.get(key, []) if t.series_id != series_id]
+            if targets:
+                self._links[key] = targets
+            else:
+                self._links.pop(key, None)
+        for key in {p for k in (*info.link_keys, *info.episode_link_keys) for p in prefixes(k)}:
+            owners = self._prefixes.get(key)
+            if owners is not None:
+                owners.discard(series_id)
+                if not owners:
+                    del self._prefixes[key]
+        self.retrieval.remove(series_id)
+
+    # --- lookups -------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._series)
+
+    def __iter__(self) -> Iterator[SeriesInfo]:
+        return iter(self._series.values())
+
+    def __contains__(self, series_id: object) -> bool:
+        return series_id in self._series
+
+    def series(self, series_id: int) -> SeriesInfo:
+        return self._series[series_id]
+
+    def term_id(self, term: str) -> int:
+        """A stable small integer for a retrieval term (ids are never reused)."""
+        found = self._vocabulary.get(term)
+        if found is None:
+            found = self._vocabulary[term] = len(self._vocabulary)
+        return found
+
+    def known_term(self, term: str) -> int | None:
+        return self._vocabulary.get(term)
+
+    def aliases_starting(self, word: str) -> list[tuple[tuple[str, ...], int, str]]:
+        """Series names whose first word is ``word``: (tokens, series id, kind)."""
+        return self._aliases.get(word, [])
+
+    def name_uses(self, name_id: int) -> dict[int, NameUse]:
+        """The series that use a name, and how."""
+        return self._name_uses.get(name_id, {})
+
+    def link_targets(self, key: str) -> list[LinkTarget]:
+        return self._links.get(key, [])
+
+    def prefix_owners(self, key: str) -> set[int]:
+        return self._prefixes.get(key, set())

@@ -1,0 +1,279 @@
+"""What the linker precomputes for one series at build time (pure, no shared state).
+
+From a ``CatalogSeries`` this derives the names a review may call the show by (its
+title, the title's main part, the name the feed itself uses, the prefix its episode
+titles share, an acronym), the people credited or named in its text, the keys of its
+links, and for every episode the parts of its title worth matching, the numbers it
+carries, its season, its dates and its guests.
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from aggregator.linking.names import extract_names, split_credit
+from aggregator.linking.numbers import NUMBER_WORDS, TitleNumbers, parse_number, title_numbers
+from aggregator.linking.text import STOPWORDS, fold, stem, terms, tokenize
+from aggregator.linking.timeref import title_date
+from aggregator.linking.urls import url_key
+from aggregator.types import CatalogEpisode, CatalogSeries
+
+__all__ = ["Alias", "EpisodeInfo", "SeriesInfo", "canon", "describe_series"]
+
+# Words that number or classify an episode rather than name it.
+_GENERIC = frozenset(
+    {"episode", "ep", "eps", "chapter", "part", "season", "show", "podcast", "no", "number",
+     "bonus", "trailer", "update", "special", "edition", "feat", "ft", "with", "and"}
+)  # fmt: skip
+_SEGMENT_SPLIT = re.compile(r"\s[-–—|]\s|[:|]|\s[-–—]$")
+_PARENTHESES = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+_SEASON_TOKEN = re.compile(r"^s\d{1,2}$|^[sc]\d{1,2}e\d{1,4}$")
+_BONUS_WORDS = frozenset({"trailer", "bonus", "introducing", "preview", "announcement", "teaser"})
+# Share of episodes (title or description) that must carry a name for it to count as
+# one the feed regularly uses for itself or for its hosts.
+_REGULAR_SHARE = 0.2
+# Share of episode titles that must start with the same words followed by a number
+# for those words to be a name of the show ("Connected 185: ...", "SE-Radio Episode 246").
+_PREFIX_SHARE = 0.15
+_OPENING_TERMS = 80
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    tokens: tuple[str, ...]
+    kind: str  # "title", "short", "self", "prefix", "acronym"
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeInfo:
+    id: int
+    guid: str
+    title: str
+    segments: tuple[tuple[str, ...], ...]  # canonical tokens of title parts worth matching
+    numbers: TitleNumbers
+    itunes_number: int | None
+    season: int | None
+    bonus: bool
+    published: datetime | None
+    aired: datetime | None  # a date written in the title, else the publication date
+    names: tuple[str, ...]
+    terms: array[int]  # sorted ids of the retrieval terms of title and description
+    link_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesInfo:
+    id: int
+    title: str
+    aliases: tuple[Alias, ...]
+    names: tuple[tuple[str, str], ...]  # (name, role) credited or named at series level
+    episodes: tuple[EpisodeInfo, ...]  # oldest first; undated ones last
+    doc: tuple[str, ...]  # retrieval terms of the whole series
+    link_keys: tuple[str, ...]  # site and feed
+    episode_link_keys: tuple[str, ...]
+
+
+def canon(word: str) -> str:
+    """Canonical form of a folded token for title matching: numbers as digits, stems.
+
+    >>> [canon(w) for w in ["two", "02", "habits", "the"]]
+    ['2', '2', 'habit', 'the']
+    """
+    if word.isdigit():
+        return str(int(word))
+    if word in NUMBER_WORDS and word != "one":
+        parsed = parse_number(tokenize(word), 0)
+        if parsed is not None and not parsed[1]:
+            return str(parsed[0])
+    return stem(word)
+
+
+def describe_series(series: CatalogSeries, term_id: Callable[[str], int]) -> SeriesInfo:
+    """Everything the linker keeps about one series; ``term_id`` interns terms."""
+    dated = sorted(
+        (e for e in series.episodes if e.published is not None),
+        key=lambda e: (e.published, e.id),
+    )
+    ordered = [*dated, *(e for e in series.episodes if e.published is None)]
+    aliases = _aliases(series, ordered)
+    alias_tokens = [a.tokens for a in aliases if a.kind != "acronym"]
+    described = [_episode(e, alias_tokens, term_id) for e in ordered]
+    episodes = tuple(info for info, _ in described)
+    names = _series_names(series, episodes)
+    doc: list[str] = []
+    for _ in range(3):
+        doc.extend(terms(series.title))
+    doc.extend(terms(series.description_text))
+    for name, _role in names:
+        doc.extend(terms(name))
+    for _, opening in described:
+        doc.extend(opening)
+    links = tuple(k for k in (url_key(series.link or ""), url_key(series.feed_url)) if k)
+    episode_links = tuple(k for e in episodes for k in e.link_keys)
+    return SeriesInfo(
+        series.id, series.title, aliases, names, episodes, tuple(doc), links, episode_links
+    )
+
+
+def _aliases(series: CatalogSeries, episodes: Sequence[CatalogEpisode]) -> tuple[Alias, ...]:
+    title = tuple(t.norm for t in tokenize(series.title))
+    found: dict[tuple[str, ...], str] = {}
+
+    def add(tokens: tuple[str, ...], kind: str) -> None:
+        while tokens and tokens[0] == "the" and len(tokens) > 1:
+            tokens = tokens[1:]
+        while len(tokens) > 1 and tokens[-1] in ("podcast", "the"):
+            tokens = tokens[:-1]
+        if tokens and any(t not in STOPWORDS for t in tokens) and tokens not in found:
+            found[tokens] = kind
+
+    add(title, "title")
+    main = _SEGMENT_SPLIT.split(series.title)[0]
+    add(tuple(t.norm for t in tokenize(main)), "short")
+    texts = [fold(f"{e.title} {e.description_text}") for e in episodes]
+    need = max(3, int(len(texts) * _REGULAR_SHARE))
+    for n in range(len(title) - 1, 1, -1):
+        phrase = " ".join(title[:n])
+        if title[0] in STOPWORDS or not texts:
+            break
+        pattern = re.compile(rf"\b{re.escape(phrase)}\b")
+        if sum(1 for t in texts if pattern.search(t)) >= need:
+            add(title[:n], "self")
+            break
+    prefix = _title_prefix(episodes)
+    if prefix:
+        add(prefix, "prefix")
+    short = tuple(t.norm for t in tokenize(main))
+    initials = "".join(t[0] for t in short if t.isalpha())
+    if 3 <= len(initials) <= 5 and len(short) >= 3:
+        add((initials,), "acronym")
+        # "SE Radio" for "Software Engineering Radio": initials, then the last word.
+        add((initials[:-1], short[-1]), "acronym")
+    return tuple(Alias(tokens, kind) for tokens, kind in found.items())
+
+
+def _title_prefix(episodes: Sequence[CatalogEpisode]) -> tuple[str, ...] | None:
+    """The words most episode titles start with before their number ("Connected 185: ...")."""
+    counts: Counter[tuple[str, ...]] = Counter()
+    for e in episodes:
+        tokens = tokenize(e.title)[:5]
+        words: list[str] = []
+        numbered = False
+        for k, token in enumerate(tokens):
+            word = token.norm
+            if _SEASON_TOKEN.match(word):
+                break  # "Inside the Episode: S1E1" is a companion show, not the name
+            if re.match(r"^[a-z]+\d+$", word):  # "CRE206"
+                words.append(re.sub(r"\d+$", "", word))
+                numbered = True
+                break
+            if word.isdigit() or (word in _GENERIC and k + 1 < len(tokens)
+                                  and tokens[k + 1].norm.isdigit()):
+                numbered = True
+                break
+            words.append(word)
+        if numbered and words and len(words) < 4:
+            counts[tuple(words)] += 1
+    if not counts:
+        return None
+    prefix, count = counts.most_common(1)[0]
+    return prefix if count >= max(3, len(episodes) * _PREFIX_SHARE) else None
+
+
+def _segments(title: str, aliases: Sequence[tuple[str, ...]]) -> tuple[tuple[str, ...], ...]:
+    segments: list[tuple[str, ...]] = []
+    for part in _SEGMENT_SPLIT.split(_PARENTHESES.sub(" ", title)):
+        words = [t.norm for t in tokenize(part)]
+        for alias in sorted(aliases, key=len, reverse=True):
+            if tuple(words[: len(alias)]) == alias:
+                words = words[len(alias) :]
+                break
+            if len(alias) == 1 and words and re.fullmatch(rf"{re.escape(alias[0])}\d+", words[0]):
+                words = words[1:]  # "CRE206 Das Ohr"
+                break
+        canonical = [canon(w) for w in words]
+        content = [
+            w for w in canonical if not (w.isdigit() or _SEASON_TOKEN.match(w) or w in _GENERIC)
+        ]
+        if any(w not in STOPWORDS and not _is_date_word(w) for w in content):
+            segments.append(tuple(canonical))
+    return tuple(segments)
+
+
+def _is_date_word(word: str) -> bool:
+    return bool(re.fullmatch(r"\d+(st|nd|rd|th)?|jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec", word))
+
+
+def _episode(
+    e: CatalogEpisode, aliases: Sequence[tuple[str, ...]], term_id: Callable[[str], int]
+) -> tuple[EpisodeInfo, list[str]]:
+    """The episode's info, and its opening terms for the series document."""
+    skip = 0
+    words = [t.norm for t in tokenize(e.title)]
+    for alias in sorted(aliases, key=len, reverse=True):
+        if tuple(words[: len(alias)]) == alias:
+            skip = len(alias)
+            break
+    numbers = title_numbers(e.title, skip)
+    season = e.season if e.season is not None else numbers.season
+    first_word = words[0] if words else ""
+    bonus = e.episode_type in ("bonus", "trailer") or first_word in _BONUS_WORDS
+    written = title_date(e.title)
+    aired = e.published
+    if written is not None and (aired is None or abs((aired - written).days) <= 7):
+        aired = min(aired, written) if aired is not None else written
+    names = {p.name for p in e.persons}
+    names.update(extract_names(e.title))
+    names.update(extract_names(e.description_text))
+    titled = list(terms(e.title))
+    described = list(terms(e.description_text))
+    # Long show notes are mostly links and sponsors: their start says what it is about.
+    opening = [*titled, *described[:_OPENING_TERMS]]
+    keys = [url_key(u) for u in (e.link, e.enclosure_url) if u]
+    if e.guid.startswith(("http://", "https://")):
+        keys.append(url_key(e.guid))
+    info = EpisodeInfo(
+        id=e.id,
+        guid=e.guid,
+        title=e.title,
+        segments=_segments(e.title, aliases),
+        numbers=numbers,
+        itunes_number=e.number,
+        season=season,
+        bonus=bonus,
+        published=e.published,
+        aired=aired,
+        names=tuple(sorted(names)),
+        terms=array("I", sorted({term_id(t) for t in (*titled, *described)})),
+        link_keys=tuple(k for k in dict.fromkeys(keys) if k),
+    )
+    return info, opening
+
+
+def _series_names(
+    series: CatalogSeries, episodes: Sequence[EpisodeInfo]
+) -> tuple[tuple[str, str], ...]:
+    own = fold(f"{series.title} | {series.author or ''} | {series.owner_name or ''}")
+    names: dict[str, str] = {}
+    for person in series.persons:
+        names.setdefault(person.name, person.role or "host")
+    for credit in (series.author, series.owner_name):
+        for name in split_credit(credit):
+            names.setdefault(name, "author")
+    for name in extract_names(series.description_text):
+        if fold(name) not in own:
+            names.setdefault(name, "named")
+    # People named in many episodes are regulars of the show, not one episode's guest.
+    counts: Counter[str] = Counter()
+    for e in episodes:
+        counts.update(e.names)
+    need = max(3, int(len(episodes) * _REGULAR_SHARE))
+    for name, count in counts.items():
+        if count >= need and fold(name) not in own:
+            names.setdefault(name, "regular")
+    return tuple(names.items())

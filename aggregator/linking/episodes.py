@@ -1,0 +1,378 @@
+"""Which episodes of a candidate series a review discusses, with the signals for each.
+
+Only episodes published before the review (with a day's slack) are considered.
+Signals: a hyperlink to the episode; its title as a phrase (fuzzy: plurals, numbers
+in words, parts of a two-part title); numbers and ordinals read the ways the series
+numbers itself (title numbers, ``itunes:episode``, order within the season);
+references relative to the review's date ("the latest", "last week's", "Tuesday's",
+"the premiere", "the finale"); guests named in the episode's description; dates;
+and the review's distinctive terms against the episode's text (tf-idf within the
+series, so words every episode shares count for little).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from aggregator.linking.analysis import Analysis
+from aggregator.linking.candidates import SeriesSignals
+from aggregator.linking.catalog import Catalog
+from aggregator.linking.entries import EpisodeInfo, SeriesInfo, canon
+from aggregator.linking.text import STOPWORDS, terms
+from aggregator.types import Evidence
+
+__all__ = ["EpisodeSignals", "episode_signals"]
+
+_SLACK = timedelta(days=1, hours=12)
+_DAY = 86400.0
+# Content-only candidates: the best few episodes by tf-idf.
+_CONTENT_CANDIDATES = 3
+# Sum of within-series idf at which a title is distinctive enough to be a reference
+# on its own (about two rare words).
+_TITLE_IDF = 5.0
+
+
+@dataclass(slots=True)
+class EpisodeSignals:
+    index: int
+    episode: EpisodeInfo
+    features: dict[str, float] = field(default_factory=dict)
+    evidence: list[Evidence] = field(default_factory=list)
+
+    def put(self, name: str, value: float, evidence: Evidence | None = None) -> None:
+        if value > self.features.get(name, 0.0):
+            self.features[name] = value
+            if evidence is not None:
+                self.evidence = [e for e in self.evidence if e.kind != evidence.kind]
+                self.evidence.append(evidence)
+
+
+class _SeriesStats:
+    """Within-series document frequencies, computed when a series is first a candidate."""
+
+    def __init__(self, series: SeriesInfo) -> None:
+        self.count = len(series.episodes)
+        self.terms: dict[int, int] = {}
+        self.title_words: dict[str, int] = {}
+        for episode in series.episodes:
+            for term in episode.terms:
+                self.terms[term] = self.terms.get(term, 0) + 1
+            for word in {w for segment in episode.segments for w in segment}:
+                self.title_words[word] = self.title_words.get(word, 0) + 1
+
+    def idf(self, df: int) -> float:
+        return math.log(1 + self.count / max(1, df))
+
+
+_STATS: OrderedDict[tuple[int, int], _SeriesStats] = OrderedDict()
+_STATS_SIZE = 64
+
+
+def _stats(series: SeriesInfo) -> _SeriesStats:
+    key = (series.id, id(series))
+    found = _STATS.get(key)
+    if found is None:
+        found = _STATS[key] = _SeriesStats(series)
+        if len(_STATS) > _STATS_SIZE:
+            _STATS.popitem(last=False)
+    else:
+        _STATS.move_to_end(key)
+    return found
+
+
+def episode_signals(a: Analysis, signals: SeriesSignals, catalog: Catalog) -> list[EpisodeSignals]:
+    series = signals.series
+    published = a.review.published
+    eligible = [
+        i
+        for i, e in enumerate(series.episodes)
+        if published is None or e.published is None or e.published <= published + _SLACK
+    ]
+    if not eligible:
+        return []
+    stats = _stats(series)
+    found = _Found(series)
+
+    allowed = set(eligible)
+    for index, evidence in signals.link_episodes.items():
+        if index in allowed:
+            found.get_or_add(index).put("link", 1.0, evidence)
+    for index, hits in signals.guest_episodes.items():
+        if index in allowed:
+            start, end, name = hits[0]
+            s, e = a.span(start, end)
+            evidence = Evidence("guest", a.text[start:end], s, e, f"guest {name}")
+            found.get_or_add(index).put("guest", min(1.0, 0.6 * len({h[2] for h in hits})), evidence)
+    _titles(a, series, eligible, stats, found)
+    _numbers(a, series, eligible, found)
+    if published is not None:
+        _relative(a, series, eligible, published, found)
+    _dates(a, series, eligible, found)
+    _content(a, series, eligible, stats, catalog, found)
+    for item in found.values():
+        e = item.episode
+        item.features["bonus"] = 1.0 if e.bonus else 0.0
+        if published is not None and e.published is not None:
+            days = max(0.0, (published - e.published).total_seconds() / _DAY)
+            item.features["recent"] = math.exp(-days / 30)
+    return list(found.values())
+
+
+class _Found(dict[int, EpisodeSignals]):
+    """The episodes with at least one signal so far."""
+
+    def __init__(self, series: SeriesInfo) -> None:
+        super().__init__()
+        self.series = series
+
+    def get_or_add(self, index: int) -> EpisodeSignals:
+        item = self.get(index)
+        if item is None:
+            item = self[index] = EpisodeSignals(index, self.series.episodes[index])
+        return item
+
+
+def _review_words(a: Analysis) -> tuple[list[str], dict[str, list[int]]]:
+    cached = a.extra.get("canon")
+    if cached is None:
+        words = [canon(t.norm) for t in a.tokens]
+        positions: dict[str, list[int]] = {}
+        for i, w in enumerate(words):
+            positions.setdefault(w, []).append(i)
+        cached = a.extra["canon"] = (words, positions)
+    return cached  # type: ignore[return-value]
+
+
+def _titles(a: Analysis, series: SeriesInfo, eligible: list[int], stats: _SeriesStats, found: _Found) -> None:
+    words, positions = _review_words(a)
+    for index in eligible:
+        episode = series.episodes[index]
+        best = 0.0
+        best_span = (0, 0)
+        for segment in episode.segments:
+            content = [w for w in dict.fromkeys(segment) if w not in STOPWORDS]
+            if not content or not any(w in positions for w in content):
+                continue
+            weights = {w: stats.idf(stats.title_words.get(w, 1)) for w in content}
+            total = sum(weights.values())
+            distinct = min(1.0, total / _TITLE_IDF)
+            reach = len(segment) + 2
+            for w in content:
+                for p in positions.get(w, ()):
+                    lo, hi = max(0, p - reach), min(len(words), p + reach + 1)
+                    window = set(words[lo:hi])
+                    matched = [c for c in content if c in window]
+                    cover = sum(weights[c] for c in matched) / total
+                    span_positions = [q for q in range(lo, hi) if words[q] in matched]
+                    s_tok, e_tok = a.tokens[span_positions[0]], a.tokens[span_positions[-1]]
+                    score = cover * distinct
+                    if a.case_informative:
+                        caps = sum(1 for q in span_positions if a.tokens[q].cap)
+                        score *= 0.6 + 0.4 * caps / len(span_positions)
+                    if a.in_quotes(s_tok.start, e_tok.end) or a.in_anchor(s_tok.start, e_tok.end):
+                        score += 0.3 * cover
+                    if _contiguous(words, segment, lo, hi):
+                        score += 0.2 * cover
+                    if score > best:
+                        best, best_span = min(1.0, score), (s_tok.start, e_tok.end)
+        if best > 0.15:
+            start, end = best_span
+            s, e = a.span(start, end)
+            evidence = Evidence(
+                "episode-title", a.text[start:end], s, e, f"title {episode.title!r} ({best:.2f})"
+            )
+            found.get_or_add(index).put("title", best, evidence)  # type: ignore[operator]
+
+
+def _contiguous(words: list[str], segment: tuple[str, ...], lo: int, hi: int) -> bool:
+    n = len(segment)
+    return any(tuple(words[k : k + n]) == segment for k in range(lo, max(lo, hi - n + 1)))
+
+
+def _numbers(a: Analysis, series: SeriesInfo, eligible: list[int], found: _Found) -> None:
+    seasons = {r.value for r in a.numbers if r.noun == "season"}
+    order = _season_order(series, eligible)
+    for ref in a.numbers:
+        if ref.noun == "season":
+            continue
+        for index in eligible:
+            e = series.episodes[index]
+            if ref.season is not None and e.season is not None and e.season != ref.season:
+                continue
+            if seasons and e.season is not None and e.season not in seasons and ref.season is None:
+                continue
+            strength = _number_strength(ref.noun, ref.value, ref.ordinal, e, order.get(index))
+            if ref.season is not None and e.season == ref.season:
+                strength = max(strength, 1.0 if e.numbers.episode == ref.value else 0.0)
+            if strength <= 0:
+                continue
+            s, t = a.span(ref.start, ref.end)
+            evidence = Evidence(
+                "episode-number",
+                a.text[ref.start : ref.end],
+                s,
+                t,
+                f"{'ordinal' if ref.ordinal else 'number'} {ref.value} matches {e.title!r}",
+            )
+            found.get_or_add(index).put("number", strength, evidence)  # type: ignore[operator]
+
+
+def _number_strength(noun: str, value: int, ordinal: bool, e: EpisodeInfo, position: int | None) -> float:
+    numbers = e.numbers
+    own = dict(numbers.nouns)
+    if noun not in ("episode", "week"):
+        if own.get(noun) == value:
+            return 1.0
+        if noun in ("part", "class", "hour") and numbers.plain == value:
+            return 0.6
+        if noun == "chapter" and numbers.episode == value:
+            return 0.8
+        return 0.0
+    strength = 0.0
+    if numbers.episode == value:
+        strength = 0.9
+    elif own.get("chapter") == value:
+        strength = 0.8
+    elif numbers.plain == value:
+        strength = 0.7
+    elif e.itunes_number == value:
+        strength = 0.7
+    if ordinal and position == value:
+        strength = max(strength, 0.6)
+    if noun == "week" and position == value:
+        strength = max(strength, 0.5)
+    return strength
+
+
+def _season_order(series: SeriesInfo, eligible: list[int]) -> dict[int, int]:
+    """Position (1-based) of each full episode within its season, by date."""
+    counters: dict[int | None, int] = {}
+    order: dict[int, int] = {}
+    for index in eligible:
+        e = series.episodes[index]
+        if e.bonus:
+            continue
+        counters[e.season] = counters.get(e.season, 0) + 1
+        order[index] = counters[e.season]
+    return order
+
+
+def _relative(
+    a: Analysis, series: SeriesInfo, eligible: list[int], published: datetime, found: _Found
+) -> None:
+    full = [i for i in eligible if not series.episodes[i].bonus and series.episodes[i].published]
+    if not full:
+        return
+    seasons = {r.value for r in a.numbers if r.noun == "season"}
+
+    def days(index: int) -> float:
+        when = series.episodes[index].published
+        assert when is not None
+        return (published - when).total_seconds() / _DAY
+
+    latest = full[-1]
+    context = series.episodes[latest].season
+    if seasons:
+        context = max(seasons) if context is None or context not in seasons else context
+    in_season = [i for i in full if series.episodes[i].season == context] or full
+    for ref in a.relative:
+        chosen: list[int] = []
+        detail = ""
+        if ref.kind == "latest":
+            chosen = [i for i in full if days(i) <= days(latest) + 1]
+            detail = "the latest episode before the review"
+        elif ref.kind in ("this_week", "yesterday"):
+            limit = 8 if ref.kind == "this_week" else 2.5
+            chosen = [i for i in full if -1.5 <= days(i) <= limit]
+            detail = f"published {ref.kind.replace('_', ' ')} of the review"
+        elif ref.kind == "last_week":
+            chosen = [i for i in full if 4 <= days(i) <= 16]
+            detail = "published the week before the review"
+        elif ref.kind == "weekday" and ref.weekday is not None:
+            limit = 15 if ref.last else 8.5
+            chosen = [
+                i
+                for i in full
+                if -1.5 <= days(i) <= limit and _on_weekday(series.episodes[i], ref.weekday)
+            ]
+            detail = "published on that weekday before the review"
+        elif ref.kind == "premiere":
+            chosen = [i for i in in_season if days(i) <= days(in_season[0]) + 1][:2]
+            chosen = chosen[:1] if len(chosen) > 1 and days(chosen[0]) - days(chosen[1]) > 1 else chosen[:1]
+            detail = "the first episode of its season"
+        elif ref.kind == "finale":
+            chosen = [in_season[-1]]
+            detail = "the last episode before the review"
+        for index in chosen:
+            s, e = a.span(ref.start, ref.end)
+            when = series.episodes[index].published
+            evidence = Evidence(
+                "relative",
+                a.text[ref.start : ref.end],
+                s,
+                e,
+                f"{detail}: {series.episodes[index].title!r} ({when:%Y-%m-%d})" if when else detail,
+            )
+            found.get_or_add(index).put("relative", 1.0, evidence)  # type: ignore[operator]
+
+
+def _on_weekday(episode: EpisodeInfo, weekday: int) -> bool:
+    days = {d.weekday() for d in (episode.published, episode.aired) if d is not None}
+    # Shows often go out the day after they are recorded or first aired.
+    return weekday in days or (weekday + 1) % 7 in days
+
+
+def _dates(a: Analysis, series: SeriesInfo, eligible: list[int], found: _Found) -> None:
+    for ref in a.dates:
+        if ref.month is None:
+            continue
+        for index in eligible:
+            e = series.episodes[index]
+            when = e.aired or e.published
+            if when is None or when.year != ref.year or when.month != ref.month:
+                continue
+            if ref.day is not None and abs(when.day - ref.day) > 1:
+                continue
+            s, t = a.span(ref.start, ref.end)
+            evidence = Evidence("date", a.text[ref.start : ref.end], s, t, f"{e.title!r} came out then")
+            found.get_or_add(index).put("date", 1.0 if ref.day else 0.5, evidence)  # type: ignore[operator]
+
+
+def _content(
+    a: Analysis,
+    series: SeriesInfo,
+    eligible: list[int],
+    stats: _SeriesStats,
+    catalog: Catalog,
+    found: _Found,
+) -> None:
+    counts: dict[int, int] = {}
+    for term in terms(a.text):
+        tid = catalog.known_term(term)
+        if tid is not None and tid in stats.terms:
+            counts[tid] = counts.get(tid, 0) + 1
+    if not counts:
+        return
+    weights = {t: (1 + math.log(c)) * stats.idf(stats.terms[t]) for t, c in counts.items()}
+    attainable = sum(weights.values())
+    scores: list[tuple[float, int]] = []
+    for index in eligible:
+        score = sum(weights.get(t, 0.0) for t in series.episodes[index].terms)
+        if score > 0:
+            scores.append((score, index))
+    if not scores:
+        return
+    scores.sort(reverse=True)
+    top = scores[0][0]
+    second = scores[1][0] if len(scores) > 1 else 0.0
+    for rank, (score, index) in enumerate(scores):
+        if rank >= _CONTENT_CANDIDATES and index not in found:
+            continue
+        item = found.get_or_add(index)
+        item.features["content"] = score / top
+        item.features["content_share"] = score / attainable
+        if rank == 0:
+            item.features["content_margin"] = (top - second) / top

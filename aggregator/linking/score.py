@@ -1,0 +1,88 @@
+"""The one scoring function of the linker: named weights, a logistic link, thresholds.
+
+A series is linked as *reviewed* when ``series_score`` >= ``SERIES_THRESHOLD``; an
+episode of a reviewed series when ``episode_score`` >= ``EPISODE_THRESHOLD``. A series
+named as a show but not reviewed is a *mention*. Each weight multiplies one feature
+computed in ``candidates.py`` / ``episodes.py``; the docs (docs/linker.md) list what
+each feature measures.
+
+Where the values come from: fitted by ``python -m aggregator.evaluation --fit`` (L2
+logistic regression with the signs below held, see ``fit.py``) on the training
+two-thirds of the development set in tests/data/linking; thresholds chosen on the
+same split. The held-out third is reported beside them in docs/linker.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+__all__ = [
+    "EPISODE_BIAS",
+    "EPISODE_THRESHOLD",
+    "EPISODE_WEIGHTS",
+    "MENTION_NAMENESS",
+    "SERIES_BIAS",
+    "SERIES_THRESHOLD",
+    "SERIES_WEIGHTS",
+    "episode_score",
+    "series_score",
+]
+
+SERIES_WEIGHTS: dict[str, float] = {
+    "link": 4.0,
+    "name": 2.5,
+    "name_count": 1.0,
+    "people": 1.5,
+    "person_hits": 0.5,
+    "guests": 0.8,
+    "content": 6.0,
+    "content_top": 0.5,
+    "active": 1.0,
+    "before_start": -4.0,
+    "count": 0.5,
+    "month": 0.5,
+    "episode": 2.5,
+    "audio": 1.0,
+    "coverage": 1.5,
+    "crowd": -0.8,
+    "compare": -1.5,
+}
+SERIES_BIAS = -5.0
+SERIES_THRESHOLD = 0.5
+
+EPISODE_WEIGHTS: dict[str, float] = {
+    "link": 5.0,
+    "title": 4.0,
+    "number": 3.0,
+    "relative": 2.5,
+    "guest": 2.0,
+    "date": 1.0,
+    "content": 1.5,
+    "content_share": 2.0,
+    "content_margin": 1.0,
+    "bonus": -1.0,
+    "recent": 0.5,
+}
+EPISODE_BIAS = -4.0
+EPISODE_THRESHOLD = 0.5
+
+# A series not reviewed is still reported as *mentioned* when its name is used as a
+# show's name at least this surely (nameness, see candidates._nameness) or linked.
+MENTION_NAMENESS = 0.6
+
+
+def _logistic(bias: float, weights: Mapping[str, float], features: Mapping[str, float]) -> float:
+    z = bias + sum(w * features.get(name, 0.0) for name, w in weights.items())
+    z = max(-60.0, min(60.0, z))
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def series_score(features: Mapping[str, float]) -> float:
+    """Probability-like score in [0, 1] that the review reviews the series."""
+    return _logistic(SERIES_BIAS, SERIES_WEIGHTS, features)
+
+
+def episode_score(features: Mapping[str, float]) -> float:
+    """Probability-like score in [0, 1] that the review discusses the episode."""
+    return _logistic(EPISODE_BIAS, EPISODE_WEIGHTS, features)

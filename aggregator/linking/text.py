@@ -1,0 +1,171 @@
+"""Text helpers for the linker: folding, tokens with character spans, stopwords.
+
+Every token keeps its span in the original string, so any match found on folded
+tokens can be reported as evidence with ``text[start:end]`` exactly as written.
+Folding is casefold plus accent stripping ("Hörempfehlung" -> "horempfehlung"),
+so a review and a feed that spell a name with and without accents still meet.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "STOPWORDS",
+    "Token",
+    "fold",
+    "is_case_informative",
+    "paragraph_spans",
+    "quoted_spans",
+    "stem",
+    "terms",
+    "tokenize",
+]
+
+# Order matters: dotted initials ("C.G.P.") and grouped numbers ("2,000,000") are one
+# token each; everything else splits on non-word characters (apostrophes included, so
+# "Koenig's" gives "Koenig" and "s", and "O'Donoghue" gives "O" and "Donoghue").
+_TOKEN = re.compile(
+    r"(?:[^\W\d_]\.){2,}"  # dotted initials
+    r"|\d{1,3}(?:,\d{3})+(?![\d,])"  # 2,500 or 2,000,000
+    r"|[^\W_]+",
+    re.UNICODE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One word of a text: folded form, span, and how it was capitalised."""
+
+    norm: str
+    start: int
+    end: int
+    cap: bool  # starts with an upper-case letter (or is a digit-initial token)
+    index: int  # position in the token list
+
+
+def fold(value: str) -> str:
+    """Casefold and strip accents.
+
+    >>> fold("Hörempfehlung CRE")
+    'horempfehlung cre'
+    >>> fold("Ærøskøbing")
+    'ærøskøbing'
+    """
+    if value.isascii():
+        return value.lower()
+    decomposed = unicodedata.normalize("NFKD", value)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return stripped.casefold()
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split ``text`` into tokens with exact spans.
+
+    >>> [t.norm for t in tokenize("C.G.P. Grey's $2,500 ep.3")]
+    ['cgp', 'grey', 's', '2500', 'ep', '3']
+    >>> t = tokenize("Hi Rukmini")[1]
+    >>> "Hi Rukmini"[t.start:t.end], t.cap
+    ('Rukmini', True)
+    """
+    tokens: list[Token] = []
+    for match in _TOKEN.finditer(text):
+        raw = match.group()
+        norm = fold(raw.replace(".", "").replace(",", ""))
+        if not norm:
+            continue
+        first = raw[0]
+        tokens.append(
+            Token(norm, match.start(), match.end(), first.isupper() or first.isdigit(), len(tokens))
+        )
+    return tokens
+
+
+def stem(word: str) -> str:
+    """A very light English stemmer for retrieval: plurals and possessives only.
+
+    >>> [stem(w) for w in ["episodes", "stories", "boss", "chapters", "news"]]
+    ['episode', 'story', 'boss', 'chapter', 'news']
+    """
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is", "ews")):
+        return word[:-1]
+    return word
+
+
+_TERM = re.compile(r"\d{1,3}(?:,\d{3})+(?![\d,])|[^\W_]+")
+
+
+def terms(text: str) -> Iterator[str]:
+    """Retrieval terms of ``text``: folded, stemmed, stopwords and 1-letter words dropped.
+
+    >>> list(terms("The Episodes of CRE, Hörempfehlung"))
+    ['episode', 'cre', 'horempfehlung']
+    """
+    for word in _TERM.findall(fold(text)):
+        if len(word) > 1 and word not in STOPWORDS:
+            yield stem(word.replace(",", ""))
+
+
+def is_case_informative(tokens: Sequence[Token]) -> bool:
+    """Whether the writer uses capitals at all (forum posts often do not).
+
+    In a text written all in lower case, a lower-case "caliphate" may still be the
+    show's name; in a text that capitalises names it is the ordinary word.
+    """
+    words = [t for t in tokens if t.norm.isalpha()]
+    if len(words) < 8:
+        return any(t.cap for t in words)
+    capitalised = sum(1 for t in words if t.cap)
+    return capitalised / len(words) > 0.04
+
+
+def paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the paragraphs (blocks separated by line breaks)."""
+    spans: list[tuple[int, int]] = []
+    for match in re.finditer(r"[^\n]+", text):
+        if match.group().strip():
+            spans.append((match.start(), match.end()))
+    return spans or [(0, len(text))]
+
+
+_QUOTED = re.compile(
+    r"[\"“”„«»]([^\"“”„«»\n]{1,120})[\"“”„«»]|(?<!\w)['‘’]([^'‘’\n]{1,80})['‘’](?!\w)"
+)
+
+
+def quoted_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of the insides of quotations ("...", “...”, '...', ‘...’)."""
+    spans: list[tuple[int, int]] = []
+    for match in _QUOTED.finditer(text):
+        group = 1 if match.group(1) is not None else 2
+        spans.append((match.start(group), match.end(group)))
+    return spans
+
+
+# English and German function words: never evidence on their own. German because
+# the catalog holds German-language shows and some reviews of them are in German.
+STOPWORDS = frozenset(
+    """
+    a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each even ever
+    every few for from further get gets got had has have having he her here hers herself him
+    himself his how i if in into is it its itself just least less let like made make many may
+    me might more most much must my myself no nor not now of off on once one only or other our
+    ours ourselves out over own per quite rather really same she should since so some still
+    such than that the their theirs them themselves then there these they this those through
+    thus to too under until up upon us very was we well were what when where whether which
+    while who whom whose why will with within without would yet you your yours yourself
+    yourselves s t d ll m re ve don didn doesn isn wasn won aren couldn shouldn wouldn hasn
+    haven hadn ok okay lol imo tbh btw etc via vs
+    aber als am an auch auf aus bei bin bis da das dass dem den der des die dies diese diesem
+    diesen dieser doch dort du durch ein eine einem einen einer eines er es etwas fur hat
+    hatte ich ihr im in ist ja jede jeder jetzt kann kein keine man mit nach nicht noch nur
+    ob oder ohne sehr sein seine sich sie sind so um und uns unter vom von vor war was weil
+    wenn wer wie wir wird wo zu zum zur uber
+    """.split()
+)
