@@ -10,8 +10,10 @@ line removal did.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +27,7 @@ _MARKERS = re.compile("[\ue000\ue001]")
 # C0 controls (but tab, newlines and form feed) and our markers: never review text.
 CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f\ue000\ue001]")
 SPACES = re.compile(r"\s+")
+_EDGES = re.compile("^[\\s\ue000\ue001]+|[\\s\ue000\ue001]+$")
 _BARE_URL = re.compile(r"\bhttps?://[^\s<>\"'()\[\]{}]+[^\s<>\"'()\[\]{}.,;:!?]")
 
 
@@ -115,7 +118,8 @@ def walk(root: Any, vocabulary: Vocabulary, base: str | None) -> Walked:
     preformatted = 0
 
     def end_line() -> None:
-        line = SPACES.sub(" ", "".join(parts)).strip()
+        line = SPACES.sub(" ", "".join(parts))
+        line = _EDGES.sub(lambda edge: SPACES.sub("", edge.group()), line)  # keep markers
         parts.clear()
         if line:
             lines.append(line)
@@ -280,11 +284,11 @@ def assemble(walked: Walked) -> tuple[str, list[HyperLink]]:
 
 def merge_links(main: list[HyperLink], others: Iterable[HyperLink]) -> list[HyperLink]:
     """trafilatura's links with their spans, then the content area's other links (-1)."""
-    seen = [(link.href, link.text) for link in main]
+    unmatched = Counter((link.href, link.text) for link in main)
     merged = list(main)
     for link in others:
-        if (link.href, link.text) in seen:
-            seen.remove((link.href, link.text))
+        if unmatched[link.href, link.text] > 0:
+            unmatched[link.href, link.text] -= 1
         else:
             merged.append(HyperLink(link.href, link.text))
     return merged
@@ -292,10 +296,12 @@ def merge_links(main: list[HyperLink], others: Iterable[HyperLink]) -> list[Hype
 
 def with_bare_urls(text: str, links: Sequence[HyperLink]) -> tuple[HyperLink, ...]:
     """Add the URLs written out in the text (plain-text reviews cite pages that way)."""
-    taken = [(link.start, link.end) for link in links if link.start >= 0]
-    extra = [
-        HyperLink(m.group(), m.group(), m.start(), m.end())
-        for m in _BARE_URL.finditer(text)
-        if not any(start < m.end() and m.start() < end for start, end in taken)
-    ]
+    # Anchor spans never overlap, so sorted by start they are sorted by end too.
+    spans = sorted((link.start, link.end) for link in links if link.start >= 0)
+    starts = [start for start, _ in spans]
+    extra = []
+    for match in _BARE_URL.finditer(text):
+        before = bisect.bisect_left(starts, match.end()) - 1  # last span starting before
+        if before < 0 or spans[before][1] <= match.start():
+            extra.append(HyperLink(match.group(), match.group(), match.start(), match.end()))
     return (*links, *extra)
