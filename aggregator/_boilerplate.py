@@ -30,8 +30,8 @@ from collections.abc import Sequence
 
 # A sentence of at least this many words counts as "long"; two long sentences in one
 # line make it body text. Six words: "Your email address will not be published." (7)
-# plus "Required fields are marked *" (4) is still not body, while every paragraph
-# of the founding review and of the dev-set reviews is.
+# plus "Required fields are marked *" (4) is still not body, while every body
+# paragraph of the founding review is.
 _LONG_SENTENCE_WORDS = 6
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)]*\s+")
 

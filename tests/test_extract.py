@@ -90,6 +90,48 @@ def test_founding_review_keeps_every_body_paragraph(seed_bytes: bytes) -> None:
         assert sentence in document.text
 
 
+# (file, sentences kept, furniture gone), read off the dev-set text reviews by hand
+DEV_TEXT = [
+    (
+        "b-gb-longread.txt",
+        ["Verdict: four stars.", "There is nothing else quite like the Bombcast"],
+        ["By Carla Menendez", "October 5, 2019", "Comments (2)", "joe_danger", "t-shirt"],
+    ),
+    (
+        "a-cre-ohr-de.txt",
+        [
+            "Kleiner Kritikpunkt:",
+            "Nach der langen Pause seit der Wikidata-Folge im Dezember ist es schön",
+        ],
+        ["Veröffentlicht am", "Kommentare (2)", "Danke für den Tipp", "CI-Trägerin"],
+    ),
+    (
+        "a-cal-forum-ep3.txt",
+        ["ep 3 on spotify", "> reply from mossgreen: same."],
+        ["posted by throwaway_kestrel"],
+    ),
+    (
+        "b-cortex-7habits-forum.txt",
+        ["hollyb wrote:", "lol fair.", "Forum: productivity.example.org > Podcasts"],
+        [],
+    ),
+    (
+        "a-tal-retraction.txt",
+        ["The retraction is the best episode This American Life has done in years"],
+        ["Filed under Media"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "kept", "gone"), DEV_TEXT)
+def test_dev_set_text_reviews(name: str, kept: list[str], gone: list[str]) -> None:
+    document = review(name)
+    for sentence in kept:
+        assert sentence in document.text
+    for furniture in gone:
+        assert furniture not in document.text
+
+
 # --- dev-set HTML reviews ------------------------------------------------------------
 
 # (file, sentences of the body, page furniture that must be gone, links with anchors)
