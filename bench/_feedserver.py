@@ -48,14 +48,18 @@ async def serve(port: int, directory: Path, hosts: int) -> None:
                     body, etag = files[path]
                     if inm == etag:
                         writer.write(
-                            b"HTTP/1.1 304 Not Modified\r\netag: " + etag
+                            b"HTTP/1.1 304 Not Modified\r\netag: "
+                            + etag
                             + b"\r\ncontent-length: 0\r\n\r\n"
                         )
                     else:
                         writer.write(
                             b"HTTP/1.1 200 OK\r\ncontent-type: application/rss+xml\r\netag: "
-                            + etag + b"\r\ncontent-length: " + str(len(body)).encode()
-                            + b"\r\n\r\n" + body
+                            + etag
+                            + b"\r\ncontent-length: "
+                            + str(len(body)).encode()
+                            + b"\r\n\r\n"
+                            + body
                         )
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):

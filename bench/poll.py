@@ -84,8 +84,13 @@ class Server:
     def __init__(self, directory: Path) -> None:
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "_feedserver.py"), str(self.port),
-             str(directory), str(HOSTS)],
+            [
+                sys.executable,
+                str(ROOT / "bench" / "_feedserver.py"),
+                str(self.port),
+                str(directory),
+                str(HOSTS),
+            ],
             stdout=subprocess.PIPE,
         )
         assert self.proc.stdout is not None
@@ -128,7 +133,7 @@ def run(feeds: int, database_url: str | None) -> dict[str, float]:
                     app.storage.add_feed(server.url(f"feed-{i}.xml", i), FeedKind.PODCAST, now)
                     for i in range(feeds)
                 ]
-                first, first_wall, first_cpu = timed(lambda: app.poller.poll_due(feeds=records))
+                first, first_wall, _ = timed(lambda: app.poller.poll_due(feeds=records))
                 assert first.failed == 0, [r.error for r in first.reports if r.failed][:3]
                 records = app.storage.list_feeds()
                 again, again_wall, again_cpu = timed(lambda: app.poller.poll_due(feeds=records))
@@ -175,24 +180,28 @@ Machine: {machine}; database: {database}; default settings (8 workers, 2 per hos
 
 | measure | result | target |
 |---|---:|---:|
-| first poll of {int(r['feeds'])} feeds (200, parse, insert {int(r['first_new_episodes'])} episodes) | {r['first_feeds_per_s']:.0f} feeds/s | |
-| re-poll, every feed answers 304 | {r['repoll_feeds_per_s']:.0f} feeds/s | >= 1,000 feeds/s |
-| CPU per unchanged feed (our process, all threads) | {r['repoll_cpu_ms_per_feed']:.2f} ms | < 1 ms |
-| episode writes on the 304 re-poll | {int(r['repoll_episode_writes'])} | 0 |
-| re-poll of a 3,000-item feed ({r['big_bytes'] / 1e6:.1f} MB) after one new episode: fetch + split + partial parse + store | {r['big_repoll_s'] * 1000:.0f} ms | |
-| full feedparser parse of the same document (median of 3) | {r['big_full_parse_s'] * 1000:.0f} ms | |
-| ratio | {100 * r['big_ratio']:.1f} % | <= 10 % |
+| first poll of {int(r["feeds"])} feeds (200, parse, insert {int(r["first_new_episodes"])} episodes) | {r["first_feeds_per_s"]:.0f} feeds/s | |
+| re-poll, every feed answers 304 | {r["repoll_feeds_per_s"]:.0f} feeds/s | >= 1,000 feeds/s |
+| CPU per unchanged feed (our process, all threads) | {r["repoll_cpu_ms_per_feed"]:.2f} ms | < 1 ms |
+| episode writes on the 304 re-poll | {int(r["repoll_episode_writes"])} | 0 |
+| re-poll of a 3,000-item feed ({r["big_bytes"] / 1e6:.1f} MB) after one new episode: fetch + split + partial parse + store | {r["big_repoll_s"] * 1000:.0f} ms | |
+| full feedparser parse of the same document (median of 3) | {r["big_full_parse_s"] * 1000:.0f} ms | |
+| ratio | {100 * r["big_ratio"]:.1f} % | <= 10 % |
 """
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--feeds", type=int, default=1000)
-    parser.add_argument("--database", default=None, help="database URL (default: a temp SQLite file)")
+    parser.add_argument(
+        "--database", default=None, help="database URL (default: a temp SQLite file)"
+    )
     parser.add_argument("--results", type=Path, default=None, help="append the table to this file")
     args = parser.parse_args()
     result = run(args.feeds, args.database)
-    text = report(result, "SQLite file (WAL)" if args.database is None else args.database.split("@")[-1])
+    text = report(
+        result, "SQLite file (WAL)" if args.database is None else args.database.split("@")[-1]
+    )
     print(text)
     if args.results:
         with args.results.open("a", encoding="utf-8") as f:
