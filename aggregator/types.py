@@ -208,6 +208,11 @@ class StoreCounts:
     updated: int = 0
     unchanged: int = 0
     missing: int = 0  # known episodes no longer in the feed (kept, marked)
+    # Context, not counts (so left out of ==): the series written, when the poll had
+    # content, and the earliest publication date among new and changed episodes --
+    # reviews older than that cannot be about them (used to re-link incrementally).
+    series_id: int | None = field(default=None, compare=False)
+    changed_since: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -711,3 +711,26 @@ def test_ensure_feed_from_racing_threads_adds_one_feed(storage: Storage) -> None
     assert len({feed_id for feed_id, _ in results}) == 1
     assert sorted(created for _, created in results) == [False, False, False, True]
     assert len(storage.list_feeds()) == 1
+
+
+def test_counts_say_which_series_and_since_when(storage: Storage) -> None:
+    feed_id = add(storage)
+    first = storage.apply_poll(ok_update(feed_id, T0), feed(episode(3), episode(5)), T0)
+    assert first.series_id is not None
+    assert first.changed_since == episode(3).published  # the older of the two new ones
+    # a changed old episode and a new one: the earliest of what changed
+    later = T0 + timedelta(days=60)
+    counts = storage.apply_poll(
+        ok_update(feed_id, later),
+        feed(episode(3, title="Episode 3, corrected"), episode(5), episode(6)),
+        later,
+    )
+    assert (counts.new, counts.updated, counts.unchanged) == (1, 1, 1)
+    assert counts.series_id == first.series_id
+    assert counts.changed_since == episode(3).published
+    nothing = storage.apply_poll(
+        ok_update(feed_id, later),
+        feed(episode(3, title="Episode 3, corrected"), episode(5), episode(6)),
+        later,
+    )
+    assert nothing.changed_since is None

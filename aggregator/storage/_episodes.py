@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from aggregator.sanitize import html_to_text
 from aggregator.storage._models import EPISODE
 from aggregator.storage._series import persons_from_json, persons_to_json
 from aggregator.types import (
@@ -34,6 +35,7 @@ from aggregator.types import (
 _CONTENT_COLUMNS = (
     "title",
     "description",
+    "description_text",
     "link",
     "published",
     "enclosure_url",
@@ -80,12 +82,16 @@ class Plan:
     updated: int = 0
     unchanged: int = 0
 
-    def counts(self) -> StoreCounts:
+    def counts(self, series_id: int) -> StoreCounts:
+        changed = [e.published for e in self.upserts if e.published is not None]
+        changed += [e.published for _, e in self.rematches if e.published is not None]
         return StoreCounts(
             new=self.new,
             updated=self.updated,
             unchanged=self.unchanged,
             missing=len(self.newly_missing),
+            series_id=series_id,
+            changed_since=min(changed, default=None),
         )
 
 
@@ -181,6 +187,9 @@ def _row(series_id: int, episode: ParsedEpisode, now: datetime) -> dict[str, Any
         "guid": episode.guid,
         "title": episode.title,
         "description": episode.description_html,
+        # Derived once here, where only new and changed episodes pass, rather than
+        # each time the linker reads the catalog (see _models).
+        "description_text": html_to_text(episode.description_html),
         "link": episode.link,
         "published": episode.published,
         "enclosure_url": enclosure.url if enclosure else None,

@@ -175,7 +175,7 @@ class Storage:
             connection = session.connection()
             todo = _episodes.plan(_episodes.load_stored(connection, series_id), parsed)
             _episodes.write(connection, series_id, todo, now)
-            return todo.counts()
+            return todo.counts(series_id)
 
     def apply_schedule_updates(self, updates: Sequence[FeedUpdate], now: datetime) -> None:
         """Write many polls that brought nothing to store (304s, unchanged bodies).
