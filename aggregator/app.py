@@ -7,12 +7,14 @@ what it needs passed in (reader's ``make_reader()`` is the model).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import TracebackType
 
+from aggregator.extract import MAX_REVIEW_BYTES
 from aggregator.fetch import Fetcher
 from aggregator.poller import Poller
+from aggregator.reviews import Reviews
 from aggregator.settings import Settings
 from aggregator.storage import Storage, open_storage
 from aggregator.types import FeedRecord
@@ -28,7 +30,9 @@ class App:
     storage: Storage
     fetcher: Fetcher
     poller: Poller
+    reviews: Reviews
     clock: Callable[[], datetime]
+    review_fetcher: Fetcher
 
     def sync_config_feeds(self) -> list[FeedRecord]:
         """Add the feeds listed in the config file that the store does not have yet."""
@@ -41,6 +45,7 @@ class App:
 
     def close(self) -> None:
         self.fetcher.close()
+        self.review_fetcher.close()
         self.storage.close()
 
     def __enter__(self) -> App:
@@ -64,8 +69,17 @@ def make_app(
         if migrate:
             storage.migrate()
         fetcher = Fetcher(settings.fetch, clock=clock)
+        # A review page over the review size limit is refused while it downloads,
+        # not after 50 MiB of it have arrived.
+        review_limits = replace(
+            settings.fetch,
+            max_body_bytes=min(settings.fetch.max_body_bytes, MAX_REVIEW_BYTES),
+            max_decompressed_bytes=min(settings.fetch.max_decompressed_bytes, MAX_REVIEW_BYTES),
+        )
+        review_fetcher = Fetcher(review_limits, clock=clock, allow_file=False)
     except BaseException:
         storage.close()
         raise
-    poller = Poller(storage, fetcher, settings.poll, clock=clock)
-    return App(settings, storage, fetcher, poller, clock)
+    reviews = Reviews(storage, review_fetcher, clock=clock)
+    poller = Poller(storage, fetcher, settings.poll, clock=clock, listener=reviews)
+    return App(settings, storage, fetcher, poller, reviews, clock, review_fetcher)

@@ -16,6 +16,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from aggregator import decide
@@ -24,7 +25,7 @@ from aggregator.fetch import Fetcher
 from aggregator.parse import parse_feed
 from aggregator.settings import PollSettings
 from aggregator.storage import Storage
-from aggregator.types import FeedRecord, FeedUpdate, ParsedFeed, StoreCounts
+from aggregator.types import FeedKind, FeedRecord, FeedUpdate, ParsedFeed, StoreCounts
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,16 @@ class PollSummary:
         )
 
 
+class ContentListener(Protocol):
+    """Told what a poll brought, after it is stored (``reviews.Reviews`` is one)."""
+
+    def podcast_stored(self, feed: FeedRecord, parsed: ParsedFeed, counts: StoreCounts) -> None:
+        """A podcast feed's new or changed content was stored."""
+
+    def reviews_fetched(self, feed: FeedRecord, parsed: ParsedFeed) -> int:
+        """A reviews feed changed: take its items in; returns how many were taken."""
+
+
 class Poller:
     """Polls feeds: one at a time (``poll_feed``) or due ones in a bounded pool."""
 
@@ -98,8 +109,10 @@ class Poller:
         *,
         clock: Callable[[], datetime],
         random: Callable[[], float] = _random.random,
+        listener: ContentListener | None = None,
     ) -> None:
         self._storage = storage
+        self._listener = listener
         self._fetcher = fetcher
         self._settings = settings
         self._clock = clock
@@ -140,12 +153,19 @@ class Poller:
         if result.content is not None:
             content_hash = hashlib.sha256(result.content).hexdigest()
             if content_hash != feed.content_hash:
+                # A reviews feed is small and its items become reviews, not
+                # episodes: parsed in full, with no item hashes to skip by.
+                known = (
+                    self._storage.known_item_hashes(feed.id)
+                    if feed.kind is FeedKind.PODCAST
+                    else frozenset[str]()
+                )
                 try:
                     parsed = parse_feed(
                         result.content,
                         url=result.final_url,
                         headers=result.headers,
-                        known_item_hashes=self._storage.known_item_hashes(feed.id),
+                        known_item_hashes=known,
                     )
                 except ParseError as e:
                     return self._fail(feed, e, started)
@@ -167,8 +187,14 @@ class Poller:
         if defer is not None and parsed is None and update.url is None:
             defer.add(update, now)
             counts = StoreCounts()
+        elif parsed is not None and feed.kind is FeedKind.REVIEWS:
+            self._storage.apply_poll(update, None, now)
+            taken = self._listener.reviews_fetched(feed, parsed) if self._listener else 0
+            counts = StoreCounts(new=taken)
         else:
             counts = self._storage.apply_poll(update, parsed, now)
+            if parsed is not None and self._listener and (counts.new or counts.updated):
+                self._listener.podcast_stored(feed, parsed, counts)
         outcome = _outcome(result.not_modified, parsed, counts)
         return PollReport(
             feed.id,

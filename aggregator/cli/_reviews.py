@@ -1,0 +1,158 @@
+"""Commands about reviews and links: reviews add/list, links, eval."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aggregator.cli._app import JsonOption, app, context, print_json, reviews_app
+from aggregator.cli._output import link_json, review_json
+from aggregator.exceptions import InputError
+from aggregator.reviews import AddedReview
+from aggregator.types import LinkRecord
+
+
+def _date(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d")
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date of the form YYYY-MM-DD") from None
+    return day.replace(tzinfo=UTC)
+
+
+@reviews_app.command("add")
+def reviews_add(
+    ctx: typer.Context,
+    source: Annotated[
+        str, typer.Argument(help="A file (.txt, .md, .html), an http(s) URL, or - for stdin.")
+    ],
+    url: Annotated[str | None, typer.Option("--url", help="Where the review lives.")] = None,
+    title: Annotated[str | None, typer.Option("--title", help="The review's title.")] = None,
+    author: Annotated[str | None, typer.Option("--author", help="Who wrote it.")] = None,
+    published: Annotated[
+        str | None, typer.Option("--published", help="When it was published (YYYY-MM-DD).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add a review, link it at once, and print its id and links."""
+    when = _date(published)
+    with context(ctx).open() as a:
+        if source.startswith(("http://", "https://")):
+            added = a.reviews.add_url(source, title=title, author=author, published=when)
+        else:
+            data, name = _read_source(source)
+            added = a.reviews.add(
+                data,
+                source="stdin" if source == "-" else "file",
+                filename=name,
+                url=url,
+                title=title,
+                author=author,
+                published=when,
+            )
+    if as_json:
+        print_json(
+            {"review": review_json(added.review), "links": [link_json(x) for x in added.links]}
+        )
+        return
+    _print_added(added)
+
+
+def _read_source(source: str) -> tuple[bytes, str | None]:
+    if source == "-":
+        return sys.stdin.buffer.read(), None
+    path = Path(source)
+    if not path.is_file():
+        raise InputError(f"{source}: no such file")
+    try:
+        return path.read_bytes(), path.name
+    except OSError as e:
+        raise InputError(f"{source}: cannot read: {e.strerror or e}") from e
+
+
+def _print_added(added: AddedReview) -> None:
+    r = added.review
+    state = "added" if added.created else "updated"
+    typer.echo(f"review {r.id} {state}: {r.title or r.url or '(untitled)'}")
+    if not added.links:
+        typer.echo("  no links: it reviews no podcast we know")
+    for link in added.links:
+        typer.echo(_link_line(link))
+        for e in link.evidence[:6]:
+            typer.echo(f"      {e.kind}: {e.text!r} ({e.detail})")
+
+
+def _link_line(link: LinkRecord) -> str:
+    target = link.series_title
+    if link.episode_id is not None:
+        target += f" / {link.episode_title}"
+    return f"  {link.relation.value:<8} {link.score:.2f}  {target}"
+
+
+@reviews_app.command("list")
+def reviews_list(
+    ctx: typer.Context,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List reviews, newest first."""
+    with context(ctx).open() as a:
+        reviews = a.storage.list_reviews(limit=limit)
+    if as_json:
+        print_json([review_json(r) for r in reviews])
+        return
+    for r in reviews:
+        date = r.published.date().isoformat() if r.published else "undated   "
+        typer.echo(f"{r.id:>6} {date} {r.title or r.url or '(untitled)'}")
+
+
+@app.command()
+def links(
+    ctx: typer.Context,
+    review: Annotated[str | None, typer.Option("--review", help="A review's id or URL.")] = None,
+    series: Annotated[int | None, typer.Option("--series", help="A series id.")] = None,
+    episode: Annotated[int | None, typer.Option("--episode", help="An episode id.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List links between reviews and series or episodes, with their evidence."""
+    with context(ctx).open() as a:
+        review_id = a.storage.find_review(review).id if review is not None else None
+        found = a.storage.list_links(review_id=review_id, series_id=series, episode_id=episode)
+    if as_json:
+        print_json([link_json(x) for x in found])
+        return
+    for link in found:
+        typer.echo(f"review {link.review_id}: {link.review_title or link.review_url}")
+        typer.echo(_link_line(link))
+
+
+@app.command("eval")
+def evaluate_command(
+    dataset: Annotated[
+        Path, typer.Argument(help="A labelled set: catalog/, reviews/, labels.json.")
+    ],
+    errors: Annotated[bool, typer.Option("--errors", help="List each review's errors.")] = False,
+) -> None:
+    """Score the linker, and a plain BM25 baseline, on a labelled set, side by side."""
+    # Imported here: evaluation reads whole catalogs, which only this command needs.
+    from aggregator.evaluation import (
+        bm25_baseline,
+        evaluate,
+        format_errors,
+        format_report,
+        load_dataset,
+    )
+    from aggregator.linking import Catalog, Linker
+
+    data = load_dataset(dataset)
+    ours = evaluate(data, Linker(Catalog.build(data.series)).link)
+    baseline = evaluate(data, bm25_baseline(data))
+    typer.echo(format_report(ours, baseline, f"{dataset} ({len(data.reviews)} reviews)"))
+    if errors:
+        typer.echo(format_errors(ours))

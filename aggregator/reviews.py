@@ -1,0 +1,214 @@
+"""Reviews in, links out: takes reviews in and keeps their links current.
+
+The glue between intake (``extract``), the linker (``linking``, pure) and storage. A
+review is linked the moment it is added. Links are kept current incrementally:
+
+- a new series (its first poll) is looked for in every review, with a linker that
+  knows only that series — reviews x one series, not reviews x the catalog;
+- new or changed episodes of a known series re-link the reviews already linked to
+  that series (their "latest episode" may have changed), and the reviews published
+  after the earliest new or changed episode in which a linker that knows only that
+  series finds something;
+- a new linker version re-links reviews linked by an older one (``relink_outdated``).
+
+Human decisions (confirmed, rejected, manual links) survive all of it: storage's
+``replace_links`` only replaces the linker's own links.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from aggregator.exceptions import ReviewError
+from aggregator.extract import extract_document, extract_html, review_content_hash
+from aggregator.fetch import Fetcher
+from aggregator.linking import LINKER_VERSION, Catalog, Linker
+from aggregator.storage import Storage
+from aggregator.types import (
+    FeedRecord,
+    LinkRecord,
+    ParsedFeed,
+    ReviewDocument,
+    ReviewRecord,
+    StoreCounts,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AddedReview:
+    review: ReviewRecord
+    links: list[LinkRecord]
+    created: bool  # False: the same review (same URL or content) was there and is updated
+
+
+class Reviews:
+    """Review intake and linking, over one storage. Thread-safe."""
+
+    def __init__(
+        self, storage: Storage, fetcher: Fetcher, *, clock: Callable[[], datetime]
+    ) -> None:
+        self._storage = storage
+        self._fetcher = fetcher
+        self._clock = clock
+        self._linker: Linker | None = None
+        self._lock = threading.RLock()
+
+    # --- intake ------------------------------------------------------------------
+
+    def add(
+        self,
+        data: bytes,
+        *,
+        source: str,
+        filename: str | None = None,
+        content_type: str | None = None,
+        url: str | None = None,
+        title: str | None = None,
+        author: str | None = None,
+        published: datetime | None = None,
+    ) -> AddedReview:
+        """Take in a review from bytes (a file, stdin, an API body) and link it."""
+        document = extract_document(
+            data,
+            filename=filename,
+            content_type=content_type,
+            url=url,
+            title=title,
+            author=author,
+            published=published,
+        )
+        return self._save_and_link(document, source=source)
+
+    def add_url(
+        self,
+        url: str,
+        *,
+        title: str | None = None,
+        author: str | None = None,
+        published: datetime | None = None,
+    ) -> AddedReview:
+        """Fetch a review page through our fetch layer, extract its main text, link it."""
+        result = self._fetcher.fetch(url)
+        if result.content is None:  # only local files answer "not modified" unasked
+            raise ReviewError(f"{url}: no content")
+        document = extract_document(
+            result.content,
+            content_type=result.headers.get("content-type"),
+            url=result.final_url,
+            title=title,
+            author=author,
+            published=published,
+        )
+        return self._save_and_link(document, source="url")
+
+    def take_feed_items(self, feed: FeedRecord, parsed: ParsedFeed) -> int:
+        """Every item of a reviews feed becomes a review; returns how many were taken.
+
+        An item that is not a review we can read (empty, only an image) is skipped with
+        a log line; the rest of the feed carries on.
+        """
+        taken = 0
+        for item in parsed.episodes:
+            try:
+                document = extract_html(
+                    item.description_html,
+                    url=item.link,
+                    title=item.title,
+                    author=item.author,
+                    published=item.published,
+                )
+            except ReviewError as e:
+                log.info("reviews feed %s: item %s skipped: %s", feed.url, item.guid, e)
+                continue
+            self._save_and_link(document, source="feed", feed_id=feed.id)
+            taken += 1
+        return taken
+
+    def _save_and_link(
+        self, document: ReviewDocument, *, source: str, feed_id: int | None = None
+    ) -> AddedReview:
+        now = self._clock()
+        record, created = self._storage.save_review(
+            document,
+            content_hash=review_content_hash(document),
+            source=source,
+            now=now,
+            feed_id=feed_id,
+        )
+        return AddedReview(record, self.relink(record), created)
+
+    # --- linking -------------------------------------------------------------------
+
+    def linker(self) -> Linker:
+        """The linker over the whole catalog, built on first use and kept current."""
+        with self._lock:
+            if self._linker is None:
+                self._linker = Linker(Catalog.build(self._storage.catalog()))
+            return self._linker
+
+    def relink(self, review: ReviewRecord) -> list[LinkRecord]:
+        """Link one review afresh; human decisions on its links are kept."""
+        proposals = self.linker().link(review.document())
+        return self._storage.replace_links(
+            review.id, proposals, linker_version=LINKER_VERSION, now=self._clock()
+        )
+
+    # --- the poller's listener -------------------------------------------------------
+
+    def podcast_stored(self, feed: FeedRecord, parsed: ParsedFeed, counts: StoreCounts) -> None:
+        if counts.series_id is None:
+            return
+        relinked = self.series_changed(
+            counts.series_id,
+            new_series=feed.content_hash is None,
+            since=counts.changed_since,
+        )
+        if relinked:
+            log.info("re-linked %d reviews after a change to %s", relinked, feed.url)
+
+    def reviews_fetched(self, feed: FeedRecord, parsed: ParsedFeed) -> int:
+        return self.take_feed_items(feed, parsed)
+
+    def series_changed(self, series_id: int, *, new_series: bool, since: datetime | None) -> int:
+        """Re-link the reviews a changed series could change; returns how many.
+
+        ``since`` is the earliest publication date among the new or changed episodes.
+        """
+        changed = self._storage.catalog([series_id])
+        with self._lock:
+            if self._linker is not None:
+                for series in changed:
+                    self._linker.catalog.put(series)
+        if not changed:
+            return 0
+        todo = {r.id: r for r in self._storage.reviews_linked_to(series_id)}
+        if new_series or since is not None:
+            only_this = Linker(Catalog.build(changed))
+            cutoff = None if new_series or since is None else since - timedelta(days=1)
+            for review in self._storage.list_reviews():
+                if review.id in todo:
+                    continue
+                if (
+                    cutoff is not None
+                    and review.published is not None
+                    and review.published < cutoff
+                ):
+                    continue
+                if only_this.link(review.document()):
+                    todo[review.id] = review
+        for review in todo.values():
+            self.relink(review)
+        return len(todo)
+
+    def relink_outdated(self, *, limit: int = 1000) -> int:
+        """Re-link reviews linked by another linker version (or never); returns how many."""
+        reviews = self._storage.reviews_needing_link(LINKER_VERSION, limit=limit)
+        for review in reviews:
+            self.relink(review)
+        return len(reviews)
