@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -19,14 +20,23 @@ log = logging.getLogger(__name__)
 
 
 class Ticker:
-    """Runs ``poller.poll_due()`` every ``tick_seconds``, starting now.
+    """Runs ``poller.poll_due()`` every ``tick_seconds``, starting now, then the chores
+    (bounded pieces of background work, such as re-linking reviews after a linker
+    upgrade).
 
     ``max_instances=1`` and ``coalesce`` mean a slow tick is never run twice at once
     and missed ticks collapse into one.
     """
 
-    def __init__(self, poller: Poller, tick_seconds: float) -> None:
+    def __init__(
+        self,
+        poller: Poller,
+        tick_seconds: float,
+        *,
+        chores: Sequence[Callable[[], object]] = (),
+    ) -> None:
         self._poller = poller
+        self._chores = tuple(chores)
         self._scheduler = BackgroundScheduler(timezone=UTC)
         self._scheduler.add_job(
             self._tick,
@@ -49,6 +59,9 @@ class Ticker:
             summary = self._poller.poll_due()
             if summary.polled:
                 log.info(summary.line())
+            for chore in self._chores:
+                if not self._poller.stopping:
+                    chore()
         except Exception:
             # A bug in one tick must not kill the service; the next tick tries again.
             log.exception("tick failed")

@@ -193,7 +193,13 @@ def run(ctx: typer.Context) -> None:
         added = a.sync_config_feeds()
         if added:
             logging.info("added %d feeds from %s", len(added), a.settings.source)
-        ticker = Ticker(a.poller, a.settings.poll.tick_seconds)
+        reviews = a.reviews
+        ticker = Ticker(
+            a.poller,
+            a.settings.poll.tick_seconds,
+            # Reviews linked by an older linker version are re-linked a batch a tick.
+            chores=[lambda: reviews.relink_outdated(limit=200)],
+        )
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
             ticker.start()
