@@ -16,9 +16,9 @@ from aggregator.storage import open_storage
 from aggregator.storage._migrate import alembic_config, downgrade_to
 from aggregator.storage._models import METADATA
 from aggregator.types import FeedKind
-from tests.fakes import T0
+from tests.fakes import T0, episode, feed, ok_update, series
 
-TABLES = {"feed", "series", "episode"}
+TABLES = {"feed", "series", "episode", "review", "link"}
 
 
 @pytest.fixture
@@ -84,6 +84,42 @@ def test_downgrade_to_base_removes_the_tables_and_upgrade_restores_them(
         store.migrate()
         store.add_feed("https://a.example/feed", FeedKind.PODCAST, T0)
         assert len(store.list_feeds()) == 1
+
+
+def test_downgrade_to_0001_keeps_podcasts_and_upgrade_derives_plain_text(
+    database_url: str, engine: Engine
+) -> None:
+    with open_storage(database_url) as store:
+        store.migrate()
+        feed_id = store.add_feed("https://a.example/feed", FeedKind.PODCAST, T0).id
+        show = series(description_html="<p>A <b>show</b> &amp; more</p>")
+        first = episode(1, description_html="<p>One<br>two &lt;3</p>")
+        store.apply_poll(ok_update(feed_id, T0), feed(first, show=show), T0)
+
+        downgrade_to(store._write_engine, "0001")
+        assert set(inspect(engine).get_table_names()) == {
+            "feed",
+            "series",
+            "episode",
+            "alembic_version",
+        }
+        columns = {c["name"] for c in inspect(engine).get_columns("episode")}
+        assert "description_text" not in columns
+        assert versions(engine) == ["0001"]
+        with engine.connect() as connection:  # not cascaded away with a dropped column
+            guids = connection.execute(text("SELECT guid FROM episode")).scalars().all()
+        assert guids == ["urn:show:1"]
+
+        store.migrate()
+        with engine.connect() as connection:
+            texts = connection.execute(
+                text(
+                    "SELECT s.description_text, e.description_text "
+                    "FROM series s JOIN episode e ON e.series_id = s.id"
+                )
+            ).all()
+        # By hand from html_to_text's rules: blocks and <br> become line breaks.
+        assert texts == [("A show & more", "One\ntwo <3")]
 
 
 def test_instances_migrating_at_once_do_not_collide(database_url: str, engine: Engine) -> None:

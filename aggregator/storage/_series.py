@@ -11,6 +11,7 @@ from sqlmodel import Session, col
 from sqlmodel import select as sm_select
 
 from aggregator.exceptions import NotFoundError
+from aggregator.sanitize import html_to_text
 from aggregator.storage._models import EPISODE, FEED, SERIES, Series
 from aggregator.types import ParsedSeries, Person, SeriesRecord
 
@@ -42,6 +43,7 @@ def upsert(session: Session, feed_id: int, parsed: ParsedSeries, now: datetime) 
     row.owner_name = parsed.owner_name
     row.owner_email = parsed.owner_email
     row.description = parsed.description_html
+    row.description_text = html_to_text(parsed.description_html)
     row.link = parsed.link
     row.image = parsed.image
     row.language = parsed.language

@@ -1,0 +1,134 @@
+"""The catalog: every series and episode the linker can link to, as plain text.
+
+Two queries for the whole catalog (series, then all episodes in series order), only
+the columns the linker reads, and the plain-text descriptions stored beside the HTML
+(``_models``), so 100k episodes cost one pass over rows rather than one HTML parse
+each. Episodes gone from their feed are included: a review may be about them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Column, Connection, Select, case, select
+
+from aggregator.sanitize import html_to_text
+from aggregator.storage._models import EPISODE, FEED, SERIES
+from aggregator.storage._series import persons_from_json
+from aggregator.types import CatalogEpisode, CatalogSeries
+
+# Ids per IN (...) list when the catalog of some series is asked for: far below
+# SQLite's limit of 32,766 bound parameters, and few round trips.
+_IDS_PER_QUERY = 1000
+
+
+def _chunks(ids: Collection[int]) -> Iterator[list[int]]:
+    iterator = iter(sorted(set(ids)))
+    while chunk := list(islice(iterator, _IDS_PER_QUERY)):
+        yield chunk
+
+
+def _html_if_no_text(table: Any) -> Any:
+    """The HTML description only where the plain text is missing: reading both for
+    every row would double what the catalog reads."""
+    text: Column[Any] = table.c.description_text
+    return case((text.is_(None), table.c.description), else_=None).label("description")
+
+
+def _series_query() -> Select[Any]:
+    return (
+        select(
+            SERIES.c.id,
+            SERIES.c.title,
+            FEED.c.url,
+            SERIES.c.author,
+            SERIES.c.owner_name,
+            _html_if_no_text(SERIES),
+            SERIES.c.description_text,
+            SERIES.c.link,
+            SERIES.c.image,
+            SERIES.c.categories,
+            SERIES.c.persons,
+        )
+        .join(FEED, FEED.c.id == SERIES.c.feed_id)
+        .order_by(SERIES.c.id)
+    )
+
+
+def _episodes_query() -> Select[Any]:
+    # Oldest first, undated last, in the order of the (series_id, published) index.
+    return select(
+        EPISODE.c.id,
+        EPISODE.c.series_id,
+        EPISODE.c.guid,
+        EPISODE.c.title,
+        _html_if_no_text(EPISODE),
+        EPISODE.c.description_text,
+        EPISODE.c.published,
+        EPISODE.c.season,
+        EPISODE.c.number,
+        EPISODE.c.episode_type,
+        EPISODE.c.link,
+        EPISODE.c.enclosure_url,
+        EPISODE.c.persons,
+    ).order_by(EPISODE.c.series_id, EPISODE.c.published.asc().nulls_last(), EPISODE.c.id)
+
+
+def _text(html: str | None, text: str | None) -> str:
+    # No text: written before the text was derived on write; derive it now.
+    return html_to_text(html or "") if text is None else text
+
+
+def load(connection: Connection, series_ids: Collection[int] | None) -> list[CatalogSeries]:
+    """The catalog of every series, or of those in ``series_ids`` (unknown ids are
+    skipped), ordered by series id."""
+    if series_ids is None:
+        series_rows = list(connection.execute(_series_query()))
+        episode_rows = list(connection.execute(_episodes_query()))
+    else:
+        series_rows, episode_rows = [], []
+        for chunk in _chunks(series_ids):
+            series_rows += connection.execute(_series_query().where(SERIES.c.id.in_(chunk)))
+            episode_rows += connection.execute(
+                _episodes_query().where(EPISODE.c.series_id.in_(chunk))
+            )
+
+    episodes: dict[int, list[CatalogEpisode]] = {row.id: [] for row in series_rows}
+    for e in episode_rows:
+        bucket = episodes.get(e.series_id)
+        if bucket is None:
+            continue  # its series arrived after we read the series (PostgreSQL)
+        bucket.append(
+            CatalogEpisode(
+                id=e.id,
+                series_id=e.series_id,
+                guid=e.guid,
+                title=e.title,
+                description_text=_text(e.description, e.description_text),
+                published=e.published,
+                season=e.season,
+                number=e.number,
+                episode_type=e.episode_type,
+                link=e.link,
+                enclosure_url=e.enclosure_url,
+                persons=persons_from_json(e.persons),
+            )
+        )
+    return [
+        CatalogSeries(
+            id=s.id,
+            title=s.title,
+            feed_url=s.url,
+            author=s.author,
+            owner_name=s.owner_name,
+            description_text=_text(s.description, s.description_text),
+            link=s.link,
+            image=s.image,
+            categories=tuple(s.categories or ()),
+            persons=persons_from_json(s.persons),
+            episodes=tuple(episodes[s.id]),
+        )
+        for s in series_rows
+    ]

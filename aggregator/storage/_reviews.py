@@ -1,0 +1,201 @@
+"""Reviews: texts about podcasts, saved once however often they arrive.
+
+A review is known by its URL when it has one, else by the hash of its content. Saving
+a review again updates that row in place, so its id, and the human decisions on its
+links, survive (issue 3: "the same review added twice ... is one review, updated").
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, exists, func, insert, or_, select, text, update
+from sqlalchemy import delete as sa_delete
+from sqlalchemy.exc import IntegrityError
+
+from aggregator.exceptions import AlreadyExistsError, NotFoundError
+from aggregator.storage._models import EPISODE, LINK, REVIEW, SERIES
+from aggregator.types import HyperLink, LinkStatus, ReviewDocument, ReviewRecord
+
+# PostgreSQL advisory lock held while a review is saved. Two instances saving the same
+# review (same content, no URL) at once would otherwise both find nothing and insert
+# twice: no constraint can catch that. SQLite writers queue anyway (BEGIN IMMEDIATE).
+_PG_SAVE_LOCK = 0x72657677  # "revw"
+
+# Metadata kept from the stored row when a new copy of the review lacks it (a file
+# added again without --published must not lose the date it was first given).
+_KEPT_WHEN_MISSING = ("url", "title", "author", "published", "feed_id")
+
+
+def hyperlinks_to_json(links: tuple[HyperLink, ...]) -> list[dict[str, Any]]:
+    return [asdict(link) for link in links]
+
+
+def hyperlinks_from_json(data: list[dict[str, Any]] | None) -> tuple[HyperLink, ...]:
+    return tuple(HyperLink(**item) for item in data or ())
+
+
+def to_record(row: Row[Any]) -> ReviewRecord:
+    return ReviewRecord(
+        id=row.id,
+        text=row.text,
+        content_hash=row.content_hash,
+        source=row.source,
+        url=row.url,
+        title=row.title,
+        author=row.author,
+        published=row.published,
+        html=row.html,
+        links=hyperlinks_from_json(row.links),
+        feed_id=row.feed_id,
+        linker_version=row.linker_version,
+        linked_at=row.linked_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def get(connection: Connection, review_id: int, *, for_update: bool = False) -> ReviewRecord:
+    query = select(REVIEW).where(REVIEW.c.id == review_id)
+    if for_update:
+        query = query.with_for_update()
+    row = connection.execute(query).first()
+    if row is None:
+        raise NotFoundError(f"no review with id {review_id}")
+    return to_record(row)
+
+
+def find(connection: Connection, id_or_url: str) -> ReviewRecord:
+    key = id_or_url.strip()
+    if key.isdigit():
+        return get(connection, int(key))
+    row = connection.execute(select(REVIEW).where(REVIEW.c.url == key)).first()
+    if row is None:
+        raise NotFoundError(f"no review with id or URL {id_or_url!r}")
+    return to_record(row)
+
+
+def _match(connection: Connection, url: str | None, content_hash: str) -> Row[Any] | None:
+    """The stored review that ``url`` or ``content_hash`` names, if any.
+
+    By URL first. Failing that, by content, but a review at one address never takes
+    over another's: the same text at two URLs stays two reviews (each URL must find
+    its own), while text first added without an address takes the URL it comes with.
+    """
+    if url is not None:
+        row = connection.execute(select(REVIEW).where(REVIEW.c.url == url)).first()
+        if row is not None:
+            return row
+    query = select(REVIEW).where(REVIEW.c.content_hash == content_hash)
+    if url is not None:
+        query = query.where(REVIEW.c.url.is_(None))
+    return connection.execute(query.order_by(REVIEW.c.id).limit(1)).first()
+
+
+def save(
+    connection: Connection,
+    document: ReviewDocument,
+    *,
+    content_hash: str,
+    source: str,
+    now: datetime,
+    feed_id: int | None,
+) -> tuple[ReviewRecord, bool]:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SAVE_LOCK})
+    values: dict[str, Any] = {
+        "url": document.url,
+        "title": document.title,
+        "author": document.author,
+        "published": document.published,
+        "text": document.text,
+        "html": document.html,
+        "links": hyperlinks_to_json(document.links),
+        "content_hash": content_hash,
+        "source": source,
+        "feed_id": feed_id,
+    }
+    stored = _match(connection, document.url, content_hash)
+    if stored is None:
+        try:
+            new_id = connection.execute(
+                insert(REVIEW).values(**values, created_at=now, updated_at=now)
+            ).inserted_primary_key
+        except IntegrityError as e:
+            raise AlreadyExistsError(f"a review with the URL {document.url} exists") from e
+        assert new_id is not None
+        return get(connection, new_id[0]), True
+
+    old = stored._mapping
+    changes = {
+        name: value
+        for name, value in values.items()
+        if old[name] != value and not (value is None and name in _KEPT_WHEN_MISSING)
+    }
+    if "content_hash" in changes:
+        # Other text: the links made from the old one must be remade (their evidence
+        # spans point into the old text); reviews_needing_link returns it again.
+        changes.update(linker_version=None, linked_at=None)
+    if changes:
+        connection.execute(
+            update(REVIEW).where(REVIEW.c.id == stored.id).values(**changes, updated_at=now)
+        )
+    return get(connection, stored.id), False
+
+
+def _check_exists(connection: Connection, table: Any, row_id: int, noun: str) -> None:
+    if connection.execute(select(table.c.id).where(table.c.id == row_id)).first() is None:
+        raise NotFoundError(f"no {noun} with id {row_id}")
+
+
+def list_page(
+    connection: Connection,
+    *,
+    limit: int | None,
+    offset: int,
+    series_id: int | None,
+    episode_id: int | None,
+) -> list[ReviewRecord]:
+    """Newest published first, undated last, then by id; optionally only those with a
+    link (not rejected) to a series or an episode. NotFoundError for an unknown one."""
+    query = select(REVIEW).order_by(REVIEW.c.published.desc().nulls_last(), REVIEW.c.id)
+    if series_id is not None or episode_id is not None:
+        linked = exists().where(
+            LINK.c.review_id == REVIEW.c.id, LINK.c.status != LinkStatus.REJECTED.value
+        )
+        if series_id is not None:
+            _check_exists(connection, SERIES, series_id, "series")
+            linked = linked.where(LINK.c.series_id == series_id)
+        if episode_id is not None:
+            _check_exists(connection, EPISODE, episode_id, "episode")
+            linked = linked.where(LINK.c.episode_id == episode_id)
+        query = query.where(linked)
+    if limit is not None:
+        query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
+    return [to_record(row) for row in connection.execute(query)]
+
+
+def delete(connection: Connection, review_id: int) -> None:
+    # The foreign key cascades to the review's links.
+    result = connection.execute(sa_delete(REVIEW).where(REVIEW.c.id == review_id))
+    if result.rowcount == 0:
+        raise NotFoundError(f"no review with id {review_id}")
+
+
+def needing_link(connection: Connection, linker_version: str, limit: int) -> list[ReviewRecord]:
+    """Reviews never linked, or linked by another linker version; oldest first."""
+    query = (
+        select(REVIEW)
+        .where(or_(REVIEW.c.linker_version.is_(None), REVIEW.c.linker_version != linker_version))
+        .order_by(REVIEW.c.id)
+        .limit(limit)
+    )
+    return [to_record(row) for row in connection.execute(query)]
+
+
+def count(connection: Connection) -> int:
+    return int(connection.execute(select(func.count()).select_from(REVIEW)).scalar_one())
