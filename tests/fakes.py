@@ -9,11 +9,15 @@ from typing import Any
 
 from aggregator.types import (
     Enclosure,
+    Evidence,
     FeedStatus,
     FeedUpdate,
+    LinkProposal,
     ParsedEpisode,
     ParsedFeed,
     ParsedSeries,
+    Relation,
+    ReviewDocument,
 )
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -84,3 +88,36 @@ def ok_update(feed_id: int, at: datetime, **overrides: Any) -> FeedUpdate:
     }
     values.update(overrides)
     return FeedUpdate(**values)
+
+
+def review(n: int, **overrides: Any) -> ReviewDocument:
+    """Review ``n``: its own URL, text and date (n=1 the oldest) unless overridden."""
+    values: dict[str, Any] = {
+        "text": f"Review {n}: a podcast worth hearing, episode {n} especially.",
+        "title": f"On the show, part {n}",
+        "url": f"https://blog.example/review-{n}",
+        "author": "A. Critic",
+        "published": T0 + timedelta(days=n),
+    }
+    values.update(overrides)
+    return ReviewDocument(**values)
+
+
+def text_hash(document: ReviewDocument) -> str:
+    """A content hash for storage tests (storage takes whatever hash it is given)."""
+    return hashlib.sha256(document.text.encode()).hexdigest()
+
+
+def proposal(
+    series_id: int,
+    episode_id: int | None = None,
+    *,
+    score: float = 0.8,
+    relation: Relation = Relation.REVIEWS,
+    kind: str = "series-title",
+) -> LinkProposal:
+    """A linker proposal with one item of evidence naming what it matched."""
+    evidence = Evidence(
+        kind=kind, text="The Show", start=0, end=8, detail=f"{series_id}/{episode_id}"
+    )
+    return LinkProposal(series_id, episode_id, relation, score, (evidence,))

@@ -161,10 +161,8 @@ def _best_per_target(
     episode_ids = {e for _, e in best if e}
     owners: dict[int, int] = {}
     if episode_ids:
-        rows = connection.execute(
-            select(EPISODE.c.id, EPISODE.c.series_id).where(EPISODE.c.id.in_(episode_ids))
-        )
-        owners = dict(rows.tuples())
+        query = select(EPISODE.c.id, EPISODE.c.series_id).where(EPISODE.c.id.in_(episode_ids))
+        owners = {row.id: row.series_id for row in connection.execute(query)}
     for series, episode in list(best):
         if series not in stored_series or (episode and episode not in owners):
             del best[(series, episode)]

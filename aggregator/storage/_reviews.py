@@ -29,6 +29,11 @@ _PG_SAVE_LOCK = 0x72657677  # "revw"
 _KEPT_WHEN_MISSING = ("url", "title", "author", "published", "feed_id")
 
 
+# What the linker reads (``ReviewRecord.document()``; the date places "the last
+# episode"): a change to any of them makes the review due for linking again.
+_LINKED_FROM = frozenset({"text", "html", "links", "title", "url", "author", "published"})
+
+
 def hyperlinks_to_json(links: tuple[HyperLink, ...]) -> list[dict[str, Any]]:
     return [asdict(link) for link in links]
 
@@ -134,9 +139,9 @@ def save(
         for name, value in values.items()
         if old[name] != value and not (value is None and name in _KEPT_WHEN_MISSING)
     }
-    if "content_hash" in changes:
-        # Other text: the links made from the old one must be remade (their evidence
-        # spans point into the old text); reviews_needing_link returns it again.
+    if changes.keys() & _LINKED_FROM:
+        # The links made from the old document must be remade (their evidence spans
+        # point into the old text); reviews_needing_link returns the review again.
         changes.update(linker_version=None, linked_at=None)
     if changes:
         connection.execute(
