@@ -64,6 +64,7 @@ class Analysis:
     review: ReviewDocument
     text: str  # title (when not in the text) + text
     shift: int  # where review.text starts inside ``text``
+    title_end: int  # the review's title (prefixed, or its first line) ends here
     tokens: list[Token]
     case_informative: bool
     paragraphs: list[tuple[int, int]]
@@ -110,6 +111,11 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
     shift = len(prefix)
     tokens = tokenize(text)
     case_informative = is_case_informative(tokens)
+    title_end = shift
+    if not prefix and title:
+        first = body.lstrip().split("\n", 1)[0]
+        if fold(first.strip()) == fold(title):
+            title_end = body.index(first) + len(first)
     starts = _sentence_starts(text, tokens)
     anchors = [
         (link.start + shift, link.end + shift, link.href)
@@ -127,6 +133,7 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
         review=review,
         text=text,
         shift=shift,
+        title_end=title_end,
         tokens=tokens,
         case_informative=case_informative,
         paragraphs=paragraph_spans(text),

@@ -16,6 +16,7 @@ from datetime import timedelta
 from aggregator.linking.analysis import AUDIO_WORDS, OTHER_MEDIUM_WORDS, Analysis
 from aggregator.linking.catalog import Catalog
 from aggregator.linking.entries import SeriesInfo
+from aggregator.linking.text import fold, stem
 from aggregator.linking.urls import prefixes, url_key
 from aggregator.types import Evidence
 
@@ -190,50 +191,65 @@ def _nameness(a: Analysis, i: int, j: int, kind: str) -> float:
         score += 0.3
     if any(t.norm in OTHER_MEDIUM_WORDS for t in window):
         score -= 0.3
-    if start < a.shift:
-        score += 0.2
+    if start < a.title_end:
+        score += 0.2  # in the headline
     if n == 1 and i in a.sentence_starts and a.case_informative:
         score -= 0.2  # a capital at the start of a sentence says nothing
     return max(0.0, min(1.0, score))
 
 
+# Roles of names found in a show's description rather than credited by its feed.
+_FOUND_ROLES = frozenset({"named", "regular"})
+
+
+def _rare(catalog: Catalog, word: str) -> bool:
+    """A word few series use: a name made of it is not an everyday phrase."""
+    limit = max(2, int(0.02 * len(catalog)))
+    return len(word) >= 4 and catalog.retrieval.document_frequency(stem(word)) <= limit
+
+
 def _people(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals]) -> None:
-    per_series: dict[int, dict[int, float]] = {}
-    guests: dict[int, dict[int, float]] = {}
+    buckets: dict[tuple[int, str], dict[int, float]] = {}
     for hit in a.names:
         uses = catalog.name_uses(hit.name_id)
         if not uses:
             continue
         words = catalog.names.words(hit.name_id)
-        weight = 1.0 if hit.full else 0.5
+        matched = a.text[hit.start : hit.end].lower()
+        weight = 1.0
         if not hit.full:
-            word = a.text[hit.start : hit.end].lower()
-            common = max(1, catalog.names.word_count(word if word in words else words[-1]))
-            weight /= math.sqrt(common)
+            # One word of a longer name: only a rare word, and less than the whole name.
+            word = fold(matched) if fold(matched) in words else words[-1]
+            if not _rare(catalog, word):
+                continue
+            weight = 0.5 / math.sqrt(max(1, catalog.names.word_count(word)))
+        elif not any(_rare(catalog, w) for w in words):
+            credited = any(u.role not in _FOUND_ROLES and u.role != "guest" for u in uses.values())
+            if not (credited and a.case_informative):
+                continue  # "Love Story", "Briefcase Full": everyday words, not a person
         weight /= len(uses)
         display = catalog.names.display(hit.name_id)
         for series_id, use in uses.items():
             signals = get(series_id)
+            if tuple(words) in {alias.tokens for alias in signals.series.aliases}:
+                continue  # the show's own name credited as its author
             if use.role == "guest":
-                bucket = guests.setdefault(series_id, {})
+                group, kind = "guests", "guest"
                 for index in use.episodes:
                     signals.guest_episodes.setdefault(index, []).append(
                         (hit.start, hit.end, display)
                     )
-                kind = "guest"
+            elif use.role in _FOUND_ROLES:
+                group, kind = "named", "person"
             else:
-                bucket = per_series.setdefault(series_id, {})
-                kind = "person"
+                group, kind = "people", "person"
+            bucket = buckets.setdefault((series_id, group), {})
             bucket[hit.name_id] = max(bucket.get(hit.name_id, 0.0), weight)
             detail = f"{use.role} {display} (ratio {hit.ratio:.0f})"
             signals.add(kind, a, hit.start, hit.end, detail)
             signals.features["person_hits"] = signals.features.get("person_hits", 0.0) + 1
-    for series_id, signals_by_name in per_series.items():
-        signals = get(series_id)
-        signals.features["people"] = min(3.0, sum(signals_by_name.values()))
-    for series_id, by_name in guests.items():
-        signals = get(series_id)
-        signals.features["guests"] = min(3.0, sum(by_name.values()))
+    for (series_id, group), by_name in buckets.items():
+        get(series_id).features[group] = min(3.0, sum(by_name.values()))
 
 
 def _dates(a: Analysis, signals: SeriesSignals) -> None:
@@ -242,6 +258,7 @@ def _dates(a: Analysis, signals: SeriesSignals) -> None:
     dated = [e for e in signals.series.episodes if e.published is not None]
     f.setdefault("link", 0.0)
     f.setdefault("people", 0.0)
+    f.setdefault("named", 0.0)
     f.setdefault("guests", 0.0)
     f["person_hits"] = math.log1p(f.get("person_hits", 0.0))
     f["before_start"] = 0.0
@@ -268,6 +285,12 @@ def _dates(a: Analysis, signals: SeriesSignals) -> None:
         if e.season is not None:
             seasons[e.season] = seasons.get(e.season, 0) + 1
     sizes.update(seasons.values())
+    # "a ten-episode series" may count chapters and leave out a prologue or a two-part one.
+    numbered = [n for e in full for _, n in e.numbers.nouns] + [
+        n for e in full for n in (e.numbers.episode, e.numbers.plain) if n is not None
+    ]
+    if numbered:
+        sizes.add(max(numbered))
     f["count"] = 0.0
     for count in a.counts:
         if count.value in sizes:

@@ -186,6 +186,11 @@ def _title_prefix(episodes: Sequence[CatalogEpisode]) -> tuple[str, ...] | None:
 
 
 def _segments(title: str, aliases: Sequence[tuple[str, ...]]) -> tuple[tuple[str, ...], ...]:
+    """Parts of a title a review may quote, as canonical tokens.
+
+    Parts that only number the episode or name the show are left out.
+    """
+    own = {canon(w) for alias in aliases for w in alias}
     segments: list[tuple[str, ...]] = []
     for part in _SEGMENT_SPLIT.split(_PARENTHESES.sub(" ", title)):
         words = [t.norm for t in tokenize(part)]
@@ -198,7 +203,9 @@ def _segments(title: str, aliases: Sequence[tuple[str, ...]]) -> tuple[tuple[str
                 break
         canonical = [canon(w) for w in words]
         content = [
-            w for w in canonical if not (w.isdigit() or _SEASON_TOKEN.match(w) or w in _GENERIC)
+            w
+            for w in canonical
+            if not (w.isdigit() or _SEASON_TOKEN.match(w) or w in _GENERIC or w in own)
         ]
         if any(w not in STOPWORDS and not _is_date_word(w) for w in content):
             segments.append(tuple(canonical))

@@ -30,9 +30,13 @@ _SLACK = timedelta(days=1, hours=12)
 _DAY = 86400.0
 # Content-only candidates: the best few episodes by tf-idf.
 _CONTENT_CANDIDATES = 3
-# Sum of within-series idf at which a title is distinctive enough to be a reference
-# on its own (about two rare words).
-_TITLE_IDF = 5.0
+# Sum of word rarities (1.0: the word is in one episode's text only) at which a
+# title is distinctive enough to be a reference on its own: one and a half such words.
+_TITLE_RARITY = 1.5
+# Title score = coverage ** this: half a title's (rarity-weighted) words give 0.35.
+_COVER_POWER = 1.5
+_PART_LIKE = frozenset({"part", "class", "hour", "day"})
+_NOT_TITLE = frozenset({"episode", "ep", "part", "chapter", "season", "show", "podcast"})
 
 
 @dataclass(slots=True)
@@ -65,6 +69,17 @@ class _SeriesStats:
 
     def idf(self, df: int) -> float:
         return math.log(1 + self.count / max(1, df))
+
+    def rarity(self, word: str, catalog: Catalog) -> float:
+        """How specific a title word is to few episodes of the series (0..1].
+
+        Measured on titles and descriptions: a word the whole series talks about
+        ("Mosul" in Caliphate) is a topic, not a reference to one episode.
+        """
+        term = catalog.known_term(word)
+        df = self.terms.get(term, 0) if term is not None else 0
+        df = max(df, self.title_words.get(word, 1))
+        return self.idf(df) / self.idf(1)
 
 
 _STATS: OrderedDict[tuple[int, int], _SeriesStats] = OrderedDict()
@@ -106,7 +121,7 @@ def episode_signals(a: Analysis, signals: SeriesSignals, catalog: Catalog) -> li
             s, e = a.span(start, end)
             evidence = Evidence("guest", a.text[start:end], s, e, f"guest {name}")
             found.get_or_add(index).put("guest", min(1.0, 0.6 * len({h[2] for h in hits})), evidence)
-    _titles(a, series, eligible, stats, found)
+    _titles(a, series, eligible, stats, catalog, found)
     _numbers(a, series, eligible, found)
     if published is not None:
         _relative(a, series, eligible, published, found)
@@ -114,10 +129,14 @@ def episode_signals(a: Analysis, signals: SeriesSignals, catalog: Catalog) -> li
     _content(a, series, eligible, stats, catalog, found)
     for item in found.values():
         e = item.episode
-        item.features["bonus"] = 1.0 if e.bonus else 0.0
+        f = item.features
+        f["bonus"] = 1.0 if e.bonus else 0.0
         if published is not None and e.published is not None:
             days = max(0.0, (published - e.published).total_seconds() / _DAY)
-            item.features["recent"] = math.exp(-days / 30)
+            # Recency is a prior for reviews that name no episode; an explicit title,
+            # number or link points where it points, however old.
+            explicit = max(f.get("title", 0.0), f.get("number", 0.0), f.get("link", 0.0))
+            f["recent"] = math.exp(-days / 30) * (1.0 - explicit)
     return list(found.values())
 
 
@@ -146,45 +165,65 @@ def _review_words(a: Analysis) -> tuple[list[str], dict[str, list[int]]]:
     return cached  # type: ignore[return-value]
 
 
-def _titles(a: Analysis, series: SeriesInfo, eligible: list[int], stats: _SeriesStats, found: _Found) -> None:
+def _titles(
+    a: Analysis,
+    series: SeriesInfo,
+    eligible: list[int],
+    stats: _SeriesStats,
+    catalog: Catalog,
+    found: _Found,
+) -> None:
     words, positions = _review_words(a)
+    own = {canon(w) for alias in series.aliases for w in alias.tokens}
+    matches: list[tuple[float, int, Evidence]] = []
     for index in eligible:
         episode = series.episodes[index]
         best = 0.0
         best_span = (0, 0)
         for segment in episode.segments:
-            content = [w for w in dict.fromkeys(segment) if w not in STOPWORDS]
+            content = [w for w in dict.fromkeys(segment) if _title_word(w, own)]
             if not content or not any(w in positions for w in content):
                 continue
-            weights = {w: stats.idf(stats.title_words.get(w, 1)) for w in content}
+            weights = {w: stats.rarity(w, catalog) for w in content}
             total = sum(weights.values())
-            distinct = min(1.0, total / _TITLE_IDF)
-            reach = len(segment) + 2
-            for w in content:
-                for p in positions.get(w, ()):
-                    lo, hi = max(0, p - reach), min(len(words), p + reach + 1)
-                    window = set(words[lo:hi])
-                    matched = [c for c in content if c in window]
-                    cover = sum(weights[c] for c in matched) / total
-                    span_positions = [q for q in range(lo, hi) if words[q] in matched]
-                    s_tok, e_tok = a.tokens[span_positions[0]], a.tokens[span_positions[-1]]
-                    score = cover * distinct
-                    if a.case_informative:
-                        caps = sum(1 for q in span_positions if a.tokens[q].cap)
-                        score *= 0.6 + 0.4 * caps / len(span_positions)
-                    if a.in_quotes(s_tok.start, e_tok.end) or a.in_anchor(s_tok.start, e_tok.end):
-                        score += 0.3 * cover
-                    if _contiguous(words, segment, lo, hi):
-                        score += 0.2 * cover
-                    if score > best:
-                        best, best_span = min(1.0, score), (s_tok.start, e_tok.end)
+            distinct = min(1.0, total / _TITLE_RARITY)
+            width = len(segment) + 2
+            starts = sorted({p for w in content for p in positions.get(w, ())})
+            for p in starts:
+                lo, hi = p, min(len(words), p + width)
+                window = set(words[lo:hi])
+                matched = [c for c in content if c in window]
+                cover = sum(weights[c] for c in matched) / total
+                span_positions = [q for q in range(lo, hi) if words[q] in matched]
+                s_tok, e_tok = a.tokens[span_positions[0]], a.tokens[span_positions[-1]]
+                # A part of a title is much weaker evidence than all of it.
+                score = cover**_COVER_POWER * distinct
+                if a.case_informative:
+                    caps = sum(1 for q in span_positions if a.tokens[q].cap)
+                    score *= 0.6 + 0.4 * caps / len(span_positions)
+                if a.in_quotes(s_tok.start, e_tok.end) or a.in_anchor(s_tok.start, e_tok.end):
+                    score += 0.3 * cover
+                if _contiguous(words, segment, max(0, lo - 1), hi + 1):
+                    score += 0.2 * cover
+                if score > best:
+                    best, best_span = min(1.0, score), (s_tok.start, e_tok.end)
         if best > 0.15:
             start, end = best_span
             s, e = a.span(start, end)
             evidence = Evidence(
                 "episode-title", a.text[start:end], s, e, f"title {episode.title!r} ({best:.2f})"
             )
-            found.get_or_add(index).put("title", best, evidence)  # type: ignore[operator]
+            matches.append((round(best, 2), index, evidence))
+    for strength, index, evidence in _by_recency(matches):
+        found.get_or_add(index).put("title", strength, evidence)  # type: ignore[operator]
+
+
+def _title_word(word: str, own: set[str]) -> bool:
+    """Words of a title that can point at it: not stopwords, not the show's own name,
+    not small numbers (those are read as episode numbers)."""
+    if word in STOPWORDS or word in own or word in _NOT_TITLE:
+        return False
+    return not (word.isdigit() and int(word) < 100)
 
 
 def _contiguous(words: list[str], segment: tuple[str, ...], lo: int, hi: int) -> bool:
@@ -198,6 +237,7 @@ def _numbers(a: Analysis, series: SeriesInfo, eligible: list[int], found: _Found
     for ref in a.numbers:
         if ref.noun == "season":
             continue
+        matches: list[tuple[float, int, Evidence]] = []
         for index in eligible:
             e = series.episodes[index]
             if ref.season is not None and e.season is not None and e.season != ref.season:
@@ -217,7 +257,25 @@ def _numbers(a: Analysis, series: SeriesInfo, eligible: list[int], found: _Found
                 t,
                 f"{'ordinal' if ref.ordinal else 'number'} {ref.value} matches {e.title!r}",
             )
+            matches.append((strength, index, evidence))
+        for strength, index, evidence in _by_recency(matches):
             found.get_or_add(index).put("number", strength, evidence)  # type: ignore[operator]
+
+
+def _by_recency(
+    matches: list[tuple[float, int, Evidence]],
+) -> list[tuple[float, int, Evidence]]:
+    """Discount matches that a more recent episode matches as well or better.
+
+    "Day four" of a year-end series, "Summer School 3", "the first one": several
+    episodes carry the same number; a review means the latest before it. The k-th
+    most recent of equally good matches keeps 1/(k+1) of its strength.
+    """
+    ranked: list[tuple[float, int, Evidence]] = []
+    for strength, index, evidence in matches:
+        newer = sum(1 for other, i, _ in matches if i > index and other >= strength - 1e-9)
+        ranked.append((strength / (1 + newer), index, evidence))
+    return ranked
 
 
 def _number_strength(noun: str, value: int, ordinal: bool, e: EpisodeInfo, position: int | None) -> float:
@@ -226,7 +284,9 @@ def _number_strength(noun: str, value: int, ordinal: bool, e: EpisodeInfo, posit
     if noun not in ("episode", "week"):
         if own.get(noun) == value:
             return 1.0
-        if noun in ("part", "class", "hour") and numbers.plain == value:
+        if noun in _PART_LIKE and any(own.get(n) == value for n in _PART_LIKE):
+            return 0.8  # "the second hour" of a two-part "Part Two"
+        if noun in _PART_LIKE and numbers.plain == value:
             return 0.6
         if noun == "chapter" and numbers.episode == value:
             return 0.8

@@ -32,9 +32,10 @@ __all__ = [
 
 # rapidfuzz ratio a window must reach to count as the name (issue 3's measurement).
 NAME_RATIO = 88.0
-# A lone surname is accepted with a lower ratio when its NYSIIS code agrees
-# ("Grey"/"Gray" score 75 but sound the same).
-_PHONETIC_RATIO = 74.0
+# A name is also accepted with a lower ratio when every word's NYSIIS code agrees
+# ("C.G.P. Gray" for "CGP Grey" scores 87.5 but sounds the same; a lone word must then
+# have five letters or more, or "Times" would be "Tim").
+_PHONETIC_RATIO = 80.0
 
 
 def nysiis(word: str) -> str:
@@ -309,14 +310,25 @@ class NameIndex:
             lo, hi = i - p, i - p + len(entry.words)
             if lo >= 0 and hi <= len(tokens) and len(entry.words) > 1:
                 window = tokens[lo:hi]
-                if not case_informative or all(t.cap or t.norm in _PARTICLES for t in window):
+                if not case_informative or all(
+                    t.cap or t.norm in _PARTICLES or t.norm in STOPWORDS for t in window
+                ):
                     ratio = fuzz.ratio(" ".join(t.norm for t in window), entry.joined)
-                    if ratio >= NAME_RATIO and (best is None or ratio > best.ratio):
+                    sounds = all(
+                        nysiis(t.norm) == nysiis(w) for t, w in zip(window, entry.words, strict=True)
+                    )
+                    if (ratio >= NAME_RATIO or (sounds and ratio >= _PHONETIC_RATIO)) and (
+                        best is None or ratio > best.ratio
+                    ):
                         best = NameHit(name_id, window[0].start, window[-1].end, ratio, True)
             if best is not None:
                 continue
             ratio = fuzz.ratio(word, name_word)
-            phonetic = nysiis(word) == nysiis(name_word) and ratio >= _PHONETIC_RATIO
+            phonetic = (
+                nysiis(word) == nysiis(name_word)
+                and ratio >= _PHONETIC_RATIO
+                and min(len(word), len(name_word)) >= 5
+            )
             if (ratio >= NAME_RATIO or phonetic) and len(word) >= 3:
                 full = len(entry.words) == 1
                 if best is None or ratio > best.ratio:

@@ -338,6 +338,9 @@ def title_numbers(title: str, skip: int = 0) -> TitleNumbers:
     (2, 100)
     >>> title_numbers("Sic Semper Tyrannis | 1").plain, title_numbers("UnDeadwood Part IV: X").nouns
     (1, (('part', 4),))
+    >>> n = title_numbers("S01 Episode 03: Leakin Park")
+    >>> n.season, n.episode
+    (1, 3)
     >>> title_numbers("Talks Machina: Discussing C2E19 - The Path").episode is None
     True
     >>> title_numbers("Giant Bombcast Game of the Year 2017: Day Four", skip=2).nouns
@@ -358,6 +361,8 @@ def title_numbers(title: str, skip: int = 0) -> TitleNumbers:
             episode = ref.value if episode is None else episode
         else:
             nouns.append((ref.noun, ref.value))
+    if tokens and season is None and re.fullmatch(r"s\d{1,2}", tokens[0].norm):
+        season = int(tokens[0].norm[1:])  # "S01 Episode 03: Leakin Park"
     if tokens and episode is None:
         first = tokens[0].norm
         prefixed = _PREFIXED.match(first)

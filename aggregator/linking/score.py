@@ -30,42 +30,43 @@ __all__ = [
 ]
 
 SERIES_WEIGHTS: dict[str, float] = {
-    "link": 4.0,
-    "name": 2.5,
-    "name_count": 1.0,
-    "people": 1.5,
-    "person_hits": 0.5,
-    "guests": 0.8,
-    "content": 6.0,
-    "content_top": 0.5,
-    "active": 1.0,
-    "before_start": -4.0,
-    "count": 0.5,
-    "month": 0.5,
-    "episode": 2.5,
-    "audio": 1.0,
-    "coverage": 1.5,
-    "crowd": -0.8,
-    "compare": -1.5,
+    "link": 4.01,
+    "name": 2.77,
+    "name_count": 0.86,
+    "people": 0.62,
+    "named": 0.11,
+    "person_hits": 0.18,
+    "guests": 0.18,
+    "content": 0.54,
+    "content_top": 1.22,
+    "active": 1.20,
+    "before_start": -0.16,
+    "count": 0.34,
+    "month": 0.09,
+    "episode": 4.76,
+    "audio": 0.18,
+    "coverage": 0.06,
+    "crowd": -0.98,
+    "compare": -0.32,
 }
-SERIES_BIAS = -5.0
-SERIES_THRESHOLD = 0.5
+SERIES_BIAS = -6.73
+SERIES_THRESHOLD = 0.45
 
 EPISODE_WEIGHTS: dict[str, float] = {
-    "link": 5.0,
-    "title": 4.0,
-    "number": 3.0,
-    "relative": 2.5,
-    "guest": 2.0,
-    "date": 1.0,
-    "content": 1.5,
-    "content_share": 2.0,
-    "content_margin": 1.0,
-    "bonus": -1.0,
-    "recent": 0.5,
+    "link": 5.01,
+    "title": 5.47,
+    "number": 4.15,
+    "relative": 3.85,
+    "guest": 1.81,
+    "date": 0.00,
+    "content": 2.64,
+    "content_share": 0.94,
+    "content_margin": 1.35,
+    "bonus": 0.00,
+    "recent": 1.23,
 }
-EPISODE_BIAS = -4.0
-EPISODE_THRESHOLD = 0.5
+EPISODE_BIAS = -7.47
+EPISODE_THRESHOLD = 0.35
 
 # A series not reviewed is still reported as *mentioned* when its name is used as a
 # show's name at least this surely (nameness, see candidates._nameness) or linked.
