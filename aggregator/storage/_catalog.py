@@ -8,16 +8,17 @@ each. Episodes gone from their feed are included: a review may be about them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterator
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Column, Connection, Select, case, select
+from sqlalchemy import Column, Connection, Select, Text, case, cast, select
 
 from aggregator.sanitize import html_to_text
 from aggregator.storage._models import EPISODE, FEED, SERIES
 from aggregator.storage._series import persons_from_json
-from aggregator.types import CatalogEpisode, CatalogSeries
+from aggregator.types import CatalogEpisode, CatalogSeries, Person
 
 # Ids per IN (...) list when the catalog of some series is asked for: far below
 # SQLite's limit of 32,766 bound parameters, and few round trips.
@@ -72,7 +73,8 @@ def _episodes_query() -> Select[Any]:
         EPISODE.c.episode_type,
         EPISODE.c.link,
         EPISODE.c.enclosure_url,
-        EPISODE.c.persons,
+        # As text, decoded once per distinct value (see _Persons).
+        cast(EPISODE.c.persons, Text),
     ).order_by(EPISODE.c.series_id, EPISODE.c.published.asc().nulls_last(), EPISODE.c.id)
 
 
@@ -81,12 +83,32 @@ def _text(html: str | None, text: str | None) -> str:
     return html_to_text(html or "") if text is None else text
 
 
+class _Persons:
+    """Episode persons from their JSON text, decoded once per distinct value.
+
+    Most episodes have none ("[]") or the same hosts as the episode before; decoding
+    and building ``Person`` values for each of 100k rows took a third of the catalog's
+    time (profiled on 100k episodes with one guest each).
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[Person, ...]] = {"[]": ()}
+
+    def __call__(self, raw: str | None) -> tuple[Person, ...]:
+        if raw is None:
+            return ()
+        found = self._known.get(raw)
+        if found is None:
+            found = self._known[raw] = persons_from_json(json.loads(raw))
+        return found
+
+
 def load(connection: Connection, series_ids: Collection[int] | None) -> list[CatalogSeries]:
     """The catalog of every series, or of those in ``series_ids`` (unknown ids are
     skipped), ordered by series id."""
     if series_ids is None:
-        series_rows = list(connection.execute(_series_query()))
-        episode_rows = list(connection.execute(_episodes_query()))
+        series_rows = connection.execute(_series_query()).all()
+        episode_rows = connection.execute(_episodes_query()).all()
     else:
         series_rows, episode_rows = [], []
         for chunk in _chunks(series_ids):
@@ -95,25 +117,41 @@ def load(connection: Connection, series_ids: Collection[int] | None) -> list[Cat
                 _episodes_query().where(EPISODE.c.series_id.in_(chunk))
             )
 
+    persons = _Persons()
     episodes: dict[int, list[CatalogEpisode]] = {row.id: [] for row in series_rows}
-    for e in episode_rows:
-        bucket = episodes.get(e.series_id)
+    # Positional unpacking: attribute access on 100k rows was a fifth of the time.
+    for (
+        episode_id,
+        series_id,
+        guid,
+        title,
+        html,
+        text,
+        published,
+        season,
+        number,
+        episode_type,
+        link,
+        enclosure_url,
+        persons_json,
+    ) in episode_rows:
+        bucket = episodes.get(series_id)
         if bucket is None:
             continue  # its series arrived after we read the series (PostgreSQL)
         bucket.append(
             CatalogEpisode(
-                id=e.id,
-                series_id=e.series_id,
-                guid=e.guid,
-                title=e.title,
-                description_text=_text(e.description, e.description_text),
-                published=e.published,
-                season=e.season,
-                number=e.number,
-                episode_type=e.episode_type,
-                link=e.link,
-                enclosure_url=e.enclosure_url,
-                persons=persons_from_json(e.persons),
+                id=episode_id,
+                series_id=series_id,
+                guid=guid,
+                title=title,
+                description_text=_text(html, text),
+                published=published,
+                season=season,
+                number=number,
+                episode_type=episode_type,
+                link=link,
+                enclosure_url=enclosure_url,
+                persons=persons(persons_json),
             )
         )
     return [
