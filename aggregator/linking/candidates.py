@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from aggregator.linking.analysis import AUDIO_WORDS, OTHER_MEDIUM_WORDS, Analysis
-from aggregator.linking.catalog import Catalog
+from aggregator.linking.catalog import Catalog, LinkTarget
 from aggregator.linking.entries import SeriesInfo
 from aggregator.linking.text import fold, stem
 from aggregator.linking.urls import prefixes, url_key
@@ -82,6 +82,14 @@ def series_candidates(a: Analysis, catalog: Catalog) -> dict[int, SeriesSignals]
         get(series_id)
     top = retrieved[0][0] if retrieved else None
     named = sum(1 for s in found.values() if any(o.nameness >= 0.5 for o in s.occurrences))
+    # Where each show is named: an episode number or date next to a show's name is
+    # about that show (see episodes._owner_factor).
+    a.extra["named_at"] = sorted(
+        (o.start, s.series.id)
+        for s in found.values()
+        for o in s.occurrences
+        if o.nameness >= 0.3
+    )
     for signals in found.values():
         f = signals.features
         sid = signals.series.id
@@ -106,44 +114,45 @@ def _links(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals]) -
         if key is None or key == own:
             continue
         start, end = (link.start + a.shift, link.end + a.shift) if link.start >= 0 else (0, 0)
-        targets = catalog.link_targets(key)
+        targets = _resolve(catalog.link_targets(key))
         strength, detail = 1.0, "links to"
         if not targets:
             for level, prefix in enumerate(prefixes(key)):
                 owners = catalog.prefix_owners(prefix)
                 if 1 <= len(owners) <= 2:
                     strength = (0.6 if level == 0 and "/" in prefix else 0.4) / len(owners)
-                    targets = [_series_target(sid) for sid in owners]
+                    targets = [(sid, None) for sid in sorted(owners)]
                     detail = f"links under {prefix}, a site of"
                     break
-        for target in targets:
-            signals = get(target.series_id)
+        for series_id, index in targets:
+            signals = get(series_id)
             what = "the site or feed of the series"
-            if target.episode_index is not None:
-                episode = signals.series.episodes[target.episode_index]
-                what = f"episode {episode.title!r}"
-            evidence = Evidence(
-                "hyperlink",
-                a.text[start:end] if link.start >= 0 else link.href,
-                *(a.span(start, end) if link.start >= 0 else (-1, -1)),
-                f"{detail} {what} ({link.href})",
-            )
+            if index is not None:
+                what = f"episode {signals.series.episodes[index].title!r}"
+            span = a.span(start, end) if link.start >= 0 else (-1, -1)
+            text = a.text[start:end] if link.start >= 0 else link.href
+            evidence = Evidence("hyperlink", text, *span, f"{detail} {what} ({link.href})")
             signals.evidence.append(evidence)
             if link.start >= 0:
                 signals.positions.append(start)
             signals.features["link"] = max(signals.features.get("link", 0.0), strength)
-            if target.episode_index is not None and strength == 1.0:
-                signals.link_episodes[target.episode_index] = evidence
+            if index is not None and strength == 1.0:
+                signals.link_episodes[index] = evidence
 
 
-@dataclass(frozen=True, slots=True)
-class _Target:
-    series_id: int
-    episode_index: int | None
-
-
-def _series_target(series_id: int) -> _Target:
-    return _Target(series_id, None)
+def _resolve(targets: list[LinkTarget]) -> list[tuple[int, int | None]]:
+    """(series, episode) pairs a link points at; a page several episodes (or the show
+    itself) give as their link is the show's site, not one episode's page."""
+    by_series: dict[int, set[int | None]] = {}
+    for target in targets:
+        by_series.setdefault(target.series_id, set()).add(target.episode_index)
+    resolved: list[tuple[int, int | None]] = []
+    for series_id, indexes in sorted(by_series.items()):
+        if None in indexes or len(indexes) > 1:
+            resolved.append((series_id, None))
+        else:
+            resolved.append((series_id, next(iter(indexes))))
+    return resolved
 
 
 def _aliases(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals]) -> None:
@@ -218,21 +227,24 @@ def _people(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals]) 
         matched = a.text[hit.start : hit.end].lower()
         weight = 1.0
         if not hit.full:
-            # One word of a longer name: only a rare word, and less than the whole name.
+            # One word of a longer name ("Callimachi", "Siracusa"): only a rare word, only
+            # for the show's own people (a guest is named in full), and less than the name.
             word = fold(matched) if fold(matched) in words else words[-1]
-            if not _rare(catalog, word):
+            if not _rare(catalog, word) or all(u.role == "guest" for u in uses.values()):
                 continue
             weight = 0.5 / math.sqrt(max(1, catalog.names.word_count(word)))
-        elif not any(_rare(catalog, w) for w in words):
-            credited = any(u.role not in _FOUND_ROLES and u.role != "guest" for u in uses.values())
-            if not (credited and a.case_informative):
-                continue  # "Love Story", "Briefcase Full": everyday words, not a person
+        elif (len(words) == 1 or not a.case_informative) and not any(
+            _rare(catalog, w) for w in words
+        ):
+            continue  # "Love Story", "briefcase full": everyday words, not a person
         weight /= len(uses)
         display = catalog.names.display(hit.name_id)
         for series_id, use in uses.items():
             signals = get(series_id)
             if tuple(words) in {alias.tokens for alias in signals.series.aliases}:
                 continue  # the show's own name credited as its author
+            if use.role == "guest" and not hit.full:
+                continue
             if use.role == "guest":
                 group, kind = "guests", "guest"
                 for index in use.episodes:

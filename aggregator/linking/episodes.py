@@ -35,6 +35,10 @@ _CONTENT_CANDIDATES = 3
 _TITLE_RARITY = 1.5
 # Title score = coverage ** this: half a title's (rarity-weighted) words give 0.35.
 _COVER_POWER = 1.5
+# A reference within this many characters of another show's name belongs to it
+# (about two sentences), and keeps this share of its strength for the others.
+_OWNER_REACH = 300
+_FOREIGN = 0.3
 _PART_LIKE = frozenset({"part", "class", "hour", "day"})
 _NOT_TITLE = frozenset({"episode", "ep", "part", "chapter", "season", "show", "podcast"})
 
@@ -258,8 +262,9 @@ def _numbers(a: Analysis, series: SeriesInfo, eligible: list[int], found: _Found
                 f"{'ordinal' if ref.ordinal else 'number'} {ref.value} matches {e.title!r}",
             )
             matches.append((strength, index, evidence))
+        owner = _owner_factor(a, series.id, ref.start)
         for strength, index, evidence in _by_recency(matches):
-            found.get_or_add(index).put("number", strength, evidence)  # type: ignore[operator]
+            found.get_or_add(index).put("number", strength * owner, evidence)  # type: ignore[operator]
 
 
 def _by_recency(
@@ -291,20 +296,16 @@ def _number_strength(noun: str, value: int, ordinal: bool, e: EpisodeInfo, posit
         if noun == "chapter" and numbers.episode == value:
             return 0.8
         return 0.0
-    strength = 0.0
-    if numbers.episode == value:
-        strength = 0.9
-    elif own.get("chapter") == value:
-        strength = 0.8
-    elif numbers.plain == value:
-        strength = 0.7
-    elif e.itunes_number == value:
-        strength = 0.7
-    if ordinal and position == value:
-        strength = max(strength, 0.6)
-    if noun == "week" and position == value:
-        strength = max(strength, 0.5)
-    return strength
+    schemes = [
+        0.9 if numbers.episode == value else 0.0,
+        0.8 if own.get("chapter") == value else 0.0,
+        0.8 if numbers.plain == value else 0.0,
+        0.7 if e.itunes_number == value else 0.0,
+        0.6 if (ordinal or noun == "week") and position == value else 0.0,
+    ]
+    agreeing = sum(1 for x in schemes if x)
+    # Two numbering schemes that agree (a title number and the order) are surer than one.
+    return min(1.0, max(schemes) + (0.1 if agreeing > 1 else 0.0))
 
 
 def _season_order(series: SeriesInfo, eligible: list[int]) -> dict[int, int]:
@@ -366,7 +367,12 @@ def _relative(
         elif ref.kind == "finale":
             chosen = [in_season[-1]]
             detail = "the last episode before the review"
+        owner = _owner_factor(a, series.id, ref.start)
         for index in chosen:
+            strength = owner
+            if ref.kind in ("premiere", "finale"):
+                # "The premiere" of a show that began years before the review is not it.
+                strength *= 1.0 if days(index) <= 60 else 0.5 if days(index) <= 365 else 0.2
             s, e = a.span(ref.start, ref.end)
             when = series.episodes[index].published
             evidence = Evidence(
@@ -376,7 +382,27 @@ def _relative(
                 e,
                 f"{detail}: {series.episodes[index].title!r} ({when:%Y-%m-%d})" if when else detail,
             )
-            found.get_or_add(index).put("relative", 1.0, evidence)  # type: ignore[operator]
+            found.get_or_add(index).put("relative", strength, evidence)  # type: ignore[operator]
+
+
+def _owner_factor(a: Analysis, series_id: int, position: int) -> float:
+    """1.0 unless the reference sits next to another show's name and not this one's.
+
+    In "Connected, on the other hand ... In episode 94", the number belongs to
+    Connected, not to the show named two paragraphs earlier.
+    """
+    named: list[tuple[int, int]] = a.extra.get("named_at", [])  # type: ignore[assignment]
+    if not named:
+        return 1.0
+    distance = {
+        sid: min(abs(pos - position) for pos, s in named if s == sid)
+        for sid in {s for _, s in named}
+    }
+    nearest = min(distance, key=distance.__getitem__)
+    if nearest == series_id or distance[nearest] > _OWNER_REACH:
+        return 1.0
+    mine = distance.get(series_id)
+    return 1.0 if mine is not None and mine <= 2 * distance[nearest] else _FOREIGN
 
 
 def _on_weekday(episode: EpisodeInfo, weekday: int) -> bool:

@@ -31,41 +31,41 @@ __all__ = [
 
 SERIES_WEIGHTS: dict[str, float] = {
     "link": 4.01,
-    "name": 2.77,
-    "name_count": 0.86,
-    "people": 0.62,
-    "named": 0.11,
-    "person_hits": 0.18,
+    "name": 2.43,
+    "name_count": 0.65,
+    "people": 0.44,
+    "named": 0.07,
+    "person_hits": 0.55,
     "guests": 0.18,
-    "content": 0.54,
-    "content_top": 1.22,
-    "active": 1.20,
-    "before_start": -0.16,
-    "count": 0.34,
-    "month": 0.09,
-    "episode": 4.76,
-    "audio": 0.18,
-    "coverage": 0.06,
-    "crowd": -0.98,
+    "content": 0.38,
+    "content_top": 0.91,
+    "active": 1.01,
+    "before_start": -0.15,
+    "count": 0.37,
+    "month": 0.17,
+    "episode": 4.87,
+    "audio": 0.22,
+    "coverage": 0.24,
+    "crowd": -0.94,
     "compare": -0.32,
 }
-SERIES_BIAS = -6.73
-SERIES_THRESHOLD = 0.45
+SERIES_BIAS = -6.33
+SERIES_THRESHOLD = 0.35
 
 EPISODE_WEIGHTS: dict[str, float] = {
-    "link": 5.01,
-    "title": 5.47,
-    "number": 4.15,
-    "relative": 3.85,
-    "guest": 1.81,
+    "link": 5.00,
+    "title": 5.37,
+    "number": 4.30,
+    "relative": 4.11,
+    "guest": 1.57,
     "date": 0.00,
-    "content": 2.64,
-    "content_share": 0.94,
-    "content_margin": 1.35,
+    "content": 2.46,
+    "content_share": 1.04,
+    "content_margin": 1.50,
     "bonus": 0.00,
-    "recent": 1.23,
+    "recent": 1.09,
 }
-EPISODE_BIAS = -7.47
+EPISODE_BIAS = -7.35
 EPISODE_THRESHOLD = 0.35
 
 # A series not reviewed is still reported as *mentioned* when its name is used as a
