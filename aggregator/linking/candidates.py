@@ -52,7 +52,8 @@ class SeriesSignals:
     evidence: list[Evidence] = field(default_factory=list)
     occurrences: list[NameOccurrence] = field(default_factory=list)
     positions: list[int] = field(default_factory=list)  # where evidence sits in the text
-    guest_episodes: dict[int, list[tuple[int, int, str]]] = field(default_factory=dict)
+    # episode index -> (start, end, name, specificity) of guests named in the review
+    guest_episodes: dict[int, list[tuple[int, int, str, float]]] = field(default_factory=dict)
     link_episodes: dict[int, Evidence] = field(default_factory=dict)
 
     def add(self, kind: str, a: Analysis, start: int, end: int, detail: str) -> None:
@@ -247,9 +248,14 @@ def _people(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals]) 
                 continue
             if use.role == "guest":
                 group, kind = "guests", "guest"
+                # A guest named by one episode points at it; a name many episodes carry
+                # (a sponsor, a place) hardly does, nor does a name of everyday words.
+                specific = 1.0 / math.sqrt(max(1, len(use.episodes)))
+                if not any(_rare(catalog, w) for w in words):
+                    specific *= 0.3
                 for index in use.episodes:
                     signals.guest_episodes.setdefault(index, []).append(
-                        (hit.start, hit.end, display)
+                        (hit.start, hit.end, display, specific)
                     )
             elif use.role in _FOUND_ROLES:
                 group, kind = "named", "person"

@@ -39,6 +39,7 @@ _COVER_POWER = 1.5
 # (about two sentences), and keeps this share of its strength for the others.
 _OWNER_REACH = 300
 _FOREIGN = 0.3
+_SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
 _PART_LIKE = frozenset({"part", "class", "hour", "day"})
 _NOT_TITLE = frozenset({"episode", "ep", "part", "chapter", "season", "show", "podcast"})
 
@@ -121,10 +122,12 @@ def episode_signals(a: Analysis, signals: SeriesSignals, catalog: Catalog) -> li
             found.get_or_add(index).put("link", 1.0, evidence)
     for index, hits in signals.guest_episodes.items():
         if index in allowed:
-            start, end, name = hits[0]
+            best = max(hits, key=lambda h: h[3])
+            start, end, name, specific = best
             s, e = a.span(start, end)
             evidence = Evidence("guest", a.text[start:end], s, e, f"guest {name}")
-            found.get_or_add(index).put("guest", min(1.0, 0.6 * len({h[2] for h in hits})), evidence)
+            others = len({h[2] for h in hits}) - 1
+            found.get_or_add(index).put("guest", min(1.0, specific + 0.2 * others), evidence)
     _titles(a, series, eligible, stats, catalog, found)
     _numbers(a, series, eligible, found)
     if published is not None:
@@ -162,6 +165,11 @@ def _review_words(a: Analysis) -> tuple[list[str], dict[str, list[int]]]:
     cached = a.extra.get("canon")
     if cached is None:
         words = [canon(t.norm) for t in a.tokens]
+        # "$2 trillion" is written "$2,000,000,000,000" in a title.
+        for i in range(len(words) - 1):
+            scale = _SCALES.get(a.tokens[i + 1].norm)
+            if scale and words[i].isdigit():
+                words[i] = str(int(words[i]) * scale)
         positions: dict[str, list[int]] = {}
         for i, w in enumerate(words):
             positions.setdefault(w, []).append(i)

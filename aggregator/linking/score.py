@@ -31,41 +31,41 @@ __all__ = [
 
 SERIES_WEIGHTS: dict[str, float] = {
     "link": 4.01,
-    "name": 2.43,
+    "name": 2.41,
     "name_count": 0.65,
-    "people": 0.44,
-    "named": 0.07,
-    "person_hits": 0.55,
-    "guests": 0.18,
-    "content": 0.38,
+    "people": 0.47,
+    "named": 0.08,
+    "person_hits": 0.53,
+    "guests": 0.22,
+    "content": 0.39,
     "content_top": 0.91,
     "active": 1.01,
     "before_start": -0.15,
-    "count": 0.37,
-    "month": 0.17,
-    "episode": 4.87,
-    "audio": 0.22,
+    "count": 0.34,
+    "month": 0.16,
+    "episode": 4.86,
+    "audio": 0.21,
     "coverage": 0.24,
-    "crowd": -0.94,
+    "crowd": -0.95,
     "compare": -0.32,
 }
-SERIES_BIAS = -6.33
+SERIES_BIAS = -6.34
 SERIES_THRESHOLD = 0.35
 
 EPISODE_WEIGHTS: dict[str, float] = {
     "link": 5.00,
-    "title": 5.37,
-    "number": 4.30,
-    "relative": 4.11,
-    "guest": 1.57,
+    "title": 5.34,
+    "number": 4.31,
+    "relative": 4.08,
+    "guest": 2.05,
     "date": 0.00,
-    "content": 2.46,
-    "content_share": 1.04,
-    "content_margin": 1.50,
+    "content": 2.47,
+    "content_share": 0.99,
+    "content_margin": 1.41,
     "bonus": 0.00,
-    "recent": 1.09,
+    "recent": 1.01,
 }
-EPISODE_BIAS = -7.35
+EPISODE_BIAS = -7.25
 EPISODE_THRESHOLD = 0.35
 
 # A series not reviewed is still reported as *mentioned* when its name is used as a

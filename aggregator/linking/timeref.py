@@ -36,6 +36,11 @@ _EPISODE_WORDS = frozenset(
 _PREMIERE = frozenset({"premiere", "opener", "debut", "pilot", "premier"})
 _FINALE = frozenset({"finale"})
 _LATEST = frozenset({"latest", "newest", "neue", "neuste", "neueste", "aktuelle"})
+# "The newest series from the Serial team", "the latest iPhone": not an episode.
+_NOT_EPISODES = frozenset(
+    {"series", "season", "seasons", "book", "novel", "film", "movie", "album", "game",
+     "iphone", "ipad", "mac", "version", "release", "trailer", "article", "issue", "news"}
+)  # fmt: skip
 _NUMERIC_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b")
 
 
@@ -76,7 +81,7 @@ def find_relative(text: str, tokens: Sequence[Token] | None = None) -> list[Rela
     [('this_week', None), ('last_week', None), ('latest', None)]
     >>> kinds("Die neue Folge von CRE"), kinds("Tuesday's season finale")
     ([('latest', None)], [('weekday', 1), ('finale', None)])
-    >>> kinds("the last strip of land; the last weeks of the siege")
+    >>> kinds("the last strip of land; the last weeks of the siege; the newest series")
     []
     """
     if tokens is None:
@@ -107,7 +112,7 @@ def find_relative(text: str, tokens: Sequence[Token] | None = None) -> list[Rela
         elif word in ("last", "final") and nxt in _EPISODE_WORDS | {"chapter"} and prev == "the":
             found.append(RelativeRef("finale", token.start, tokens[i + 1].end))
         elif (
-            word in _LATEST
+            (word in _LATEST and nxt not in _NOT_EPISODES and nxt2 not in _NOT_EPISODES)
             or (word == "new" and nxt in _EPISODE_WORDS)
             or (word == "most" and nxt == "recent")
         ):
