@@ -73,14 +73,20 @@ def _root(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
 ) -> None:
     ctx.obj = _Context(config=config, database=database, verbose=verbose)
+    # The service and polls log a line per poll; other commands speak only of trouble.
+    quiet = ctx.invoked_subcommand not in ("run", "poll")
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
         stream=sys.stderr,
     )
-    # httpx logs every request at INFO; our own poll line says what matters.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    if not verbose:
+        # httpx logs every request at INFO, Alembic every connection; our own lines
+        # say what matters.
+        for name in ("httpx", "apscheduler", "alembic", "trafilatura"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        # trafilatura warns "discarding data" on pages it gives up on; we fall back.
+        logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
 
 @app.command()
