@@ -1,7 +1,8 @@
 """Storage: the only part of aggregator that talks SQL (SQLite or PostgreSQL).
 
 ``open_storage(url)`` gives a ``Storage``; ``Storage.migrate()`` brings the schema to
-the newest Alembic revision. Everything goes in and comes out as the typed values of
+the newest Alembic revision. Feeds, series and episodes, reviews and their links, and
+the linker's catalog: everything goes in and comes out as the typed values of
 ``aggregator.types``; every database failure is raised as ``StorageError``.
 """
 

@@ -3,8 +3,8 @@
 These classes never leave the storage package: the public methods turn rows into the
 records of ``aggregator.types``. The migrations in ``aggregator/migrations/versions``
 create exactly these tables (``tests/test_migrations.py`` compares the two), so a
-change here needs a new migration. A new table (reviews, links) is a new class here
-plus a new migration file; ``METADATA`` picks it up for Alembic's autogenerate.
+change here needs a new migration. A new table is a new class here plus a new
+migration file; ``METADATA`` picks it up for Alembic's autogenerate.
 
 Strings are ``Text`` (PostgreSQL's natural string type, and SQLite does not care);
 enum values are stored as their short strings so that adding a value needs no

@@ -299,7 +299,7 @@ class Storage:
             _reviews.delete(session.connection(), review_id)
 
     def reviews_linked_to(self, series_id: int) -> list[ReviewRecord]:
-        """Reviews with any link (not rejected) to the series or its episodes."""
+        """Reviews with a link (not rejected) to the series or one of its episodes."""
         return self.list_reviews(series_id=series_id)
 
     def reviews_needing_link(self, linker_version: str, *, limit: int) -> list[ReviewRecord]:
@@ -321,16 +321,14 @@ class Storage:
         linker_version: str,
         now: datetime,
     ) -> list[LinkRecord]:
-        """Put the linker's proposals in place of the review's automatic links.
+        """Put the linker's proposals in place of the review's auto links, in one
+        transaction, and mark the review linked by ``linker_version``.
 
-        One transaction. Confirmed and manual links stay (a proposal for the same
-        series or episode refreshes their score and evidence only); a rejected link
-        stays rejected and its proposal is dropped; proposals for series or episodes
-        deleted meanwhile are dropped; of two proposals for one target the higher
-        score wins. Marks the review linked by ``linker_version``. Returns the
-        review's links afterwards, rejected ones left out. NotFoundError for an
-        unknown review; ValueError for a score outside [0, 1] or an episode proposed
-        under another series.
+        Confirmed and manual links stay (a proposal for them refreshes only score and
+        evidence); a rejected one stays and drops its proposal; so do proposals for
+        series or episodes deleted meanwhile; of two for one target the best scored
+        wins. Returns the review's links, rejected left out. ValueError for a score
+        outside [0, 1] or an episode proposed under another series.
         """
         with self._write(f"storing links of review {review_id}") as session:
             return _links.replace(
