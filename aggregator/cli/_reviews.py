@@ -11,7 +11,7 @@ import typer
 
 from aggregator.cli._app import JsonOption, app, context, print_json, reviews_app
 from aggregator.cli._output import link_json, review_json
-from aggregator.exceptions import InputError
+from aggregator.exceptions import InputError, ReviewError
 from aggregator.reviews import AddedReview
 from aggregator.types import LinkRecord
 
@@ -43,19 +43,23 @@ def reviews_add(
     """Add a review, link it at once, and print its id and links."""
     when = _date(published)
     with context(ctx).open() as a:
-        if source.startswith(("http://", "https://")):
-            added = a.reviews.add_url(source, title=title, author=author, published=when)
-        else:
-            data, name = _read_source(source)
-            added = a.reviews.add(
-                data,
-                source="stdin" if source == "-" else "file",
-                filename=name,
-                url=url,
-                title=title,
-                author=author,
-                published=when,
-            )
+        try:
+            if source.startswith(("http://", "https://")):
+                added = a.reviews.add_url(source, title=title, author=author, published=when)
+            else:
+                data, name = _read_source(source)
+                added = a.reviews.add(
+                    data,
+                    source="stdin" if source == "-" else "file",
+                    filename=name,
+                    url=url,
+                    title=title,
+                    author=author,
+                    published=when,
+                )
+        except ReviewError as e:
+            # Say where: the message itself speaks only of the content.
+            raise ReviewError(f"{'stdin' if source == '-' else source}: {e}") from e
     if as_json:
         print_json(
             {"review": review_json(added.review), "links": [link_json(x) for x in added.links]}
@@ -150,7 +154,11 @@ def evaluate_command(
     )
     from aggregator.linking import Catalog, Linker
 
-    data = load_dataset(dataset)
+    try:
+        data = load_dataset(dataset)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        # A labelled set is user input: a missing or malformed file is their error.
+        raise InputError(f"{dataset}: not a labelled set: {e}") from e
     ours = evaluate(data, Linker(Catalog.build(data.series)).link)
     baseline = evaluate(data, bm25_baseline(data))
     typer.echo(format_report(ours, baseline, f"{dataset} ({len(data.reviews)} reviews)"))

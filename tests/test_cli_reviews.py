@@ -1,0 +1,238 @@
+"""Reviews in, links out, through the CLI: real files, a real local server, a real database."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aggregator.cli import main
+from tests.feedserver import FeedServer
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT.parent / "shared" / "seeds" / "000_1b6acc4887f54450.txt"
+CALIPHATE = ROOT / "examples" / "feeds" / "caliphate.xml"
+DEV = ROOT / "tests" / "data" / "linking"
+LAST_CHAPTER_BEFORE_JULY = "d880f329-7101-567d-a25d-60dde948cb1c"  # Chapter Ten, 2018-06-21
+
+
+class Cli:
+    def __init__(
+        self,
+        config: Path,
+        database_url: str,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        self.base = ["--config", str(config), "--database", database_url]
+        self.monkeypatch = monkeypatch
+        self.capsys = capsys
+
+    def __call__(self, *args: str, stdin: bytes | None = None) -> tuple[int, str, str]:
+        self.monkeypatch.setattr(sys, "argv", ["aggregator", *self.base, *args])
+        if stdin is not None:
+            import io
+
+            self.monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+        code: int = 0
+        try:
+            main()
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+    def json(self, *args: str) -> Any:
+        code, out, err = self(*args, "--json")
+        assert code == 0, err
+        return json.loads(out)
+
+
+@pytest.fixture
+def cli(
+    tmp_path: Path,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Cli:
+    config = tmp_path / "config.toml"
+    config.write_text("", encoding="utf-8")
+    return Cli(config, database_url, monkeypatch, capsys)
+
+
+@pytest.fixture
+def sqlite_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Cli:
+    """For commands that do not touch the database: run once, not once per backend."""
+    config = tmp_path / "config.toml"
+    config.write_text("", encoding="utf-8")
+    return Cli(config, f"sqlite:///{tmp_path / 'a.db'}", monkeypatch, capsys)
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    with FeedServer() as s:
+        yield s
+
+
+def follow_caliphate(cli: Cli) -> None:
+    assert cli("feeds", "add", str(CALIPHATE))[0] == 0
+    assert cli("poll")[0] == 0
+
+
+def test_founding_review_is_linked_with_its_evidence(cli: Cli) -> None:
+    follow_caliphate(cli)
+    added = cli.json("reviews", "add", str(SEED), "--published", "2018-07-01")
+    assert added["review"]["title"].startswith("Behind the scenes of the Islamic State")
+    assert "Leave a Reply" not in added["review"]["text"]
+
+    links = added["links"]
+    series = [x for x in links if x["episode"] is None]
+    assert [(x["series"]["title"], x["relation"]) for x in series] == [("Caliphate", "reviews")]
+    episodes = [x for x in links if x["episode"] is not None]
+    assert LAST_CHAPTER_BEFORE_JULY in {x["episode"]["guid"] for x in episodes}
+    for link in links:
+        assert 0 <= link["score"] <= 1
+    # the misspelled reporter, each spelling pointing at the real one, with exact spans
+    text = added["review"]["text"]
+    evidence = [e for x in series for e in x["evidence"]]
+    for spelling in ("Challimachi", "Calimacchi", "Callamachi"):
+        found = [e for e in evidence if spelling in e["text"]]
+        assert found, spelling
+        assert text[found[0]["start"] : found[0]["end"]] == found[0]["text"]
+        assert "Callimachi" in found[0]["detail"]
+
+    # `links` answers the same, in the documented shape
+    listed = cli.json("links", "--review", str(added["review"]["id"]))
+    assert {(x["series"]["id"], x["episode"] and x["episode"]["id"]) for x in listed} == {
+        (x["series"]["id"], x["episode"] and x["episode"]["id"]) for x in links
+    }
+    one = listed[0]
+    assert set(one) >= {"review", "series", "episode", "relation", "score", "evidence"}
+    assert set(one["review"]) >= {"id", "url", "title", "published"}
+    assert set(one["series"]) >= {"id", "title", "feed_url"}
+    assert one["series"]["feed_url"] == CALIPHATE.resolve().as_uri()
+    assert set(one["evidence"][0]) == {"kind", "text", "start", "end", "detail"}
+
+
+def test_news_about_the_caliphate_links_to_nothing(cli: Cli) -> None:
+    follow_caliphate(cli)
+    code, out, _ = cli("reviews", "add", str(DEV / "reviews" / "neg-baghuz.txt"))
+    assert code == 0
+    assert "no links" in out
+    assert cli.json("links") == []
+
+
+def test_the_same_review_twice_is_one_review(cli: Cli, tmp_path: Path) -> None:
+    follow_caliphate(cli)
+    first = cli.json("reviews", "add", str(SEED), "--url", "https://blog.example/caliphate")
+    again = cli.json(
+        "reviews",
+        "add",
+        str(SEED),
+        "--url",
+        "https://blog.example/caliphate",
+        "--published",
+        "2018-07-01",
+    )
+    assert again["review"]["id"] == first["review"]["id"]
+    # same content, from stdin and without a URL: still the same review
+    code, out, err = cli("reviews", "add", "-", "--json", stdin=SEED.read_bytes())
+    assert code == 0, err
+    assert json.loads(out)["review"]["id"] == first["review"]["id"]
+    assert len(cli.json("reviews", "list")) == 1
+
+
+def test_a_review_added_before_its_show_is_linked_when_the_show_arrives(cli: Cli) -> None:
+    added = cli.json("reviews", "add", str(SEED), "--published", "2018-07-01")
+    assert added["links"] == []  # nothing followed yet: abstain
+    follow_caliphate(cli)  # the new series is looked for in existing reviews
+    links = cli.json("links", "--review", str(added["review"]["id"]))
+    assert ("Caliphate", "reviews") in {(x["series"]["title"], x["relation"]) for x in links}
+
+
+def test_reviews_feed_items_become_linked_reviews(cli: Cli, server: FeedServer) -> None:
+    follow_caliphate(cli)
+    seed = SEED.read_text(encoding="utf-8")
+    news = (DEV / "reviews" / "neg-baghuz.txt").read_text(encoding="utf-8")
+
+    def item(title: str, link: str, body: str) -> str:
+        paragraphs = "".join(f"<p>{p}</p>" for p in body.split("\n\n") if p.strip())
+        return (
+            f"<item><title>{title}</title><link>{link}</link><guid>{link}</guid>"
+            f"<pubDate>Sun, 01 Jul 2018 12:00:00 +0000</pubDate>"
+            f"<description><![CDATA[{paragraphs}]]></description></item>"
+        )
+
+    rss = (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        "<title>A blog</title><link>https://blog.example/</link><description>x</description>"
+        + item("Behind the scenes", "https://blog.example/caliphate", seed)
+        + item("Last IS enclave falls", "https://blog.example/baghuz", news)
+        + "</channel></rss>"
+    )
+    server.serve("/reviews.xml", rss.encode())
+    assert cli("feeds", "add", server.url("/reviews.xml"), "--kind", "reviews")[0] == 0
+    code, _, err = cli("poll")
+    assert code == 0, err
+    reviews = {r["url"]: r for r in cli.json("reviews", "list")}
+    assert set(reviews) == {"https://blog.example/caliphate", "https://blog.example/baghuz"}
+    linked = cli.json("links")
+    assert {x["review"]["url"] for x in linked} == {"https://blog.example/caliphate"}
+    # polling again changes nothing
+    assert cli("poll", "--feed", server.url("/reviews.xml"))[0] == 0
+    assert len(cli.json("reviews", "list")) == 2
+
+
+def test_garbage_is_refused_with_one_line_and_nothing_changes(
+    cli: Cli, server: FeedServer, tmp_path: Path
+) -> None:
+    follow_caliphate(cli)
+    png = tmp_path / "cover.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("   \n\n  ", encoding="utf-8")
+    server.fail("/broken", 500)
+    huge = (
+        b"<html><body>"
+        + b"<p>words and more words</p>" * (50 * 1024 * 1024 // 27)
+        + b"</body></html>"
+    )
+    server.serve("/huge.html", huge, content_type="text/html")
+
+    cases = [
+        (["reviews", "add", str(png)], f"{png}: review looks like binary data"),
+        (["reviews", "add", str(empty)], f"{empty}: no review text"),
+        (["reviews", "add", str(tmp_path / "missing.txt")], "no such file"),
+        (["reviews", "add", server.url("/broken")], "500"),
+        (["reviews", "add", server.url("/huge.html")], "over the 5 MiB limit"),
+        (["reviews", "add", str(SEED), "--published", "July 2018"], "YYYY-MM-DD"),
+    ]
+    for args, message in cases:
+        code, _, err = cli(*args)
+        assert code != 0, args
+        assert message in err, (args, err)
+        assert "Traceback" not in err
+        if code == 1:
+            assert len(err.strip().splitlines()) == 1, err
+    assert cli.json("reviews", "list") == []
+    assert cli.json("links") == []
+
+
+def test_eval_prints_ours_and_bm25_side_by_side(sqlite_cli: Cli) -> None:
+    code, out, err = sqlite_cli("eval", str(DEV))
+    assert code == 0, err
+    for row in ("series F1", "episode F1", "negatives abstained"):
+        assert row in out
+    assert "linker" in out and "BM25" in out
+
+
+def test_eval_of_a_folder_that_is_no_dataset(sqlite_cli: Cli, tmp_path: Path) -> None:
+    code, _, err = sqlite_cli("eval", str(tmp_path / "nothing-here"))
+    assert code == 1
+    assert err.startswith("aggregator: error: ") and "labels.json" in err
