@@ -8,6 +8,7 @@ The review's title is read too when the main text does not already start with it
 
 from __future__ import annotations
 
+import bisect
 import html as html_lib
 import math
 import re
@@ -20,7 +21,7 @@ from aggregator.linking.numbers import CountRef, NumberRef, find_counts, find_nu
 from aggregator.linking.text import (
     Token,
     fold,
-    is_case_informative,
+    case_flags,
     paragraph_spans,
     quoted_spans,
     terms,
@@ -66,7 +67,7 @@ class Analysis:
     shift: int  # where review.text starts inside ``text``
     title_end: int  # the review's title (prefixed, or its first line) ends here
     tokens: list[Token]
-    case_informative: bool
+    cased: list[bool]  # per token: its paragraph is written with capitals
     paragraphs: list[tuple[int, int]]
     sentence_starts: frozenset[int]  # token indexes that start a sentence
     quotes: list[tuple[int, int]]
@@ -80,6 +81,7 @@ class Analysis:
     query: dict[str, float]
     audio: float  # audio words minus other-medium words, per 100 words
     words: int
+    starts: list[int] = field(default_factory=list)  # token start offsets, for bisect
     extra: dict[str, object] = field(default_factory=dict)
 
     def span(self, start: int, end: int) -> tuple[int, int]:
@@ -87,6 +89,11 @@ class Analysis:
         if start < self.shift:
             return -1, -1
         return start - self.shift, end - self.shift
+
+    def cased_at(self, position: int) -> bool:
+        """Whether the text around a character position is written with capitals."""
+        index = bisect.bisect_right(self.starts, position) - 1
+        return self.cased[index] if 0 <= index < len(self.cased) else True
 
     def paragraph_of(self, position: int) -> int:
         for i, (start, end) in enumerate(self.paragraphs):
@@ -110,7 +117,7 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
     text = prefix + body
     shift = len(prefix)
     tokens = tokenize(text)
-    case_informative = is_case_informative(tokens)
+    cased = case_flags(text, tokens)
     title_end = shift
     if not prefix and title:
         first = body.lstrip().split("\n", 1)[0]
@@ -135,7 +142,7 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
         shift=shift,
         title_end=title_end,
         tokens=tokens,
-        case_informative=case_informative,
+        cased=cased,
         paragraphs=paragraph_spans(text),
         sentence_starts=starts,
         quotes=quoted_spans(text),
@@ -145,10 +152,11 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
         counts=find_counts(text, tokens),
         relative=find_relative(text, tokens),
         dates=find_dates(text, tokens),
-        names=catalog.names.match(text, tokens, case_informative),
+        names=catalog.names.match(text, tokens, cased),
         query=_query(text, catalog),
         audio=100.0 * (audio - other) / max(len(words), 50),
         words=len(words),
+        starts=[t.start for t in tokens],
     )
 
 

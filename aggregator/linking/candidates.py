@@ -81,6 +81,7 @@ def series_candidates(a: Analysis, catalog: Catalog) -> dict[int, SeriesSignals]
     all_scores = catalog.retrieval.scores(a.query) if a.query else {}
     for series_id, _ in retrieved:
         get(series_id)
+    _first_names(a, found)
     top = retrieved[0][0] if retrieved else None
     named = sum(1 for s in found.values() if any(o.nameness >= 0.5 for o in s.occurrences))
     # Where each show is named: an episode number or date next to a show's name is
@@ -103,6 +104,12 @@ def series_candidates(a: Analysis, catalog: Catalog) -> dict[int, SeriesSignals]
         f["crowd"] = math.log1p(max(0, named - (1 if good else 0)))
         f["audio"] = max(-1.0, min(1.0, a.audio / 5.0))
         _dates(a, signals)
+        # Does anything say which show this is (not only what it talks about)?
+        f["anchored"] = (
+            1.0
+            if f["name"] >= 0.3 or f.get("link", 0) > 0 or f.get("people", 0) > 0
+            else 0.0
+        )
         paragraphs = {a.paragraph_of(p) for p in signals.positions}
         f["coverage"] = len(paragraphs) / max(1, len(a.paragraphs))
     return found
@@ -182,7 +189,7 @@ def _nameness(a: Analysis, i: int, j: int, kind: str) -> float:
     raw = [a.text[t.start : t.end] for t in words]
     n = j - i
     base = 0.4 if kind in ("acronym", "part") else (0.5, 0.8, 1.0)[min(n, 3) - 1]
-    if a.case_informative:
+    if a.cased[i]:
         if kind == "acronym":
             if not all(r.isupper() for r in raw):
                 return 0.0
@@ -203,7 +210,7 @@ def _nameness(a: Analysis, i: int, j: int, kind: str) -> float:
         score -= 0.3
     if start < a.title_end:
         score += 0.2  # in the headline
-    if n == 1 and i in a.sentence_starts and a.case_informative:
+    if n == 1 and i in a.sentence_starts and a.cased[i]:
         score -= 0.2  # a capital at the start of a sentence says nothing
     return max(0.0, min(1.0, score))
 
@@ -234,7 +241,7 @@ def _people(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals]) 
             if not _rare(catalog, word) or all(u.role == "guest" for u in uses.values()):
                 continue
             weight = 0.5 / math.sqrt(max(1, catalog.names.word_count(word)))
-        elif (len(words) == 1 or not a.case_informative) and not any(
+        elif (len(words) == 1 or not a.cased_at(hit.start)) and not any(
             _rare(catalog, w) for w in words
         ):
             continue  # "Love Story", "briefcase full": everyday words, not a person
@@ -268,6 +275,23 @@ def _people(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals]) 
             signals.features["person_hits"] = signals.features.get("person_hits", 0.0) + 1
     for (series_id, group), by_name in buckets.items():
         get(series_id).features[group] = min(3.0, sum(by_name.values()))
+
+
+def _first_names(a: Analysis, found: dict[int, SeriesSignals]) -> None:
+    """Hosts called by first name together: "Federico, Myke and Stephen".
+
+    One first name is common; two or three of the same show's hosts in one review
+    are not. Only series already candidates are looked at.
+    """
+    capitalised = {t.norm: t for i, t in enumerate(a.tokens) if t.cap or not a.cased[i]}
+    for signals in found.values():
+        hosts = signals.series.first_names
+        present = [capitalised[n] for n in sorted(hosts) if n in capitalised]
+        if len(present) >= 2:
+            signals.features["first_names"] = min(1.0, (len(present) - 1) / 2)
+            for token in present:
+                detail = f"first name of a host of {signals.series.title!r}"
+                signals.add("person", a, token.start, token.end, detail)
 
 
 def _dates(a: Analysis, signals: SeriesSignals) -> None:

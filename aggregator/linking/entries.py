@@ -41,6 +41,8 @@ _REGULAR_SHARE = 0.2
 # for those words to be a name of the show ("Connected 185: ...", "SE-Radio Episode 246").
 _PREFIX_SHARE = 0.15
 _OPENING_TERMS = 80
+_HOSTED = re.compile(r"\bhost(s|ed)?\b|\bpresent(s|ed)\b|\bco-?host", re.IGNORECASE)
+_MONTH_WORDS = frozenset("jan feb mar apr may jun jul aug sep sept oct nov dec".split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,7 @@ class SeriesInfo:
     doc: tuple[str, ...]  # retrieval terms of the whole series
     link_keys: tuple[str, ...]  # site and feed
     episode_link_keys: tuple[str, ...]
+    first_names: frozenset[str]  # folded first names of the show's own people
 
 
 def canon(word: str) -> str:
@@ -115,8 +118,21 @@ def describe_series(series: CatalogSeries, term_id: Callable[[str], int]) -> Ser
         doc.extend(opening)
     links = tuple(k for k in (url_key(series.link or ""), url_key(series.feed_url)) if k)
     episode_links = tuple(k for e in episodes for k in e.link_keys)
+    first_names = frozenset(
+        fold(name.split()[0])
+        for name, role in names
+        if role not in ("named", "regular") and len(name.split()) > 1
+    )
     return SeriesInfo(
-        series.id, series.title, aliases, names, episodes, tuple(doc), links, episode_links
+        series.id,
+        series.title,
+        aliases,
+        names,
+        episodes,
+        tuple(doc),
+        links,
+        episode_links,
+        first_names,
     )
 
 
@@ -205,7 +221,12 @@ def _segments(title: str, aliases: Sequence[tuple[str, ...]]) -> tuple[tuple[str
         content = [
             w
             for w in canonical
-            if not (w.isdigit() or _SEASON_TOKEN.match(w) or w in _GENERIC or w in own)
+            if not (
+                (w.isdigit() and int(w) < 100)  # "Part 2", "Ep. 5": numbering, not a name
+                or _SEASON_TOKEN.match(w)
+                or w in _GENERIC
+                or w in own
+            )
         ]
         if any(w not in STOPWORDS and not _is_date_word(w) for w in content):
             segments.append(tuple(canonical))
@@ -213,7 +234,12 @@ def _segments(title: str, aliases: Sequence[tuple[str, ...]]) -> tuple[tuple[str
 
 
 def _is_date_word(word: str) -> bool:
-    return bool(re.fullmatch(r"\d+(st|nd|rd|th)?|jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec", word))
+    """Days, years and month names: "Giant Bombcast 10/28/2014", "Episode 600 Sep 11th"."""
+    if re.fullmatch(r"\d{1,2}(st|nd|rd|th)?", word):
+        return True
+    if re.fullmatch(r"(19|20)\d\d", word):
+        return True
+    return word in _MONTH_WORDS
 
 
 def _episode(
@@ -272,9 +298,17 @@ def _series_names(
     for credit in (series.author, series.owner_name):
         for name in split_credit(credit):
             names.setdefault(name, "author")
-    for name in extract_names(series.description_text):
+            words = name.split()
+            if len(words) >= 3 and words[0].lower() == "the":
+                # Newspapers call themselves by their last word: "the Times".
+                names.setdefault(f"the {words[-1]}", "author")
+    description = series.description_text
+    for name in extract_names(description):
         if fold(name) not in own:
-            names.setdefault(name, "named")
+            # "Hosted by Federico Viticci, Myke Hurley, and Stephen Hackett."
+            at = description.find(name.split()[0])
+            hosted = at >= 0 and _HOSTED.search(description[max(0, at - 60) : at])
+            names.setdefault(name, "host" if hosted else "named")
     # People named in many episodes are regulars of the show, not one episode's guest.
     counts: Counter[str] = Counter()
     for e in episodes:

@@ -30,9 +30,9 @@ _SLACK = timedelta(days=1, hours=12)
 _DAY = 86400.0
 # Content-only candidates: the best few episodes by tf-idf.
 _CONTENT_CANDIDATES = 3
-# Sum of word rarities (1.0: the word is in one episode's text only) at which a
-# title is distinctive enough to be a reference on its own: one and a half such words.
-_TITLE_RARITY = 1.5
+# Sum of word weights (1.0: the word is in one episode's text only, and in one show's)
+# at which a title is distinctive enough to be a reference on its own.
+_TITLE_RARITY = 1.0
 # Title score = coverage ** this: half a title's (rarity-weighted) words give 0.35.
 _COVER_POWER = 1.5
 # A reference within this many characters of another show's name belongs to it
@@ -66,9 +66,12 @@ class _SeriesStats:
         self.count = len(series.episodes)
         self.terms: dict[int, int] = {}
         self.title_words: dict[str, int] = {}
+        self.segments: dict[tuple[str, ...], int] = {}
         for episode in series.episodes:
             for term in episode.terms:
                 self.terms[term] = self.terms.get(term, 0) + 1
+            for segment in set(episode.segments):
+                self.segments[segment] = self.segments.get(segment, 0) + 1
             for word in {w for segment in episode.segments for w in segment}:
                 self.title_words[word] = self.title_words.get(word, 0) + 1
 
@@ -196,11 +199,19 @@ def _titles(
             content = [w for w in dict.fromkeys(segment) if _title_word(w, own)]
             if not content or not any(w in positions for w in content):
                 continue
-            weights = {w: stats.rarity(w, catalog) for w in content}
+            weights = {w: stats.rarity(w, catalog) * _global(w, catalog) for w in content}
             total = sum(weights.values())
             distinct = min(1.0, total / _TITLE_RARITY)
+            lead = _lead(words, positions, segment, weights)
             width = len(segment) + 2
             starts = sorted({p for w in content for p in positions.get(w, ())})
+            if lead is not None:
+                score, p = lead
+                s_tok = a.tokens[p]
+                e_tok = a.tokens[min(len(a.tokens) - 1, p + 1)]
+                score /= math.sqrt(stats.segments.get(segment, 1))
+                if score > best:
+                    best, best_span = min(1.0, score), (s_tok.start, e_tok.end)
             for p in starts:
                 lo, hi = p, min(len(words), p + width)
                 window = set(words[lo:hi])
@@ -210,13 +221,16 @@ def _titles(
                 s_tok, e_tok = a.tokens[span_positions[0]], a.tokens[span_positions[-1]]
                 # A part of a title is much weaker evidence than all of it.
                 score = cover**_COVER_POWER * distinct
-                if a.case_informative:
+                if a.cased[p]:
                     caps = sum(1 for q in span_positions if a.tokens[q].cap)
                     score *= 0.6 + 0.4 * caps / len(span_positions)
                 if a.in_quotes(s_tok.start, e_tok.end) or a.in_anchor(s_tok.start, e_tok.end):
                     score += 0.3 * cover
                 if _contiguous(words, segment, max(0, lo - 1), hi + 1):
                     score += 0.2 * cover
+                # A part several titles share ("Nice White Parents - Ep. 3") names a run
+                # of episodes rather than one of them.
+                score /= math.sqrt(stats.segments.get(segment, 1))
                 if score > best:
                     best, best_span = min(1.0, score), (s_tok.start, e_tok.end)
         if best > 0.15:
@@ -226,8 +240,41 @@ def _titles(
                 "episode-title", a.text[start:end], s, e, f"title {episode.title!r} ({best:.2f})"
             )
             matches.append((round(best, 2), index, evidence))
-    for strength, index, evidence in _by_recency(matches):
+    for strength, index, evidence in _by_recency(series, matches):
         found.get_or_add(index).put("title", strength, evidence)  # type: ignore[operator]
+
+
+def _global(word: str, catalog: Catalog) -> float:
+    """0.5..1: how few series of the catalog use a word (1: one series only)."""
+    n = len(catalog)
+    df = catalog.retrieval.document_frequency(word)
+    if n <= 1 or df <= 1:
+        return 1.0
+    return 0.5 + 0.5 * max(0.0, 1 - math.log(df) / math.log(n))
+
+
+def _lead(
+    words: list[str], positions: dict[str, list[int]], segment: tuple[str, ...], weights: dict[str, float]
+) -> tuple[float, int] | None:
+    """A title cited by its first words ("the 7 habits book" for "The 7 Habits of Highly
+    Effective People"): (score, position) when its first two or more words appear in
+    order, the score growing with the words and their weight."""
+    head = list(segment)
+    while head and head[0] in STOPWORDS:
+        head.pop(0)
+    if len(head) < 2 or len(head) == len(segment) and len(head) <= 2:
+        return None
+    best: tuple[float, int] | None = None
+    for p in positions.get(head[0], ()):
+        k = 0
+        while k < len(head) and p + k < len(words) and words[p + k] == head[k]:
+            k += 1
+        if k >= 2:
+            weight = max((weights.get(w, 0.0) for w in head[:k]), default=0.0)
+            score = min(1.0, 0.3 * k) * weight
+            if best is None or score > best[0]:
+                best = (score, p)
+    return best
 
 
 def _title_word(word: str, own: set[str]) -> bool:
@@ -271,12 +318,12 @@ def _numbers(a: Analysis, series: SeriesInfo, eligible: list[int], found: _Found
             )
             matches.append((strength, index, evidence))
         owner = _owner_factor(a, series.id, ref.start)
-        for strength, index, evidence in _by_recency(matches):
+        for strength, index, evidence in _by_recency(series, matches):
             found.get_or_add(index).put("number", strength * owner, evidence)  # type: ignore[operator]
 
 
 def _by_recency(
-    matches: list[tuple[float, int, Evidence]],
+    series: SeriesInfo, matches: list[tuple[float, int, Evidence]]
 ) -> list[tuple[float, int, Evidence]]:
     """Discount matches that a more recent episode matches as well or better.
 
@@ -286,9 +333,21 @@ def _by_recency(
     """
     ranked: list[tuple[float, int, Evidence]] = []
     for strength, index, evidence in matches:
-        newer = sum(1 for other, i, _ in matches if i > index and other >= strength - 1e-9)
+        newer = sum(
+            1
+            for other, i, _ in matches
+            if other >= strength - 1e-9 and _later(series, i, index)
+        )
         ranked.append((strength / (1 + newer), index, evidence))
     return ranked
+
+
+def _later(series: SeriesInfo, i: int, j: int) -> bool:
+    """Episode i came out at least half a day after episode j (same-day releases tie)."""
+    a, b = series.episodes[i].published, series.episodes[j].published
+    if a is None or b is None:
+        return i > j
+    return (a - b).total_seconds() > _DAY / 2
 
 
 def _number_strength(noun: str, value: int, ordinal: bool, e: EpisodeInfo, position: int | None) -> float:
@@ -357,6 +416,9 @@ def _relative(
             limit = 8 if ref.kind == "this_week" else 2.5
             chosen = [i for i in full if -1.5 <= days(i) <= limit]
             detail = f"published {ref.kind.replace('_', ' ')} of the review"
+        elif ref.kind == "fortnight":
+            chosen = [i for i in full if -1.5 <= days(i) <= 15]
+            detail = "published in the fortnight before the review"
         elif ref.kind == "last_week":
             chosen = [i for i in full if 4 <= days(i) <= 16]
             detail = "published the week before the review"
@@ -376,6 +438,7 @@ def _relative(
             chosen = [in_season[-1]]
             detail = "the last episode before the review"
         owner = _owner_factor(a, series.id, ref.start)
+        matches: list[tuple[float, int, Evidence]] = []
         for index in chosen:
             strength = owner
             if ref.kind in ("premiere", "finale"):
@@ -390,7 +453,9 @@ def _relative(
                 e,
                 f"{detail}: {series.episodes[index].title!r} ({when:%Y-%m-%d})" if when else detail,
             )
-            found.get_or_add(index).put("relative", strength, evidence)  # type: ignore[operator]
+            matches.append((strength, index, evidence))
+        for strength, index, evidence in _by_recency(series, matches):
+            found.get_or_add(index).put("relative", strength, evidence)
 
 
 def _owner_factor(a: Analysis, series_id: int, position: int) -> float:

@@ -26,7 +26,8 @@ __all__ = ["SERIES_SIGNS", "EPISODE_SIGNS", "fit_and_print", "fit_logistic"]
 SERIES_SIGNS = {
     "link": 1, "name": 1, "name_count": 1, "people": 1, "named": 1, "person_hits": 1, "guests": 1,
     "content": 1, "content_top": 1, "active": 1, "before_start": -1, "count": 1, "month": 1,
-    "episode": 1, "audio": 1, "coverage": 1, "crowd": -1, "compare": -1,
+    "episode": 1, "audio": 1, "coverage": 1, "crowd": -1, "compare": -1, "anchored": 1,
+    "first_names": 1,
 }  # fmt: skip
 EPISODE_SIGNS = {
     "link": 1, "title": 1, "number": 1, "relative": 1, "guest": 1, "date": 1, "content": 1,
@@ -133,17 +134,29 @@ def fit_and_print(dataset: Dataset) -> str:
 
 
 def _threshold(pairs: Sequence[tuple[float, int]]) -> float:
-    """The cut (0.05 steps) with the best F1 on the rows; ties go to the middle one."""
-    best: list[float] = []
-    best_f1 = -1.0
-    for k in range(1, 20):
-        cut = k / 20
+    """The cut with the best F1 on the rows, placed in the middle (in logit space) of the
+    widest gap between neighbouring scores among the equally good cuts."""
+    scores = sorted({p for p, _ in pairs})
+    best_f1, best_cut, best_gap = -1.0, 0.5, -1.0
+    for low, high in zip([0.0, *scores], [*scores, 1.0], strict=True):
+        if high <= low:
+            continue
+        cut = _logistic_mid(low, high)
         tp = sum(1 for p, y in pairs if p >= cut and y)
         fp = sum(1 for p, y in pairs if p >= cut and not y)
         fn = sum(1 for p, y in pairs if p < cut and y)
         f1 = _f1(tp, fp, fn)
-        if f1 > best_f1 + 1e-9:
-            best, best_f1 = [cut], f1
-        elif abs(f1 - best_f1) <= 1e-9:
-            best.append(cut)
-    return best[len(best) // 2] if best else 0.5
+        gap = _logit(high) - _logit(low)
+        if f1 > best_f1 + 1e-9 or (abs(f1 - best_f1) <= 1e-9 and gap > best_gap):
+            best_f1, best_cut, best_gap = f1, cut, gap
+    return min(0.9, max(0.1, best_cut))
+
+
+def _logit(p: float) -> float:
+    p = min(1 - 1e-6, max(1e-6, p))
+    return math.log(p / (1 - p))
+
+
+def _logistic_mid(low: float, high: float) -> float:
+    z = (_logit(low) + _logit(high)) / 2
+    return 1 / (1 + math.exp(-z))

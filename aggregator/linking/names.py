@@ -281,17 +281,21 @@ class NameIndex:
                         if not bucket:
                             del self._keys[key]
 
-    def match(self, text: str, tokens: Sequence[Token], case_informative: bool) -> list[NameHit]:
-        """Every catalog name found in the tokens, best window per name and position."""
+    def match(self, text: str, tokens: Sequence[Token], cased: Sequence[bool]) -> list[NameHit]:
+        """Every catalog name found in the tokens, best window per name and position.
+
+        ``cased[i]``: token i stands in a text written with capitals, where a name
+        must be capitalised to count.
+        """
         hits: dict[tuple[int, int], NameHit] = {}
         for i, token in enumerate(tokens):
-            if not _is_anchor(token.norm) or (case_informative and not token.cap):
+            if not _is_anchor(token.norm) or (cased[i] and not token.cap):
                 continue
             candidates: set[int] = set()
             for key in _keys(token.norm):
                 candidates |= self._keys.get(key, set())
             for name_id in candidates:
-                hit = self._check(name_id, tokens, i, case_informative)
+                hit = self._check(name_id, tokens, i, cased[i])
                 if hit is not None:
                     slot = (name_id, hit.start)
                     if slot not in hits or hits[slot].ratio < hit.ratio:

@@ -202,7 +202,7 @@ def find_number_refs(text: str, tokens: Sequence[Token] | None = None) -> list[N
 
     >>> def refs(s):
     ...     return [(r.noun, r.value, r.ordinal, r.season) for r in find_number_refs(s)]
-    >>> refs("ep 8 with the briefcase")
+    >>> refs("ep 8 with the briefcase; the episode '129 Cars'")
     [('episode', 8, False, None)]
     >>> refs("the sixth installment and Chapter Six")
     [('episode', 6, True, None), ('chapter', 6, False, None)]
@@ -239,7 +239,13 @@ def find_number_refs(text: str, tokens: Sequence[Token] | None = None) -> list[N
         noun = _NOUNS.get(word)
         if noun is not None and word != "one":
             after = _number_after_noun(tokens, i + 1, word)
-            if after is not None and not (word == "no" and not tokens[i + 1].norm.isdigit()):
+            # 'the episode "129 Cars"': a number opening a quoted title is the title's.
+            quoted = i + 1 < len(tokens) and text[tokens[i + 1].start - 1 : tokens[i + 1].start] in (
+                '"', "“", "'", "‘"
+            )
+            if after is not None and not quoted and not (
+                word == "no" and not tokens[i + 1].norm.isdigit()
+            ):
                 value, end = after
                 refs.append(NumberRef(noun, value, False, None, token.start, tokens[end - 1].end))
                 i = end

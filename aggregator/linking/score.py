@@ -31,42 +31,44 @@ __all__ = [
 
 SERIES_WEIGHTS: dict[str, float] = {
     "link": 4.01,
-    "name": 2.41,
-    "name_count": 0.65,
-    "people": 0.47,
-    "named": 0.08,
-    "person_hits": 0.53,
-    "guests": 0.22,
-    "content": 0.39,
-    "content_top": 0.91,
-    "active": 1.01,
-    "before_start": -0.15,
-    "count": 0.34,
-    "month": 0.16,
-    "episode": 4.86,
-    "audio": 0.21,
-    "coverage": 0.24,
-    "crowd": -0.95,
-    "compare": -0.32,
+    "name": 2.20,
+    "name_count": 0.44,
+    "people": 0.79,
+    "named": 0.01,
+    "person_hits": 0.56,
+    "guests": 0.54,
+    "content": 0.24,
+    "content_top": 0.70,
+    "active": 0.87,
+    "before_start": -0.20,
+    "count": 0.30,
+    "month": 0.34,
+    "episode": 4.51,
+    "audio": 0.14,
+    "coverage": 0.40,
+    "crowd": -0.90,
+    "compare": -0.26,
+    "anchored": 0.62,
+    "first_names": 0.61,
 }
-SERIES_BIAS = -6.34
-SERIES_THRESHOLD = 0.35
+SERIES_BIAS = -7.32
+SERIES_THRESHOLD = 0.38
 
 EPISODE_WEIGHTS: dict[str, float] = {
     "link": 5.00,
-    "title": 5.34,
-    "number": 4.31,
-    "relative": 4.08,
-    "guest": 2.05,
+    "title": 5.15,
+    "number": 4.20,
+    "relative": 4.54,
+    "guest": 2.04,
     "date": 0.00,
-    "content": 2.47,
-    "content_share": 0.99,
-    "content_margin": 1.41,
+    "content": 2.42,
+    "content_share": 0.78,
+    "content_margin": 0.96,
     "bonus": 0.00,
     "recent": 1.01,
 }
-EPISODE_BIAS = -7.25
-EPISODE_THRESHOLD = 0.35
+EPISODE_BIAS = -7.09
+EPISODE_THRESHOLD = 0.37
 
 # A series not reviewed is still reported as *mentioned* when its name is used as a
 # show's name at least this surely (nameness, see candidates._nameness) or linked.

@@ -17,7 +17,7 @@ __all__ = [
     "STOPWORDS",
     "Token",
     "fold",
-    "is_case_informative",
+    "case_flags",
     "paragraph_spans",
     "quoted_spans",
     "stem",
@@ -111,17 +111,39 @@ def terms(text: str) -> Iterator[str]:
             yield stem(word.replace(",", ""))
 
 
-def is_case_informative(tokens: Sequence[Token]) -> bool:
-    """Whether the writer uses capitals at all (forum posts often do not).
+def case_flags(text: str, tokens: Sequence[Token]) -> list[bool]:
+    r"""For each token, whether its paragraph is written with capitals.
 
-    In a text written all in lower case, a lower-case "caliphate" may still be the
-    show's name; in a text that capitalises names it is the ordinary word.
+    Forum posts are often all lower case under a capitalised header: there a
+    lower-case "sarah koenig" may still be a name, and a lower-case "serial" the show.
+    A paragraph counts as capitalised when most of its sentences start with a capital.
+
+    >>> text = "Posted by Ann\ndid you hear it? sarah was great. yes"
+    >>> case_flags(text, tokenize(text))
+    [True, True, True, False, False, False, False, False, False, False, False]
     """
-    words = [t for t in tokens if t.norm.isalpha()]
-    if len(words) < 8:
-        return any(t.cap for t in words)
-    capitalised = sum(1 for t in words if t.cap)
-    return capitalised / len(words) > 0.04
+    flags: list[bool] = []
+    paragraph: list[int] = []
+    starts: list[bool] = []
+    previous_end = 0
+
+    def close() -> None:
+        cased = bool(starts) and sum(starts) * 2 >= len(starts)
+        flags.extend(cased for _ in paragraph)
+        paragraph.clear()
+        starts.clear()
+
+    for i, token in enumerate(tokens):
+        gap = text[previous_end : token.start]
+        if i and "\n" in gap:
+            close()
+        first = not paragraph or bool(re.search(r"[.!?:]\s*[\"'“‘(]?\s*$", gap))
+        if first and token.norm.isalpha():
+            starts.append(text[token.start].isupper())
+        paragraph.append(i)
+        previous_end = token.end
+    close()
+    return flags
 
 
 def paragraph_spans(text: str) -> list[tuple[int, int]]:

@@ -48,7 +48,7 @@ _NUMERIC_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b")
 class RelativeRef:
     """A reference relative to the review's date.
 
-    ``kind`` is one of "latest", "this_week", "last_week", "weekday", "yesterday",
+    ``kind`` is one of "latest", "this_week", "last_week", "fortnight", "weekday", "yesterday",
     "premiere", "finale". ``weekday`` is 0 (Monday) to 6 for "weekday".
     """
 
@@ -93,7 +93,9 @@ def find_relative(text: str, tokens: Sequence[Token] | None = None) -> list[Rela
         nxt = tokens[i + 1].norm if i + 1 < n else ""
         nxt2 = tokens[i + 2].norm if i + 2 < n else ""
         prev = tokens[i - 1].norm if i > 0 else ""
-        if word in ("this", "last", "past") and nxt == "week":
+        if word in ("this", "last", "past") and nxt == "fortnight":
+            found.append(RelativeRef("fortnight", token.start, tokens[i + 1].end))
+        elif word in ("this", "last", "past") and nxt == "week":
             kind = "this_week" if word == "this" else "last_week"
             end = tokens[i + 2].end if nxt2 == "s" else tokens[i + 1].end
             found.append(RelativeRef(kind, token.start, end))
