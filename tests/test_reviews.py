@@ -1,0 +1,125 @@
+"""The reviews service: linking kept current, human decisions kept, with real storage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from aggregator.fetch import Fetcher
+from aggregator.linking import LINKER_VERSION
+from aggregator.parse import parse_feed
+from aggregator.reviews import Reviews
+from aggregator.settings import FetchSettings
+from aggregator.storage import Storage
+from aggregator.types import FeedKind, LinkStatus, Relation
+from tests.fakes import ok_update
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT.parent / "shared" / "seeds" / "000_1b6acc4887f54450.txt"
+CALIPHATE = ROOT / "examples" / "feeds" / "caliphate.xml"
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def reviews(storage: Storage) -> Iterator[Reviews]:
+    with Fetcher(FetchSettings(), allow_file=False) as fetcher:
+        yield Reviews(storage, fetcher, clock=lambda: NOW)
+
+
+def store_caliphate(storage: Storage) -> int:
+    feed = storage.add_feed(CALIPHATE.resolve().as_uri(), FeedKind.PODCAST, NOW)
+    parsed = parse_feed(CALIPHATE.read_bytes(), url=feed.url)
+    counts = storage.apply_poll(ok_update(feed.id, NOW), parsed, NOW)
+    assert counts.series_id is not None
+    return counts.series_id
+
+
+def series_links(storage: Storage, review_id: int) -> set[tuple[int, Relation]]:
+    return {
+        (x.series_id, x.relation)
+        for x in storage.list_links(review_id=review_id)
+        if x.episode_id is None
+    }
+
+
+def test_reviews_of_an_older_linker_version_are_relinked(
+    storage: Storage, reviews: Reviews
+) -> None:
+    series_id = store_caliphate(storage)
+    added = reviews.add(SEED.read_bytes(), source="file", filename="seed.txt")
+    assert added.review.id is not None
+    # As if an older linker had linked it, and found nothing.
+    storage.replace_links(added.review.id, [], linker_version="0-old", now=NOW)
+    assert storage.list_links(review_id=added.review.id) == []
+
+    assert reviews.relink_outdated() == 1
+    assert (series_id, Relation.REVIEWS) in series_links(storage, added.review.id)
+    assert storage.get_review(added.review.id).linker_version == LINKER_VERSION
+    assert reviews.relink_outdated() == 0  # nothing left to do
+
+
+def test_human_decisions_survive_relinking(storage: Storage, reviews: Reviews) -> None:
+    series_id = store_caliphate(storage)
+    added = reviews.add(
+        SEED.read_bytes(),
+        source="file",
+        filename="seed.txt",
+        published=datetime(2018, 7, 1, tzinfo=UTC),
+    )
+    review_id = added.review.id
+    series_link = next(x for x in added.links if x.episode_id is None)
+    episode_link = next(x for x in added.links if x.episode_id is not None)
+    storage.set_link_status(series_link.id, LinkStatus.CONFIRMED, NOW)
+    storage.set_link_status(episode_link.id, LinkStatus.REJECTED, NOW)
+    first_episode = min(
+        (e for e in storage.list_episodes(series_id)), key=lambda e: e.published or NOW
+    )
+    storage.add_link(review_id, series_id, first_episode.id, Relation.MENTIONS, NOW)
+
+    reviews.relink(storage.get_review(review_id))
+
+    after = {(x.series_id, x.episode_id): x for x in storage.list_links(review_id=review_id)}
+    assert after[(series_id, None)].status is LinkStatus.CONFIRMED
+    assert (series_id, episode_link.episode_id) not in after  # rejected stays away
+    assert after[(series_id, first_episode.id)].status is LinkStatus.MANUAL
+
+
+def test_new_episodes_relink_the_reviews_of_their_series(
+    storage: Storage, reviews: Reviews
+) -> None:
+    # The feed as it stood in May 2018: up to Chapter Five.
+    document = CALIPHATE.read_bytes()
+    feed = storage.add_feed(CALIPHATE.resolve().as_uri(), FeedKind.PODCAST, NOW)
+    full = parse_feed(document, url=feed.url)
+    cutoff = datetime(2018, 5, 20, tzinfo=UTC)
+    early = replace(
+        full, episodes=tuple(e for e in full.episodes if e.published and e.published < cutoff)
+    )
+    counts = storage.apply_poll(ok_update(feed.id, NOW), early, NOW)
+    series_id = counts.series_id
+    assert series_id is not None
+    added = reviews.add(
+        SEED.read_bytes(),
+        source="file",
+        filename="seed.txt",
+        published=datetime(2018, 7, 1, tzinfo=UTC),
+    )
+    guids = {x.episode_guid for x in added.links if x.episode_id is not None}
+    assert "d880f329-7101-567d-a25d-60dde948cb1c" not in guids  # Chapter Ten not known yet
+
+    # The rest of the season arrives; the poller tells the service.
+    counts = storage.apply_poll(ok_update(feed.id, NOW), full, NOW)
+    assert counts.new == len(full.episodes) - len(early.episodes)
+    relinked = reviews.series_changed(series_id, new_series=False, since=counts.changed_since)
+    assert relinked == 1
+    guids = {
+        x.episode_guid
+        for x in storage.list_links(review_id=added.review.id)
+        if x.episode_id is not None
+    }
+    # "the last episode" before 2018-07-01 is now Chapter Ten
+    assert "d880f329-7101-567d-a25d-60dde948cb1c" in guids
