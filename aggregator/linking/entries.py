@@ -217,6 +217,8 @@ def _segments(title: str, aliases: Sequence[tuple[str, ...]]) -> tuple[tuple[str
             if len(alias) == 1 and words and re.fullmatch(rf"{re.escape(alias[0])}\d+", words[0]):
                 words = words[1:]  # "CRE206 Das Ohr"
                 break
+        if len(words) == 1 and words[0].isdigit():
+            continue  # "#129: Adam Smith ...": the number is the episode's, not a title
         canonical = [canon(w) for w in words]
         content = [
             w
@@ -306,8 +308,10 @@ def _series_names(
     for name in extract_names(description):
         if fold(name) not in own:
             # "Hosted by Federico Viticci, Myke Hurley, and Stephen Hackett."
-            at = description.find(name.split()[0])
-            hosted = at >= 0 and _HOSTED.search(description[max(0, at - 60) : at])
+            hosted = any(
+                _HOSTED.search(description[max(0, m.start() - 60) : m.start()])
+                for m in re.finditer(re.escape(name.split()[0]), description)
+            )
             names.setdefault(name, "host" if hosted else "named")
     # People named in many episodes are regulars of the show, not one episode's guest.
     counts: Counter[str] = Counter()

@@ -31,44 +31,44 @@ __all__ = [
 
 SERIES_WEIGHTS: dict[str, float] = {
     "link": 4.01,
-    "name": 2.20,
-    "name_count": 0.44,
-    "people": 0.79,
-    "named": 0.01,
-    "person_hits": 0.56,
-    "guests": 0.54,
-    "content": 0.24,
-    "content_top": 0.70,
-    "active": 0.87,
-    "before_start": -0.20,
-    "count": 0.30,
-    "month": 0.34,
-    "episode": 4.51,
+    "name": 2.14,
+    "name_count": 0.38,
+    "people": 0.68,
+    "named": 0.00,
+    "person_hits": 0.53,
+    "guests": 0.45,
+    "content": 0.29,
+    "content_top": 0.72,
+    "active": 0.88,
+    "before_start": -0.21,
+    "count": 0.09,
+    "month": 0.21,
+    "episode": 4.81,
     "audio": 0.14,
-    "coverage": 0.40,
-    "crowd": -0.90,
-    "compare": -0.26,
-    "anchored": 0.62,
-    "first_names": 0.61,
+    "coverage": 0.31,
+    "crowd": -0.85,
+    "compare": -0.28,
+    "anchored": 0.51,
+    "first_names": 0.57,
 }
-SERIES_BIAS = -7.32
-SERIES_THRESHOLD = 0.38
+SERIES_BIAS = -6.94
+SERIES_THRESHOLD = 0.44
 
 EPISODE_WEIGHTS: dict[str, float] = {
     "link": 5.00,
-    "title": 5.15,
-    "number": 4.20,
-    "relative": 4.54,
-    "guest": 2.04,
+    "title": 5.12,
+    "number": 4.28,
+    "relative": 4.50,
+    "guest": 1.97,
     "date": 0.00,
-    "content": 2.42,
-    "content_share": 0.78,
-    "content_margin": 0.96,
+    "content": 2.47,
+    "content_share": 0.85,
+    "content_margin": 1.13,
     "bonus": 0.00,
     "recent": 1.01,
 }
-EPISODE_BIAS = -7.09
-EPISODE_THRESHOLD = 0.37
+EPISODE_BIAS = -7.08
+EPISODE_THRESHOLD = 0.38
 
 # A series not reviewed is still reported as *mentioned* when its name is used as a
 # show's name at least this surely (nameness, see candidates._nameness) or linked.
