@@ -2,12 +2,14 @@
 
 Sources, later ones winning: built-in defaults < ``config.toml`` (the file named by
 ``--config``, else ``$AGGREGATOR_CONFIG``, else ``./config.toml`` when it exists) <
-environment (``AGGREGATOR_DATABASE_URL``) < CLI options (``--database``). A bad value
+environment (``AGGREGATOR_DATABASE_URL``, ``AGGREGATOR_TOKEN``) < CLI options
+(``--database``). A bad value
 raises ``ConfigError`` naming the key, the file and what is wrong.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -56,6 +58,15 @@ class FeedEntry:
 class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8000
+    # Writes (API and web forms) need this token; with none set, writes are refused.
+    token: str | None = None
+    # Reads are open unless this is false (then they need the token too).
+    public_reads: bool = True
+    # Networks that feeds added through the API may reach although private
+    # (e.g. "10.20.0.0/16" for an intranet feed server); loopback is never implied.
+    allowed_networks: tuple[str, ...] = ()
+    # The service's public address, for absolute links in generated feeds.
+    base_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +101,9 @@ def load_settings(
         settings = replace(settings, database_url=_check_database_url(env_url, "environment"))
     if database_url:
         settings = replace(settings, database_url=_check_database_url(database_url, "--database"))
+    env_token = env.get("AGGREGATOR_TOKEN")
+    if env_token:
+        settings = replace(settings, http=replace(settings.http, token=env_token))
     return settings
 
 
@@ -131,6 +145,10 @@ def _from_file(path: Path) -> Settings:
         http=HttpSettings(
             host=reader.string("http", "host", "127.0.0.1"),
             port=reader.integer("http", "port", 8000, minimum=1, maximum=65535),
+            token=reader.optional_string("http", "token"),
+            public_reads=reader.boolean("http", "public_reads", True),
+            allowed_networks=reader.networks("http", "allowed_networks"),
+            base_url=reader.optional_string("http", "base_url"),
         ),
         feeds=_feeds(data.get("feeds", []), where, base),
         source=where,
@@ -167,6 +185,35 @@ class _Reader:
         if not isinstance(value, str) or not value.strip():
             raise self._bad(section, key, "a non-empty string", value)
         return value
+
+    def optional_string(self, section: str, key: str) -> str | None:
+        value = self._get(section, key)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise self._bad(section, key, "a string", value)
+        return value
+
+    def boolean(self, section: str, key: str, default: bool) -> bool:
+        value = self._get(section, key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self._bad(section, key, "true or false", value)
+        return value
+
+    def networks(self, section: str, key: str) -> tuple[str, ...]:
+        value = self._get(section, key)
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self._bad(section, key, 'a list of networks like ["10.0.0.0/8"]', value)
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise self._bad(section, key, "a list of IP networks", network) from None
+        return tuple(value)
 
     def number(self, section: str, key: str, default: float) -> float:
         value = self._get(section, key)

@@ -94,3 +94,28 @@ def test_bad_database_url_from_environment(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match="environment: database url"):
         load_settings(environ={"AGGREGATOR_DATABASE_URL": "redis://x"})
+
+
+def test_http_settings_and_token_from_environment(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[http]\ntoken = "from-file"\npublic_reads = false\nallowed_networks = ["10.20.0.0/16"]\n',
+    )
+    settings = load_settings(path, environ={})
+    assert settings.http.token == "from-file"
+    assert settings.http.public_reads is False
+    assert settings.http.allowed_networks == ("10.20.0.0/16",)
+    assert load_settings(path, environ={"AGGREGATOR_TOKEN": "env"}).http.token == "env"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[http]\npublic_reads = 1\n", "http.public_reads must be true or false"),
+        ('[http]\nallowed_networks = ["10.0.0.0/33"]\n', "http.allowed_networks must be a list"),
+        ('[http]\nallowed_networks = "10.0.0.0/8"\n', "http.allowed_networks must be a list"),
+    ],
+)
+def test_bad_http_settings(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(write(tmp_path, text), environ={})
