@@ -182,9 +182,7 @@ def load_dataset(directory: Path) -> Dataset:
 def _labelled(directory: Path, item: dict[str, object]) -> LabelledReview:
     path = directory / "reviews" / str(item["file"])
     published = item.get("published")
-    when = (
-        datetime.strptime(str(published), "%Y-%m-%d").replace(tzinfo=UTC) if published else None
-    )
+    when = datetime.strptime(str(published), "%Y-%m-%d").replace(tzinfo=UTC) if published else None
     review = extract_document(
         path.read_bytes(),
         filename=path.name,
@@ -263,9 +261,7 @@ def evaluate(dataset: Dataset, link: Link) -> Scores:
                 tuple(sorted(counted - labelled.must)),
             )
         )
-    return Scores(
-        PRF(*series), PRF(*episodes), PRF(*mentions), negatives, abstained, tuple(errors)
-    )
+    return Scores(PRF(*series), PRF(*episodes), PRF(*mentions), negatives, abstained, tuple(errors))
 
 
 def _tally(counts: list[int], predicted: set[str], gold: frozenset[str]) -> None:
@@ -317,7 +313,7 @@ def bm25_baseline(dataset: Dataset, threshold: float | None = None) -> Link:
         hit = top(review)
         if hit is None or hit[1] < chosen:
             return []
-        series_id, score = hit
+        series_id = hit[0]
         proposals = [LinkProposal(series_id, None, Relation.REVIEWS, 1.0, ())]
         query = Counter(_plain_terms(review.text))
         episodes = episode_indexes[series_id].search({t: float(n) for t, n in query.items()}, 1)

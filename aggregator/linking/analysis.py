@@ -20,12 +20,13 @@ from aggregator.linking.names import NameHit
 from aggregator.linking.numbers import CountRef, NumberRef, find_counts, find_number_refs
 from aggregator.linking.text import (
     Token,
-    fold,
     case_flags,
+    fold,
     paragraph_spans,
     quoted_spans,
     terms,
     tokenize,
+    word_set,
 )
 from aggregator.linking.timeref import DateRef, RelativeRef, find_dates, find_relative
 from aggregator.types import ReviewDocument
@@ -39,22 +40,22 @@ QUERY_TERMS = 30
 # Words that say the text is about something heard, and words that say it is about a
 # film, a TV show or a book. Their balance is one signal of whether a title that is
 # also a common word ("Connected", "Cortex", "Caliphate") names a podcast here.
-AUDIO_WORDS = frozenset(
+AUDIO_WORDS = word_set(
     """
     podcast podcasts episode episodes ep eps listen listened listening listener listeners
     host hosts hosted hosting audio installment instalment installments chapter chapters
     show shows feed subscribe subscribed download downloaded pod pods radio mp3 folge
     folgen hören hoeren gehört sendung ears headphones narrator narration produced
     producer producers tape recording recorded interview interviews guest guests
-    """.split()
+    """
 )
-OTHER_MEDIUM_WORDS = frozenset(
+OTHER_MEDIUM_WORDS = word_set(
     """
     film films movie movies cinema cinemas netflix hbo television tv screen screens
     streaming viewers viewer watch watched watching actor actors actress director
     directed starring cast binge novel novels book books reader readers read paperback
     hardback publisher print page pages column columnist newspaper article
-    """.split()
+    """
 )
 _EMPHASIS = re.compile(r"<(em|i|cite|b|strong)\b[^>]*>(.*?)</\1\s*>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")

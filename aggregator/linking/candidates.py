@@ -87,10 +87,7 @@ def series_candidates(a: Analysis, catalog: Catalog) -> dict[int, SeriesSignals]
     # Where each show is named: an episode number or date next to a show's name is
     # about that show (see episodes._owner_factor).
     a.extra["named_at"] = sorted(
-        (o.start, s.series.id)
-        for s in found.values()
-        for o in s.occurrences
-        if o.nameness >= 0.3
+        (o.start, s.series.id) for s in found.values() for o in s.occurrences if o.nameness >= 0.3
     )
     for signals in found.values():
         f = signals.features
@@ -106,9 +103,7 @@ def series_candidates(a: Analysis, catalog: Catalog) -> dict[int, SeriesSignals]
         _dates(a, signals)
         # Does anything say which show this is (not only what it talks about)?
         f["anchored"] = (
-            1.0
-            if f["name"] >= 0.3 or f.get("link", 0) > 0 or f.get("people", 0) > 0
-            else 0.0
+            1.0 if f["name"] >= 0.3 or f.get("link", 0) > 0 or f.get("people", 0) > 0 else 0.0
         )
         paragraphs = {a.paragraph_of(p) for p in signals.positions}
         f["coverage"] = len(paragraphs) / max(1, len(a.paragraphs))
@@ -172,9 +167,7 @@ def _aliases(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals])
                 continue
             start, end = token.start, tokens[i + n - 1].end
             nameness = _nameness(a, i, i + n, kind)
-            compare = any(
-                t.norm in _COMPARE_BEFORE for t in tokens[max(0, i - 3) : i]
-            )
+            compare = any(t.norm in _COMPARE_BEFORE for t in tokens[max(0, i - 3) : i])
             signals = get(series_id)
             signals.occurrences.append(NameOccurrence(start, end, nameness, kind, compare))
             if nameness >= 0.3:
@@ -193,7 +186,9 @@ def _nameness(a: Analysis, i: int, j: int, kind: str) -> float:
         if kind == "acronym":
             if not all(r.isupper() for r in raw):
                 return 0.0
-        elif not all(t.cap for t in words if t.norm.isalpha() and len(t.norm) > 3 or t is words[0]):
+        elif not all(
+            t.cap for t in words if (t.norm.isalpha() and len(t.norm) > 3) or t is words[0]
+        ):
             return 0.05
     score = base
     start, end = words[0].start, words[-1].end
@@ -310,7 +305,9 @@ def _dates(a: Analysis, signals: SeriesSignals) -> None:
         assert first is not None
         if published + _DATE_SLACK < first:
             f["before_start"] = 1.0
-        before = [e.published for e in dated if e.published and e.published <= published + _DATE_SLACK]
+        before = [
+            e.published for e in dated if e.published and e.published <= published + _DATE_SLACK
+        ]
         if before:
             gap = max(0.0, (published - before[-1]).total_seconds() / 86400)
             f["active"] = math.exp(-gap / 14)
@@ -337,6 +334,7 @@ def _dates(a: Analysis, signals: SeriesSignals) -> None:
     for count in a.counts:
         if count.value in sizes:
             f["count"] = 1.0
-            signals.add("count", a, count.start, count.end, f"the series has {len(full)} episodes")
+            detail = f"the series counts {count.value} {count.noun}s ({len(full)} items)"
+            signals.add("count", a, count.start, count.end, detail)
         elif f["count"] == 0.0:
             f["count"] = -1.0

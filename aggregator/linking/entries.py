@@ -18,7 +18,7 @@ from datetime import datetime
 
 from aggregator.linking.names import extract_names, split_credit
 from aggregator.linking.numbers import NUMBER_WORDS, TitleNumbers, parse_number, title_numbers
-from aggregator.linking.text import STOPWORDS, fold, stem, terms, tokenize
+from aggregator.linking.text import STOPWORDS, fold, stem, terms, tokenize, word_set
 from aggregator.linking.timeref import title_date
 from aggregator.linking.urls import url_key
 from aggregator.types import CatalogEpisode, CatalogSeries
@@ -42,7 +42,7 @@ _REGULAR_SHARE = 0.2
 _PREFIX_SHARE = 0.15
 _OPENING_TERMS = 80
 _HOSTED = re.compile(r"\bhost(s|ed)?\b|\bpresent(s|ed)\b|\bco-?host", re.IGNORECASE)
-_MONTH_WORDS = frozenset("jan feb mar apr may jun jul aug sep sept oct nov dec".split())
+_MONTH_WORDS = word_set("jan feb mar apr may jun jul aug sep sept oct nov dec")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,9 +119,11 @@ def describe_series(series: CatalogSeries, term_id: Callable[[str], int]) -> Ser
     links = tuple(k for k in (url_key(series.link or ""), url_key(series.feed_url)) if k)
     episode_links = tuple(k for e in episodes for k in e.link_keys)
     first_names = frozenset(
-        fold(name.split()[0])
+        first
         for name, role in names
-        if role not in ("named", "regular") and len(name.split()) > 1
+        if role not in ("named", "regular", "author") and len(name.split()) > 1
+        for first in [fold(name.split()[0])]
+        if len(first) >= 3 and first.isalpha() and first not in STOPWORDS
     )
     return SeriesInfo(
         series.id,
@@ -188,8 +190,9 @@ def _title_prefix(episodes: Sequence[CatalogEpisode]) -> tuple[str, ...] | None:
                 words.append(re.sub(r"\d+$", "", word))
                 numbered = True
                 break
-            if word.isdigit() or (word in _GENERIC and k + 1 < len(tokens)
-                                  and tokens[k + 1].norm.isdigit()):
+            if word.isdigit() or (
+                word in _GENERIC and k + 1 < len(tokens) and tokens[k + 1].norm.isdigit()
+            ):
                 numbered = True
                 break
             words.append(word)

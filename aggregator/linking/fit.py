@@ -21,7 +21,7 @@ from aggregator.linking.linker import Linker, Scored
 if TYPE_CHECKING:
     from aggregator.evaluation import Dataset
 
-__all__ = ["SERIES_SIGNS", "EPISODE_SIGNS", "fit_and_print", "fit_logistic"]
+__all__ = ["EPISODE_SIGNS", "SERIES_SIGNS", "fit_and_print", "fit_logistic"]
 
 SERIES_SIGNS = {
     "link": 1, "name": 1, "name_count": 1, "people": 1, "named": 1, "person_hits": 1, "guests": 1,
@@ -118,8 +118,10 @@ def fit_and_print(dataset: Dataset) -> str:
     s_weights, s_bias = fit_logistic(series_rows, SERIES_SIGNS, SERIES_PRIOR)
     s_threshold = _threshold([(score._logistic(s_bias, s_weights, f), y) for f, y in series_rows])
     e_threshold = _threshold([(score._logistic(e_bias, e_weights, f), y) for f, y in episode_rows])
-    lines = [f"# fitted on {len(dataset.reviews)} reviews: {len(series_rows)} series rows, "
-             f"{len(episode_rows)} episode rows"]
+    lines = [
+        f"# fitted on {len(dataset.reviews)} reviews: {len(series_rows)} series rows, "
+        f"{len(episode_rows)} episode rows"
+    ]
     lines.append("SERIES_WEIGHTS = {")
     lines += [f'    "{k}": {v:.2f},' for k, v in s_weights.items()]
     lines.append("}")

@@ -70,7 +70,9 @@ class Linker:
                 linked = signals.features.get("link", 0.0)
                 if named >= MENTION_NAMENESS or linked >= 1.0:
                     evidence = tuple(
-                        e for e in _tidy(signals.evidence) if e.kind in ("series-title", "hyperlink")
+                        e
+                        for e in _tidy(signals.evidence)
+                        if e.kind in ("series-title", "hyperlink")
                     )
                     if evidence:
                         score = max(named, linked) * (1 - scored.score)
@@ -84,7 +86,9 @@ class Linker:
         a = analyse(review, self.catalog)
         found: list[Scored] = []
         for signals in series_candidates(a, self.catalog).values():
-            episodes = [(e, episode_score(e.features)) for e in episode_signals(a, signals, self.catalog)]
+            episodes = [
+                (e, episode_score(e.features)) for e in episode_signals(a, signals, self.catalog)
+            ]
             episodes.sort(key=lambda item: -item[1])
             signals.features["episode"] = episodes[0][1] if episodes else 0.0
             found.append(Scored(signals, series_score(signals.features), episodes))

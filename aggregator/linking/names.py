@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from aggregator.linking.text import STOPWORDS, Token, fold, tokenize
+from aggregator.linking.text import STOPWORDS, Token, fold, tokenize, word_set
 
 __all__ = [
     "NAME_RATIO",
@@ -131,7 +131,7 @@ def split_credit(credit: str | None) -> list[str]:
 
 
 # Capitalised words that start or make up phrases which are not people.
-_NOT_NAME = frozenset(
+_NOT_NAME = word_set(
     """
     the a an and in on at of for to with from by this that these those it its he she they we
     i you my our his her their episode episodes chapter part season show podcast podcasts
@@ -144,17 +144,17 @@ _NOT_NAME = frozenset(
     android app apps store book books game games award awards world war north south east
     west new old great big little first second third last next every all part but so if
     when what who how why where not no yes also just plus use code get try free off
-    """.split()
+    """
 )
 _PARTICLES = frozenset({"de", "van", "von", "der", "al", "bin", "da", "del", "la", "le", "di"})
 # Words that stand before a name without being part of it ("President Lincoln",
 # "Starring Jeremy Schwartz", "feat. Daniel Burka").
-_HONORIFICS = frozenset(
+_HONORIFICS = word_set(
     """
     president senator governor general captain dr mr mrs ms sir dame professor prof judge
     starring host hosted hosts producer producers executive guest guests featuring feat
     with join see by reporter editor correspondent author writer director founder ceo
-    """.split()
+    """
 )
 
 
@@ -319,7 +319,8 @@ class NameIndex:
                 ):
                     ratio = fuzz.ratio(" ".join(t.norm for t in window), entry.joined)
                     sounds = all(
-                        nysiis(t.norm) == nysiis(w) for t, w in zip(window, entry.words, strict=True)
+                        nysiis(t.norm) == nysiis(w)
+                        for t, w in zip(window, entry.words, strict=True)
                     )
                     if (ratio >= NAME_RATIO or (sounds and ratio >= _PHONETIC_RATIO)) and (
                         best is None or ratio > best.ratio

@@ -240,11 +240,13 @@ def find_number_refs(text: str, tokens: Sequence[Token] | None = None) -> list[N
         if noun is not None and word != "one":
             after = _number_after_noun(tokens, i + 1, word)
             # 'the episode "129 Cars"': a number opening a quoted title is the title's.
-            quoted = i + 1 < len(tokens) and text[tokens[i + 1].start - 1 : tokens[i + 1].start] in (
-                '"', "“", "'", "‘"
-            )
-            if after is not None and not quoted and not (
-                word == "no" and not tokens[i + 1].norm.isdigit()
+            quoted = i + 1 < len(tokens) and text[
+                tokens[i + 1].start - 1 : tokens[i + 1].start
+            ] in ('"', "“", "'", "‘")
+            if (
+                after is not None
+                and not quoted
+                and not (word == "no" and not tokens[i + 1].norm.isdigit())
             ):
                 value, end = after
                 refs.append(NumberRef(noun, value, False, None, token.start, tokens[end - 1].end))

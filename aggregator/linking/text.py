@@ -16,13 +16,14 @@ from dataclasses import dataclass
 __all__ = [
     "STOPWORDS",
     "Token",
-    "fold",
     "case_flags",
+    "fold",
     "paragraph_spans",
     "quoted_spans",
     "stem",
     "terms",
     "tokenize",
+    "word_set",
 ]
 
 # Order matters: dotted initials ("C.G.P.") and grouped numbers ("2,000,000") are one
@@ -45,6 +46,11 @@ class Token:
     end: int
     cap: bool  # starts with an upper-case letter (or is a digit-initial token)
     index: int  # position in the token list
+
+
+def word_set(words: str) -> frozenset[str]:
+    """A set of words written as one whitespace-separated string (for word lists)."""
+    return frozenset(words.split())
 
 
 def fold(value: str) -> str:
@@ -171,7 +177,7 @@ def quoted_spans(text: str) -> list[tuple[int, int]]:
 
 # English and German function words: never evidence on their own. German because
 # the catalog holds German-language shows and some reviews of them are in German.
-STOPWORDS = frozenset(
+STOPWORDS = word_set(
     """
     a about above after again against all also am an and any are as at be because been before
     being below between both but by can could did do does doing down during each even ever
@@ -189,5 +195,5 @@ STOPWORDS = frozenset(
     hatte ich ihr im in ist ja jede jeder jetzt kann kein keine man mit nach nicht noch nur
     ob oder ohne sehr sein seine sich sie sind so um und uns unter vom von vor war was weil
     wenn wer wie wir wird wo zu zum zur uber
-    """.split()
+    """
 )

@@ -1,0 +1,159 @@
+"""What the episode-level signal modules share: the signals of one episode, the set
+found so far, within-series statistics, and two rules every reference obeys (a more
+recent episode wins a tie; a reference next to another show's name is that show's).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from aggregator.linking.analysis import Analysis
+from aggregator.linking.catalog import Catalog
+from aggregator.linking.entries import EpisodeInfo, SeriesInfo
+from aggregator.types import Evidence
+
+__all__ = [
+    "DAY",
+    "SLACK",
+    "EpisodeSignals",
+    "Found",
+    "SeriesStats",
+    "by_recency",
+    "later",
+    "owner_factor",
+    "series_stats",
+]
+
+# Review dates are days, episode dates instants: an episode up to this long after the
+# review's date may still be the one it discusses (time zones, a review dated the day).
+SLACK = timedelta(days=1, hours=12)
+DAY = 86400.0
+# A reference within this many characters of another show's name belongs to it
+# (about two sentences), and keeps this share of its strength for the others.
+_OWNER_REACH = 300
+_FOREIGN = 0.3
+
+
+@dataclass(slots=True)
+class EpisodeSignals:
+    index: int
+    episode: EpisodeInfo
+    features: dict[str, float] = field(default_factory=dict)
+    evidence: list[Evidence] = field(default_factory=list)
+
+    def put(self, name: str, value: float, evidence: Evidence | None = None) -> None:
+        if value > self.features.get(name, 0.0):
+            self.features[name] = value
+            if evidence is not None:
+                self.evidence = [e for e in self.evidence if e.kind != evidence.kind]
+                self.evidence.append(evidence)
+
+
+class Found(dict[int, EpisodeSignals]):
+    """The episodes with at least one signal so far."""
+
+    def __init__(self, series: SeriesInfo) -> None:
+        super().__init__()
+        self.series = series
+
+    def get_or_add(self, index: int) -> EpisodeSignals:
+        item = self.get(index)
+        if item is None:
+            item = self[index] = EpisodeSignals(index, self.series.episodes[index])
+        return item
+
+
+class SeriesStats:
+    """Within-series document frequencies, computed when a series is first a candidate."""
+
+    def __init__(self, series: SeriesInfo) -> None:
+        self.count = len(series.episodes)
+        self.terms: dict[int, int] = {}
+        self.title_words: dict[str, int] = {}
+        self.segments: dict[tuple[str, ...], int] = {}
+        for episode in series.episodes:
+            for term in episode.terms:
+                self.terms[term] = self.terms.get(term, 0) + 1
+            for segment in set(episode.segments):
+                self.segments[segment] = self.segments.get(segment, 0) + 1
+            for word in {w for segment in episode.segments for w in segment}:
+                self.title_words[word] = self.title_words.get(word, 0) + 1
+
+    def idf(self, df: int) -> float:
+        return math.log(1 + self.count / max(1, df))
+
+    def rarity(self, word: str, catalog: Catalog) -> float:
+        """How specific a title word is to few episodes of the series (0..1].
+
+        Measured on titles and descriptions: a word the whole series talks about
+        ("Mosul" in Caliphate) is a topic, not a reference to one episode.
+        """
+        term = catalog.known_term(word)
+        df = self.terms.get(term, 0) if term is not None else 0
+        df = max(df, self.title_words.get(word, 1))
+        return self.idf(df) / self.idf(1)
+
+
+_STATS: OrderedDict[tuple[int, int], SeriesStats] = OrderedDict()
+_STATS_SIZE = 64
+
+
+def series_stats(series: SeriesInfo) -> SeriesStats:
+    key = (series.id, id(series))
+    found = _STATS.get(key)
+    if found is None:
+        found = _STATS[key] = SeriesStats(series)
+        if len(_STATS) > _STATS_SIZE:
+            _STATS.popitem(last=False)
+    else:
+        _STATS.move_to_end(key)
+    return found
+
+
+def by_recency(
+    series: SeriesInfo, matches: list[tuple[float, int, Evidence]]
+) -> list[tuple[float, int, Evidence]]:
+    """Discount matches that a more recent episode matches as well or better.
+
+    "Day four" of a year-end series, "Summer School 3", "the first one": several
+    episodes carry the same number; a review means the latest before it. The k-th
+    most recent of equally good matches keeps 1/(k+1) of its strength.
+    """
+    ranked: list[tuple[float, int, Evidence]] = []
+    for strength, index, evidence in matches:
+        newer = sum(
+            1 for other, i, _ in matches if other >= strength - 1e-9 and later(series, i, index)
+        )
+        ranked.append((strength / (1 + newer), index, evidence))
+    return ranked
+
+
+def later(series: SeriesInfo, i: int, j: int) -> bool:
+    """Episode i came out at least half a day after episode j (same-day releases tie)."""
+    a, b = series.episodes[i].published, series.episodes[j].published
+    if a is None or b is None:
+        return i > j
+    return (a - b).total_seconds() > DAY / 2
+
+
+def owner_factor(a: Analysis, series_id: int, position: int) -> float:
+    """1.0 unless the reference sits next to another show's name and not this one's.
+
+    In "Connected, on the other hand ... In episode 94", the number belongs to
+    Connected, not to the show named two paragraphs earlier.
+    """
+    named: list[tuple[int, int]] = a.extra.get("named_at", [])  # type: ignore[assignment]
+    if not named:
+        return 1.0
+    distance = {
+        sid: min(abs(pos - position) for pos, s in named if s == sid)
+        for sid in {s for _, s in named}
+    }
+    nearest = min(distance, key=distance.__getitem__)
+    if nearest == series_id or distance[nearest] > _OWNER_REACH:
+        return 1.0
+    mine = distance.get(series_id)
+    return 1.0 if mine is not None and mine <= 2 * distance[nearest] else _FOREIGN

@@ -1,0 +1,185 @@
+"""Episodes a review points at by number, by ordinal, by date or relative to its own
+date: "episode 4", "Chapter Six", "the fifth chapter", "S2E3", "the latest", "last
+Friday's", "the premiere", "the finale", "released in June 2011".
+
+A number is read every way a series numbers itself (its titles, ``itunes:episode``,
+the order within a season); ambiguous matches go to the most recent episode.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aggregator.linking.analysis import Analysis
+from aggregator.linking.entries import EpisodeInfo, SeriesInfo
+from aggregator.linking.episode_common import DAY, Found, by_recency, owner_factor
+from aggregator.types import Evidence
+
+__all__ = ["match_dates", "match_numbers", "match_relative"]
+
+_PART_LIKE = frozenset({"part", "class", "hour", "day"})
+
+
+def match_numbers(a: Analysis, series: SeriesInfo, eligible: list[int], found: Found) -> None:
+    seasons = {r.value for r in a.numbers if r.noun == "season"}
+    order = _season_order(series, eligible)
+    for ref in a.numbers:
+        if ref.noun == "season":
+            continue
+        matches: list[tuple[float, int, Evidence]] = []
+        for index in eligible:
+            e = series.episodes[index]
+            if ref.season is not None and e.season is not None and e.season != ref.season:
+                continue
+            if seasons and e.season is not None and e.season not in seasons and ref.season is None:
+                continue
+            strength = _number_strength(ref.noun, ref.value, ref.ordinal, e, order.get(index))
+            if ref.season is not None and e.season == ref.season:
+                strength = max(strength, 1.0 if e.numbers.episode == ref.value else 0.0)
+            if strength <= 0:
+                continue
+            s, t = a.span(ref.start, ref.end)
+            evidence = Evidence(
+                "episode-number",
+                a.text[ref.start : ref.end],
+                s,
+                t,
+                f"{'ordinal' if ref.ordinal else 'number'} {ref.value} matches {e.title!r}",
+            )
+            matches.append((strength, index, evidence))
+        owner = owner_factor(a, series.id, ref.start)
+        for strength, index, evidence in by_recency(series, matches):
+            found.get_or_add(index).put("number", strength * owner, evidence)
+
+
+def _number_strength(
+    noun: str, value: int, ordinal: bool, e: EpisodeInfo, position: int | None
+) -> float:
+    numbers = e.numbers
+    own = dict(numbers.nouns)
+    if noun not in ("episode", "week"):
+        if own.get(noun) == value:
+            return 1.0
+        if noun in _PART_LIKE and any(own.get(n) == value for n in _PART_LIKE):
+            return 0.8  # "the second hour" of a two-part "Part Two"
+        if noun in _PART_LIKE and numbers.plain == value:
+            return 0.6
+        if noun == "chapter" and numbers.episode == value:
+            return 0.8
+        return 0.0
+    schemes = [
+        0.9 if numbers.episode == value else 0.0,
+        0.8 if own.get("chapter") == value else 0.0,
+        0.8 if numbers.plain == value else 0.0,
+        0.7 if e.itunes_number == value else 0.0,
+        0.6 if (ordinal or noun == "week") and position == value else 0.0,
+    ]
+    agreeing = sum(1 for x in schemes if x)
+    # Two numbering schemes that agree (a title number and the order) are surer than one.
+    return min(1.0, max(schemes) + (0.1 if agreeing > 1 else 0.0))
+
+
+def _season_order(series: SeriesInfo, eligible: list[int]) -> dict[int, int]:
+    """Position (1-based) of each full episode within its season, by date."""
+    counters: dict[int | None, int] = {}
+    order: dict[int, int] = {}
+    for index in eligible:
+        e = series.episodes[index]
+        if e.bonus:
+            continue
+        counters[e.season] = counters.get(e.season, 0) + 1
+        order[index] = counters[e.season]
+    return order
+
+
+def match_relative(
+    a: Analysis, series: SeriesInfo, eligible: list[int], published: datetime, found: Found
+) -> None:
+    full = [i for i in eligible if not series.episodes[i].bonus and series.episodes[i].published]
+    if not full:
+        return
+    seasons = {r.value for r in a.numbers if r.noun == "season"}
+
+    def days(index: int) -> float:
+        when = series.episodes[index].published
+        assert when is not None
+        return (published - when).total_seconds() / DAY
+
+    latest = full[-1]
+    context = series.episodes[latest].season
+    if seasons:
+        context = max(seasons) if context is None or context not in seasons else context
+    in_season = [i for i in full if series.episodes[i].season == context] or full
+    for ref in a.relative:
+        chosen: list[int] = []
+        detail = ""
+        if ref.kind == "latest":
+            chosen = [i for i in full if days(i) <= days(latest) + 1]
+            detail = "the latest episode before the review"
+        elif ref.kind in ("this_week", "yesterday"):
+            limit = 8 if ref.kind == "this_week" else 2.5
+            chosen = [i for i in full if -1.5 <= days(i) <= limit]
+            detail = f"published {ref.kind.replace('_', ' ')} of the review"
+        elif ref.kind == "fortnight":
+            chosen = [i for i in full if -1.5 <= days(i) <= 15]
+            detail = "published in the fortnight before the review"
+        elif ref.kind == "last_week":
+            chosen = [i for i in full if 4 <= days(i) <= 16]
+            detail = "published the week before the review"
+        elif ref.kind == "weekday" and ref.weekday is not None:
+            limit = 15 if ref.last else 8.5
+            chosen = [
+                i
+                for i in full
+                if -1.5 <= days(i) <= limit and _on_weekday(series.episodes[i], ref.weekday)
+            ]
+            detail = "published on that weekday before the review"
+        elif ref.kind == "premiere":
+            chosen = in_season[:1]
+            detail = "the first episode of its season"
+        elif ref.kind == "finale":
+            chosen = [in_season[-1]]
+            detail = "the last episode before the review"
+        owner = owner_factor(a, series.id, ref.start)
+        matches: list[tuple[float, int, Evidence]] = []
+        for index in chosen:
+            strength = owner
+            if ref.kind in ("premiere", "finale"):
+                # "The premiere" of a show that began years before the review is not it.
+                strength *= 1.0 if days(index) <= 60 else 0.5 if days(index) <= 365 else 0.2
+            s, e = a.span(ref.start, ref.end)
+            when = series.episodes[index].published
+            evidence = Evidence(
+                "relative",
+                a.text[ref.start : ref.end],
+                s,
+                e,
+                f"{detail}: {series.episodes[index].title!r} ({when:%Y-%m-%d})" if when else detail,
+            )
+            matches.append((strength, index, evidence))
+        for strength, index, evidence in by_recency(series, matches):
+            found.get_or_add(index).put("relative", strength, evidence)
+
+
+def _on_weekday(episode: EpisodeInfo, weekday: int) -> bool:
+    days = {d.weekday() for d in (episode.published, episode.aired) if d is not None}
+    # Shows often go out the day after they are recorded or first aired.
+    return weekday in days or (weekday + 1) % 7 in days
+
+
+def match_dates(a: Analysis, series: SeriesInfo, eligible: list[int], found: Found) -> None:
+    for ref in a.dates:
+        if ref.month is None:
+            continue
+        for index in eligible:
+            e = series.episodes[index]
+            when = e.aired or e.published
+            if when is None or when.year != ref.year or when.month != ref.month:
+                continue
+            if ref.day is not None and abs(when.day - ref.day) > 1:
+                continue
+            s, t = a.span(ref.start, ref.end)
+            evidence = Evidence(
+                "date", a.text[ref.start : ref.end], s, t, f"{e.title!r} came out then"
+            )
+            found.get_or_add(index).put("date", 1.0 if ref.day else 0.5, evidence)

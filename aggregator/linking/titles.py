@@ -1,0 +1,158 @@
+"""Episode titles in a review: whole, in part, by their first words, fuzzily.
+
+Titles are compared as canonical tokens (plurals folded, numbers in words made digits,
+"$2 trillion" made "2000000000000"), part by part ("Chapter Six: Paper Trail" has the
+part "Paper Trail"). Words are weighted by how few episodes of the series and how
+few shows of the catalog use them, so "Mosul" in Caliphate counts for little and
+"Cincinnatus" for a lot.
+"""
+
+from __future__ import annotations
+
+import math
+
+from aggregator.linking.analysis import Analysis
+from aggregator.linking.catalog import Catalog
+from aggregator.linking.entries import SeriesInfo, canon
+from aggregator.linking.episode_common import Found, SeriesStats, by_recency
+from aggregator.linking.text import STOPWORDS
+from aggregator.types import Evidence
+
+__all__ = ["match_titles"]
+
+# Sum of word weights (1.0: the word is in one episode's text only, and in one show's)
+# at which a title is distinctive enough to be a reference on its own.
+_TITLE_RARITY = 1.0
+# Title score = coverage ** this: half a title's (rarity-weighted) words give 0.35.
+_COVER_POWER = 1.5
+_SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
+_NOT_TITLE = frozenset({"episode", "ep", "part", "chapter", "season", "show", "podcast"})
+
+
+def _review_words(a: Analysis) -> tuple[list[str], dict[str, list[int]]]:
+    cached = a.extra.get("canon")
+    if cached is None:
+        words = [canon(t.norm) for t in a.tokens]
+        # "$2 trillion" is written "$2,000,000,000,000" in a title.
+        for i in range(len(words) - 1):
+            scale = _SCALES.get(a.tokens[i + 1].norm)
+            if scale and words[i].isdigit():
+                words[i] = str(int(words[i]) * scale)
+        positions: dict[str, list[int]] = {}
+        for i, w in enumerate(words):
+            positions.setdefault(w, []).append(i)
+        cached = a.extra["canon"] = (words, positions)
+    return cached  # type: ignore[return-value]
+
+
+def match_titles(
+    a: Analysis,
+    series: SeriesInfo,
+    eligible: list[int],
+    stats: SeriesStats,
+    catalog: Catalog,
+    found: Found,
+) -> None:
+    words, positions = _review_words(a)
+    own = {canon(w) for alias in series.aliases for w in alias.tokens}
+    matches: list[tuple[float, int, Evidence]] = []
+    for index in eligible:
+        episode = series.episodes[index]
+        best = 0.0
+        best_span = (0, 0)
+        for segment in episode.segments:
+            content = [w for w in dict.fromkeys(segment) if _title_word(w, own)]
+            if not content or not any(w in positions for w in content):
+                continue
+            weights = {w: stats.rarity(w, catalog) * _global(w, catalog) for w in content}
+            total = sum(weights.values())
+            distinct = min(1.0, total / _TITLE_RARITY)
+            lead = _lead(words, positions, segment, weights)
+            width = len(segment) + 2
+            starts = sorted({p for w in content for p in positions.get(w, ())})
+            if lead is not None:
+                score, p = lead
+                s_tok = a.tokens[p]
+                e_tok = a.tokens[min(len(a.tokens) - 1, p + 1)]
+                score /= math.sqrt(stats.segments.get(segment, 1))
+                if score > best:
+                    best, best_span = min(1.0, score), (s_tok.start, e_tok.end)
+            for p in starts:
+                lo, hi = p, min(len(words), p + width)
+                window = set(words[lo:hi])
+                matched = [c for c in content if c in window]
+                cover = sum(weights[c] for c in matched) / total
+                span_positions = [q for q in range(lo, hi) if words[q] in matched]
+                s_tok, e_tok = a.tokens[span_positions[0]], a.tokens[span_positions[-1]]
+                # A part of a title is much weaker evidence than all of it.
+                score = cover**_COVER_POWER * distinct
+                if a.cased[p]:
+                    caps = sum(1 for q in span_positions if a.tokens[q].cap)
+                    score *= 0.6 + 0.4 * caps / len(span_positions)
+                if a.in_quotes(s_tok.start, e_tok.end) or a.in_anchor(s_tok.start, e_tok.end):
+                    score += 0.3 * cover
+                if _contiguous(words, segment, max(0, lo - 1), hi + 1):
+                    score += 0.2 * cover
+                # A part several titles share ("Nice White Parents - Ep. 3") names a run
+                # of episodes rather than one of them.
+                score /= math.sqrt(stats.segments.get(segment, 1))
+                if score > best:
+                    best, best_span = min(1.0, score), (s_tok.start, e_tok.end)
+        if best > 0.15:
+            start, end = best_span
+            s, e = a.span(start, end)
+            evidence = Evidence(
+                "episode-title", a.text[start:end], s, e, f"title {episode.title!r} ({best:.2f})"
+            )
+            matches.append((round(best, 2), index, evidence))
+    for strength, index, evidence in by_recency(series, matches):
+        found.get_or_add(index).put("title", strength, evidence)
+
+
+def _global(word: str, catalog: Catalog) -> float:
+    """0.5..1: how few series of the catalog use a word (1: one series only)."""
+    n = len(catalog)
+    df = catalog.retrieval.document_frequency(word)
+    if n <= 1 or df <= 1:
+        return 1.0
+    return 0.5 + 0.5 * max(0.0, 1 - math.log(df) / math.log(n))
+
+
+def _lead(
+    words: list[str],
+    positions: dict[str, list[int]],
+    segment: tuple[str, ...],
+    weights: dict[str, float],
+) -> tuple[float, int] | None:
+    """A title cited by its first words ("the 7 habits book" for "The 7 Habits of Highly
+    Effective People"): (score, position) when its first two or more words appear in
+    order, the score growing with the words and their weight."""
+    head = list(segment)
+    while head and head[0] in STOPWORDS:
+        head.pop(0)
+    if len(head) < 2 or (len(head) == len(segment) and len(head) <= 2):
+        return None
+    best: tuple[float, int] | None = None
+    for p in positions.get(head[0], ()):
+        k = 0
+        while k < len(head) and p + k < len(words) and words[p + k] == head[k]:
+            k += 1
+        if k >= 2:
+            weight = max((weights.get(w, 0.0) for w in head[:k]), default=0.0)
+            score = min(1.0, 0.3 * k) * weight
+            if best is None or score > best[0]:
+                best = (score, p)
+    return best
+
+
+def _title_word(word: str, own: set[str]) -> bool:
+    """Words of a title that can point at it: not stopwords, not the show's own name,
+    not small numbers (those are read as episode numbers)."""
+    if word in STOPWORDS or word in own or word in _NOT_TITLE:
+        return False
+    return not (word.isdigit() and int(word) < 100)
+
+
+def _contiguous(words: list[str], segment: tuple[str, ...], lo: int, hi: int) -> bool:
+    n = len(segment)
+    return any(tuple(words[k : k + n]) == segment for k in range(lo, max(lo, hi - n + 1)))
