@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -254,8 +255,11 @@ def test_run_polls_and_stops_cleanly_on_sigterm(tmp_path: Path, database_url: st
     config.write_text(
         '[poll]\ntick_seconds = 1\n[[feeds]]\nurl = "caliphate.xml"\n', encoding="utf-8"
     )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     proc = subprocess.Popen(
-        [SCRIPT, "--config", str(config), "--database", database_url, "run"],
+        [SCRIPT, "--config", str(config), "--database", database_url, "run", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
