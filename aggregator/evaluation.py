@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
-import re
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,8 +23,7 @@ from pathlib import Path
 
 from aggregator.extract import extract_document
 from aggregator.linking import Catalog, Linker
-from aggregator.linking.bm25 import BM25
-from aggregator.linking.text import STOPWORDS, fold
+from aggregator.linking.baseline import PlainBM25
 from aggregator.parse import parse_feed
 from aggregator.sanitize import html_to_text
 from aggregator.types import (
@@ -272,77 +268,31 @@ def _tally(counts: list[int], predicted: set[str], gold: frozenset[str]) -> None
 
 # --- the plain BM25 baseline -----------------------------------------------------------
 
-_WORD = re.compile(r"[^\W_]+")
-
-
-def _plain_terms(text: str) -> list[str]:
-    return [w for w in _WORD.findall(fold(text)) if len(w) > 1 and w not in STOPWORDS]
-
 
 def bm25_baseline(dataset: Dataset, threshold: float | None = None) -> Link:
-    """Plain BM25: the whole review as the query against one document per series (title,
-    description, every episode's title and description); the series is the top hit when
-    it scores at least ``threshold``, the episode the top hit among that series' episodes.
+    """Plain BM25 (``linking.baseline``): the review against one document per series; the
+    series is the top hit scoring at least ``threshold``, the episode the top hit within it.
 
     Without ``threshold`` the one that gives the baseline its best series F1 on
     ``dataset`` is used, which flatters the baseline.
     """
-    index = BM25()
-    episode_indexes: dict[int, BM25] = {}
-    by_id = {s.id: s for s in dataset.series}
-    for s in dataset.series:
-        words = _plain_terms(f"{s.title} {s.description_text}")
-        episode_index = BM25()
-        for e in s.episodes:
-            text = _plain_terms(f"{e.title} {e.description_text}")
-            words.extend(text)
-            episode_index.add(e.id, text)
-        index.add(s.id, words)
-        episode_indexes[s.id] = episode_index
-
-    def top(review: ReviewDocument) -> tuple[int, float] | None:
-        query = Counter(_plain_terms(review.text))
-        hits = index.search({t: float(n) for t, n in query.items()}, 1)
-        return hits[0] if hits else None
-
+    baseline = PlainBM25(dataset.series)
     if threshold is None:
-        threshold = _best_threshold(dataset, top)
-    chosen = threshold
-
-    def link(review: ReviewDocument) -> list[LinkProposal]:
-        hit = top(review)
-        if hit is None or hit[1] < chosen:
-            return []
-        series_id = hit[0]
-        proposals = [LinkProposal(series_id, None, Relation.REVIEWS, 1.0, ())]
-        query = Counter(_plain_terms(review.text))
-        episodes = episode_indexes[series_id].search({t: float(n) for t, n in query.items()}, 1)
-        if episodes and by_id[series_id].episodes:
-            proposals.append(LinkProposal(series_id, episodes[0][0], Relation.REVIEWS, 1.0, ()))
-        return proposals
-
-    return link
-
-
-def _best_threshold(
-    dataset: Dataset, top: Callable[[ReviewDocument], tuple[int, float] | None]
-) -> float:
-    hits = [(r, top(r.review)) for r in dataset.reviews]
-    candidates = sorted({h[1] for _, h in hits if h is not None})
-    best, best_f1 = math.inf, -1.0
-    for threshold in [0.0, *candidates]:
-        tp = fp = fn = 0
-        for labelled, hit in hits:
-            predicted = (
-                {dataset.files[hit[0]]} if hit is not None and hit[1] >= threshold else set()
-            )
-            tp += len(predicted & labelled.series)
-            fp += len(predicted - labelled.series)
-            fn += len(labelled.series - predicted)
-        f1 = PRF(tp, fp, fn).f1
-        if f1 > best_f1:
-            best, best_f1 = threshold, f1
-    return best
+        hits = [(r, baseline.top(r.review)) for r in dataset.reviews]
+        best, best_f1 = 0.0, -1.0
+        for cut in [0.0, *sorted({h[1] for _, h in hits if h is not None})]:
+            counts = [0, 0, 0]
+            for labelled, hit in hits:
+                chosen = hit is not None and hit[1] >= cut
+                _tally(
+                    counts, {dataset.files[hit[0]]} if chosen and hit else set(), labelled.series
+                )
+            f1 = PRF(*counts).f1
+            if f1 > best_f1:
+                best, best_f1 = cut, f1
+        threshold = best
+    baseline.threshold = threshold
+    return baseline.link
 
 
 # --- report ----------------------------------------------------------------------------
