@@ -15,6 +15,7 @@ from aggregator.exceptions import AlreadyExistsError, NotFoundError, StorageErro
 from aggregator.storage import (
     _catalog,
     _episodes,
+    _feed_queries,
     _feeds,
     _links,
     _migrate,
@@ -22,6 +23,7 @@ from aggregator.storage import (
     _series,
 )
 from aggregator.storage._engine import make_engines, parse_url, storage_errors
+from aggregator.storage._feed_queries import FeedVersion, ReviewsForFeed, SeriesExtras
 from aggregator.types import (
     CatalogSeries,
     EpisodeRecord,
@@ -405,3 +407,28 @@ class Storage:
         its episodes, missing ones included, descriptions as plain text; by id."""
         with self._read("reading the catalog") as session:
             return _catalog.load(session.connection(), series_ids)
+
+    # --- combined feeds (aggregator.syndicate) -------------------------------------
+
+    def feed_version(self, *, series_id: int | None = None, reviews: bool = False) -> FeedVersion:
+        """The version of a series feed (``reviews`` False), or of the reviews feed
+        (of one series, or of all): cheap, to answer a conditional request.
+        NotFoundError for an unknown series."""
+        with self._read("reading a feed version") as session:
+            connection = session.connection()
+            if reviews:
+                return _feed_queries.reviews_version(connection, series_id)
+            if series_id is None:
+                raise ValueError("a series feed needs a series id")
+            return _feed_queries.series_version(connection, series_id)
+
+    def series_feed_extras(self, series_id: int) -> SeriesExtras:
+        """Owner and episode authors of a series, which its records leave out."""
+        with self._read(f"reading feed details of series {series_id}") as session:
+            return _feed_queries.series_extras(session.connection(), series_id)
+
+    def reviews_for_feed(self, *, series_id: int | None, limit: int) -> ReviewsForFeed:
+        """The newest ``limit`` reviews with a link (not rejected), to the series if
+        given, with those links and the episodes they name."""
+        with self._read("reading reviews for a feed") as session:
+            return _feed_queries.reviews_for_feed(session.connection(), series_id, limit)

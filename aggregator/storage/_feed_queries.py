@@ -1,0 +1,199 @@
+"""Queries behind the combined feeds (``aggregator.syndicate``).
+
+Two jobs. First, a feed's *version*: a few aggregates (counts, sums of ids, latest
+change times) over the rows a combined feed shows, cheap enough to answer a
+conditional request with 304 without reading the episodes themselves (issue 4: "a
+3,000-episode series ... answered with 304 when unchanged"). Second, the few things
+the generic listings lack: episode authors and the series owner (not in
+``EpisodeRecord``/``SeriesRecord``), and the reviews feed's rows in three queries.
+
+A version only has to change whenever the feed could have: a spurious change costs
+a client one full download, a missed one would keep it on stale content. Counts with
+sums of ids notice rows that came and went (a deleted link leaves no change time
+behind); latest change times notice rows rewritten in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, case, func, select
+
+from aggregator.exceptions import NotFoundError
+from aggregator.storage import _episodes, _links, _reviews
+from aggregator.storage._models import EPISODE, FEED, LINK, REVIEW, SERIES
+from aggregator.types import EpisodeRecord, LinkRecord, LinkStatus, ReviewRecord
+
+
+@dataclass(frozen=True, slots=True)
+class FeedVersion:
+    """What a combined feed was made from, in brief.
+
+    ``token`` changes whenever anything the feed shows may have changed;
+    ``last_modified`` is the latest change time among those rows (None for an empty
+    store). A deleted review leaves no time behind: only ``token`` sees it.
+    """
+
+    token: str
+    last_modified: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesExtras:
+    """Series and episode fields a podcast feed carries that the records leave out."""
+
+    owner_name: str | None
+    owner_email: str | None
+    episode_authors: Mapping[int, str]  # episode id -> itunes:author, when it has one
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewsForFeed:
+    """The newest linked reviews, their links (not rejected) and the linked episodes."""
+
+    reviews: tuple[ReviewRecord, ...]
+    links: tuple[LinkRecord, ...]
+    episodes: Mapping[int, EpisodeRecord]
+
+
+def _token(parts: Collection[Any]) -> str:
+    return hashlib.sha256(repr(tuple(parts)).encode()).hexdigest()[:32]
+
+
+def _latest(*times: datetime | None) -> datetime | None:
+    return max((t for t in times if t is not None), default=None)
+
+
+def _not_rejected() -> Any:
+    return LINK.c.status != LinkStatus.REJECTED.value
+
+
+def _relinked_at(connection: Connection) -> datetime | None:
+    """When any review was last linked: re-linking may delete a link to any series,
+    and a deleted link leaves no change time of its own."""
+    value: datetime | None = connection.execute(select(func.max(REVIEW.c.linked_at))).scalar()
+    return value
+
+
+def series_version(connection: Connection, series_id: int) -> FeedVersion:
+    series = connection.execute(
+        select(SERIES.c.updated_at, FEED.c.url)
+        .join(FEED, FEED.c.id == SERIES.c.feed_id)
+        .where(SERIES.c.id == series_id)
+    ).first()
+    if series is None:
+        raise NotFoundError(f"no series with id {series_id}")
+    present = EPISODE.c.missing_since.is_(None)
+    episodes = connection.execute(
+        select(
+            func.count(),
+            func.sum(case((present, EPISODE.c.id), else_=0)),
+            func.max(EPISODE.c.updated_at),
+            func.max(EPISODE.c.missing_since),
+        ).where(EPISODE.c.series_id == series_id)
+    ).one()
+    links = connection.execute(
+        select(func.count(), func.sum(LINK.c.id), func.max(LINK.c.updated_at)).where(
+            LINK.c.series_id == series_id
+        )
+    ).one()
+    reviews = connection.execute(
+        select(func.count(), func.max(REVIEW.c.updated_at)).where(
+            REVIEW.c.id.in_(select(LINK.c.review_id).where(LINK.c.series_id == series_id))
+        )
+    ).one()
+    relinked = _relinked_at(connection)
+    parts = ("series", series_id, *series, *episodes, *links, *reviews, relinked)
+    return FeedVersion(
+        token=_token(parts),
+        last_modified=_latest(
+            series.updated_at, episodes[2], episodes[3], links[2], reviews[1], relinked
+        ),
+    )
+
+
+def reviews_version(connection: Connection, series_id: int | None) -> FeedVersion:
+    link_filter = [_not_rejected()]
+    if series_id is not None:
+        _require_series(connection, series_id)
+        link_filter.append(LINK.c.series_id == series_id)
+    # Rejected links are counted too: a rejection takes a review out of the feed.
+    scope = [] if series_id is None else [LINK.c.series_id == series_id]
+    links = connection.execute(
+        select(func.count(), func.sum(LINK.c.id), func.max(LINK.c.updated_at)).where(*scope)
+    ).one()
+    linked = select(LINK.c.review_id).where(*link_filter)
+    reviews = connection.execute(
+        select(func.count(), func.sum(REVIEW.c.id), func.max(REVIEW.c.updated_at)).where(
+            REVIEW.c.id.in_(linked)
+        )
+    ).one()
+    episodes = connection.execute(
+        select(func.max(EPISODE.c.updated_at)).where(
+            EPISODE.c.id.in_(select(LINK.c.episode_id).where(*link_filter))
+        )
+    ).scalar()
+    series = connection.execute(
+        select(func.max(SERIES.c.updated_at)).where(
+            SERIES.c.id.in_(select(LINK.c.series_id).where(*link_filter))
+        )
+    ).scalar()
+    relinked = _relinked_at(connection)
+    parts = ("reviews", series_id, *links, *reviews, episodes, series, relinked)
+    return FeedVersion(
+        token=_token(parts),
+        last_modified=_latest(links[2], reviews[2], episodes, series, relinked),
+    )
+
+
+def _require_series(connection: Connection, series_id: int) -> None:
+    if connection.execute(select(SERIES.c.id).where(SERIES.c.id == series_id)).first() is None:
+        raise NotFoundError(f"no series with id {series_id}")
+
+
+def series_extras(connection: Connection, series_id: int) -> SeriesExtras:
+    owner = connection.execute(
+        select(SERIES.c.owner_name, SERIES.c.owner_email).where(SERIES.c.id == series_id)
+    ).first()
+    if owner is None:
+        raise NotFoundError(f"no series with id {series_id}")
+    authors = connection.execute(
+        select(EPISODE.c.id, EPISODE.c.author).where(
+            EPISODE.c.series_id == series_id, EPISODE.c.author.is_not(None)
+        )
+    )
+    return SeriesExtras(
+        owner_name=owner.owner_name,
+        owner_email=owner.owner_email,
+        episode_authors={row.id: row.author for row in authors},
+    )
+
+
+def reviews_for_feed(connection: Connection, series_id: int | None, limit: int) -> ReviewsForFeed:
+    link_filter = [_not_rejected()]
+    if series_id is not None:
+        _require_series(connection, series_id)
+        link_filter.append(LINK.c.series_id == series_id)
+    query = (
+        select(REVIEW)
+        .where(REVIEW.c.id.in_(select(LINK.c.review_id).where(*link_filter)))
+        .order_by(REVIEW.c.published.desc().nulls_last(), REVIEW.c.id.desc())
+        .limit(limit)
+    )
+    reviews = tuple(_reviews.to_record(row) for row in connection.execute(query))
+    if not reviews:
+        return ReviewsForFeed(reviews=(), links=(), episodes={})
+    ids = [r.id for r in reviews]
+    # The links listing's own query and row mapping, so both describe links alike.
+    query_links = _links._records_query().where(LINK.c.review_id.in_(ids), *link_filter)
+    links = tuple(_links._to_record(row) for row in connection.execute(query_links))
+    episode_ids = {link.episode_id for link in links if link.episode_id is not None}
+    episodes: dict[int, EpisodeRecord] = {}
+    if episode_ids:
+        rows = connection.execute(select(EPISODE).where(EPISODE.c.id.in_(episode_ids)))
+        episodes = {row.id: _episodes.to_record(row) for row in rows}
+    return ReviewsForFeed(reviews=reviews, links=links, episodes=episodes)
