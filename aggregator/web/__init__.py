@@ -1,0 +1,11 @@
+"""Web pages: server-rendered HTML for people, with the evidence of every link in sight.
+
+``build_router(app)`` gives the pages (``/``, ``/series/{id}``, ``/episodes/{id}``,
+``/reviews/{id}``), the forms that confirm, reject and add links (token-protected via
+``/login``) and the stylesheet at ``/static/style.css``. ``highlight`` marks evidence
+spans in a review's text.
+"""
+
+from aggregator.web._routes import build_router
+
+__all__ = ["build_router"]

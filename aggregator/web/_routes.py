@@ -1,0 +1,261 @@
+"""The web pages' routes: read a page, or post a form and be sent back to a page.
+
+Handlers are plain functions (FastAPI runs them in its thread pool) because storage
+is synchronous. Forms follow post/redirect/get: a successful post answers 303 to the
+review page, so reloading it does not post again.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import RedirectResponse
+
+from aggregator.app import App
+from aggregator.exceptions import NotFoundError
+from aggregator.types import LinkStatus, Relation
+from aggregator.web import _views
+from aggregator.web._auth import WebAuth
+from aggregator.web._render import Renderer
+
+# Largest id a database row can have (SQLite and PostgreSQL BIGINT); anything larger
+# is not found rather than an overflow inside the driver.
+_MAX_ID = 2**63 - 1
+_MAX_PAGE = 100_000
+
+# Messages after a successful post, chosen by key so no text is reflected from a URL.
+_DONE = {
+    "confirmed": "Link confirmed.",
+    "rejected": "Link rejected: the linker will not propose it again.",
+    "added": "Link added.",
+    "logout": "Logged out.",
+}
+
+
+def _number(raw: str, maximum: int = _MAX_ID) -> int | None:
+    """A positive decimal number, or None (ASCII digits only: int() takes others)."""
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 19:
+        return None
+    value = int(raw)
+    return value if 1 <= value <= maximum else None
+
+
+def _safe_next(target: str) -> str:
+    """Where to go after logging in: a path on this site, never another site."""
+    if target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/"
+
+
+class _Pages:
+    def __init__(self, app: App) -> None:
+        self._app = app
+        self._storage = app.storage
+        self._render = Renderer()
+        self._auth = WebAuth(app.settings.http)
+
+    # --- helpers -------------------------------------------------------------------
+
+    def _page(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
+        done = request.query_params.get("done", "")
+        return self._render.page(
+            name,
+            status,
+            request_path=request.url.path,
+            logged_in=self._auth.logged_in(request),
+            writes_enabled=self._auth.writes_enabled,
+            message=_DONE.get(done),
+            **context,
+        )
+
+    def _error(self, request: Request, status: int, title: str, detail: str) -> Response:
+        return self._page(request, "error.html", status, title=title, detail=detail)
+
+    def _not_found(self, request: Request, what: str) -> Response:
+        return self._error(request, 404, "Not found", what)
+
+    def _read_gate(self, request: Request) -> Response | None:
+        if self._auth.may_read(request):
+            return None
+        target = quote(request.url.path, safe="/")
+        return RedirectResponse(f"/login?next={target}", status_code=303)
+
+    def _write_gate(self, request: Request) -> Response | None:
+        """A refusal page for a post we must not act on, else None."""
+        if not self._auth.same_origin(request):
+            return self._error(
+                request, 403, "Refused", "This form was not sent from a page of this site."
+            )
+        if not self._auth.writes_enabled:
+            return self._error(
+                request,
+                403,
+                "Changes are disabled",
+                "No token is configured (http.token or AGGREGATOR_TOKEN), "
+                "so links cannot be changed.",
+            )
+        if not self._auth.logged_in(request):
+            return self._error(request, 403, "Log in first", "Log in to change links.")
+        return None
+
+    def _page_number(self, raw: str) -> int | None:
+        return _number(raw, _MAX_PAGE)
+
+    # --- pages ---------------------------------------------------------------------
+
+    def home(self, request: Request, page: str = "1") -> Response:
+        if gate := self._read_gate(request):
+            return gate
+        number = self._page_number(page)
+        if number is None:
+            return self._not_found(request, f"There is no page {page!r}.")
+        return self._page(request, "home.html", view=_views.home(self._storage, number))
+
+    def series(self, request: Request, series_id: str, page: str = "1") -> Response:
+        if gate := self._read_gate(request):
+            return gate
+        sid, number = _number(series_id), self._page_number(page)
+        if sid is None or number is None:
+            return self._not_found(request, "There is no such series or page.")
+        try:
+            view = _views.series(self._storage, sid, number)
+        except NotFoundError:
+            return self._not_found(request, f"There is no series with id {sid}.")
+        return self._page(request, "series.html", view=view)
+
+    def episode(self, request: Request, episode_id: str) -> Response:
+        if gate := self._read_gate(request):
+            return gate
+        eid = _number(episode_id)
+        try:
+            if eid is None:
+                raise NotFoundError(episode_id)
+            view = _views.episode(self._storage, eid)
+        except NotFoundError:
+            return self._not_found(request, "There is no such episode.")
+        return self._page(request, "episode.html", view=view)
+
+    def review(self, request: Request, review_id: str, series: str = "") -> Response:
+        if gate := self._read_gate(request):
+            return gate
+        rid = _number(review_id)
+        try:
+            if rid is None:
+                raise NotFoundError(review_id)
+            view = _views.review(
+                self._storage,
+                rid,
+                with_forms=self._auth.logged_in(request),
+                series_id=_number(series),
+            )
+        except NotFoundError:
+            return self._not_found(request, "There is no such review.")
+        return self._page(
+            request, "review.html", view=view, relations=list(Relation), target=_views.link_target
+        )
+
+    # --- changing links ------------------------------------------------------------
+
+    def set_status(self, request: Request, link_id: str, status: LinkStatus) -> Response:
+        if refused := self._write_gate(request):
+            return refused
+        lid = _number(link_id)
+        try:
+            if lid is None:
+                raise NotFoundError(link_id)
+            link = self._storage.set_link_status(lid, status, self._app.clock())
+        except NotFoundError:
+            return self._not_found(request, "There is no such link.")
+        return RedirectResponse(
+            f"/reviews/{link.review_id}?done={status.value}#link-{link.id}", status_code=303
+        )
+
+    def confirm(self, request: Request, link_id: str) -> Response:
+        return self.set_status(request, link_id, LinkStatus.CONFIRMED)
+
+    def reject(self, request: Request, link_id: str) -> Response:
+        return self.set_status(request, link_id, LinkStatus.REJECTED)
+
+    def add_link(
+        self,
+        request: Request,
+        review_id: str,
+        series: Annotated[str, Form()] = "",
+        episode: Annotated[str, Form()] = "",
+        relation: Annotated[str, Form()] = "",
+    ) -> Response:
+        if refused := self._write_gate(request):
+            return refused
+        rid, sid = _number(review_id), _number(series)
+        eid = _number(episode) if episode else None
+        if relation not in {r.value for r in Relation} or sid is None or (episode and not eid):
+            return self._error(
+                request, 400, "Not added", "Choose a series, an episode or none, and a relation."
+            )
+        try:
+            if rid is None:
+                raise NotFoundError(review_id)
+            link = self._storage.add_link(rid, sid, eid, Relation(relation), self._app.clock())
+        except NotFoundError as e:
+            return self._not_found(request, f"Not added: {e}.")
+        return RedirectResponse(f"/reviews/{rid}?done=added#link-{link.id}", status_code=303)
+
+    # --- logging in ----------------------------------------------------------------
+
+    def login_form(self, request: Request, next: str = "/") -> Response:
+        return self._page(request, "login.html", next=_safe_next(next), failed=False)
+
+    def login(
+        self,
+        request: Request,
+        token: Annotated[str, Form()] = "",
+        next: Annotated[str, Form()] = "/",
+    ) -> Response:
+        if not self._auth.same_origin(request):
+            return self._error(
+                request, 403, "Refused", "This form was not sent from a page of this site."
+            )
+        target = _safe_next(next)
+        if not self._auth.check_token(token):
+            return self._page(request, "login.html", 403, next=target, failed=True)
+        response = RedirectResponse(target, status_code=303)
+        self._auth.log_in(request, response)
+        return response
+
+    def logout(self, request: Request) -> Response:
+        if not self._auth.same_origin(request):
+            return self._error(
+                request, 403, "Refused", "This form was not sent from a page of this site."
+            )
+        response = RedirectResponse("/?done=logout", status_code=303)
+        self._auth.log_out(response)
+        return response
+
+    def stylesheet(self) -> Response:
+        return Response(
+            self._render.stylesheet,
+            media_type="text/css",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
+
+def build_router(app: App) -> APIRouter:
+    """The HTML pages (home, series, episode, review, login) and their forms."""
+    pages = _Pages(app)
+    # Pages are for people; the API's OpenAPI schema describes the JSON resources.
+    router = APIRouter(include_in_schema=False)
+    get, post = ["GET"], ["POST"]
+    router.add_api_route("/", pages.home, methods=get)
+    router.add_api_route("/series/{series_id}", pages.series, methods=get)
+    router.add_api_route("/episodes/{episode_id}", pages.episode, methods=get)
+    router.add_api_route("/reviews/{review_id}", pages.review, methods=get)
+    router.add_api_route("/reviews/{review_id}/links", pages.add_link, methods=post)
+    router.add_api_route("/links/{link_id}/confirm", pages.confirm, methods=post)
+    router.add_api_route("/links/{link_id}/reject", pages.reject, methods=post)
+    router.add_api_route("/login", pages.login_form, methods=get)
+    router.add_api_route("/login", pages.login, methods=post)
+    router.add_api_route("/logout", pages.logout, methods=post)
+    router.add_api_route("/static/style.css", pages.stylesheet, methods=get)
+    return router

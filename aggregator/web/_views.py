@@ -1,0 +1,199 @@
+"""What each page shows, read from storage into plain values for the templates.
+
+No HTTP here and no HTML beyond the marked-up review text (``highlight``) and
+sanitized descriptions: templates escape everything else.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from markupsafe import Markup
+
+from aggregator.exceptions import NotFoundError
+from aggregator.sanitize import sanitize_html
+from aggregator.storage import Storage
+from aggregator.types import (
+    EpisodeRecord,
+    LinkRecord,
+    LinkStatus,
+    ReviewRecord,
+    SeriesRecord,
+)
+from aggregator.web.highlight import Span, excerpt, highlight
+
+REVIEWS_PER_PAGE = 20
+EPISODES_PER_PAGE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItem:
+    """A review in a list: its links (rejected ones left out) and an excerpt."""
+
+    review: ReviewRecord
+    links: tuple[LinkRecord, ...]
+    excerpt: Markup
+
+
+@dataclass(frozen=True, slots=True)
+class HomePage:
+    reviews: tuple[ReviewItem, ...]
+    series: tuple[SeriesRecord, ...]
+    page: int
+    more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeRow:
+    episode: EpisodeRecord
+    review_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPage:
+    series: SeriesRecord
+    description: Markup
+    episodes: tuple[EpisodeRow, ...]
+    # Reviews linked to the series as a whole (not to one of its episodes).
+    series_reviews: tuple[ReviewItem, ...]
+    page: int
+    more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeReview:
+    review: ReviewRecord
+    link: LinkRecord
+    excerpt: Markup
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodePage:
+    episode: EpisodeRecord
+    series: SeriesRecord
+    description: Markup
+    reviews: tuple[EpisodeReview, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewPage:
+    review: ReviewRecord
+    text: Markup
+    links: tuple[LinkRecord, ...]  # rejected ones included: a person may undo
+    all_series: tuple[SeriesRecord, ...]
+    chosen_series: SeriesRecord | None  # whose episodes the add-link form offers
+    episodes: tuple[EpisodeRecord, ...]
+
+
+def link_target(link: LinkRecord) -> str:
+    """What a link points at, in words: "Caliphate" or "Caliphate: Chapter One"."""
+    if link.episode_id is None:
+        return link.series_title
+    return f"{link.series_title}: {link.episode_title or link.episode_guid or link.episode_id}"
+
+
+def evidence_spans(links: Iterable[LinkRecord]) -> list[Span]:
+    """The evidence of the links a person has not rejected, as spans of the text."""
+    spans = []
+    for link in links:
+        if link.status is LinkStatus.REJECTED:
+            continue
+        target = link_target(link)
+        for item in link.evidence:
+            label = f"{item.kind}: {item.detail} → {target}"
+            spans.append(Span(item.start, item.end, label))
+    return spans
+
+
+def _review_item(review: ReviewRecord, links: Sequence[LinkRecord]) -> ReviewItem:
+    return ReviewItem(review, tuple(links), excerpt(review.text, evidence_spans(links)))
+
+
+def home(storage: Storage, page: int) -> HomePage:
+    reviews = storage.list_reviews(limit=REVIEWS_PER_PAGE + 1, offset=(page - 1) * REVIEWS_PER_PAGE)
+    items = tuple(
+        _review_item(review, storage.list_links(review_id=review.id))
+        for review in reviews[:REVIEWS_PER_PAGE]
+    )
+    return HomePage(items, tuple(storage.list_series()), page, len(reviews) > REVIEWS_PER_PAGE)
+
+
+def series(storage: Storage, series_id: int, page: int) -> SeriesPage:
+    record = storage.get_series(series_id)
+    episodes = storage.list_episodes(
+        series_id, limit=EPISODES_PER_PAGE + 1, offset=(page - 1) * EPISODES_PER_PAGE
+    )
+    # Counted from the links, not the reviews: one review linked to two episodes
+    # counts for each, one linked twice to the same episode cannot happen.
+    reviewers: dict[int | None, set[int]] = defaultdict(set)
+    series_links: dict[int, list[LinkRecord]] = defaultdict(list)
+    for link in storage.list_links(series_id=series_id):
+        reviewers[link.episode_id].add(link.review_id)
+        if link.episode_id is None:
+            series_links[link.review_id].append(link)
+    rows = tuple(EpisodeRow(e, len(reviewers[e.id])) for e in episodes[:EPISODES_PER_PAGE])
+    series_reviews = tuple(
+        _review_item(storage.get_review(review_id), links)
+        for review_id, links in series_links.items()
+    )
+    return SeriesPage(
+        series=record,
+        description=Markup(sanitize_html(record.description_html)),
+        episodes=rows,
+        series_reviews=series_reviews,
+        page=page,
+        more=len(episodes) > EPISODES_PER_PAGE,
+    )
+
+
+def find_episode(storage: Storage, episode_id: int) -> EpisodeRecord:
+    """The episode with this id. NotFoundError if there is none.
+
+    Storage has no lookup of one episode by id; this finds its series through a
+    link when it has one, else looks through the series in turn.
+    """
+    # NotFoundError here already when no episode has this id.
+    links = storage.list_links(episode_id=episode_id, include_rejected=True, limit=1)
+    series_ids = [links[0].series_id] if links else [s.id for s in storage.list_series()]
+    for series_id in series_ids:
+        for episode in storage.list_episodes(series_id):
+            if episode.id == episode_id:
+                return episode
+    raise NotFoundError(f"no episode with id {episode_id}")
+
+
+def episode(storage: Storage, episode_id: int) -> EpisodePage:
+    record = find_episode(storage, episode_id)
+    reviews = []
+    for link in storage.list_links(episode_id=episode_id):
+        review = storage.get_review(link.review_id)
+        reviews.append(EpisodeReview(review, link, excerpt(review.text, evidence_spans([link]))))
+    return EpisodePage(
+        episode=record,
+        series=storage.get_series(record.series_id),
+        description=Markup(sanitize_html(record.description_html)),
+        reviews=tuple(reviews),
+    )
+
+
+def review(
+    storage: Storage, review_id: int, *, with_forms: bool, series_id: int | None
+) -> ReviewPage:
+    """The review page; ``with_forms`` reads what the add-link form needs too.
+
+    The form offers the episodes of ``series_id``, else of the review's first linked
+    series, else of the first series.
+    """
+    record = storage.get_review(review_id)
+    links = tuple(storage.list_links(review_id=review_id, include_rejected=True))
+    text = highlight(record.text, evidence_spans(links))
+    if not with_forms:
+        return ReviewPage(record, text, links, (), None, ())
+    all_series = tuple(storage.list_series())
+    by_id = {s.id: s for s in all_series}
+    wanted = [series_id] if series_id is not None else [link.series_id for link in links]
+    chosen = next((by_id[i] for i in wanted if i in by_id), all_series[0] if all_series else None)
+    episodes = tuple(storage.list_episodes(chosen.id)) if chosen else ()
+    return ReviewPage(record, text, links, all_series, chosen, episodes)
