@@ -13,7 +13,7 @@ import sys
 import typer
 
 # The command modules register their commands on the app when imported.
-from aggregator.cli import _feeds, _reviews  # noqa: F401
+from aggregator.cli import _feeds, _feeds_out, _reviews  # noqa: F401
 from aggregator.cli._app import app
 from aggregator.exceptions import AggregatorError
 

@@ -1,0 +1,70 @@
+"""``aggregator feed``: write a combined feed (a series with its reviews, or reviews)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aggregator.cli._app import app, context
+from aggregator.exceptions import InputError
+
+
+@app.command("feed")
+def feed(
+    ctx: typer.Context,
+    series: Annotated[
+        int | None, typer.Option("--series", help="A series id: its feed, or its reviews.")
+    ] = None,
+    reviews: Annotated[
+        bool, typer.Option("--reviews", help="The reviews feed (of --series, if given).")
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write here instead of stdout.", dir_okay=False),
+    ] = None,
+) -> None:
+    """Write a combined feed: `--series ID` (the series, each episode with its reviews)
+    or `--reviews [--series ID]` (reviews, each playing the episode it reviews)."""
+    if series is None and not reviews:
+        raise typer.BadParameter("give --series ID, or --reviews", param_hint="--series")
+    # Imported here: the other commands need neither FastAPI nor lxml.
+    from aggregator.syndicate_http import (
+        default_base_url,
+        reviews_feed_bytes,
+        series_feed_bytes,
+    )
+
+    with context(ctx).open() as a:
+        base_url = default_base_url(a.settings.http)
+        if reviews:
+            data = reviews_feed_bytes(a, series, base_url)
+        else:
+            assert series is not None
+            data = series_feed_bytes(a, series, base_url)
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    _write_atomically(output, data)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write beside the target, then rename: a web server serving the file never
+    sees half a feed."""
+    try:
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            Path(temp).chmod(0o644)
+            Path(temp).replace(path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+    except OSError as e:
+        raise InputError(f"{path}: cannot write: {e.strerror or e}") from e
