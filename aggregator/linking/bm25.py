@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import heapq
 import math
+import sys
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
@@ -18,12 +20,16 @@ __all__ = ["BM25"]
 
 
 class BM25:
-    """Okapi BM25 (k1=1.2, b=0.75, the usual defaults; Robertson & Zaragoza 2009)."""
+    """Okapi BM25 (k1=1.2, b=0.75, the usual defaults; Robertson & Zaragoza 2009).
+
+    A posting list is an ``array`` of (document id, term frequency) pairs, which
+    takes a fraction of the memory of a dict per term.
+    """
 
     def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
         self.k1 = k1
         self.b = b
-        self._postings: dict[str, dict[int, int]] = {}
+        self._postings: dict[str, array[int]] = {}
         self._lengths: dict[int, int] = {}
         self._doc_terms: dict[int, tuple[str, ...]] = {}
         self._total = 0
@@ -39,7 +45,10 @@ class BM25:
         self.remove(doc_id)
         counts = Counter(terms)
         for term, tf in counts.items():
-            self._postings.setdefault(term, {})[doc_id] = tf
+            posting = self._postings.get(term)
+            if posting is None:
+                posting = self._postings[sys.intern(term)] = array("Q")
+            posting.extend((doc_id, tf))
         length = sum(counts.values())
         self._lengths[doc_id] = length
         self._doc_terms[doc_id] = tuple(counts)
@@ -52,19 +61,25 @@ class BM25:
         self._total -= length
         for term in self._doc_terms.pop(doc_id, ()):
             posting = self._postings.get(term)
-            if posting is not None:
-                posting.pop(doc_id, None)
-                if not posting:
-                    del self._postings[term]
+            if posting is None:
+                continue
+            kept = array("Q")
+            for k in range(0, len(posting), 2):
+                if posting[k] != doc_id:
+                    kept.extend((posting[k], posting[k + 1]))
+            if kept:
+                self._postings[term] = kept
+            else:
+                del self._postings[term]
 
     def idf(self, term: str) -> float:
         """BM25's idf, floored at a small positive value so common terms never subtract."""
         n = len(self._lengths)
-        df = len(self._postings.get(term, ()))
+        df = self.document_frequency(term)
         return max(0.01, math.log(1 + (n - df + 0.5) / (df + 0.5)))
 
     def document_frequency(self, term: str) -> int:
-        return len(self._postings.get(term, ()))
+        return len(self._postings.get(term, ())) // 2
 
     def search(self, query: Mapping[str, float], limit: int) -> list[tuple[int, float]]:
         """Best ``limit`` documents for a weighted query (term -> query weight)."""
@@ -76,13 +91,15 @@ class BM25:
         if not self._lengths:
             return {}
         average = self._total / len(self._lengths) or 1.0
+        k1, b = self.k1, self.b
         scores: dict[int, float] = {}
         for term, weight in query.items():
             posting = self._postings.get(term)
             if not posting:
                 continue
             idf = self.idf(term) * weight
-            for doc_id, tf in posting.items():
-                norm = self.k1 * (1 - self.b + self.b * self._lengths[doc_id] / average)
-                scores[doc_id] = scores.get(doc_id, 0.0) + idf * tf * (self.k1 + 1) / (tf + norm)
+            for k in range(0, len(posting), 2):
+                doc_id, tf = posting[k], posting[k + 1]
+                norm = k1 * (1 - b + b * self._lengths[doc_id] / average)
+                scores[doc_id] = scores.get(doc_id, 0.0) + idf * tf * (k1 + 1) / (tf + norm)
         return scores

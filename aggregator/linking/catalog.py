@@ -10,13 +10,14 @@ precomputed. A series can be added, replaced or removed on its own (``put``,
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from aggregator.linking.bm25 import BM25
 from aggregator.linking.entries import SeriesInfo, describe_series
 from aggregator.linking.names import NameIndex
-from aggregator.linking.urls import prefixes
+from aggregator.linking.urls import link_hash
 from aggregator.types import CatalogSeries
 
 __all__ = ["Catalog", "LinkTarget", "NameUse"]
@@ -31,6 +32,7 @@ _SERIES_DOC_TERMS = 1500
 class NameUse:
     """How one series uses a name: its role and the episodes that name it."""
 
+    series_id: int
     role: str  # "host", "author", "named", "regular", "guest", ...
     episodes: tuple[int, ...]  # indexes into SeriesInfo.episodes
 
@@ -41,6 +43,19 @@ class LinkTarget:
     episode_index: int | None  # None: the series' site or feed
 
 
+# A link target packed in one int: series id, then episode index + 1 (0: the series).
+_INDEX_BITS = 24
+
+
+def _pack(series_id: int, index: int | None) -> int:
+    return (series_id << _INDEX_BITS) | (0 if index is None else index + 1)
+
+
+def _unpack(code: int) -> LinkTarget:
+    index = code & ((1 << _INDEX_BITS) - 1)
+    return LinkTarget(code >> _INDEX_BITS, None if index == 0 else index - 1)
+
+
 class Catalog:
     """The index the ``Linker`` reads; see the module docstring."""
 
@@ -48,10 +63,10 @@ class Catalog:
         self._series: dict[int, SeriesInfo] = {}
         self._aliases: dict[str, list[tuple[tuple[str, ...], int, str]]] = {}
         self.names = NameIndex()
-        self._name_uses: dict[int, dict[int, NameUse]] = {}
+        self._name_uses: dict[int, tuple[NameUse, ...]] = {}
         self._series_names: dict[int, tuple[int, ...]] = {}
-        self._links: dict[str, list[LinkTarget]] = {}
-        self._prefixes: dict[str, set[int]] = {}
+        self._links: dict[int, tuple[int, ...]] = {}  # link hash -> packed targets
+        self._prefixes: dict[int, tuple[int, ...]] = {}  # prefix hash -> series ids
         self.retrieval = BM25()
         self._vocabulary: dict[str, int] = {}
 
@@ -67,7 +82,8 @@ class Catalog:
     def put(self, series: CatalogSeries) -> None:
         """Add a series, or replace the one with the same id (after a poll)."""
         self.remove(series.id)
-        info = describe_series(series, self.term_id)
+        described = describe_series(series, self.term_id)
+        info = described.info
         sid = info.id
         self._series[sid] = info
         for alias in info.aliases:
@@ -77,27 +93,30 @@ class Catalog:
             name_id = self.names.acquire(name)
             if name_id is not None and name_id not in uses:
                 uses[name_id] = (role, [])
-        for index, episode in enumerate(info.episodes):
-            for name in episode.names:
+            elif name_id is not None:
+                self.names.release(name_id)  # one owner per (name, series)
+        for index, names in enumerate(described.episode_names):
+            for name in names:
                 name_id = self.names.acquire(name)
                 if name_id is None:
                     continue
+                if name_id in uses:
+                    self.names.release(name_id)
                 role, episodes = uses.setdefault(name_id, ("guest", []))
                 episodes.append(index)
-                if role != "guest":
-                    self.names.release(name_id)  # one owner per (name, series)
         for name_id, (role, episodes) in uses.items():
-            self._name_uses.setdefault(name_id, {})[sid] = NameUse(role, tuple(episodes))
+            use = NameUse(sid, role, tuple(episodes))
+            self._name_uses[name_id] = (*self._name_uses.get(name_id, ()), use)
         self._series_names[sid] = tuple(uses)
-        for key in info.link_keys:
-            self._links.setdefault(key, []).append(LinkTarget(sid, None))
+        for key in info.links:
+            self._links[key] = (*self._links.get(key, ()), _pack(sid, None))
         for index, episode in enumerate(info.episodes):
-            for key in episode.link_keys:
-                self._links.setdefault(key, []).append(LinkTarget(sid, index))
-        for key in {p for k in (*info.link_keys, *info.episode_link_keys) for p in prefixes(k)}:
-            self._prefixes.setdefault(key, set()).add(sid)
+            for key in episode.links:
+                self._links[key] = (*self._links.get(key, ()), _pack(sid, index))
+        for key in info.prefixes:
+            self._prefixes[key] = (*self._prefixes.get(key, ()), sid)
         counts: dict[str, int] = {}
-        for term in info.doc:
+        for term in described.doc:
             counts[term] = counts.get(term, 0) + 1
         kept = sorted(counts.items(), key=lambda item: -item[1])[:_SERIES_DOC_TERMS]
         self.retrieval.add(sid, (t for t, n in kept for _ in range(n)))
@@ -113,23 +132,24 @@ class Catalog:
             if not bucket:
                 self._aliases.pop(alias.tokens[0], None)
         for name_id in self._series_names.pop(series_id, ()):
-            uses = self._name_uses.get(name_id, {})
-            uses.pop(series_id, None)
-            if not uses:
+            kept = tuple(u for u in self._name_uses.get(name_id, ()) if u.series_id != series_id)
+            if kept:
+                self._name_uses[name_id] = kept
+            else:
                 self._name_uses.pop(name_id, None)
             self.names.release(name_id)
-        for key in {*info.link_keys, *info.episode_link_keys}:
-            targets = [t for t in self._links.get(key, []) if t.series_id != series_id]
+        for key in {*info.links, *(k for e in info.episodes for k in e.links)}:
+            targets = tuple(t for t in self._links.get(key, ()) if t >> _INDEX_BITS != series_id)
             if targets:
                 self._links[key] = targets
             else:
                 self._links.pop(key, None)
-        for key in {p for k in (*info.link_keys, *info.episode_link_keys) for p in prefixes(k)}:
-            owners = self._prefixes.get(key)
-            if owners is not None:
-                owners.discard(series_id)
-                if not owners:
-                    del self._prefixes[key]
+        for key in info.prefixes:
+            owners = tuple(s for s in self._prefixes.get(key, ()) if s != series_id)
+            if owners:
+                self._prefixes[key] = owners
+            else:
+                self._prefixes.pop(key, None)
         self.retrieval.remove(series_id)
 
     # --- lookups -------------------------------------------------------------------
@@ -150,7 +170,7 @@ class Catalog:
         """A stable small integer for a retrieval term (ids are never reused)."""
         found = self._vocabulary.get(term)
         if found is None:
-            found = self._vocabulary[term] = len(self._vocabulary)
+            found = self._vocabulary[sys.intern(term)] = len(self._vocabulary)
         return found
 
     def known_term(self, term: str) -> int | None:
@@ -162,10 +182,12 @@ class Catalog:
 
     def name_uses(self, name_id: int) -> dict[int, NameUse]:
         """The series that use a name, and how."""
-        return self._name_uses.get(name_id, {})
+        return {use.series_id: use for use in self._name_uses.get(name_id, ())}
 
     def link_targets(self, key: str) -> list[LinkTarget]:
-        return self._links.get(key, [])
+        """What a URL key (``urls.url_key``) points at: series sites and episode pages."""
+        return [_unpack(code) for code in self._links.get(link_hash(key), ())]
 
     def prefix_owners(self, key: str) -> set[int]:
-        return self._prefixes.get(key, set())
+        """The series with a link under a host or host-and-folder (``urls.prefixes``)."""
+        return set(self._prefixes.get(link_hash(key), ()))

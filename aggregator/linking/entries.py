@@ -10,6 +10,7 @@ carries, its season, its dates and its guests.
 from __future__ import annotations
 
 import re
+import sys
 from array import array
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -20,10 +21,10 @@ from aggregator.linking.names import extract_names, split_credit
 from aggregator.linking.numbers import NUMBER_WORDS, TitleNumbers, parse_number, title_numbers
 from aggregator.linking.text import STOPWORDS, fold, stem, terms, tokenize, word_set
 from aggregator.linking.timeref import title_date
-from aggregator.linking.urls import url_key
+from aggregator.linking.urls import link_hash, prefixes, url_key
 from aggregator.types import CatalogEpisode, CatalogSeries
 
-__all__ = ["Alias", "EpisodeInfo", "SeriesInfo", "canon", "describe_series"]
+__all__ = ["Alias", "Described", "EpisodeInfo", "SeriesInfo", "canon", "describe_series"]
 
 # Words that number or classify an episode rather than name it.
 _GENERIC = frozenset(
@@ -54,7 +55,6 @@ class Alias:
 @dataclass(frozen=True, slots=True)
 class EpisodeInfo:
     id: int
-    guid: str
     title: str
     segments: tuple[tuple[str, ...], ...]  # canonical tokens of title parts worth matching
     numbers: TitleNumbers
@@ -63,9 +63,8 @@ class EpisodeInfo:
     bonus: bool
     published: datetime | None
     aired: datetime | None  # a date written in the title, else the publication date
-    names: tuple[str, ...]
     terms: array[int]  # sorted ids of the retrieval terms of title and description
-    link_keys: tuple[str, ...]
+    links: tuple[int, ...]  # link_hash() of its page, enclosure and URL guid
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +74,18 @@ class SeriesInfo:
     aliases: tuple[Alias, ...]
     names: tuple[tuple[str, str], ...]  # (name, role) credited or named at series level
     episodes: tuple[EpisodeInfo, ...]  # oldest first; undated ones last
-    doc: tuple[str, ...]  # retrieval terms of the whole series
-    link_keys: tuple[str, ...]  # site and feed
-    episode_link_keys: tuple[str, ...]
+    links: tuple[int, ...]  # link_hash() of its site and feed
+    prefixes: tuple[int, ...]  # link_hash() of the hosts and first folders of all its links
     first_names: frozenset[str]  # folded first names of the show's own people
+
+
+@dataclass(frozen=True, slots=True)
+class Described:
+    """A series' info plus what only building the index needs (dropped afterwards)."""
+
+    info: SeriesInfo
+    doc: list[str]  # retrieval terms of the whole series
+    episode_names: list[tuple[str, ...]]  # names found in each episode, in episode order
 
 
 def canon(word: str) -> str:
@@ -96,7 +103,7 @@ def canon(word: str) -> str:
     return stem(word)
 
 
-def describe_series(series: CatalogSeries, term_id: Callable[[str], int]) -> SeriesInfo:
+def describe_series(series: CatalogSeries, term_id: Callable[[str], int]) -> Described:
     """Everything the linker keeps about one series; ``term_id`` interns terms."""
     dated = sorted(
         (e for e in series.episodes if e.published is not None),
@@ -106,18 +113,24 @@ def describe_series(series: CatalogSeries, term_id: Callable[[str], int]) -> Ser
     aliases = _aliases(series, ordered)
     alias_tokens = [a.tokens for a in aliases if a.kind != "acronym"]
     described = [_episode(e, alias_tokens, term_id) for e in ordered]
-    episodes = tuple(info for info, _ in described)
-    names = _series_names(series, episodes)
+    episodes = tuple(info for info, _, _ in described)
+    episode_names = [names for _, _, names in described]
+    names = _series_names(series, episode_names)
     doc: list[str] = []
     for _ in range(3):
         doc.extend(terms(series.title))
     doc.extend(terms(series.description_text))
     for name, _role in names:
         doc.extend(terms(name))
-    for _, opening in described:
+    for _, opening, _ in described:
         doc.extend(opening)
-    links = tuple(k for k in (url_key(series.link or ""), url_key(series.feed_url)) if k)
-    episode_links = tuple(k for e in episodes for k in e.link_keys)
+    keys = [k for k in (url_key(series.link or ""), url_key(series.feed_url)) if k]
+    prefix_keys = {p for k in keys for p in prefixes(k)}
+    for e in ordered:
+        for url in (e.link, e.enclosure_url):
+            key = url_key(url) if url else None
+            if key:
+                prefix_keys.update(prefixes(key))
     first_names = frozenset(
         first
         for name, role in names
@@ -125,17 +138,17 @@ def describe_series(series: CatalogSeries, term_id: Callable[[str], int]) -> Ser
         for first in [fold(name.split()[0])]
         if len(first) >= 3 and first.isalpha() and first not in STOPWORDS
     )
-    return SeriesInfo(
+    info = SeriesInfo(
         series.id,
         series.title,
         aliases,
         names,
         episodes,
-        tuple(doc),
-        links,
-        episode_links,
+        tuple(link_hash(k) for k in keys),
+        tuple(sorted(link_hash(k) for k in prefix_keys)),
         first_names,
     )
+    return Described(info, doc, episode_names)
 
 
 def _aliases(series: CatalogSeries, episodes: Sequence[CatalogEpisode]) -> tuple[Alias, ...]:
@@ -172,7 +185,9 @@ def _aliases(series: CatalogSeries, episodes: Sequence[CatalogEpisode]) -> tuple
         add((initials,), "acronym")
         # "SE Radio" for "Software Engineering Radio": initials, then the last word.
         add((initials[:-1], short[-1]), "acronym")
-    return tuple(Alias(tokens, kind) for tokens, kind in found.items())
+    return tuple(
+        Alias(tuple(sys.intern(t) for t in tokens), kind) for tokens, kind in found.items()
+    )
 
 
 def _title_prefix(episodes: Sequence[CatalogEpisode]) -> tuple[str, ...] | None:
@@ -234,7 +249,7 @@ def _segments(title: str, aliases: Sequence[tuple[str, ...]]) -> tuple[tuple[str
             )
         ]
         if any(w not in STOPWORDS and not _is_date_word(w) for w in content):
-            segments.append(tuple(canonical))
+            segments.append(tuple(sys.intern(w) for w in canonical))
     return tuple(segments)
 
 
@@ -249,8 +264,9 @@ def _is_date_word(word: str) -> bool:
 
 def _episode(
     e: CatalogEpisode, aliases: Sequence[tuple[str, ...]], term_id: Callable[[str], int]
-) -> tuple[EpisodeInfo, list[str]]:
-    """The episode's info, and its opening terms for the series document."""
+) -> tuple[EpisodeInfo, list[str], tuple[str, ...]]:
+    """The episode's info, its opening terms for the series document, and the names
+    found in it."""
     skip = 0
     words = [t.norm for t in tokenize(e.title)]
     for alias in sorted(aliases, key=len, reverse=True):
@@ -277,7 +293,6 @@ def _episode(
         keys.append(url_key(e.guid))
     info = EpisodeInfo(
         id=e.id,
-        guid=e.guid,
         title=e.title,
         segments=_segments(e.title, aliases),
         numbers=numbers,
@@ -286,15 +301,14 @@ def _episode(
         bonus=bonus,
         published=e.published,
         aired=aired,
-        names=tuple(sorted(names)),
         terms=array("I", sorted({term_id(t) for t in (*titled, *described)})),
-        link_keys=tuple(k for k in dict.fromkeys(keys) if k),
+        links=tuple(link_hash(k) for k in dict.fromkeys(keys) if k),
     )
-    return info, opening
+    return info, opening, tuple(sorted(names))
 
 
 def _series_names(
-    series: CatalogSeries, episodes: Sequence[EpisodeInfo]
+    series: CatalogSeries, episode_names: Sequence[tuple[str, ...]]
 ) -> tuple[tuple[str, str], ...]:
     own = fold(f"{series.title} | {series.author or ''} | {series.owner_name or ''}")
     names: dict[str, str] = {}
@@ -318,9 +332,9 @@ def _series_names(
             names.setdefault(name, "host" if hosted else "named")
     # People named in many episodes are regulars of the show, not one episode's guest.
     counts: Counter[str] = Counter()
-    for e in episodes:
-        counts.update(e.names)
-    need = max(3, int(len(episodes) * _REGULAR_SHARE))
+    for found in episode_names:
+        counts.update(found)
+    need = max(3, int(len(episode_names) * _REGULAR_SHARE))
     for name, count in counts.items():
         if count >= need and fold(name) not in own:
             names.setdefault(name, "regular")

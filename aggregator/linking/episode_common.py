@@ -71,16 +71,20 @@ class SeriesStats:
 
     def __init__(self, series: SeriesInfo) -> None:
         self.count = len(series.episodes)
-        self.terms: dict[int, int] = {}
-        self.title_words: dict[str, int] = {}
+        self.postings: dict[int, list[int]] = {}  # term id -> episode indexes
+        self.titled: dict[str, list[int]] = {}  # title word -> episode indexes
         self.segments: dict[tuple[str, ...], int] = {}
-        for episode in series.episodes:
+        self._rarity: dict[str, float] = {}
+        for index, episode in enumerate(series.episodes):
             for term in episode.terms:
-                self.terms[term] = self.terms.get(term, 0) + 1
+                self.postings.setdefault(term, []).append(index)
             for segment in set(episode.segments):
                 self.segments[segment] = self.segments.get(segment, 0) + 1
             for word in {w for segment in episode.segments for w in segment}:
-                self.title_words[word] = self.title_words.get(word, 0) + 1
+                self.titled.setdefault(word, []).append(index)
+
+    def df(self, term: int) -> int:
+        return len(self.postings.get(term, ()))
 
     def idf(self, df: int) -> float:
         return math.log(1 + self.count / max(1, df))
@@ -91,14 +95,17 @@ class SeriesStats:
         Measured on titles and descriptions: a word the whole series talks about
         ("Mosul" in Caliphate) is a topic, not a reference to one episode.
         """
-        term = catalog.known_term(word)
-        df = self.terms.get(term, 0) if term is not None else 0
-        df = max(df, self.title_words.get(word, 1))
-        return self.idf(df) / self.idf(1)
+        found = self._rarity.get(word)
+        if found is None:
+            term = catalog.known_term(word)
+            df = self.df(term) if term is not None else 0
+            df = max(df, len(self.titled.get(word, ())), 1)
+            found = self._rarity[word] = self.idf(df) / self.idf(1)
+        return found
 
 
 _STATS: OrderedDict[tuple[int, int], SeriesStats] = OrderedDict()
-_STATS_SIZE = 64
+_STATS_SIZE = 256
 
 
 def series_stats(series: SeriesInfo) -> SeriesStats:

@@ -35,6 +35,8 @@ __all__ = ["EpisodeSignals", "episode_signals"]
 
 # Content-only candidates: the best few episodes by tf-idf.
 _CONTENT_CANDIDATES = 3
+# Review terms used for content similarity within a series (by weight).
+_CONTENT_TERMS = 40
 
 
 def episode_signals(a: Analysis, signals: SeriesSignals, catalog: Catalog) -> list[EpisodeSignals]:
@@ -90,22 +92,25 @@ def _content(
     found: Found,
 ) -> None:
     counts: dict[int, int] = {}
-    for term in terms(a.text):
-        tid = catalog.known_term(term)
-        if tid is not None and tid in stats.terms:
-            counts[tid] = counts.get(tid, 0) + 1
+    for term, tf in _review_terms(a, catalog).items():
+        if stats.df(term):
+            counts[term] = tf
     if not counts:
         return
-    weights = {t: (1 + math.log(c)) * stats.idf(stats.terms[t]) for t, c in counts.items()}
+    weights = {t: (1 + math.log(c)) * stats.idf(stats.df(t)) for t, c in counts.items()}
     attainable = sum(weights.values())
-    scores: list[tuple[float, int]] = []
-    for index in eligible:
-        score = sum(weights.get(t, 0.0) for t in series.episodes[index].terms)
-        if score > 0:
-            scores.append((score, index))
+    # The review's most distinctive terms for this series carry the score (and keep the
+    # work bounded in series with thousands of episodes).
+    best = sorted(weights.items(), key=lambda item: -item[1])[:_CONTENT_TERMS]
+    allowed = set(eligible)
+    accumulated: dict[int, float] = {}
+    for term, weight in best:
+        for index in stats.postings.get(term, ()):
+            if index in allowed:
+                accumulated[index] = accumulated.get(index, 0.0) + weight
+    scores = sorted(((s, i) for i, s in accumulated.items()), reverse=True)
     if not scores:
         return
-    scores.sort(reverse=True)
     top = scores[0][0]
     second = scores[1][0] if len(scores) > 1 else 0.0
     for rank, (score, index) in enumerate(scores):
@@ -116,3 +121,16 @@ def _content(
         item.features["content_share"] = score / attainable
         if rank == 0:
             item.features["content_margin"] = (top - second) / top
+
+
+def _review_terms(a: Analysis, catalog: Catalog) -> dict[int, int]:
+    """The review's retrieval terms as catalog term ids, with counts (once per review)."""
+    cached = a.extra.get("term_ids")
+    if cached is None:
+        counts: dict[int, int] = {}
+        for term in terms(a.text):
+            tid = catalog.known_term(term)
+            if tid is not None:
+                counts[tid] = counts.get(tid, 0) + 1
+        cached = a.extra["term_ids"] = counts
+    return cached  # type: ignore[return-value]

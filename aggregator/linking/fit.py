@@ -100,7 +100,7 @@ def fit_and_print(dataset: Dataset) -> str:
             if dataset.files[candidate.signals.series.id] not in labelled.series:  # type: ignore[attr-defined]
                 continue
             for episode, _ in candidate.episodes:
-                guid = episode.episode.guid
+                guid = dataset.guids[episode.episode.id]
                 if guid in labelled.may:  # type: ignore[attr-defined]
                     continue
                 episode_rows.append((dict(episode.features), int(guid in labelled.must)))  # type: ignore[attr-defined]

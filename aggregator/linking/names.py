@@ -11,8 +11,8 @@ fuzzy comparison only runs on a handful of names even with a large catalog.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -38,6 +38,7 @@ NAME_RATIO = 88.0
 _PHONETIC_RATIO = 80.0
 
 
+@functools.lru_cache(maxsize=65536)
 def nysiis(word: str) -> str:
     """The NYSIIS phonetic code of one word (New York State Identification and
     Intelligence System, Taft 1970), not truncated.
@@ -227,7 +228,8 @@ class NameIndex:
     def __init__(self) -> None:
         self._names: dict[int, _Name] = {}
         self._by_text: dict[str, int] = {}
-        self._keys: defaultdict[str, set[int]] = defaultdict(set)
+        # key -> ids of the names with a word of that key (lists: far smaller than sets)
+        self._keys: dict[str, list[int]] = {}
         self._next = 0
 
     def __len__(self) -> int:
@@ -258,7 +260,9 @@ class NameIndex:
             for word in words:
                 if _is_anchor(word):
                     for key in _keys(word):
-                        self._keys[key].add(name_id)
+                        bucket = self._keys.setdefault(key, [])
+                        if not bucket or bucket[-1] != name_id:
+                            bucket.append(name_id)
         self._names[name_id].owners += 1
         return name_id
 
@@ -277,7 +281,7 @@ class NameIndex:
                 for key in _keys(word):
                     bucket = self._keys.get(key)
                     if bucket is not None:
-                        bucket.discard(name_id)
+                        bucket[:] = [n for n in bucket if n != name_id]
                         if not bucket:
                             del self._keys[key]
 
@@ -293,7 +297,7 @@ class NameIndex:
                 continue
             candidates: set[int] = set()
             for key in _keys(token.norm):
-                candidates |= self._keys.get(key, set())
+                candidates.update(self._keys.get(key, ()))
             for name_id in candidates:
                 hit = self._check(name_id, tokens, i, cased[i])
                 if hit is not None:
@@ -318,11 +322,11 @@ class NameIndex:
                     t.cap or t.norm in _PARTICLES or t.norm in STOPWORDS for t in window
                 ):
                     ratio = fuzz.ratio(" ".join(t.norm for t in window), entry.joined)
-                    sounds = all(
+                    sounds = NAME_RATIO > ratio >= _PHONETIC_RATIO and all(
                         nysiis(t.norm) == nysiis(w)
                         for t, w in zip(window, entry.words, strict=True)
                     )
-                    if (ratio >= NAME_RATIO or (sounds and ratio >= _PHONETIC_RATIO)) and (
+                    if (ratio >= NAME_RATIO or sounds) and (
                         best is None or ratio > best.ratio
                     ):
                         best = NameHit(name_id, window[0].start, window[-1].end, ratio, True)
@@ -330,9 +334,9 @@ class NameIndex:
                 continue
             ratio = fuzz.ratio(word, name_word)
             phonetic = (
-                nysiis(word) == nysiis(name_word)
-                and ratio >= _PHONETIC_RATIO
+                NAME_RATIO > ratio >= _PHONETIC_RATIO
                 and min(len(word), len(name_word)) >= 5
+                and nysiis(word) == nysiis(name_word)
             )
             if (ratio >= NAME_RATIO or phonetic) and len(word) >= 3:
                 full = len(entry.words) == 1

@@ -334,6 +334,9 @@ class TitleNumbers:
     plain: int | None = None  # a bare trailing number: "Sic Semper Tyrannis | 1"
 
 
+_NO_NUMBERS = TitleNumbers()
+
+
 def title_numbers(title: str, skip: int = 0) -> TitleNumbers:
     """Numbers in an episode title; ``skip`` tokens (the show's own name) are ignored.
 
@@ -383,6 +386,8 @@ def title_numbers(title: str, skip: int = 0) -> TitleNumbers:
         value = int(tokens[-1].norm)
         if gap.strip() in ("|", "-", "–", "") and not _is_year(value, title, tokens[-1]):
             plain = value
+    if episode is None and season is None and not nouns and plain is None:
+        return _NO_NUMBERS  # most titles: one shared value
     return TitleNumbers(episode, season, tuple(nouns), plain)
 
 

@@ -56,7 +56,12 @@ def match_titles(
     words, positions = _review_words(a)
     own = {canon(w) for alias in series.aliases for w in alias.tokens}
     matches: list[tuple[float, int, Evidence]] = []
-    for index in eligible:
+    allowed = set(eligible)
+    # Only episodes whose titles share a word with the review.
+    candidates = sorted(
+        {i for w in positions for i in stats.titled.get(w, ()) if i in allowed}
+    )
+    for index in candidates:
         episode = series.episodes[index]
         best = 0.0
         best_span = (0, 0)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote, urlsplit
 
-__all__ = ["prefixes", "url_key"]
+__all__ = ["link_hash", "prefixes", "url_key"]
 
 _HOST = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
 _MEDIA = re.compile(r"\.(mp3|m4a|mp4|aac|ogg|opus|wav|m4v|mov)$")
@@ -59,3 +59,9 @@ def prefixes(key: str) -> list[str]:
     parts = key.split("/")
     found = ["/".join(parts[:2])] if len(parts) > 1 else []
     return [*found, parts[0]]
+
+
+def link_hash(key: str) -> int:
+    """A small stand-in for a URL key in the in-memory index (Python's string hash: 64
+    bits, stable within one process, which is as long as an index lives)."""
+    return hash(key)
