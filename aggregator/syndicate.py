@@ -23,7 +23,6 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import format_datetime
 from mimetypes import guess_type
 from urllib.parse import urlsplit
 
@@ -58,6 +57,8 @@ EXCERPT_CHARS = 300
 # from broken feeds are dropped rather than failing the whole feed.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _SPACE = re.compile(r"\s+")
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 # podcast:transcript needs a type; we keep only the URL, so it is told by extension.
 _TRANSCRIPT_TYPES = {
@@ -120,7 +121,9 @@ class ReviewsFeed:
 
 
 def _clean(value: str) -> str:
-    return _NOT_XML.sub("", value)
+    # Printable text (most titles, URLs, guids) cannot hold a character XML refuses:
+    # those are all controls, surrogates or non-characters. The check runs in C.
+    return value if value.isprintable() else _NOT_XML.sub("", value)
 
 
 def rfc822(value: datetime) -> str:
@@ -129,7 +132,10 @@ def rfc822(value: datetime) -> str:
     >>> rfc822(datetime(2017, 3, 28, 13, 15, tzinfo=UTC))
     'Tue, 28 Mar 2017 13:15:00 GMT'
     """
-    return format_datetime(value.astimezone(UTC), usegmt=True)
+    # By hand: email.utils.format_datetime costs ~20 µs a call, 3,000 calls a feed.
+    v = value.astimezone(UTC)
+    day, month = _DAYS[v.weekday()], _MONTHS[v.month - 1]
+    return f"{day}, {v.day:02d} {month} {v.year:04d} {v.hour:02d}:{v.minute:02d}:{v.second:02d} GMT"
 
 
 def feed_identity(series: SeriesRecord) -> str:
@@ -143,9 +149,10 @@ def safe_url(url: str | None) -> str | None:
     >>> safe_url("https://example.com/a"), safe_url("javascript:alert(1)"), safe_url(None)
     ('https://example.com/a', None, None)
     """
-    if url and urlsplit(url.strip()).scheme.lower() in ("http", "https"):
-        return url.strip()
-    return None
+    if url is None:
+        return None
+    url = url.strip()
+    return url if url[:8].lower().startswith(("http://", "https://")) else None
 
 
 def site_name(url: str | None) -> str | None:
@@ -176,7 +183,7 @@ def excerpt(text: str, around: tuple[int, int] | None = None, limit: int = EXCER
         middle = (around[0] + max(around[0], around[1])) // 2
         start = max(0, min(middle - limit // 2, len(text) - limit))
     end = start + limit
-    if start > 0:
+    if start > 0 and not text[start - 1].isspace():  # mid-word: skip to the next word
         space = _SPACE.search(text, start, end)
         start = space.end() if space else start
     if end < len(text) and not text[end].isspace():
@@ -255,10 +262,8 @@ def _with_reviews(description_html: str, block: str) -> str:
 
 
 def _sub(parent: object, tag: str, text: str | None = None, /, **attributes: str | None) -> object:
-    element = etree.SubElement(parent, tag)
-    for name, value in attributes.items():
-        if value is not None:
-            element.set(name, _clean(value))
+    attrib = {name: _clean(value) for name, value in attributes.items() if value is not None}
+    element = etree.SubElement(parent, tag, attrib)
     if text is not None:
         element.text = _clean(text)
     return element
