@@ -69,6 +69,7 @@ class Catalog:
         self._prefixes: dict[int, tuple[int, ...]] = {}  # prefix hash -> series ids
         self.retrieval = BM25()
         self._vocabulary: dict[str, int] = {}
+        self.revision = 0  # bumped by every put and remove (caches compare it)
 
     @classmethod
     def build(cls, series: Iterable[CatalogSeries]) -> Catalog:
@@ -82,6 +83,7 @@ class Catalog:
     def put(self, series: CatalogSeries) -> None:
         """Add a series, or replace the one with the same id (after a poll)."""
         self.remove(series.id)
+        self.revision += 1
         described = describe_series(series, self.term_id)
         info = described.info
         sid = info.id
@@ -126,6 +128,7 @@ class Catalog:
         info = self._series.pop(series_id, None)
         if info is None:
             return
+        self.revision += 1
         for alias in info.aliases:
             bucket = self._aliases.get(alias.tokens[0], [])
             bucket[:] = [entry for entry in bucket if entry[1] != series_id]

@@ -13,6 +13,7 @@ from datetime import timedelta
 from aggregator.linking.analysis import Analysis
 from aggregator.linking.catalog import Catalog
 from aggregator.linking.entries import EpisodeInfo, SeriesInfo
+from aggregator.linking.text import STOPWORDS
 from aggregator.types import Evidence
 
 __all__ = [
@@ -75,13 +76,17 @@ class SeriesStats:
         self.titled: dict[str, list[int]] = {}  # title word -> episode indexes
         self.segments: dict[tuple[str, ...], int] = {}
         self._rarity: dict[str, float] = {}
+        # per title part: (content words, their weights, total weight), for one catalog
+        self.parts: dict[tuple[str, ...], tuple[list[str], dict[str, float], float]] = {}
+        self.revision = -1
         for index, episode in enumerate(series.episodes):
             for term in episode.terms:
                 self.postings.setdefault(term, []).append(index)
             for segment in set(episode.segments):
                 self.segments[segment] = self.segments.get(segment, 0) + 1
             for word in {w for segment in episode.segments for w in segment}:
-                self.titled.setdefault(word, []).append(index)
+                if word not in STOPWORDS:
+                    self.titled.setdefault(word, []).append(index)
 
     def df(self, term: int) -> int:
         return len(self.postings.get(term, ()))

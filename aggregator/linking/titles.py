@@ -66,11 +66,9 @@ def match_titles(
         best = 0.0
         best_span = (0, 0)
         for segment in episode.segments:
-            content = [w for w in dict.fromkeys(segment) if _title_word(w, own)]
+            content, weights, total = _part(segment, own, stats, catalog)
             if not content or not any(w in positions for w in content):
                 continue
-            weights = {w: stats.rarity(w, catalog) * _global(w, catalog) for w in content}
-            total = sum(weights.values())
             distinct = min(1.0, total / _TITLE_RARITY)
             lead = _lead(words, positions, segment, weights)
             width = len(segment) + 2
@@ -112,6 +110,22 @@ def match_titles(
             matches.append((round(best, 2), index, evidence))
     for strength, index, evidence in by_recency(series, matches):
         found.get_or_add(index).put("title", strength, evidence)
+
+
+def _part(
+    segment: tuple[str, ...], own: set[str], stats: SeriesStats, catalog: Catalog
+) -> tuple[list[str], dict[str, float], float]:
+    """A title part's words that can point at it, their weights and total (cached per
+    series until the catalog changes)."""
+    if stats.revision != catalog.revision:
+        stats.parts.clear()
+        stats.revision = catalog.revision
+    found = stats.parts.get(segment)
+    if found is None:
+        content = [w for w in dict.fromkeys(segment) if _title_word(w, own)]
+        weights = {w: stats.rarity(w, catalog) * _global(w, catalog) for w in content}
+        found = stats.parts[segment] = (content, weights, sum(weights.values()))
+    return found
 
 
 def _global(word: str, catalog: Catalog) -> float:
