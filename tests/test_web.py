@@ -554,3 +554,18 @@ def _series_and_episode_link(site: Site) -> tuple[LinkRecord, LinkRecord]:
     series_link = next(link for link in links if link.episode_id is None)
     episode_link = next(link for link in links if link.episode_id is not None)
     return series_link, episode_link
+
+
+def test_a_review_from_the_web_links_to_its_site(fresh: Site) -> None:
+    added = fresh.app.reviews.add(
+        b"Caliphate, the podcast by Rukmini Callimachi, is gripping.",
+        source="url",
+        filename="r.txt",
+        url="https://www.example.com/reviews/caliphate",
+        author="A. Critic",
+        published=datetime(2019, 1, 5, tzinfo=UTC),
+    )
+    with fresh.client() as client:
+        page = get_page(client, f"/reviews/{added.review.id}")
+    assert "https://www.example.com/reviews/caliphate" in page.hrefs()
+    assert "example.com" in page.text and "A. Critic" in page.text and "5 Jan 2019" in page.text

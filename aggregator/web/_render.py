@@ -49,6 +49,21 @@ def http_url(url: str | None) -> str | None:
     return url.strip()
 
 
+def host(url: str | None) -> str:
+    """The site a URL is on, for a link's text: "www.example.com" -> "example.com".
+
+    >>> host("https://www.example.com/reviews/1"), host(None)
+    ('example.com', '')
+    """
+    if not url:
+        return ""
+    try:
+        name = urlsplit(url.strip()).hostname or ""
+    except ValueError:
+        return ""
+    return name.removeprefix("www.")
+
+
 def format_date(value: datetime | None) -> str:
     """Day, month and year, as a reader says them.
 
@@ -95,7 +110,11 @@ class Renderer:
             lstrip_blocks=True,
         )
         self._env.filters.update(
-            http_url=http_url, date=format_date, duration=format_duration, percent=percent
+            http_url=http_url,
+            host=host,
+            date=format_date,
+            duration=format_duration,
+            percent=percent,
         )
         self.stylesheet = (
             resources.files("aggregator.web").joinpath("static/style.css").read_bytes()
