@@ -81,6 +81,9 @@ class Feed(_Table, table=True):
     # Claimed by one instance for one poll when several share a PostgreSQL database.
     lease_owner: str | None = Field(default=None, sa_type=Text)
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # "api" for a feed added through the HTTP API: it is fetched with the API's
+    # restrictions (http(s) only, no private addresses); None from the config or CLI.
+    added_via: str | None = Field(default=None, sa_type=String(16))
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 

@@ -19,11 +19,13 @@ from aggregator.storage import (
     _feeds,
     _links,
     _migrate,
+    _queries,
     _reviews,
     _series,
 )
 from aggregator.storage._engine import make_engines, parse_url, storage_errors
 from aggregator.storage._feed_queries import FeedVersion, ReviewsForFeed, SeriesExtras
+from aggregator.storage._queries import EpisodeRow, ReviewSummary, SeriesRow, StoreStats
 from aggregator.types import (
     CatalogSeries,
     EpisodeRecord,
@@ -432,3 +434,115 @@ class Storage:
         given, with those links and the episodes they name."""
         with self._read("reading reviews for a feed") as session:
             return _feed_queries.reviews_for_feed(session.connection(), series_id, limit)
+
+    # --- pages and searches for the HTTP API (see _queries and _search) --------------
+
+    def ping(self) -> None:
+        """One round trip to the database; StorageError when it does not answer."""
+        with self._read("checking the database") as session:
+            session.connection().exec_driver_sql("SELECT 1")
+
+    def stats(self) -> StoreStats:
+        """Feeds per status, series, episodes, reviews, links per relation."""
+        with self._read("counting the store") as session:
+            return _queries.stats(session.connection())
+
+    def series_page(self, *, limit: int | None = None, offset: int = 0) -> list[SeriesRow]:
+        """Series by title, each with its episode count and linked-review count."""
+        with self._read("listing series") as session:
+            return _queries.series_page(session.connection(), limit=limit, offset=offset)
+
+    def series_row(self, series_id: int) -> SeriesRow:
+        with self._read(f"reading series {series_id}") as session:
+            return _queries.series_row(session, series_id)
+
+    def episodes_page(
+        self,
+        *,
+        series_id: int | None = None,
+        reviewed: bool | None = None,
+        published_after: datetime | None = None,
+        published_before: datetime | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[EpisodeRow]:
+        """Episodes newest first, each with its review count; see ``_queries``."""
+        with self._read("listing episodes") as session:
+            return _queries.episodes_page(
+                session.connection(),
+                series_id=series_id,
+                reviewed=reviewed,
+                published_after=published_after,
+                published_before=published_before,
+                limit=limit,
+                offset=offset,
+            )
+
+    def episode_row(self, episode_id: int) -> EpisodeRow:
+        with self._read(f"reading episode {episode_id}") as session:
+            return _queries.episode_row(session.connection(), episode_id)
+
+    def reviews_page(
+        self,
+        *,
+        series_id: int | None = None,
+        episode_id: int | None = None,
+        person: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[ReviewSummary]:
+        """Review summaries newest first; filters as in ``_queries.reviews_page``.
+
+        InputError when ``person`` has no words.
+        """
+        with self._read("listing reviews") as session:
+            return _queries.reviews_page(
+                session.connection(),
+                series_id=series_id,
+                episode_id=episode_id,
+                person=person,
+                limit=limit,
+                offset=offset,
+            )
+
+    def search_episodes(
+        self,
+        query: str,
+        *,
+        series_id: int | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[EpisodeRow]:
+        """Episodes having every word of ``query``, best first (see ``_search``).
+
+        InputError when the query has no words (or too many).
+        """
+        with self._read("searching episodes") as session:
+            return _queries.search_episodes(
+                session.connection(), query, series_id=series_id, limit=limit, offset=offset
+            )
+
+    def search_reviews(
+        self, query: str, *, limit: int | None = None, offset: int = 0
+    ) -> list[ReviewSummary]:
+        """Reviews having every word of ``query``, best first (see ``_search``)."""
+        with self._read("searching reviews") as session:
+            return _queries.search_reviews(session.connection(), query, limit=limit, offset=offset)
+
+    def get_link(self, link_id: int) -> LinkRecord:
+        with self._read(f"reading link {link_id}") as session:
+            return _queries.get_link(session.connection(), link_id)
+
+    def add_api_feed(self, url: str, kind: FeedKind, now: datetime) -> FeedRecord:
+        """Add a feed as ``add_feed`` does, marked as added through the HTTP API.
+
+        The poller must fetch such a feed with the API's restrictions (see
+        ``api_feed_ids``). AlreadyExistsError if its URL is known.
+        """
+        with self._write(f"adding feed {url}") as session:
+            return _queries.add_api_feed(session, url, kind, now)
+
+    def api_feed_ids(self, feed_ids: Collection[int] | None = None) -> set[int]:
+        """Which of ``feed_ids`` (default: all feeds) were added through the HTTP API."""
+        with self._read("finding feeds added through the API") as session:
+            return _queries.api_feed_ids(session.connection(), feed_ids)

@@ -1,0 +1,158 @@
+"""Full-text search over episodes and reviews: SQLite FTS5, or PostgreSQL's own.
+
+One behaviour on both backends (issue 4: "same API, both tested"):
+
+- a query is its words (letters and digits; everything else separates words, as
+  both tokenizers do), and a hit has every word, in any of the indexed fields;
+- a phrase search (``phrase=True``) wants the words next to each other, in order;
+- words match case-insensitively and whole (no stemming, no prefixes): SQLite's
+  ``unicode61`` tokenizer with diacritics kept, and PostgreSQL's ``simple``
+  configuration, which neither stems nor drops accents either;
+- titles weigh more than the rest (bm25 column weights, ``setweight`` A/B).
+
+The indexes themselves come from migration ``0003``: on SQLite, external-content
+FTS5 tables kept in step with ``episode`` and ``review`` by triggers; on PostgreSQL,
+GIN indexes over the ``to_tsvector`` expressions below, which every query repeats
+word for word so that the planner can use them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from aggregator.exceptions import InputError
+
+# Objects of migration 0003 that the models do not declare (virtual tables and their
+# shadow tables on SQLite, expression indexes on PostgreSQL); tests/test_migrations
+# leaves them out when it compares the models with the database.
+SEARCH_TABLES = ("episode_fts", "review_fts")
+SEARCH_INDEXES = ("ix_episode_search", "ix_review_search")
+
+# More words than this is not a search but a paste; bounding it bounds the query.
+MAX_WORDS = 32
+MAX_WORD_LENGTH = 100
+
+# PostgreSQL refuses a tsvector over 1 MiB, and an expression index that fails would
+# fail the insert of the row: only the first characters of a long text are indexed
+# (200k characters are ~30k words, far under the limit). Reviews are at most 5 MiB.
+PG_INDEXED_CHARS = 200_000
+
+# bm25 column weights (title, body) on SQLite; PostgreSQL gets A and B.
+_TITLE_WEIGHT = 4.0
+
+EPISODE_PG_VECTOR = (
+    "(setweight(to_tsvector('simple'::regconfig, coalesce(title, '')), 'A') || "
+    "setweight(to_tsvector('simple'::regconfig, "
+    f"left(coalesce(description_text, ''), {PG_INDEXED_CHARS})), 'B'))"
+)
+REVIEW_PG_VECTOR = (
+    "(setweight(to_tsvector('simple'::regconfig, coalesce(title, '')), 'A') || "
+    f"setweight(to_tsvector('simple'::regconfig, left(\"text\", {PG_INDEXED_CHARS})), 'B'))"
+)
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def is_search_object(name: str | None) -> bool:
+    """Whether a table or index name belongs to the search structures of 0003."""
+    if name is None:
+        return False
+    return name in SEARCH_INDEXES or name.startswith(SEARCH_TABLES)
+
+
+def search_words(query: str) -> list[str]:
+    """The words of a search query; InputError when it has none.
+
+    >>> search_words("  Abu Huzaifa's *story*!")
+    ['abu', 'huzaifa', 's', 'story']
+    """
+    words = [w.lower() for w in _WORD.findall(query)]
+    if not words:
+        raise InputError("the search query has no words (letters or digits)")
+    if len(words) > MAX_WORDS:
+        raise InputError(f"the search query has {len(words)} words; at most {MAX_WORDS}")
+    if any(len(w) > MAX_WORD_LENGTH for w in words):
+        raise InputError(f"a word of the search query is over {MAX_WORD_LENGTH} characters")
+    return words
+
+
+def _fts5_query(words: list[str], phrase: bool) -> str:
+    # Every word quoted: FTS5's own syntax (AND, NEAR, column filters, *) never
+    # reaches it from a user, and a word like "and" is only a word.
+    if phrase:
+        return '"' + " ".join(words) + '"'
+    return " ".join(f'"{w}"' for w in words)
+
+
+def _pg_tsquery(phrase: bool) -> str:
+    function = "phraseto_tsquery" if phrase else "plainto_tsquery"
+    return f"{function}('simple'::regconfig, :words)"
+
+
+def episode_ids(
+    connection: Connection,
+    words: list[str],
+    *,
+    series_id: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[int]:
+    """Ids of the episodes having every word, best first (then by id)."""
+    params: dict[str, Any] = {"limit": -1 if limit is None else limit, "offset": offset}
+    in_series = ""
+    if series_id is not None:
+        in_series = "AND e.series_id = :series_id"
+        params["series_id"] = series_id
+    if connection.dialect.name == "postgresql":
+        params["words"] = " ".join(words)
+        sql = (
+            f"SELECT e.id FROM episode e, {_pg_tsquery(False)} AS q "
+            f"WHERE {EPISODE_PG_VECTOR} @@ q {in_series} "
+            f"ORDER BY ts_rank({EPISODE_PG_VECTOR}, q) DESC, e.id "
+            "LIMIT :limit OFFSET :offset"
+        )
+        if limit is None:
+            sql = sql.replace("LIMIT :limit ", "")
+    else:
+        params["match"] = _fts5_query(words, False)
+        sql = (
+            "SELECT e.id FROM episode_fts JOIN episode e ON e.id = episode_fts.rowid "
+            f"WHERE episode_fts MATCH :match {in_series} "
+            f"ORDER BY bm25(episode_fts, {_TITLE_WEIGHT}, 1.0), e.id "
+            "LIMIT :limit OFFSET :offset"
+        )
+    return [int(i) for i in connection.execute(text(sql), params).scalars()]
+
+
+def review_ids(
+    connection: Connection,
+    words: list[str],
+    *,
+    phrase: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[int]:
+    """Ids of the reviews having every word (or the phrase), best first (then by id)."""
+    params: dict[str, Any] = {"limit": -1 if limit is None else limit, "offset": offset}
+    if connection.dialect.name == "postgresql":
+        params["words"] = " ".join(words)
+        sql = (
+            f"SELECT r.id FROM review r, {_pg_tsquery(phrase)} AS q "
+            f"WHERE {REVIEW_PG_VECTOR} @@ q "
+            f"ORDER BY ts_rank({REVIEW_PG_VECTOR}, q) DESC, r.id "
+            "LIMIT :limit OFFSET :offset"
+        )
+        if limit is None:
+            sql = sql.replace("LIMIT :limit ", "")
+    else:
+        params["match"] = _fts5_query(words, phrase)
+        sql = (
+            "SELECT r.id FROM review_fts JOIN review r ON r.id = review_fts.rowid "
+            "WHERE review_fts MATCH :match "
+            f"ORDER BY bm25(review_fts, {_TITLE_WEIGHT}, 1.0), r.id "
+            "LIMIT :limit OFFSET :offset"
+        )
+    return [int(i) for i in connection.execute(text(sql), params).scalars()]
