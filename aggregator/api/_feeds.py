@@ -1,0 +1,102 @@
+"""/api/feeds: list, add (http(s) on public addresses only), remove, poll now."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Response, params
+
+from aggregator.api._context import Api, Paging, feed_out, paging
+from aggregator.api._errors import ERROR_RESPONSES, JsonErrorRoute
+from aggregator.api.schemas import MAX_ID, FeedIn, FeedOut, Page, PollOut
+from aggregator.api.ssrf import check_public_url
+from aggregator.types import FeedKind, FeedStatus
+
+FeedId = Annotated[int, Path(ge=1, le=MAX_ID, description="The feed's id.")]
+
+
+def router(api: Api, write: params.Depends) -> APIRouter:
+    r = APIRouter(
+        prefix="/api/feeds",
+        tags=["feeds"],
+        route_class=JsonErrorRoute,
+        responses=ERROR_RESPONSES,
+    )
+    storage = api.app.storage
+
+    @r.get("", response_model=Page[FeedOut], summary="List the feeds")
+    def list_feeds(
+        page: Annotated[Paging, Depends(paging)],
+        kind: FeedKind | None = None,
+        status: FeedStatus | None = None,
+    ) -> dict[str, Any]:
+        """Feeds by id, with how their last poll went."""
+        feeds = [
+            f
+            for f in storage.list_feeds()
+            if (kind is None or f.kind == kind) and (status is None or f.status == status)
+        ]
+        window = feeds[page.offset : page.offset + page.probe]
+        from_api = storage.api_feed_ids([f.id for f in window])
+        return page.page([feed_out(f, from_api) for f in window])
+
+    @r.post(
+        "",
+        response_model=FeedOut,
+        status_code=201,
+        dependencies=[write],
+        summary="Follow a feed",
+    )
+    def add_feed(body: FeedIn, response: Response) -> dict[str, Any]:
+        """Add a feed, polled at the scheduler's next tick (or now: ``POST .../poll``).
+
+        Only http(s) URLs whose host is a public address (the host name is resolved):
+        loopback, private and link-local addresses are refused unless the config's
+        ``[http] allowed_networks`` lists them, now and whenever the feed is fetched.
+        """
+        url = check_public_url(body.url, api.app.settings.http.allowed_networks)
+        feed = storage.add_api_feed(url, body.kind, api.app.clock())
+        response.headers["Location"] = f"/api/feeds/{feed.id}"
+        return feed_out(feed, {feed.id})
+
+    @r.get("/{feed_id}", response_model=FeedOut, summary="One feed")
+    def get_feed(feed_id: FeedId) -> dict[str, Any]:
+        feed = storage.get_feed(feed_id)
+        return feed_out(feed, storage.api_feed_ids([feed_id]))
+
+    @r.delete(
+        "/{feed_id}",
+        status_code=204,
+        response_class=Response,
+        dependencies=[write],
+        summary="Stop following a feed",
+    )
+    def remove_feed(feed_id: FeedId) -> Response:
+        """Delete the feed; a podcast feed takes its series, episodes and their links."""
+        storage.remove_feed(feed_id)
+        return Response(status_code=204)
+
+    @r.post(
+        "/{feed_id}/poll",
+        response_model=PollOut,
+        dependencies=[write],
+        summary="Poll a feed now",
+    )
+    def poll_feed(feed_id: FeedId) -> dict[str, Any]:
+        """Fetch, parse and store the feed now, due or not. A failed poll is an
+        answer too (outcome ``failed``, with the error), stored on the feed."""
+        report = api.poll_now(storage.get_feed(feed_id))
+        c = report.counts
+        return {
+            "feed_id": report.feed_id,
+            "url": report.url,
+            "outcome": report.outcome,
+            "new": c.new,
+            "updated": c.updated,
+            "unchanged": c.unchanged,
+            "missing": c.missing,
+            "error": report.error,
+            "elapsed_seconds": round(report.elapsed_seconds, 6),
+        }
+
+    return r

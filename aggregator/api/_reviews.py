@@ -1,0 +1,144 @@
+"""/api/reviews: list (by series, episode or person), one review with its links,
+add by text or by URL, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Response, params
+from pydantic import AfterValidator
+
+from aggregator.api._context import Api, Paging, paging, review_out, review_summary_out, utc
+from aggregator.api._errors import ERROR_RESPONSES, JsonErrorRoute
+from aggregator.api.schemas import (
+    MAX_ID,
+    Page,
+    ReviewAddedOut,
+    ReviewIn,
+    ReviewOut,
+    ReviewSummaryOut,
+    plain_text,
+)
+from aggregator.api.ssrf import check_http_url, check_public_url
+from aggregator.exceptions import InputError, ReviewError
+from aggregator.reviews import AddedReview
+
+ReviewId = Annotated[int, Path(ge=1, le=MAX_ID, description="The review's id.")]
+
+_CONTENT_TYPES = {
+    "text": "text/plain; charset=utf-8",
+    "markdown": "text/markdown; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+}
+
+
+def router(api: Api, write: params.Depends) -> APIRouter:
+    r = APIRouter(
+        prefix="/api/reviews",
+        tags=["reviews"],
+        route_class=JsonErrorRoute,
+        responses=ERROR_RESPONSES,
+    )
+    storage = api.app.storage
+
+    @r.get("", response_model=Page[ReviewSummaryOut], summary="List reviews")
+    def list_reviews(
+        page: Annotated[Paging, Depends(paging)],
+        series_id: Annotated[
+            int | None, Query(ge=1, le=MAX_ID, description="Only reviews linked to it.")
+        ] = None,
+        episode_id: Annotated[
+            int | None, Query(ge=1, le=MAX_ID, description="Only reviews linked to it.")
+        ] = None,
+        person: Annotated[
+            str | None,
+            Query(
+                min_length=1,
+                max_length=200,
+                description="Only reviews that name this person: the linker matched the "
+                "name as a host, guest or other person (however the review spelled it), "
+                "or the name stands in the review as a phrase.",
+            ),
+            AfterValidator(plain_text),
+        ] = None,
+    ) -> dict[str, Any]:
+        """Newest published first (undated last); excerpts, not whole texts."""
+        rows = storage.reviews_page(
+            series_id=series_id,
+            episode_id=episode_id,
+            person=person,
+            limit=page.probe,
+            offset=page.offset,
+        )
+        return page.page([review_summary_out(row) for row in rows])
+
+    @r.get("/{review_id}", response_model=ReviewOut, summary="One review, with its links")
+    def get_review(review_id: ReviewId) -> dict[str, Any]:
+        """The review's text (evidence offsets index it), its hyperlinks, and its links
+        (rejected ones left out)."""
+        review = storage.get_review(review_id)
+        return review_out(review, storage.list_links(review_id=review_id))
+
+    @r.post(
+        "",
+        response_model=ReviewAddedOut,
+        status_code=201,
+        dependencies=[write],
+        responses={200: {"model": ReviewAddedOut, "description": "Known already; updated."}},
+        summary="Add a review by its text or its URL",
+    )
+    def add_review(body: ReviewIn, response: Response) -> dict[str, Any]:
+        """Take a review in and link it at once.
+
+        With ``text``: that is the review (``url``, if given, only says where it lives).
+        Without: the page at ``url`` is fetched (http(s) on a public address only) and
+        its main text read. The same review again (same URL, or same text) updates the
+        stored one (200) rather than adding a second (201).
+        """
+        added = _add(api, body)
+        response.status_code = 201 if added.created else 200
+        return {"created": added.created, "review": review_out(added.review, added.links)}
+
+    @r.delete(
+        "/{review_id}",
+        status_code=204,
+        response_class=Response,
+        dependencies=[write],
+        summary="Delete a review and its links",
+    )
+    def delete_review(review_id: ReviewId) -> Response:
+        storage.delete_review(review_id)
+        return Response(status_code=204)
+
+    return r
+
+
+def _add(api: Api, body: ReviewIn) -> AddedReview:
+    published = utc(body.published, "published")
+    if body.text is not None:
+        return api.app.reviews.add(
+            body.text.encode("utf-8"),
+            source="api",
+            content_type=_CONTENT_TYPES[body.format] if body.format else None,
+            url=check_http_url(body.url) if body.url else None,
+            title=body.title,
+            author=body.author,
+            published=published,
+        )
+    if body.url is None:
+        raise InputError("give the review's text, or the url of its page")
+    url = check_public_url(body.url, api.app.settings.http.allowed_networks)
+    # Fetched here rather than by Reviews.add_url: the app's review fetcher may reach
+    # private addresses (the CLI's user may), a remote user's request may not.
+    result = api.review_fetcher.fetch(url)
+    if result.content is None:
+        raise ReviewError(f"{url}: no content")
+    return api.app.reviews.add(
+        result.content,
+        source="url",
+        content_type=result.headers.get("content-type"),
+        url=result.final_url,
+        title=body.title,
+        author=body.author,
+        published=published,
+    )

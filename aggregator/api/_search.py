@@ -1,0 +1,72 @@
+"""/api/search: full-text search over episodes and reviews.
+
+SQLite FTS5 or PostgreSQL's full-text search, one behaviour (see
+``aggregator.storage._search``): every word must occur, whole words, any case.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import AfterValidator
+
+from aggregator.api._context import Api, Paging, episode_out, paging, review_summary_out
+from aggregator.api._errors import ERROR_RESPONSES, JsonErrorRoute
+from aggregator.api.schemas import MAX_ID, EpisodeOut, Page, ReviewSummaryOut, SearchOut, plain_text
+
+SearchQuery = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=500,
+        description="Words to find (letters and digits; the rest separates words).",
+    ),
+    AfterValidator(plain_text),
+]
+
+# Each half of the combined search shows at most this many hits.
+COMBINED_MAX = 50
+
+
+def router(api: Api) -> APIRouter:
+    r = APIRouter(
+        prefix="/api/search",
+        tags=["search"],
+        route_class=JsonErrorRoute,
+        responses=ERROR_RESPONSES,
+    )
+    storage = api.app.storage
+
+    @r.get("", response_model=SearchOut, summary="Search episodes and reviews")
+    def search(
+        q: SearchQuery,
+        limit: Annotated[int, Query(ge=1, le=COMBINED_MAX, description="Hits of each kind.")] = 10,
+    ) -> dict[str, Any]:
+        """The best episodes and the best reviews for the words, each best first."""
+        episodes = storage.search_episodes(q, limit=limit)
+        reviews = storage.search_reviews(q, limit=limit)
+        return {
+            "episodes": [episode_out(row) for row in episodes],
+            "reviews": [review_summary_out(row) for row in reviews],
+        }
+
+    @r.get("/episodes", response_model=Page[EpisodeOut], summary="Search episodes")
+    def search_episodes(
+        q: SearchQuery,
+        page: Annotated[Paging, Depends(paging)],
+        series_id: Annotated[
+            int | None, Query(ge=1, le=MAX_ID, description="Only this series' episodes.")
+        ] = None,
+    ) -> dict[str, Any]:
+        """Episodes whose title and description have every word, best first."""
+        rows = storage.search_episodes(q, series_id=series_id, limit=page.probe, offset=page.offset)
+        return page.page([episode_out(row) for row in rows])
+
+    @r.get("/reviews", response_model=Page[ReviewSummaryOut], summary="Search reviews")
+    def search_reviews(q: SearchQuery, page: Annotated[Paging, Depends(paging)]) -> dict[str, Any]:
+        """Reviews whose title and text have every word, best first."""
+        rows = storage.search_reviews(q, limit=page.probe, offset=page.offset)
+        return page.page([review_summary_out(row) for row in rows])
+
+    return r
