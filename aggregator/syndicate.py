@@ -41,7 +41,10 @@ from aggregator.types import (
 )
 
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
-PODCAST_NS = "https://podcastindex.org/namespace/1.0"
+# The spec now names https://podcastindex.org/namespace/1.0, and its parsers (ours
+# too) take both; gPodder's podcastparser (0.6.11) knows only the GitHub URI it was
+# first published under, so that is the one every reader we test understands.
+PODCAST_NS = "https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 AGG_NS = "https://aggregator.dev/ns/links/1.0"
 NSMAP = {"itunes": ITUNES_NS, "podcast": PODCAST_NS, "atom": ATOM_NS, "agg": AGG_NS}

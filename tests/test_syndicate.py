@@ -14,7 +14,7 @@ import feedparser
 import lxml.html  # type: ignore[import-untyped]
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
 from aggregator.syndicate import (
     AGG_NS,
