@@ -10,7 +10,12 @@ the generic listings lack: episode authors and the series owner (not in
 A version only has to change whenever the feed could have: a spurious change costs
 a client one full download, a missed one would keep it on stale content. Counts with
 sums of ids notice rows that came and went (a deleted link leaves no change time
-behind); latest change times notice rows rewritten in place.
+behind); latest change times notice rows rewritten in place (two writes at the very
+same clock reading, microseconds apart at most, would look like one). A state the
+feed was in before gives the version it had then: equal versions, equal feeds.
+
+``last_modified`` may step back when a review is deleted (its time goes with it);
+the token still changes, and If-None-Match decides over If-Modified-Since.
 """
 
 from __future__ import annotations

@@ -1,0 +1,198 @@
+"""The store's side of the combined feeds, on SQLite and PostgreSQL: feed versions
+(what a 304 is decided on), series extras and the reviews feed's rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from aggregator.exceptions import NotFoundError
+from aggregator.storage import Storage
+from aggregator.types import FeedKind, LinkStatus, Relation, ReviewRecord
+from tests.fakes import T0, episode, feed, ok_update, proposal, review, series, text_hash
+
+T1 = T0 + timedelta(days=1)
+T2 = T0 + timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class Show:
+    feed_id: int
+    series_id: int
+    episodes: dict[int, int]  # number -> id
+
+
+def add_show(storage: Storage, name: str, episodes: int = 3) -> Show:
+    feed_id = storage.add_feed(f"https://{name}.example/feed.xml", FeedKind.PODCAST, T0).id
+    poll(storage, feed_id, name, episodes)
+    series_id = next(s.id for s in storage.list_series() if s.feed_id == feed_id)
+    ids = {e.number: e.id for e in storage.list_episodes(series_id) if e.number is not None}
+    return Show(feed_id, series_id, ids)
+
+
+def poll(
+    storage: Storage, feed_id: int, name: str, episodes: int, when: datetime = T0, **kw: object
+) -> None:
+    """A poll of show ``name`` at ``when`` with episodes 1..``episodes``."""
+    items = [
+        episode(n, guid=f"urn:{name}:{n}", title=f"{name} {n}", **kw)
+        for n in range(1, 1 + episodes)
+    ]
+    show = series(name.title(), owner_name="Owner", owner_email="owner@example.com")
+    storage.apply_poll(ok_update(feed_id, when), feed(*items, show=show), when)
+
+
+def save(storage: Storage, n: int, when: datetime = T0, **overrides: object) -> ReviewRecord:
+    document = review(n, **overrides)
+    return storage.save_review(document, content_hash=text_hash(document), source="url", now=when)[
+        0
+    ]
+
+
+def token(storage: Storage, show: Show) -> str:
+    return storage.feed_version(series_id=show.series_id).token
+
+
+def test_series_version_is_stable_until_something_the_feed_shows_changes(storage: Storage) -> None:
+    show = add_show(storage, "alpha")
+    other = add_show(storage, "beta")
+    first = storage.feed_version(series_id=show.series_id)
+    assert first == storage.feed_version(series_id=show.series_id)
+    assert first.last_modified == T0
+    assert first.last_modified is not None and first.last_modified.tzinfo is UTC
+
+    # Another series' poll and an unlinked review change nothing here.
+    poll(storage, other.feed_id, "beta", 4, T1)
+    save(storage, 1, T1)
+    assert token(storage, show) == first.token
+
+    seen = [first.token]
+
+    def changed() -> None:
+        now = token(storage, show)
+        assert now != seen[-1]
+        seen.append(now)
+
+    # Each change at its own time, as the real clock (microseconds) gives them.
+    at = iter(T1 + timedelta(hours=h) for h in range(1, 20))
+    poll(storage, show.feed_id, "alpha", 4, next(at))  # a new episode
+    changed()
+    poll(storage, show.feed_id, "alpha", 4, next(at), description_html="<p>new</p>")  # rewritten
+    changed()
+    missing_at = next(at)
+    poll(storage, show.feed_id, "alpha", 3, missing_at, description_html="<p>new</p>")  # 1 gone
+    changed()
+    linked = save(storage, 2, next(at))
+    storage.replace_links(
+        linked.id, [proposal(show.series_id, show.episodes[1])], linker_version="v", now=next(at)
+    )
+    changed()
+    link = storage.list_links(review_id=linked.id)[0]
+    storage.set_link_status(link.id, LinkStatus.REJECTED, next(at))
+    changed()
+    storage.add_link(linked.id, show.series_id, show.episodes[2], Relation.MENTIONS, next(at))
+    changed()
+    last = next(at)
+    save(storage, 2, last, text="A rewritten review text.")  # the linked review's text
+    changed()
+    assert storage.feed_version(series_id=show.series_id).last_modified == last
+    storage.delete_review(linked.id)  # leaves no time behind, only fewer rows
+    changed()
+    # Which is what the feed showed before the review came: the same version again.
+    assert seen[-1] == seen[3]
+    # So is its time: Last-Modified steps back (docs/namespace.md says what that means
+    # for a client that sends only If-Modified-Since).
+    assert storage.feed_version(series_id=show.series_id).last_modified == missing_at
+
+
+def test_relinking_away_from_a_series_changes_its_version_and_time(storage: Storage) -> None:
+    show = add_show(storage, "alpha")
+    other = add_show(storage, "beta")
+    linked = save(storage, 1)
+    storage.replace_links(linked.id, [proposal(show.series_id)], linker_version="v", now=T0)
+    before = storage.feed_version(series_id=show.series_id)
+    # The linker changes its mind: the review is about the other show now. The link
+    # to this series is deleted, and leaves no row behind to date the change.
+    storage.replace_links(linked.id, [proposal(other.series_id)], linker_version="v2", now=T2)
+    after = storage.feed_version(series_id=show.series_id)
+    assert after.token != before.token
+    assert after.last_modified == T2
+
+
+def test_reviews_version_follows_links_reviews_and_their_episodes(storage: Storage) -> None:
+    show = add_show(storage, "alpha")
+    other = add_show(storage, "beta")
+    everything = storage.feed_version(reviews=True)
+    assert everything.last_modified is None
+    linked = save(storage, 1, T1)
+    storage.add_link(linked.id, other.series_id, other.episodes[1], Relation.REVIEWS, T1)
+    of_show = storage.feed_version(series_id=show.series_id, reviews=True)
+    assert storage.feed_version(reviews=True).token != everything.token
+    assert storage.feed_version(reviews=True).last_modified == T1
+
+    # The reviewed episode's enclosure moves: the reviews feed plays it from there.
+    before = storage.feed_version(reviews=True).token
+    poll(storage, other.feed_id, "beta", 3, T2, description_html="<p>changed</p>")
+    assert storage.feed_version(reviews=True).token != before
+    # Nothing of it is about alpha.
+    assert storage.feed_version(series_id=show.series_id, reviews=True) == of_show
+    with pytest.raises(NotFoundError):
+        storage.feed_version(series_id=9999, reviews=True)
+    with pytest.raises(NotFoundError):
+        storage.feed_version(series_id=9999)
+
+
+def test_series_extras_are_owner_and_episode_authors(storage: Storage) -> None:
+    feed_id = storage.add_feed("https://a.example/feed.xml", FeedKind.PODCAST, T0).id
+    items = [episode(1, author="Ann"), episode(2)]
+    show = series("A", owner_name="Owner", owner_email="owner@example.com")
+    storage.apply_poll(ok_update(feed_id, T0), feed(*items, show=show), T0)
+    series_id = storage.list_series()[0].id
+    ids = {e.number: e.id for e in storage.list_episodes(series_id)}
+    extras = storage.series_feed_extras(series_id)
+    assert (extras.owner_name, extras.owner_email) == ("Owner", "owner@example.com")
+    assert dict(extras.episode_authors) == {ids[1]: "Ann"}
+    with pytest.raises(NotFoundError):
+        storage.series_feed_extras(9999)
+
+
+def test_reviews_for_feed_are_the_newest_linked_ones_with_links_and_episodes(
+    storage: Storage,
+) -> None:
+    show = add_show(storage, "alpha")
+    other = add_show(storage, "beta")
+    old = save(storage, 1)  # published T0 + 1 day
+    new = save(storage, 3)  # T0 + 3 days
+    save(storage, 4)  # never linked
+    rejected_only = save(storage, 5)
+    storage.replace_links(
+        old.id,
+        [proposal(show.series_id, show.episodes[2]), proposal(other.series_id)],
+        linker_version="v",
+        now=T0,
+    )
+    storage.add_link(new.id, show.series_id, None, Relation.REVIEWS, T0)
+    link = storage.add_link(rejected_only.id, show.series_id, None, Relation.REVIEWS, T0)
+    storage.set_link_status(link.id, LinkStatus.REJECTED, T0)
+
+    rows = storage.reviews_for_feed(series_id=None, limit=10)
+    assert [r.id for r in rows.reviews] == [new.id, old.id]
+    assert sorted((x.review_id, x.series_id, x.episode_id) for x in rows.links) == sorted(
+        [
+            (old.id, show.series_id, show.episodes[2]),
+            (old.id, other.series_id, None),
+            (new.id, show.series_id, None),
+        ]
+    )
+    assert list(rows.episodes) == [show.episodes[2]]
+    assert rows.episodes[show.episodes[2]].guid == "urn:alpha:2"
+
+    assert [r.id for r in storage.reviews_for_feed(series_id=None, limit=1).reviews] == [new.id]
+    of_other = storage.reviews_for_feed(series_id=other.series_id, limit=10)
+    assert [r.id for r in of_other.reviews] == [old.id]
+    assert [(x.series_id, x.episode_id) for x in of_other.links] == [(other.series_id, None)]
+    assert of_other.episodes == {}
+    with pytest.raises(NotFoundError):
+        storage.reviews_for_feed(series_id=9999, limit=10)
