@@ -205,8 +205,10 @@ def _nameness(a: Analysis, i: int, j: int, kind: str) -> float:
         score -= 0.3
     if start < a.title_end:
         score += 0.2  # in the headline
-    if n == 1 and i in a.sentence_starts and a.cased[i]:
-        score -= 0.2  # a capital at the start of a sentence says nothing
+    if a.cased[i] and i in a.sentence_starts:
+        score -= 0.2 if n == 1 else 0.0  # a capital at the start of a sentence says nothing
+    elif a.cased[i]:
+        score += 0.1  # capitalised mid-sentence: a proper name
     return max(0.0, min(1.0, score))
 
 

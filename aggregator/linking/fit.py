@@ -36,7 +36,9 @@ EPISODE_SIGNS = {
 
 # Prior means the weights shrink towards (instead of zero): a hyperlink to a show's
 # own pages is close to proof, so a few development cases must not talk it down.
-SERIES_PRIOR = {"link": 4.0, "episode": 3.0, "name": 2.0}
+SERIES_PRIOR = {
+    "link": 4.0, "episode": 3.0, "name": 2.5, "people": 1.5, "first_names": 1.0, "anchored": 1.0,
+}  # fmt: skip
 EPISODE_PRIOR = {"link": 5.0, "title": 4.0, "number": 3.0, "relative": 3.0, "guest": 2.0}
 
 Row = tuple[Mapping[str, float], int]

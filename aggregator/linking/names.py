@@ -326,9 +326,7 @@ class NameIndex:
                         nysiis(t.norm) == nysiis(w)
                         for t, w in zip(window, entry.words, strict=True)
                     )
-                    if (ratio >= NAME_RATIO or sounds) and (
-                        best is None or ratio > best.ratio
-                    ):
+                    if (ratio >= NAME_RATIO or sounds) and (best is None or ratio > best.ratio):
                         best = NameHit(name_id, window[0].start, window[-1].end, ratio, True)
             if best is not None:
                 continue

@@ -392,6 +392,6 @@ def title_numbers(title: str, skip: int = 0) -> TitleNumbers:
 
 
 def _is_year(value: int, title: str, token: Token) -> bool:
-    """A four-digit number from 1900 to 2099 not followed by a colon is a year."""
+    """A four-digit number from 1800 to 2099 not followed by a colon is a year."""
     after = title[token.end : token.end + 1]
-    return 1900 <= value <= 2099 and after != ":"
+    return 1800 <= value <= 2099 and after != ":"

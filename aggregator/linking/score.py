@@ -30,45 +30,45 @@ __all__ = [
 ]
 
 SERIES_WEIGHTS: dict[str, float] = {
-    "link": 4.01,
-    "name": 2.14,
-    "name_count": 0.38,
-    "people": 0.68,
+    "link": 4.00,
+    "name": 2.39,
+    "name_count": 0.14,
+    "people": 1.37,
     "named": 0.00,
-    "person_hits": 0.53,
-    "guests": 0.45,
-    "content": 0.29,
-    "content_top": 0.72,
-    "active": 0.88,
-    "before_start": -0.21,
-    "count": 0.09,
-    "month": 0.21,
-    "episode": 4.81,
-    "audio": 0.14,
-    "coverage": 0.31,
-    "crowd": -0.85,
-    "compare": -0.28,
-    "anchored": 0.51,
-    "first_names": 0.57,
+    "person_hits": 0.21,
+    "guests": 0.67,
+    "content": 0.25,
+    "content_top": 0.63,
+    "active": 0.98,
+    "before_start": -0.32,
+    "count": 0.08,
+    "month": 0.32,
+    "episode": 4.84,
+    "audio": 0.21,
+    "coverage": 0.20,
+    "crowd": -0.80,
+    "compare": -0.29,
+    "anchored": 0.96,
+    "first_names": 1.11,
 }
-SERIES_BIAS = -6.94
-SERIES_THRESHOLD = 0.44
+SERIES_BIAS = -7.48
+SERIES_THRESHOLD = 0.46
 
 EPISODE_WEIGHTS: dict[str, float] = {
     "link": 5.00,
-    "title": 5.12,
-    "number": 4.28,
-    "relative": 4.50,
-    "guest": 1.97,
+    "title": 5.00,
+    "number": 4.31,
+    "relative": 4.45,
+    "guest": 2.02,
     "date": 0.00,
-    "content": 2.47,
-    "content_share": 0.85,
-    "content_margin": 1.13,
+    "content": 2.43,
+    "content_share": 0.76,
+    "content_margin": 1.07,
     "bonus": 0.00,
-    "recent": 1.01,
+    "recent": 0.95,
 }
-EPISODE_BIAS = -7.08
-EPISODE_THRESHOLD = 0.38
+EPISODE_BIAS = -6.85
+EPISODE_THRESHOLD = 0.42
 
 # A series not reviewed is still reported as *mentioned* when its name is used as a
 # show's name at least this surely (nameness, see candidates._nameness) or linked.

@@ -58,9 +58,7 @@ def match_titles(
     matches: list[tuple[float, int, Evidence]] = []
     allowed = set(eligible)
     # Only episodes whose titles share a word with the review.
-    candidates = sorted(
-        {i for w in positions for i in stats.titled.get(w, ()) if i in allowed}
-    )
+    candidates = sorted({i for w in positions for i in stats.titled.get(w, ()) if i in allowed})
     for index in candidates:
         episode = series.episodes[index]
         best = 0.0

@@ -1,0 +1,284 @@
+"""The linker on a small hand-built catalog: each signal, abstention, relations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aggregator.linking import Catalog, Linker
+from aggregator.types import (
+    CatalogEpisode,
+    CatalogSeries,
+    HyperLink,
+    LinkProposal,
+    Person,
+    Relation,
+    ReviewDocument,
+)
+
+CHAPTERS = ["Prologue: The Mission", "Chapter One: The Reporter", "Chapter Two: Recruitment",
+            "Chapter Three: The Arrival", "Chapter Four: Us vs. Them"]  # fmt: skip
+CHAPTER_NOTES = [
+    "A man describes how the Islamic State taught its recruits to kill.",
+    "Rukmini Callimachi follows coalition troops into buildings in Iraq and collects paperwork.",
+    "A young Canadian man explains how he was recruited online by the group.",
+    "He arrives in Syria, crosses the border and is taken in by the group.",
+    "He is summoned to a secret meeting and describes the first killing.",
+]
+START = datetime(2018, 4, 19, 10, tzinfo=UTC)
+
+
+def caliphate() -> CatalogSeries:
+    episodes = tuple(
+        CatalogEpisode(
+            id=100 + i,
+            series_id=1,
+            guid=f"cal-{i}",
+            title=title,
+            description_text=CHAPTER_NOTES[i],
+            published=START + timedelta(weeks=max(0, i - 1)),
+            number=i + 1,  # itunes:episode counts the prologue, as the real feed does
+            episode_type="full",
+            enclosure_url=f"https://audio.example.com/caliphate/{i}.mp3",
+        )
+        for i, title in enumerate(CHAPTERS)
+    )
+    return CatalogSeries(
+        id=1,
+        title="Caliphate",
+        feed_url="https://feeds.example.com/caliphate.xml",
+        author="The New York Times",
+        description_text=(
+            "Who are the people who join the Islamic State? Rukmini Callimachi, who covers "
+            "terrorism for The New York Times, sets out to answer that with Andy Mills."
+        ),
+        link="https://www.nytimes.com/caliphate",
+        persons=(Person("Rukmini Callimachi", "host"), Person("Andy Mills", "producer")),
+        episodes=episodes,
+    )
+
+
+def serial() -> CatalogSeries:
+    titles = ["The Alibi", "The Breakup", "Leakin Park", "Inconsistencies"]
+    notes = [
+        "Hae Min Lee disappears after school; Adnan Syed is arrested.",
+        "Their relationship began like a storybook high-school romance.",
+        "A man stops his car in Leakin Park and finds a body.",
+        "Jay's story changes again between interviews.",
+    ]
+    episodes = tuple(
+        CatalogEpisode(
+            id=200 + i,
+            series_id=2,
+            guid=f"s01-e{i + 1:02}",
+            title=f"S01 Episode {i + 1:02}: {title}",
+            description_text=notes[i],
+            published=datetime(2014, 10, 3, 10, tzinfo=UTC) + timedelta(weeks=i),
+            link=f"https://serialpodcast.org/season-one/{i + 1}/{title.lower().replace(' ', '-')}",
+        )
+        for i, title in enumerate(titles)
+    )
+    return CatalogSeries(
+        id=2,
+        title="Serial",
+        feed_url="https://feeds.example.com/serial.xml",
+        author="This American Life",
+        description_text="Serial is a podcast hosted by Sarah Koenig. One story, told week by week.",
+        link="https://serialpodcast.org",
+        episodes=episodes,
+    )
+
+
+def connected() -> CatalogSeries:
+    titles = ["Mindset of 2001", "The Pasta and The Pizza", "Double Secret Briefing Area"]
+    episodes = tuple(
+        CatalogEpisode(
+            id=300 + i,
+            series_id=3,
+            guid=f"http://relay.fm/connected/{i + 1}",
+            title=f"Connected {i + 1}: {title}",
+            description_text="Federico, Myke and Stephen discuss the iPod and apps.",
+            published=datetime(2014, 8, 18, 7, tzinfo=UTC) + timedelta(weeks=i),
+            link=f"http://relay.fm/connected/{i + 1}",
+        )
+        for i, title in enumerate(titles)
+    )
+    return CatalogSeries(
+        id=3,
+        title="Connected",
+        feed_url="https://www.relay.fm/connected/feed",
+        author="Relay FM",
+        description_text=(
+            "Connected is a weekly panel discussion on Apple. Hosted by Federico Viticci, "
+            "Myke Hurley, and Stephen Hackett."
+        ),
+        link="https://www.relay.fm/connected",
+        episodes=episodes,
+    )
+
+
+@pytest.fixture(scope="module")
+def linker() -> Linker:
+    return Linker(Catalog.build([caliphate(), serial(), connected()]))
+
+
+def review(text: str, published: str, **extra: object) -> ReviewDocument:
+    when = datetime.fromisoformat(published).replace(tzinfo=UTC)
+    return ReviewDocument(text=text, published=when, **extra)  # type: ignore[arg-type]
+
+
+def reviewed(proposals: list[LinkProposal]) -> set[int]:
+    return {p.series_id for p in proposals if p.relation is Relation.REVIEWS and not p.episode_id}
+
+
+def episodes(proposals: list[LinkProposal]) -> set[int]:
+    return {p.episode_id for p in proposals if p.episode_id and p.relation is Relation.REVIEWS}
+
+
+def assert_evidence_spans(text: str, proposals: list[LinkProposal]) -> None:
+    for proposal in proposals:
+        assert 0.0 <= proposal.score <= 1.0
+        assert proposal.evidence
+        for e in proposal.evidence:
+            if e.start >= 0:
+                assert text[e.start : e.end] == e.text
+
+
+CALIPHATE_REVIEW = (
+    "Listening to the enemy\n\n"
+    "Caliphate, the New York Times podcast, is the most unsettling thing I have heard "
+    "this year. Challimachi travels to Iraq and collects the paperwork the group left "
+    "behind; later Calimacchi sits down with a young Canadian man who says he was "
+    "recruited online. Callamachi keeps him talking. The producer, Andy Mils, asks the "
+    "naive questions. It is as gripping as Serial, though it is a different animal."
+)
+
+
+def test_misspelled_host_links_the_series_with_the_misspellings_as_evidence(
+    linker: Linker,
+) -> None:
+    proposals = linker.link(review(CALIPHATE_REVIEW, "2018-05-20"))
+    assert reviewed(proposals) == {1}
+    series = next(p for p in proposals if p.series_id == 1 and p.episode_id is None)
+    people = {e.text for e in series.evidence if e.kind == "person"}
+    assert {"Challimachi", "Calimacchi", "Callamachi", "Andy Mils"} <= people
+    assert any(e.kind == "series-title" and e.text == "Caliphate" for e in series.evidence)
+    assert_evidence_spans(CALIPHATE_REVIEW, proposals)
+
+
+def test_a_show_named_as_a_comparison_is_a_mention(linker: Linker) -> None:
+    proposals = linker.link(review(CALIPHATE_REVIEW, "2018-05-20"))
+    assert 2 not in reviewed(proposals)
+    mentions = [p for p in proposals if p.series_id == 2]
+    assert [p.relation for p in mentions] == [Relation.MENTIONS]
+    assert mentions[0].evidence[0].text == "Serial"
+
+
+def test_news_about_the_caliphate_links_nothing(linker: Linker) -> None:
+    text = (
+        "Last IS enclave falls in eastern Syria\n\n"
+        "Kurdish-led forces said on Saturday they had taken Baghuz, the final scrap of "
+        "territory held by the Islamic State, ending the physical caliphate that the group "
+        "proclaimed five years ago across Syria and Iraq. Thousands of fighters surrendered."
+    )
+    assert reviewed(linker.link(review(text, "2019-03-23"))) == set()
+
+
+def test_a_reporter_in_a_book_review_links_nothing(linker: Linker) -> None:
+    text = (
+        "Review: inside the minds of the men who joined\n\n"
+        "Graeme Wood's book on the Islamic State is a series of conversations with "
+        "believers. Readers who followed the group through newspaper reporting -- Rukmini "
+        "Callimachi's dispatches from Iraq among them -- will find the ideology laid out here."
+    )
+    assert reviewed(linker.link(review(text, "2017-01-15"))) == set()
+
+
+def test_a_chapter_number_follows_the_title_not_the_itunes_number(linker: Linker) -> None:
+    text = (
+        "Caliphate, Chapter 4. In this week's instalment of the New York Times podcast the "
+        "young Canadian is summoned to a secret meeting. Callimachi does not editorialise."
+    )
+    proposals = linker.link(review(text, "2018-05-12"))
+    assert reviewed(proposals) == {1}
+    assert episodes(proposals) == {104}  # "Chapter Four", whose itunes:episode is 5
+    assert_evidence_spans(text, proposals)
+
+
+def test_the_last_episode_is_the_last_one_before_the_review(linker: Linker) -> None:
+    text = (
+        "Rukmini Callimachi's Caliphate podcast keeps getting darker. A plot twist in the "
+        "last episode made me rethink everything the young Canadian had said."
+    )
+    for published, expected in (("2018-05-05", 103), ("2018-05-12", 104)):
+        scored = linker.score(review(text, published))
+        best = max(scored[0].episodes, key=lambda item: item[1])[0]
+        assert best.episode.id == expected  # Chapter Three, then Chapter Four
+        assert best.features["relative"] == 1.0
+        assert [e.text for e in best.evidence if e.kind == "relative"] == ["last episode"]
+
+
+def test_an_episode_title_and_a_link_to_its_page(linker: Linker) -> None:
+    text = "Serial, week three: Leakin Park is where Sarah Koenig's map starts to matter."
+    proposals = linker.link(review(text, "2014-10-19"))
+    assert reviewed(proposals) == {2}
+    assert episodes(proposals) == {202}
+    linked_text = "This week's Serial is the best yet, says everyone. Go listen to it."
+    start = linked_text.index("Serial")
+    link = HyperLink(
+        "https://serialpodcast.org/season-one/2/the-breakup", "Serial", start, start + 6
+    )
+    proposals = linker.link(review(linked_text, "2014-10-12", links=(link,)))
+    assert episodes(proposals) == {201}
+    episode = next(p for p in proposals if p.episode_id == 201)
+    assert [e.kind for e in episode.evidence][0] == "hyperlink"
+
+
+def test_hosts_by_first_name_name_a_show_with_a_common_word_title(linker: Linker) -> None:
+    text = (
+        "New on the dial: Connected. The debut of Relay's new weekly show has Federico, "
+        "Myke and Stephen talking about the history of the iPod for an hour."
+    )
+    proposals = linker.link(review(text, "2014-08-22"))
+    assert reviewed(proposals) == {3}
+    assert episodes(proposals) == {300}  # "the debut"
+    text = "We are all connected now, said the minister, announcing a new broadband plan."
+    assert reviewed(linker.link(review(text, "2014-08-22"))) == set()
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    text=st.lists(
+        st.sampled_from(
+            [
+                "Caliphate",
+                "Serial",
+                "Callimachi",
+                "episode",
+                "Chapter",
+                "4",
+                "the last",
+                "#2",
+                "Leakin Park",
+                '"',
+                "\n",
+                ". ",
+                "x",
+                "Myke",
+                "this week's",
+                "premiere",
+                "ten-part",
+            ]
+        )
+        | st.text(max_size=8),
+        max_size=60,
+    ).map(" ".join)
+)
+def test_arbitrary_text_never_crashes_and_stays_in_bounds(linker: Linker, text: str) -> None:
+    proposals = linker.link(review(text, "2018-06-01"))
+    assert_evidence_spans(text, proposals)
