@@ -86,7 +86,7 @@ def serial() -> CatalogSeries:
         title="Serial",
         feed_url="https://feeds.example.com/serial.xml",
         author="This American Life",
-        description_text="Serial is a podcast hosted by Sarah Koenig. One story, told week by week.",
+        description_text="Serial is a podcast hosted by Sarah Koenig. One story, week by week.",
         link="https://serialpodcast.org",
         episodes=episodes,
     )
@@ -234,7 +234,7 @@ def test_an_episode_title_and_a_link_to_its_page(linker: Linker) -> None:
     proposals = linker.link(review(linked_text, "2014-10-12", links=(link,)))
     assert episodes(proposals) == {201}
     episode = next(p for p in proposals if p.episode_id == 201)
-    assert [e.kind for e in episode.evidence][0] == "hyperlink"
+    assert episode.evidence[0].kind == "hyperlink"
 
 
 def test_hosts_by_first_name_name_a_show_with_a_common_word_title(linker: Linker) -> None:
