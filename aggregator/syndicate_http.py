@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
 from aggregator._version import __version__
 from aggregator.app import App
@@ -47,6 +47,8 @@ REVIEWS_FEED_LIMIT = 200
 # Shared caches may keep a feed five minutes; readers revalidate with our validators.
 MAX_AGE_SECONDS = 300
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Ids are 64-bit integers in both databases; a larger one is a 422, not a driver error.
+MAX_ID = 2**63 - 1
 
 
 # --- loading -------------------------------------------------------------------------
@@ -265,7 +267,10 @@ def build_router(app: App) -> APIRouter:
         responses=feed_responses,
         summary="A series as a podcast feed, each episode with its reviews",
     )
-    def series_feed(series_id: int, request: Request) -> Response:
+    def series_feed(
+        series_id: Annotated[int, Path(ge=1, le=MAX_ID, description="A series id.")],
+        request: Request,
+    ) -> Response:
         _check_read(settings, request)
         base = base_url(request)
         try:
@@ -288,7 +293,9 @@ def build_router(app: App) -> APIRouter:
     )
     def reviews_feed(
         request: Request,
-        series: Annotated[int | None, Query(description="Only reviews of this series.")] = None,
+        series: Annotated[
+            int | None, Query(ge=1, le=MAX_ID, description="Only reviews of this series.")
+        ] = None,
     ) -> Response:
         _check_read(settings, request)
         base = base_url(request)
@@ -304,4 +311,12 @@ def build_router(app: App) -> APIRouter:
         url = reviews_feed_url(base, series)
         return _respond_or_404(request, version, url, render, settings.public_reads)
 
+    # HEAD answers what GET would (uvicorn leaves the body out), for crawlers that
+    # check a feed before downloading it; kept out of the schema, which lists GET.
+    router.add_api_route(
+        "/feeds/series/{series_id}.xml", series_feed, methods=["HEAD"], include_in_schema=False
+    )
+    router.add_api_route(
+        "/feeds/reviews.xml", reviews_feed, methods=["HEAD"], include_in_schema=False
+    )
     return router

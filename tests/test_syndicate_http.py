@@ -340,6 +340,33 @@ def test_reviews_feed_of_one_series(world: World) -> None:
     assert get(world, "/feeds/reviews.xml?series=9999").status_code == 404
     assert get(world, "/feeds/reviews.xml?series=abc").status_code == 422
     assert get(world, "/feeds/series/9999.xml").status_code == 404
+    # Ids past 64 bits are refused before they reach the database driver.
+    assert get(world, f"/feeds/series/{2**64}.xml").status_code == 422
+    assert get(world, f"/feeds/reviews.xml?series={2**64}").status_code == 422
+
+
+def test_head_says_what_get_would(world: World) -> None:
+    path = f"/feeds/series/{world.series[SERIAL.stem].id}.xml"
+    full = get(world, path)
+    head = httpx.head(f"{world.server.url}{path}")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["etag"] == full.headers["etag"]
+    assert head.headers["content-length"] == str(len(full.content))
+    assert (
+        httpx.head(
+            f"{world.server.url}{path}", headers={"If-None-Match": full.headers["etag"]}
+        ).status_code
+        == 304
+    )
+
+
+def test_schema_lists_the_feeds_once(world: World) -> None:
+    http = FastAPI()
+    http.include_router(build_router(world.app))
+    paths = http.openapi()["paths"]
+    assert set(paths) == {"/feeds/series/{series_id}.xml", "/feeds/reviews.xml"}
+    assert [set(p) for p in paths.values()] == [{"get"}, {"get"}]
 
 
 # --- XSS ---------------------------------------------------------------------------
