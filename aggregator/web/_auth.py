@@ -1,9 +1,10 @@
 """Who may change links from the web pages, and whether a form post is our own.
 
-The token is the same one the API takes as ``Authorization: Bearer``; a browser
-gives it once to the login form and then carries a session cookie instead. The
-cookie holds an HMAC of the token, not the token: changing the token in the config
-logs every browser out, and the cookie alone does not reveal the token.
+The rule (token, session cookie, public reads) is the API's, ``aggregator.api.auth``:
+a browser gives the token once to the login form and then carries a session cookie
+holding an HMAC of the token, not the token. Changing the token in the config logs
+every browser out, and the cookie alone does not reveal the token. This module adds
+what only forms need: setting the cookie, and the same-origin check.
 
 Cross-site request forgery: the cookie is ``SameSite=Strict`` (a browser does not
 send it with a request started by another site), and every POST must also come with
@@ -13,22 +14,21 @@ usual attack; together they also cover browsers that ignore one of them.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from urllib.parse import urlsplit
 
 from fastapi import Request, Response
 
+from aggregator.api.auth import (
+    COOKIE_NAME,
+    cookie_matches,
+    read_refusal,
+    session_value,
+    token_matches,
+)
 from aggregator.settings import HttpSettings
 
-SESSION_COOKIE = "aggregator_session"
 # A month: the cookie only lets its holder confirm, reject and add links.
 SESSION_MAX_AGE_SECONDS = 30 * 24 * 3600
-_SESSION_MESSAGE = b"aggregator web session v1"
-
-
-def _digest(value: str) -> bytes:
-    return hashlib.sha256(value.encode("utf-8")).digest()
 
 
 def _origin(url: str) -> str | None:
@@ -46,43 +46,30 @@ class WebAuth:
     """The token check, the session cookie and the same-origin check for forms."""
 
     def __init__(self, settings: HttpSettings) -> None:
-        self._token = settings.token
-        self._public_reads = settings.public_reads
+        self._settings = settings
         self._base_origin = _origin(settings.base_url) if settings.base_url else None
 
     @property
     def writes_enabled(self) -> bool:
         """False when no token is configured: then nobody may change anything."""
-        return self._token is not None
+        return bool(self._settings.token)
 
     def check_token(self, given: str) -> bool:
-        """Constant-time comparison (of digests, so the length does not leak either)."""
-        if self._token is None:
-            return False
-        return hmac.compare_digest(_digest(given), _digest(self._token))
-
-    def _session_value(self) -> str | None:
-        if self._token is None:
-            return None
-        return hmac.new(self._token.encode("utf-8"), _SESSION_MESSAGE, "sha256").hexdigest()
+        return token_matches(self._settings, given)
 
     def logged_in(self, request: Request) -> bool:
-        expected = self._session_value()
-        given = request.cookies.get(SESSION_COOKIE)
-        if expected is None or given is None:
-            return False
-        return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8"))
+        return cookie_matches(self._settings, request.cookies.get(COOKIE_NAME))
 
     def may_read(self, request: Request) -> bool:
-        return self._public_reads or self.logged_in(request)
+        cookie = request.cookies.get(COOKIE_NAME)
+        return read_refusal(self._settings, cookie=cookie) is None
 
     def log_in(self, request: Request, response: Response) -> None:
-        value = self._session_value()
-        if value is None:
+        if not self._settings.token:
             raise ValueError("no token configured: nobody can log in")
         response.set_cookie(
-            SESSION_COOKIE,
-            value,
+            COOKIE_NAME,
+            session_value(self._settings.token),
             max_age=SESSION_MAX_AGE_SECONDS,
             path="/",
             httponly=True,
@@ -91,7 +78,7 @@ class WebAuth:
         )
 
     def log_out(self, response: Response) -> None:
-        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+        response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
 
     def same_origin(self, request: Request) -> bool:
         """Whether a POST says it comes from a page of this site.

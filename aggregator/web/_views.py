@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
-from aggregator.exceptions import NotFoundError
 from aggregator.sanitize import sanitize_html
-from aggregator.storage import Storage
+from aggregator.storage import EpisodeRow, Storage
 from aggregator.types import (
     EpisodeRecord,
     LinkRecord,
@@ -43,12 +42,6 @@ class HomePage:
     series: tuple[SeriesRecord, ...]
     page: int
     more: bool
-
-
-@dataclass(frozen=True, slots=True)
-class EpisodeRow:
-    episode: EpisodeRecord
-    review_count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,18 +115,14 @@ def home(storage: Storage, page: int) -> HomePage:
 
 def series(storage: Storage, series_id: int, page: int) -> SeriesPage:
     record = storage.get_series(series_id)
-    episodes = storage.list_episodes(
-        series_id, limit=EPISODES_PER_PAGE + 1, offset=(page - 1) * EPISODES_PER_PAGE
+    episodes = storage.episodes_page(
+        series_id=series_id, limit=EPISODES_PER_PAGE + 1, offset=(page - 1) * EPISODES_PER_PAGE
     )
-    # Counted from the links, not the reviews: one review linked to two episodes
-    # counts for each, one linked twice to the same episode cannot happen.
-    reviewers: dict[int | None, set[int]] = defaultdict(set)
+    # Reviews of the series as a whole: its links that name no episode.
     series_links: dict[int, list[LinkRecord]] = defaultdict(list)
     for link in storage.list_links(series_id=series_id):
-        reviewers[link.episode_id].add(link.review_id)
         if link.episode_id is None:
             series_links[link.review_id].append(link)
-    rows = tuple(EpisodeRow(e, len(reviewers[e.id])) for e in episodes[:EPISODES_PER_PAGE])
     series_reviews = tuple(
         _review_item(storage.get_review(review_id), links)
         for review_id, links in series_links.items()
@@ -141,31 +130,15 @@ def series(storage: Storage, series_id: int, page: int) -> SeriesPage:
     return SeriesPage(
         series=record,
         description=Markup(sanitize_html(record.description_html)),
-        episodes=rows,
+        episodes=tuple(episodes[:EPISODES_PER_PAGE]),
         series_reviews=series_reviews,
         page=page,
         more=len(episodes) > EPISODES_PER_PAGE,
     )
 
 
-def find_episode(storage: Storage, episode_id: int) -> EpisodeRecord:
-    """The episode with this id. NotFoundError if there is none.
-
-    Storage has no lookup of one episode by id; this finds its series through a
-    link when it has one, else looks through the series in turn.
-    """
-    # NotFoundError here already when no episode has this id.
-    links = storage.list_links(episode_id=episode_id, include_rejected=True, limit=1)
-    series_ids = [links[0].series_id] if links else [s.id for s in storage.list_series()]
-    for series_id in series_ids:
-        for episode in storage.list_episodes(series_id):
-            if episode.id == episode_id:
-                return episode
-    raise NotFoundError(f"no episode with id {episode_id}")
-
-
 def episode(storage: Storage, episode_id: int) -> EpisodePage:
-    record = find_episode(storage, episode_id)
+    record = storage.episode_row(episode_id).episode
     reviews = []
     for link in storage.list_links(episode_id=episode_id):
         review = storage.get_review(link.review_id)
