@@ -34,7 +34,7 @@ def build_router(app: App) -> APIRouter:
     root = APIRouter(lifespan=lifespan, route_class=JsonErrorRoute)
     root.include_router(_service.health_router(api))
 
-    guarded = APIRouter(dependencies=[Depends(require_read(settings))])
+    read = Depends(require_read(settings))
     resources = [
         _feeds.router(api, write),
         _series.router(api),
@@ -45,8 +45,7 @@ def build_router(app: App) -> APIRouter:
         _service.metrics_router(api),
     ]
     for resource in resources:
-        guarded.include_router(resource)
-    root.include_router(guarded)
+        root.include_router(resource, dependencies=[read])
     served = [route for r in resources for route in r.routes]
 
     @root.api_route(_CATCH_ALL, methods=_METHODS, include_in_schema=False)
