@@ -569,3 +569,19 @@ def test_a_review_from_the_web_links_to_its_site(fresh: Site) -> None:
         page = get_page(client, f"/reviews/{added.review.id}")
     assert "https://www.example.com/reviews/caliphate" in page.hrefs()
     assert "example.com" in page.text and "A. Critic" in page.text and "5 Jan 2019" in page.text
+
+
+def test_logout_ends_the_session(site: Site) -> None:
+    with site.logged_in_client() as client:
+        assert (
+            f"/reviews/{site.founding_id}/links"
+            in get_page(client, f"/reviews/{site.founding_id}").forms()
+        )
+        response = client.post("/logout", headers={"Origin": site.base_url})
+        assert response.status_code == 303
+        assert "aggregator_session=" in response.headers["set-cookie"]
+        page = get_page(client, response.headers["location"])
+        assert "Logged out." in page.text
+        review = get_page(client, f"/reviews/{site.founding_id}")
+    assert f"/reviews/{site.founding_id}/links" not in review.forms()
+    assert "Log in to change links." in review.text
