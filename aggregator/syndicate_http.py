@@ -74,24 +74,23 @@ def load_series_feed(
     """What the feed of a series shows. NotFoundError for an unknown series."""
     storage = app.storage
     series = storage.get_series(series_id)
-    extras = storage.series_feed_extras(series_id)
     # Episodes gone from the source feed are left out: the combined feed mirrors the
     # source as it stands (their reviews stay in the reviews feed).
-    episodes = [e for e in storage.list_episodes(series_id) if e.missing_since is None]
+    rows = storage.series_feed_rows(series_id)
     links = storage.list_links(series_id=series_id)
     reviews = {r.id: r for r in storage.list_reviews(series_id=series_id)}
     return SeriesFeed(
         series=series,
-        episodes=episodes,
+        episodes=rows.episodes,
         links=links,
         reviews=reviews,
         self_url=series_feed_url(base_url, series_id),
         base_url=base_url,
         generator=GENERATOR,
         updated=updated,
-        owner_name=extras.owner_name,
-        owner_email=extras.owner_email,
-        episode_authors=extras.episode_authors,
+        owner_name=rows.owner_name,
+        owner_email=rows.owner_email,
+        episode_authors=rows.episode_authors,
     )
 
 

@@ -144,18 +144,26 @@ def test_reviews_version_follows_links_reviews_and_their_episodes(storage: Stora
         storage.feed_version(series_id=9999)
 
 
-def test_series_extras_are_owner_and_episode_authors(storage: Storage) -> None:
+def test_series_feed_rows_are_present_episodes_with_authors_and_the_owner(
+    storage: Storage,
+) -> None:
     feed_id = storage.add_feed("https://a.example/feed.xml", FeedKind.PODCAST, T0).id
-    items = [episode(1, author="Ann"), episode(2)]
+    items = [episode(1, author="Ann"), episode(2), episode(3, published=None)]
     show = series("A", owner_name="Owner", owner_email="owner@example.com")
     storage.apply_poll(ok_update(feed_id, T0), feed(*items, show=show), T0)
+    # Episode 2 leaves the feed; 4 arrives.
+    storage.apply_poll(ok_update(feed_id, T1), feed(items[0], items[2], episode(4), show=show), T1)
     series_id = storage.list_series()[0].id
     ids = {e.number: e.id for e in storage.list_episodes(series_id)}
-    extras = storage.series_feed_extras(series_id)
-    assert (extras.owner_name, extras.owner_email) == ("Owner", "owner@example.com")
-    assert dict(extras.episode_authors) == {ids[1]: "Ann"}
+    rows = storage.series_feed_rows(series_id)
+    # The listing's order, missing ones left out; the records read back the same.
+    listed = [e for e in storage.list_episodes(series_id) if e.missing_since is None]
+    assert list(rows.episodes) == listed
+    assert [e.number for e in rows.episodes] == [4, 1, 3]
+    assert (rows.owner_name, rows.owner_email) == ("Owner", "owner@example.com")
+    assert dict(rows.episode_authors) == {ids[1]: "Ann"}
     with pytest.raises(NotFoundError):
-        storage.series_feed_extras(9999)
+        storage.series_feed_rows(9999)
 
 
 def test_reviews_for_feed_are_the_newest_linked_ones_with_links_and_episodes(

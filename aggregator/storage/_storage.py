@@ -24,7 +24,7 @@ from aggregator.storage import (
     _series,
 )
 from aggregator.storage._engine import make_engines, parse_url, storage_errors
-from aggregator.storage._feed_queries import FeedVersion, ReviewsForFeed, SeriesExtras
+from aggregator.storage._feed_queries import FeedVersion, ReviewsForFeed, SeriesFeedRows
 from aggregator.storage._queries import EpisodeRow, ReviewSummary, SeriesRow, StoreStats
 from aggregator.types import (
     CatalogSeries,
@@ -424,10 +424,11 @@ class Storage:
                 raise ValueError("a series feed needs a series id")
             return _feed_queries.series_version(connection, series_id)
 
-    def series_feed_extras(self, series_id: int) -> SeriesExtras:
-        """Owner and episode authors of a series, which its records leave out."""
-        with self._read(f"reading feed details of series {series_id}") as session:
-            return _feed_queries.series_extras(session.connection(), series_id)
+    def series_feed_rows(self, series_id: int) -> SeriesFeedRows:
+        """The series' episodes still in its feed, newest first, with their authors,
+        and its owner (which the records leave out). NotFoundError for no series."""
+        with self._read(f"reading the feed of series {series_id}") as session:
+            return _feed_queries.series_feed_rows(session.connection(), series_id)
 
     def reviews_for_feed(self, *, series_id: int | None, limit: int) -> ReviewsForFeed:
         """The newest ``limit`` reviews with a link (not rejected), to the series if
