@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from aggregator.cli import main
@@ -272,6 +273,15 @@ def test_run_polls_and_stops_cleanly_on_sigterm(tmp_path: Path, database_url: st
             listed = cli(config, database_url, "episodes", "list", "--json")
             episodes = json.loads(listed.stdout) if listed.returncode == 0 else []
         assert len(episodes) == 13
+        # the same process serves the API, the pages and the combined feeds
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
+        home = httpx.get(f"{base}/", timeout=10)
+        assert home.status_code == 200 and "Caliphate" in home.text
+        series = httpx.get(f"{base}/api/series", timeout=10).json()
+        series_id = series["items"][0]["id"] if isinstance(series, dict) else series[0]["id"]
+        feed = httpx.get(f"{base}/feeds/series/{series_id}.xml", timeout=10)
+        assert feed.status_code == 200 and feed.text.count("<item>") == 13
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-import threading
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -181,13 +180,22 @@ def _poll_with_progress(a: App, feeds: list[FeedRecord]) -> PollSummary:
 
 
 @app.command()
-def run(ctx: typer.Context) -> None:
-    """Run the service in the foreground: poll due feeds on a schedule until stopped."""
-    stop = threading.Event()
+def run(
+    ctx: typer.Context,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Listen on this address [config: http.host].")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", min=1, max=65535, help="Listen on this port [config: http.port]."),
+    ] = None,
+) -> None:
+    """Run the service in the foreground: poll on a schedule and serve the API, pages and
+    feeds, until stopped with Ctrl-C or SIGTERM."""
+    # Imported here: the web stack is only needed by the service.
+    import uvicorn
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        logging.getLogger(__name__).info("%s: shutting down", signal.Signals(signum).name)
-        stop.set()
+    from aggregator.http import Server, create_http_app
 
     with context(ctx).open() as a:
         added = a.sync_config_feeds()
@@ -200,21 +208,37 @@ def run(ctx: typer.Context) -> None:
             # Reviews linked by an older linker version are re-linked a batch a tick.
             chores=[lambda: reviews.relink_outdated(limit=200)],
         )
+        config = uvicorn.Config(
+            create_http_app(a),
+            host=host or a.settings.http.host,
+            port=port or a.settings.http.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+        server = Server(config)
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            logging.getLogger(__name__).info("%s: shutting down", signal.Signals(signum).name)
+            server.should_exit = True
+
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
             ticker.start()
             logging.info(
-                "aggregator %s running on %s; polling every %gs",
+                "aggregator %s serving http://%s:%d/ on %s; polling every %gs",
                 __version__,
+                config.host,
+                config.port,
                 redact(a.settings.database_url),
                 a.settings.poll.tick_seconds,
             )
-            while not stop.wait(1.0):
-                pass
+            server.run()
         finally:
             ticker.stop()
             for s, handler in previous.items():
                 signal.signal(s, handler)
+    # (A port already in use: uvicorn logs why in one line and exits 1.)
     logging.info("stopped")
 
 

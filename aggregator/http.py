@@ -1,0 +1,45 @@
+"""The HTTP face of the service: one FastAPI application for API, pages and feeds.
+
+Built from the composed ``App``; ``aggregator run`` serves it with uvicorn next to
+the polling ticker. Only this module and the routers it includes import FastAPI.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import uvicorn
+from fastapi import FastAPI
+
+from aggregator import api, syndicate_http, web
+from aggregator._version import __version__
+from aggregator.app import App
+
+
+def create_http_app(app: App) -> FastAPI:
+    http = FastAPI(
+        title="aggregator",
+        version=__version__,
+        description=(
+            "Podcast series and episodes, the reviews written about them, and the links "
+            "between the two, with their evidence."
+        ),
+    )
+    http.include_router(api.build_router(app))
+    http.include_router(syndicate_http.build_router(app))
+    http.include_router(web.build_router(app))
+    return http
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, minus its own signal handling.
+
+    uvicorn re-raises a captured SIGTERM once it has shut down, which would end the
+    process before the caller stops the ticker and closes the store. ``aggregator run``
+    owns SIGTERM/SIGINT and sets ``should_exit`` instead.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
