@@ -22,12 +22,12 @@ the token still changes, and If-None-Match decides over If-Modified-Since.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, Select, case, func, select
 
 from aggregator.exceptions import NotFoundError
 from aggregator.storage import _episodes, _links, _reviews
@@ -80,81 +80,78 @@ def _not_rejected() -> Any:
     return LINK.c.status != LinkStatus.REJECTED.value
 
 
-def _relinked_at(connection: Connection) -> datetime | None:
+def _read_all(connection: Connection, queries: Sequence[Select[Any]]) -> tuple[Any, ...]:
+    """Single-value queries read as one statement of scalar subqueries: a conditional
+    request costs one round trip to the database, not one per aggregate."""
+    return tuple(connection.execute(select(*(q.scalar_subquery() for q in queries))).one())
+
+
+def _relinked_at() -> Select[Any]:
     """When any review was last linked: re-linking may delete a link to any series,
     and a deleted link leaves no change time of its own."""
-    value: datetime | None = connection.execute(select(func.max(REVIEW.c.linked_at))).scalar()
-    return value
+    return select(func.max(REVIEW.c.linked_at))
 
 
 def series_version(connection: Connection, series_id: int) -> FeedVersion:
-    series = connection.execute(
-        select(SERIES.c.updated_at, FEED.c.url)
-        .join(FEED, FEED.c.id == SERIES.c.feed_id)
-        .where(SERIES.c.id == series_id)
-    ).first()
-    if series is None:
-        raise NotFoundError(f"no series with id {series_id}")
+    of_series = EPISODE.c.series_id == series_id
     present = EPISODE.c.missing_since.is_(None)
-    episodes = connection.execute(
-        select(
-            func.count(),
-            func.sum(case((present, EPISODE.c.id), else_=0)),
-            func.max(EPISODE.c.updated_at),
-            func.max(EPISODE.c.missing_since),
-        ).where(EPISODE.c.series_id == series_id)
-    ).one()
-    links = connection.execute(
-        select(func.count(), func.sum(LINK.c.id), func.max(LINK.c.updated_at)).where(
-            LINK.c.series_id == series_id
-        )
-    ).one()
-    reviews = connection.execute(
-        select(func.count(), func.max(REVIEW.c.updated_at)).where(
-            REVIEW.c.id.in_(select(LINK.c.review_id).where(LINK.c.series_id == series_id))
-        )
-    ).one()
-    relinked = _relinked_at(connection)
-    parts = ("series", series_id, *series, *episodes, *links, *reviews, relinked)
-    return FeedVersion(
-        token=_token(parts),
-        last_modified=_latest(
-            series.updated_at, episodes[2], episodes[3], links[2], reviews[1], relinked
-        ),
+    linked = LINK.c.series_id == series_id
+    reviews_linked = REVIEW.c.id.in_(select(LINK.c.review_id).where(linked))
+    row = _read_all(
+        connection,
+        [
+            select(SERIES.c.updated_at).where(SERIES.c.id == series_id),
+            select(FEED.c.url)
+            .join(SERIES, SERIES.c.feed_id == FEED.c.id)
+            .where(SERIES.c.id == series_id),
+            select(func.count()).select_from(EPISODE).where(of_series),
+            select(func.sum(case((present, EPISODE.c.id), else_=0))).where(of_series),
+            select(func.max(EPISODE.c.updated_at)).where(of_series),
+            select(func.max(EPISODE.c.missing_since)).where(of_series),
+            select(func.count()).select_from(LINK).where(linked),
+            select(func.sum(LINK.c.id)).where(linked),
+            select(func.max(LINK.c.updated_at)).where(linked),
+            select(func.count()).select_from(REVIEW).where(reviews_linked),
+            select(func.max(REVIEW.c.updated_at)).where(reviews_linked),
+            _relinked_at(),
+        ],
     )
+    if row[0] is None:
+        raise NotFoundError(f"no series with id {series_id}")
+    times = (row[0], row[4], row[5], row[8], row[10], row[11])
+    return FeedVersion(token=_token(("series", series_id, *row)), last_modified=_latest(*times))
 
 
 def reviews_version(connection: Connection, series_id: int | None) -> FeedVersion:
-    link_filter = [_not_rejected()]
-    if series_id is not None:
-        _require_series(connection, series_id)
-        link_filter.append(LINK.c.series_id == series_id)
     # Rejected links are counted too: a rejection takes a review out of the feed.
     scope = [] if series_id is None else [LINK.c.series_id == series_id]
-    links = connection.execute(
-        select(func.count(), func.sum(LINK.c.id), func.max(LINK.c.updated_at)).where(*scope)
-    ).one()
-    linked = select(LINK.c.review_id).where(*link_filter)
-    reviews = connection.execute(
-        select(func.count(), func.sum(REVIEW.c.id), func.max(REVIEW.c.updated_at)).where(
-            REVIEW.c.id.in_(linked)
-        )
-    ).one()
-    episodes = connection.execute(
-        select(func.max(EPISODE.c.updated_at)).where(
-            EPISODE.c.id.in_(select(LINK.c.episode_id).where(*link_filter))
-        )
-    ).scalar()
-    series = connection.execute(
-        select(func.max(SERIES.c.updated_at)).where(
-            SERIES.c.id.in_(select(LINK.c.series_id).where(*link_filter))
-        )
-    ).scalar()
-    relinked = _relinked_at(connection)
-    parts = ("reviews", series_id, *links, *reviews, episodes, series, relinked)
+    shown = [_not_rejected(), *scope]
+    reviews_linked = REVIEW.c.id.in_(select(LINK.c.review_id).where(*shown))
+    row = _read_all(
+        connection,
+        [
+            # Whether the series asked for exists (ids start at 1: 0 names none).
+            select(func.count(SERIES.c.id)).where(SERIES.c.id == (series_id or 0)),
+            select(func.count()).select_from(LINK).where(*scope),
+            select(func.sum(LINK.c.id)).where(*scope),
+            select(func.max(LINK.c.updated_at)).where(*scope),
+            select(func.count()).select_from(REVIEW).where(reviews_linked),
+            select(func.sum(REVIEW.c.id)).where(reviews_linked),
+            select(func.max(REVIEW.c.updated_at)).where(reviews_linked),
+            select(func.max(EPISODE.c.updated_at)).where(
+                EPISODE.c.id.in_(select(LINK.c.episode_id).where(*shown))
+            ),
+            select(func.max(SERIES.c.updated_at)).where(
+                SERIES.c.id.in_(select(LINK.c.series_id).where(*shown))
+            ),
+            _relinked_at(),
+        ],
+    )
+    if series_id is not None and not row[0]:
+        raise NotFoundError(f"no series with id {series_id}")
+    times = (row[3], row[6], row[7], row[8], row[9])
     return FeedVersion(
-        token=_token(parts),
-        last_modified=_latest(links[2], reviews[2], episodes, series, relinked),
+        token=_token(("reviews", series_id, *row[1:])), last_modified=_latest(*times)
     )
 
 
