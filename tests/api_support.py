@@ -16,12 +16,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from aggregator.api import build_router
 from aggregator.app import App, make_app
 from aggregator.settings import FetchSettings, HttpSettings, Settings
 from aggregator.types import Enclosure, Evidence, FeedKind, LinkProposal, Person, Relation
+from tests.conftest import _create_schema, _drop_schema, _new_schema_name, _pg_url
 from tests.fakes import T0, episode, feed, ok_update, review, series, text_hash
 from tests.http_server import serve
 
@@ -79,6 +81,24 @@ def running_api(
         httpx.Client(base_url=served.url, timeout=30) as client,
     ):
         yield ApiServer(app, served.url, client, token)
+
+
+@contextmanager
+def module_database(
+    backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """An empty database for a module-scoped fixture: a SQLite file, or a PostgreSQL
+    schema of its own (made with conftest's helpers, dropped afterwards)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('api') / 'api.db'}"
+        return
+    admin = request.getfixturevalue("_pg_admin")
+    schema = _new_schema_name()
+    _create_schema(admin, schema)
+    try:
+        yield _pg_url(schema)
+    finally:
+        _drop_schema(admin, schema)
 
 
 @dataclass

@@ -16,8 +16,8 @@ import pytest
 from aggregator.api import metrics
 from aggregator.api._errors import MAX_BODY_BYTES
 from aggregator.types import FeedKind
-from tests.api_support import ApiServer, Seeded, running_api, seed, when
-from tests.conftest import BACKENDS, _create_schema, _drop_schema, _new_schema_name, _pg_url
+from tests.api_support import ApiServer, Seeded, module_database, running_api, seed, when
+from tests.conftest import BACKENDS
 
 REPO = Path(__file__).resolve().parents[1]
 CALIPHATE_FEED = REPO / "examples" / "feeds" / "caliphate.xml"
@@ -29,19 +29,11 @@ def seeded(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[ApiServer, Seeded]]:
     """One seeded store and server per backend, shared by the read-only tests."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('api') / 'api.db'}"
-        with running_api(url) as server:
-            yield server, seed(server.app)
-        return
-    admin = request.getfixturevalue("_pg_admin")
-    schema = _new_schema_name()
-    _create_schema(admin, schema)
-    try:
-        with running_api(_pg_url(schema)) as server:
-            yield server, seed(server.app)
-    finally:
-        _drop_schema(admin, schema)
+    with (
+        module_database(request.param, request, tmp_path_factory) as url,
+        running_api(url) as server,
+    ):
+        yield server, seed(server.app)
 
 
 @pytest.fixture
