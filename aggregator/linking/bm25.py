@@ -43,11 +43,11 @@ class BM25:
     def add(self, doc_id: int, terms: Iterable[str]) -> None:
         """Index a document (replacing any earlier one with the same id)."""
         self.remove(doc_id)
-        counts = Counter(terms)
+        counts = Counter(sys.intern(term) for term in terms)
         for term, tf in counts.items():
             posting = self._postings.get(term)
             if posting is None:
-                posting = self._postings[sys.intern(term)] = array("Q")
+                posting = self._postings[term] = array("I")
             posting.extend((doc_id, tf))
         length = sum(counts.values())
         self._lengths[doc_id] = length
@@ -63,7 +63,7 @@ class BM25:
             posting = self._postings.get(term)
             if posting is None:
                 continue
-            kept = array("Q")
+            kept = array("I")
             for k in range(0, len(posting), 2):
                 if posting[k] != doc_id:
                     kept.extend((posting[k], posting[k + 1]))

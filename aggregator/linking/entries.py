@@ -42,6 +42,7 @@ _REGULAR_SHARE = 0.2
 # for those words to be a name of the show ("Connected 185: ...", "SE-Radio Episode 246").
 _PREFIX_SHARE = 0.15
 _OPENING_TERMS = 80
+_EPISODE_NAMES = 8
 _HOSTED = re.compile(r"\bhost(s|ed)?\b|\bpresent(s|ed)\b|\bco-?host", re.IGNORECASE)
 _MONTH_WORDS = word_set("jan feb mar apr may jun jul aug sep sept oct nov dec")
 
@@ -283,7 +284,8 @@ def _episode(
         aired = min(aired, written) if aired is not None else written
     names = {p.name for p in e.persons}
     names.update(extract_names(e.title))
-    names.update(extract_names(e.description_text))
+    # Guests are named early in show notes; what follows is mostly links and sponsors.
+    names.update(extract_names(e.description_text)[:_EPISODE_NAMES])
     titled = list(terms(e.title))
     described = list(terms(e.description_text))
     # Long show notes are mostly links and sponsors: their start says what it is about.

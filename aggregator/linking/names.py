@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -247,7 +248,7 @@ class NameIndex:
 
     def acquire(self, display: str) -> int | None:
         """Register one more owner of a name; its id, or None if it has no usable word."""
-        words = tuple(t.norm for t in tokenize(display))
+        words = tuple(sys.intern(t.norm) for t in tokenize(display))
         joined = " ".join(words)
         if not words or not any(_is_anchor(w) for w in words):
             return None
