@@ -22,12 +22,12 @@ the token still changes, and If-None-Match decides over If-Modified-Since.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, case, func, select
+from sqlalchemy import Connection, FromClause, Subquery, case, func, select, true
 
 from aggregator.exceptions import NotFoundError
 from aggregator.storage import _episodes, _links, _reviews
@@ -80,79 +80,93 @@ def _not_rejected() -> Any:
     return LINK.c.status != LinkStatus.REJECTED.value
 
 
-def _read_all(connection: Connection, queries: Sequence[Select[Any]]) -> tuple[Any, ...]:
-    """Single-value queries read as one statement of scalar subqueries: a conditional
-    request costs one round trip to the database, not one per aggregate."""
-    return tuple(connection.execute(select(*(q.scalar_subquery() for q in queries))).one())
+def _one_row(connection: Connection, *parts: Subquery) -> tuple[Any, ...] | None:
+    """One-row aggregates read as one statement: a conditional request costs one round
+    trip to the database, and each table is scanned once. None if a part is empty."""
+    joined: FromClause = parts[0]
+    for part in parts[1:]:
+        joined = joined.join(part, true())
+    row = connection.execute(select(*parts).select_from(joined)).first()
+    return None if row is None else tuple(row)
 
 
-def _relinked_at() -> Select[Any]:
+def _relinked_at() -> Subquery:
     """When any review was last linked: re-linking may delete a link to any series,
     and a deleted link leaves no change time of its own."""
-    return select(func.max(REVIEW.c.linked_at))
+    return select(func.max(REVIEW.c.linked_at).label("relinked")).subquery()
 
 
 def series_version(connection: Connection, series_id: int) -> FeedVersion:
     of_series = EPISODE.c.series_id == series_id
     present = EPISODE.c.missing_since.is_(None)
     linked = LINK.c.series_id == series_id
-    reviews_linked = REVIEW.c.id.in_(select(LINK.c.review_id).where(linked))
-    row = _read_all(
-        connection,
-        [
-            select(SERIES.c.updated_at).where(SERIES.c.id == series_id),
-            select(FEED.c.url)
-            .join(SERIES, SERIES.c.feed_id == FEED.c.id)
-            .where(SERIES.c.id == series_id),
-            select(func.count()).select_from(EPISODE).where(of_series),
-            select(func.sum(case((present, EPISODE.c.id), else_=0))).where(of_series),
-            select(func.max(EPISODE.c.updated_at)).where(of_series),
-            select(func.max(EPISODE.c.missing_since)).where(of_series),
-            select(func.count()).select_from(LINK).where(linked),
-            select(func.sum(LINK.c.id)).where(linked),
-            select(func.max(LINK.c.updated_at)).where(linked),
-            select(func.count()).select_from(REVIEW).where(reviews_linked),
-            select(func.max(REVIEW.c.updated_at)).where(reviews_linked),
-            _relinked_at(),
-        ],
+    series = (
+        select(SERIES.c.updated_at, FEED.c.url)
+        .join(FEED, FEED.c.id == SERIES.c.feed_id)
+        .where(SERIES.c.id == series_id)
+        .subquery()
     )
-    if row[0] is None:
+    episodes = select(
+        func.count().label("episodes"),
+        func.sum(case((present, EPISODE.c.id), else_=0)).label("present_ids"),
+        func.max(EPISODE.c.updated_at).label("episode_updated"),
+        func.max(EPISODE.c.missing_since).label("missing_since"),
+    ).where(of_series)
+    links = select(
+        func.count().label("links"),
+        func.sum(LINK.c.id).label("link_ids"),
+        func.max(LINK.c.updated_at).label("link_updated"),
+    ).where(linked)
+    reviews = select(
+        func.count().label("reviews"), func.max(REVIEW.c.updated_at).label("review_updated")
+    ).where(REVIEW.c.id.in_(select(LINK.c.review_id).where(linked)))
+    row = _one_row(
+        connection,
+        series,
+        episodes.subquery(),
+        links.subquery(),
+        reviews.subquery(),
+        _relinked_at(),
+    )
+    if row is None:
         raise NotFoundError(f"no series with id {series_id}")
     times = (row[0], row[4], row[5], row[8], row[10], row[11])
     return FeedVersion(token=_token(("series", series_id, *row)), last_modified=_latest(*times))
 
 
 def reviews_version(connection: Connection, series_id: int | None) -> FeedVersion:
+    if series_id is not None:
+        _require_series(connection, series_id)
     # Rejected links are counted too: a rejection takes a review out of the feed.
     scope = [] if series_id is None else [LINK.c.series_id == series_id]
     shown = [_not_rejected(), *scope]
-    reviews_linked = REVIEW.c.id.in_(select(LINK.c.review_id).where(*shown))
-    row = _read_all(
+    links = select(
+        func.count().label("links"),
+        func.sum(LINK.c.id).label("link_ids"),
+        func.max(LINK.c.updated_at).label("link_updated"),
+    ).where(*scope)
+    reviews = select(
+        func.count().label("reviews"),
+        func.sum(REVIEW.c.id).label("review_ids"),
+        func.max(REVIEW.c.updated_at).label("review_updated"),
+    ).where(REVIEW.c.id.in_(select(LINK.c.review_id).where(*shown)))
+    episodes = select(func.max(EPISODE.c.updated_at).label("episode_updated")).where(
+        EPISODE.c.id.in_(select(LINK.c.episode_id).where(*shown))
+    )
+    series = select(func.max(SERIES.c.updated_at).label("series_updated")).where(
+        SERIES.c.id.in_(select(LINK.c.series_id).where(*shown))
+    )
+    row = _one_row(
         connection,
-        [
-            # Whether the series asked for exists (ids start at 1: 0 names none).
-            select(func.count(SERIES.c.id)).where(SERIES.c.id == (series_id or 0)),
-            select(func.count()).select_from(LINK).where(*scope),
-            select(func.sum(LINK.c.id)).where(*scope),
-            select(func.max(LINK.c.updated_at)).where(*scope),
-            select(func.count()).select_from(REVIEW).where(reviews_linked),
-            select(func.sum(REVIEW.c.id)).where(reviews_linked),
-            select(func.max(REVIEW.c.updated_at)).where(reviews_linked),
-            select(func.max(EPISODE.c.updated_at)).where(
-                EPISODE.c.id.in_(select(LINK.c.episode_id).where(*shown))
-            ),
-            select(func.max(SERIES.c.updated_at)).where(
-                SERIES.c.id.in_(select(LINK.c.series_id).where(*shown))
-            ),
-            _relinked_at(),
-        ],
+        links.subquery(),
+        reviews.subquery(),
+        episodes.subquery(),
+        series.subquery(),
+        _relinked_at(),
     )
-    if series_id is not None and not row[0]:
-        raise NotFoundError(f"no series with id {series_id}")
-    times = (row[3], row[6], row[7], row[8], row[9])
-    return FeedVersion(
-        token=_token(("reviews", series_id, *row[1:])), last_modified=_latest(*times)
-    )
+    assert row is not None  # aggregates without GROUP BY always give one row
+    times = (row[2], row[5], row[6], row[7], row[8])
+    return FeedVersion(token=_token(("reviews", series_id, *row)), last_modified=_latest(*times))
 
 
 def _require_series(connection: Connection, series_id: int) -> None:
