@@ -8,6 +8,7 @@ Episode-level signals are added by ``episodes.py``; ``score.py`` weighs them all
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,11 +75,11 @@ def series_candidates(a: Analysis, catalog: Catalog) -> dict[int, SeriesSignals]
     _links(a, catalog, get)
     _aliases(a, catalog, get)
     _people(a, catalog, get)
-    retrieved = catalog.retrieval.search(a.query, _RETRIEVAL_CANDIDATES) if a.query else []
+    all_scores = catalog.retrieval.scores(a.query) if a.query else {}
+    retrieved = heapq.nlargest(_RETRIEVAL_CANDIDATES, all_scores.items(), key=lambda i: i[1])
     attainable = sum(
         catalog.retrieval.idf(t) * w * (catalog.retrieval.k1 + 1) for t, w in a.query.items()
     )
-    all_scores = catalog.retrieval.scores(a.query) if a.query else {}
     for series_id, _ in retrieved:
         get(series_id)
     _first_names(a, found)

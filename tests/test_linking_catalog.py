@@ -1,0 +1,86 @@
+"""The catalog index: built at once or series by series, replaced, emptied."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from aggregator.linking import Catalog, Linker
+from aggregator.types import CatalogEpisode, LinkProposal, ReviewDocument
+from tests.test_linking_linker import CALIPHATE_REVIEW, caliphate, connected, review, serial
+
+REVIEWS = [
+    review(CALIPHATE_REVIEW, "2018-05-20"),
+    review("Serial, week three: Leakin Park, and Sarah Koenig's map.", "2014-10-19"),
+    review("The debut of Connected has Federico, Myke and Stephen on the iPod.", "2014-08-22"),
+]
+
+
+def links(catalog: Catalog) -> list[list[tuple[int, int | None, str]]]:
+    linker = Linker(catalog)
+    return [[_key(p) for p in linker.link(r)] for r in REVIEWS]
+
+
+def _key(p: LinkProposal) -> tuple[int, int | None, str]:
+    return (p.series_id, p.episode_id, p.relation.value)
+
+
+def test_order_of_building_does_not_matter() -> None:
+    forward = Catalog.build([caliphate(), serial(), connected()])
+    backward = Catalog.build([connected(), serial(), caliphate()])
+    assert links(forward) == links(backward)
+    assert {s.id for s in forward} == {1, 2, 3}
+
+
+def test_remove_forgets_everything_and_put_brings_it_back() -> None:
+    catalog = Catalog.build([caliphate(), serial(), connected()])
+    before = links(catalog)
+    catalog.remove(1)
+    assert 1 not in catalog and len(catalog) == 2
+    after = links(catalog)
+    assert all(key[0] != 1 for found in after for key in found)
+    # The host's name, the show's name and its links left the index with it.
+    text = CALIPHATE_REVIEW
+    assert not [h for h in catalog.names.match(text, [], [])]
+    assert catalog.aliases_starting("caliphate") == []
+    assert catalog.link_targets("audio.example.com/caliphate/1.mp3") == []
+    catalog.put(caliphate())
+    assert links(catalog) == before
+    catalog.remove(99)  # unknown: no error
+
+
+def test_put_replaces_a_series_after_a_poll() -> None:
+    catalog = Catalog.build([caliphate(), serial(), connected()])
+    text = "The latest Caliphate podcast from Rukmini Callimachi is the darkest one yet."
+    first = Linker(catalog).score(review(text, "2018-06-01"))[0]
+    assert max(first.episodes, key=lambda e: e[1])[0].episode.id == 104
+    old = caliphate()
+    newest = old.episodes[-1]
+    chapter_five = CatalogEpisode(
+        id=105,
+        series_id=1,
+        guid="cal-5",
+        title="Chapter Five: The Heart",
+        description_text="The sermon at the mosque, and the doubt that came after.",
+        published=(newest.published or old.episodes[0].published) + timedelta(weeks=1),  # type: ignore[operator]
+        number=6,
+        episode_type="full",
+    )
+    catalog.put(replace(old, episodes=(*old.episodes, chapter_five)))
+    assert len(catalog) == 3
+    again = Linker(catalog).score(review(text, "2018-06-01"))[0]
+    best = max(again.episodes, key=lambda e: e[1])[0]
+    assert best.episode.id == 105
+    assert best.features["relative"] == 1.0
+
+
+def test_links_and_sites() -> None:
+    catalog = Catalog.build([caliphate(), serial(), connected()])
+    [target] = catalog.link_targets("serialpodcast.org/season-one/3/leakin-park")
+    assert (target.series_id, catalog.series(2).episodes[target.episode_index or 0].id) == (2, 202)
+    [site] = catalog.link_targets("relay.fm/connected")
+    assert (site.series_id, site.episode_index) == (3, None)
+    assert catalog.prefix_owners("serialpodcast.org") == {2}
+    text = "This week's show"
+    doc = ReviewDocument(text=text)
+    assert Linker(catalog).link(doc) == []
