@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from aggregator.linking import Catalog, Linker
+from aggregator.linking.text import case_flags, tokenize
 from aggregator.types import CatalogEpisode, LinkProposal, ReviewDocument
 from tests.test_linking_linker import CALIPHATE_REVIEW, caliphate, connected, review, serial
 
@@ -40,8 +41,9 @@ def test_remove_forgets_everything_and_put_brings_it_back() -> None:
     after = links(catalog)
     assert all(key[0] != 1 for found in after for key in found)
     # The host's name, the show's name and its links left the index with it.
-    text = CALIPHATE_REVIEW
-    assert not [h for h in catalog.names.match(text, [], [])]
+    tokens = tokenize(CALIPHATE_REVIEW)
+    hits = catalog.names.match(CALIPHATE_REVIEW, tokens, case_flags(CALIPHATE_REVIEW, tokens))
+    assert "Rukmini Callimachi" not in {catalog.names.display(h.name_id) for h in hits}
     assert catalog.aliases_starting("caliphate") == []
     assert catalog.link_targets("audio.example.com/caliphate/1.mp3") == []
     catalog.put(caliphate())
