@@ -55,12 +55,14 @@ REVIEW_TEXT = (
 )
 
 
-def median_time(fn: Callable[[], object], runs: int) -> float:
+def median_time(
+    fn: Callable[[], object], runs: int, clock: Callable[[], float] = time.perf_counter
+) -> float:
     times = []
     for _ in range(runs):
-        started = time.perf_counter()
+        started = clock()
         fn()
-        times.append(time.perf_counter() - started)
+        times.append(clock() - started)
     return statistics.median(times)
 
 
@@ -140,6 +142,10 @@ def run(episodes: int, reviews: int, database_url: str | None) -> dict[str, floa
             base = "http://127.0.0.1:8000"
             document = series_feed_bytes(a, series_id, base)
             generate = median_time(lambda: series_feed_bytes(a, series_id, base), 5)
+            # CPU time too: on a shared machine wall time follows the other processes.
+            generate_cpu = median_time(
+                lambda: series_feed_bytes(a, series_id, base), 5, time.process_time
+            )
             version = median_time(lambda: a.storage.feed_version(series_id=series_id), 30)
 
             served = Served(a)
@@ -170,6 +176,8 @@ def run(episodes: int, reviews: int, database_url: str | None) -> dict[str, floa
             "links": links,
             "bytes": len(document),
             "generate_s": generate,
+            "generate_cpu_s": generate_cpu,
+            "load": os.getloadavg()[0],
             "http_full_s": full,
             "http_304_s": not_modified,
             "version_s": version,
@@ -189,10 +197,12 @@ def report(r: dict[str, float], database: str) -> str:
 Machine: {machine}; database: {database}; a {int(r["episodes"])}-episode series
 (Planet Money's real items, cycled) with {int(r["reviews"])} reviews and
 {int(r["links"])} links; feeds served by uvicorn on 127.0.0.1, fetched with httpx.
+Load average when done: {r["load"]:.1f} (other work on the machine slows wall times).
 
 | measure | result | target |
 |---|---:|---:|
 | series feed generated: load from the store + render ({r["bytes"] / 1e6:.1f} MB), median of 5 | {ms["generate_s"]:.0f} ms | <= 1,000 ms |
+| the same, CPU time of our process | {ms["generate_cpu_s"]:.0f} ms | |
 | the same over HTTP (full 200), median of 5 | {ms["http_full_s"]:.0f} ms | |
 | conditional GET with its ETag: 304, no rendering, median of 30 | {ms["http_304_s"]:.1f} ms | 304 |
 | the feed version query alone, median of 30 | {ms["version_s"]:.1f} ms | |
