@@ -254,7 +254,8 @@ def build_router(app: App) -> APIRouter:
     feed_responses: dict[int | str, dict[str, object]] = {
         200: {"content": {"application/rss+xml": {}}, "description": "RSS 2.0"},
         304: {"description": "Not modified since the validators given"},
-        404: {"description": "No such series"},
+        401: {"description": "Reads need the token", "content": {"application/json": {}}},
+        404: {"description": "No such series", "content": {"application/json": {}}},
     }
 
     def base_url(request: Request) -> str:
