@@ -6,10 +6,8 @@ named as a show but not reviewed is a *mention*. Each weight multiplies one feat
 computed in ``candidates.py`` / ``episodes.py``; the docs (docs/linker.md) list what
 each feature measures.
 
-Where the values come from: fitted by ``python -m aggregator.evaluation --fit`` (L2
-logistic regression with the signs below held, see ``fit.py``) on the training
-two-thirds of the development set in tests/data/linking; thresholds chosen on the
-same split. The held-out third is reported beside them in docs/linker.md.
+Where the values come from: see the comment above the weights; the held-out third
+of the development set is reported beside the training figures in docs/linker.md.
 """
 
 from __future__ import annotations
@@ -29,46 +27,52 @@ __all__ = [
     "series_score",
 ]
 
+# Every value below was fitted by ``python -m aggregator.evaluation tests/data/linking
+# --fit`` on the training two-thirds (59 reviews: 343 candidate series, 715 candidate
+# episodes; split seed 3) with the sign held and, where a prior is named, L2-shrunk
+# towards that prior instead of towards zero (fit.SERIES_PRIOR / EPISODE_PRIOR).
 SERIES_WEIGHTS: dict[str, float] = {
-    "link": 4.00,
-    "name": 2.39,
-    "name_count": 0.14,
-    "people": 1.37,
-    "named": 0.00,
-    "person_hits": 0.21,
-    "guests": 0.67,
-    "content": 0.25,
-    "content_top": 0.63,
-    "active": 0.98,
-    "before_start": -0.32,
-    "count": 0.08,
-    "month": 0.32,
-    "episode": 4.84,
-    "audio": 0.21,
-    "coverage": 0.20,
-    "crowd": -0.80,
-    "compare": -0.29,
-    "anchored": 0.96,
-    "first_names": 1.11,
+    "link": 4.00,  # a hyperlink to the show's site, feed or episodes (prior 4.0)
+    "name": 2.39,  # best "nameness" of the show's name in the text, 0..1 (prior 2.5)
+    "name_count": 0.14,  # log(1 + times the name is used as a name)
+    "people": 1.37,  # credited people and hosts found, misspellings included (prior 1.5)
+    "named": 0.00,  # people merely named in the show's description: fitted to nothing
+    "person_hits": 0.21,  # log(1 + mentions of any of the show's people)
+    "guests": 0.67,  # guests of its episodes named in full
+    "content": 0.25,  # BM25 of the review's 30 best terms, over the attainable score
+    "content_top": 0.63,  # the show is retrieval's top hit
+    "active": 0.98,  # exp(-days since the show's last episode before the review / 14)
+    "before_start": -0.32,  # the review predates the show's first episode
+    "count": 0.08,  # "a ten-episode series" agrees (+1) or disagrees (-1) with the feed
+    "month": 0.32,  # "released in April 2018": episodes came out that month
+    "episode": 4.84,  # best episode score within the show (prior 3.0)
+    "audio": 0.21,  # audio words minus film/TV/print words in the review, -1..1
+    "coverage": 0.20,  # share of the review's paragraphs with evidence for the show
+    "crowd": -0.80,  # log(1 + other shows named): listicles and roundups
+    "compare": -0.29,  # share of the name's uses after "like", "than", "as", ...
+    "anchored": 0.96,  # 1 when a name, link or credited person says which show (prior 1.0)
+    "first_names": 1.11,  # several hosts' first names together: "Federico, Myke and Stephen"
 }
-SERIES_BIAS = -7.48
+SERIES_BIAS = -7.48  # fitted
+# Chosen on the same split: the cut with the best F1, in the middle (logit space) of
+# the widest gap between neighbouring scores (fit._threshold).
 SERIES_THRESHOLD = 0.46
 
 EPISODE_WEIGHTS: dict[str, float] = {
-    "link": 5.00,
-    "title": 5.00,
-    "number": 4.31,
-    "relative": 4.45,
-    "guest": 2.02,
-    "date": 0.00,
-    "content": 2.43,
-    "content_share": 0.76,
-    "content_margin": 1.07,
-    "bonus": 0.00,
-    "recent": 0.95,
+    "link": 5.00,  # a hyperlink to the episode's page or enclosure (prior 5.0)
+    "title": 5.00,  # its title (or part of it) as a phrase, 0..1 (prior 4.0)
+    "number": 4.31,  # "episode 4", "Chapter Six", "#241", ordinals; 0..1 by scheme (prior 3.0)
+    "relative": 4.45,  # "the latest", "last week's", "Tuesday's", premiere/finale (prior 3.0)
+    "guest": 2.02,  # a guest named in its notes, by how specific the name is (prior 2.0)
+    "date": 0.00,  # a date written in the review: fitted to nothing
+    "content": 2.43,  # tf-idf within the show, over the best episode's
+    "content_share": 0.76,  # the same, over what the review's terms could reach
+    "content_margin": 1.07,  # lead of the best episode over the second (best only)
+    "bonus": 0.00,  # trailer or bonus item: fitted to nothing (recency ties decide)
+    "recent": 0.95,  # exp(-days before the review / 30), only without explicit reference
 }
-EPISODE_BIAS = -6.85
-EPISODE_THRESHOLD = 0.42
+EPISODE_BIAS = -6.85  # fitted
+EPISODE_THRESHOLD = 0.42  # chosen as SERIES_THRESHOLD, on the episode rows
 
 # A series not reviewed is still reported as *mentioned* when its name is used as a
 # show's name at least this surely (nameness, see candidates._nameness) or linked.
