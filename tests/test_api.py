@@ -220,6 +220,9 @@ def test_episode_pages_cover_every_episode_once(seeded: tuple[ApiServer, Seeded]
     last = server.get("/api/episodes", limit=3, offset=6).json()
     assert [i["id"] for i in last["items"]] == [s.ep_b[1], s.ep_b[3]]
     assert last["next_offset"] is None
+    # Pages that start past the dated episodes (b3 has no date).
+    assert [i["id"] for i in server.get("/api/episodes", offset=7).json()["items"]] == [s.ep_b[3]]
+    assert server.get("/api/episodes", offset=8).json()["items"] == []
     assert server.get("/api/episodes", offset=100).json()["items"] == []
     for params in ({"limit": 0}, {"limit": 501}, {"offset": -1}, {"limit": "ten"}):
         response = server.get("/api/episodes", **params)
@@ -253,6 +256,8 @@ def test_reviews_list_newest_first_with_excerpts(seeded: tuple[ApiServer, Seeded
     assert first["text_length"] == len("Nothing about podcasts at all.")
     assert first["published"] == iso(days=30)
     assert "text" not in first
+    assert ids(server.get("/api/reviews", offset=2, limit=1)) == [s.r[1]]
+    assert ids(server.get("/api/reviews", offset=3)) == [s.r[3]]
     assert ids(server.get("/api/reviews", series_id=s.a)) == [s.r[2], s.r[1]]
     assert ids(server.get(f"/api/series/{s.b}/reviews")) == [s.r[3]]
     assert ids(server.get("/api/reviews", episode_id=s.ep_a[3])) == [s.r[2]]
@@ -337,6 +342,8 @@ def test_links_list_order_filters_and_pages(seeded: tuple[ApiServer, Seeded]) ->
     assert ids(server.get("/api/links")) == [s.links[n] for n in order]
     assert ids(server.get("/api/links", limit=4, offset=2)) == [s.links[n] for n in order[2:6]]
     assert server.get("/api/links", limit=4, offset=2).json()["next_offset"] is None
+    assert ids(server.get("/api/links", offset=5)) == [s.links["r3-b"]]  # r3 has no date
+    assert ids(server.get("/api/links", offset=6)) == []
     assert ids(server.get("/api/links", review_id=s.r[1])) == [s.links["r1-a"], s.links["r1-a2"]]
     assert ids(server.get("/api/links", series_id=s.b)) == [s.links["r3-b"]]
     assert ids(server.get("/api/links", episode_id=s.ep_a[3])) == [s.links["r2-a3"]]

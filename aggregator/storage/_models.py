@@ -118,6 +118,8 @@ class Episode(_Table, table=True):
         UniqueConstraint("series_id", "guid"),
         # "Newest first within a series" is the common listing.
         Index("ix_episode_series_id_published", "series_id", "published"),
+        # ... and newest first across series (the API's recent episodes).
+        Index("ix_episode_published", "published"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

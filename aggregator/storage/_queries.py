@@ -108,6 +108,39 @@ def _page(query: Any, limit: int | None, offset: int) -> Any:
     return query
 
 
+def _newest_first(
+    connection: Connection,
+    query: Any,
+    published: Any,
+    tiebreak: Sequence[Any],
+    limit: int | None,
+    offset: int,
+) -> list[Any]:
+    """One page of ``query``: newest ``published`` first, undated last, then ``tiebreak``.
+
+    Read as two runs, dated rows by a plain ``ORDER BY published DESC`` and then the
+    undated ones, rather than one ``ORDER BY published DESC NULLS LAST``: PostgreSQL
+    cannot serve that from an ascending index, and sorted the whole table for it
+    (bench/api.py); a backward scan serves the plain order on both backends.
+    """
+    dated = query.where(published.is_not(None))
+    rows = list(
+        connection.execute(_page(dated.order_by(published.desc(), *tiebreak), limit, offset))
+    )
+    if limit is not None and len(rows) == limit:
+        return rows
+    if rows or offset == 0:
+        n_dated = offset + len(rows)
+    else:  # the page starts past the dated rows: how far past?
+        n_dated = connection.execute(
+            select(func.count()).select_from(dated.order_by(None).subquery())
+        ).scalar_one()
+    undated = query.where(published.is_(None)).order_by(*tiebreak)
+    rest = None if limit is None else limit - len(rows)
+    rows.extend(connection.execute(_page(undated, rest, max(0, offset - n_dated))))
+    return rows
+
+
 def _batches(ids: Sequence[int]) -> Iterable[Sequence[int]]:
     for start in range(0, len(ids), _ID_BATCH):
         yield ids[start : start + _ID_BATCH]
@@ -201,7 +234,7 @@ def episodes_page(
     ``published_before`` exclusive (an undated episode passes neither).
     NotFoundError when ``series_id`` names no series.
     """
-    query = select(EPISODE).order_by(EPISODE.c.published.desc().nulls_last(), EPISODE.c.id)
+    query = select(EPISODE)
     if series_id is not None:
         _require(connection, SERIES, series_id, "series")
         query = query.where(EPISODE.c.series_id == series_id)
@@ -212,7 +245,7 @@ def episodes_page(
         query = query.where(EPISODE.c.published >= published_after)
     if published_before is not None:
         query = query.where(EPISODE.c.published < published_before)
-    rows = connection.execute(_page(query, limit, offset))
+    rows = _newest_first(connection, query, EPISODE.c.published, [EPISODE.c.id], limit, offset)
     return _with_counts(connection, [_episodes.to_record(r) for r in rows])
 
 
@@ -312,7 +345,7 @@ def reviews_page(
     series (or any of its episodes) or episode, NotFoundError if there is none;
     ``person`` keeps reviews that name that person (see ``reviews_naming``).
     """
-    query = _summary_query().order_by(REVIEW.c.published.desc().nulls_last(), REVIEW.c.id)
+    query = _summary_query()
     if series_id is not None or episode_id is not None:
         linked = exists().where(LINK.c.review_id == REVIEW.c.id, _NOT_REJECTED)
         if series_id is not None:
@@ -323,7 +356,8 @@ def reviews_page(
             linked = linked.where(LINK.c.episode_id == episode_id)
         query = query.where(linked)
     if person is None:
-        return _summaries(connection, list(connection.execute(_page(query, limit, offset))))
+        rows = _newest_first(connection, query, REVIEW.c.published, [REVIEW.c.id], limit, offset)
+        return _summaries(connection, rows)
     # The person's reviews are few; order them here, then read one page of them.
     named = sorted(reviews_naming(connection, person))
     keys: list[tuple[bool, float, int]] = []
@@ -420,6 +454,42 @@ def api_feed_ids(connection: Connection, feed_ids: Collection[int] | None = None
 
 
 # --- links and totals ------------------------------------------------------------------
+
+
+def links_page(
+    connection: Connection,
+    *,
+    review_id: int | None = None,
+    series_id: int | None = None,
+    episode_id: int | None = None,
+    include_rejected: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[LinkRecord]:
+    """``Storage.list_links``, in its order, read faster when no filter narrows it:
+    the page's ids first, walking reviews newest first by their index (the full
+    query let SQLite sort every link: 60 ms for 6,000 links), then their records."""
+    if review_id is not None or series_id is not None or episode_id is not None:
+        return _links.list_page(
+            connection,
+            review_id=review_id,
+            series_id=series_id,
+            episode_id=episode_id,
+            include_rejected=include_rejected,
+            limit=limit,
+            offset=offset,
+        )
+    query = select(LINK.c.id).select_from(REVIEW).join(LINK, LINK.c.review_id == REVIEW.c.id)
+    if not include_rejected:
+        query = query.where(_NOT_REJECTED)
+    order = [REVIEW.c.id, LINK.c.episode_key != 0, LINK.c.score.desc(), LINK.c.id]
+    ids = [
+        row.id for row in _newest_first(connection, query, REVIEW.c.published, order, limit, offset)
+    ]
+    if not ids:
+        return []
+    records = connection.execute(_links._records_query().where(LINK.c.id.in_(ids)))
+    return [_links._to_record(row) for row in records]  # in the same order
 
 
 def get_link(connection: Connection, link_id: int) -> LinkRecord:

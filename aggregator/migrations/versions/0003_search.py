@@ -8,6 +8,7 @@ copies agree).
 
 ``feed.added_via`` is "api" for a feed added through the HTTP API: such a feed is
 fetched with the restrictions the API imposes (no file:, no private addresses).
+``ix_episode_published`` serves "newest episodes first" across series.
 
 Revision ID: 0003
 Revises: 0002
@@ -48,6 +49,7 @@ _SQLITE_FTS = (
 
 def upgrade() -> None:
     op.add_column("feed", sa.Column("added_via", sa.String(length=16), nullable=True))
+    op.create_index(op.f("ix_episode_published"), "episode", ["published"])
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"CREATE INDEX ix_episode_search ON episode USING gin ({EPISODE_PG_VECTOR})")
         op.execute(f"CREATE INDEX ix_review_search ON review USING gin ({REVIEW_PG_VECTOR})")
@@ -65,6 +67,7 @@ def downgrade() -> None:
             for event in ("insert", "delete", "update"):
                 op.execute(f"DROP TRIGGER IF EXISTS {fts}_{event}")
             op.execute(f"DROP TABLE IF EXISTS {fts}")
+    op.drop_index(op.f("ix_episode_published"), table_name="episode")
     # A plain ALTER TABLE ... DROP COLUMN (see 0002 on why not batch mode).
     op.drop_column("feed", "added_via")
 
