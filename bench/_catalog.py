@@ -27,7 +27,7 @@ from pathlib import Path
 
 from aggregator.evaluation import load_dataset
 from aggregator.linking.names import extract_names
-from aggregator.linking.text import fold
+from aggregator.linking.text import STOPWORDS, fold
 from aggregator.types import CatalogEpisode, CatalogSeries, HyperLink, Person, ReviewDocument
 
 __all__ = [
@@ -82,7 +82,7 @@ class Vocabulary:
 
     words: tuple[str, ...]  # surface forms, most frequent first
     cumulative: tuple[float, ...]
-    title_words: tuple[str, ...]  # words of episode titles (repeats = weight)
+    title_words: tuple[str, ...]  # content words of episode titles (repeats = weight)
     first_names: tuple[str, ...]
     last_names: tuple[str, ...]
     description_lengths: tuple[int, ...]  # words per real episode description
@@ -98,7 +98,9 @@ class Vocabulary:
         for s in series:
             for e in s.episodes:
                 lengths.append(len(e.description_text.split()))
-                titles.extend(w for w in _WORD.findall(e.title) if len(w) > 2)
+                titles.extend(
+                    w for w in _WORD.findall(e.title) if len(w) > 2 and fold(w) not in STOPWORDS
+                )
                 forms.update(_WORD.findall(f"{e.title} {e.description_text}"))
                 for name in extract_names(e.description_text):
                     parts = name.split()
@@ -187,7 +189,9 @@ def synthetic_catalog(
     left, sid, eid = episodes, first_series, first_episode
     while left > 0:
         size = min(left, round(math.exp(rng.uniform(math.log(_SMALLEST), math.log(_LARGEST)))))
-        title = w.title(1, 3) + rng.choice(("", "", " Podcast", " Show", " Radio"))
+        # Two or three content words: a show called "With" or "Big" would be named by
+        # every review (real catalogs have a few such names, not hundreds).
+        title = w.title(2, 3) + rng.choice(("", "", " Podcast", " Show", " Radio"))
         slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") + f"-{sid}"
         site = f"https://{slug}.example.com"
         hosts = [w.person() for _ in range(rng.choice((1, 1, 2, 3)))]
