@@ -109,20 +109,23 @@ class SeriesStats:
         return found
 
 
-_STATS: OrderedDict[tuple[int, int], SeriesStats] = OrderedDict()
+# Keyed by the object's id, with the object kept beside its stats: an id is only
+# unique among live objects, and a cache keyed by the id alone handed a new catalog's
+# series the stats of a dead one (seen as a wrong episode after re-linking).
+_STATS: OrderedDict[tuple[int, int], tuple[SeriesInfo, SeriesStats]] = OrderedDict()
 _STATS_SIZE = 256
 
 
 def series_stats(series: SeriesInfo) -> SeriesStats:
     key = (series.id, id(series))
-    found = _STATS.get(key)
-    if found is None:
-        found = _STATS[key] = SeriesStats(series)
+    entry = _STATS.get(key)
+    if entry is None or entry[0] is not series:
+        entry = _STATS[key] = (series, SeriesStats(series))
         if len(_STATS) > _STATS_SIZE:
             _STATS.popitem(last=False)
     else:
         _STATS.move_to_end(key)
-    return found
+    return entry[1]
 
 
 def by_recency(
