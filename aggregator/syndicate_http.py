@@ -73,14 +73,13 @@ def load_series_feed(
 ) -> SeriesFeed:
     """What the feed of a series shows. NotFoundError for an unknown series."""
     storage = app.storage
-    series = storage.get_series(series_id)
     # Episodes gone from the source feed are left out: the combined feed mirrors the
     # source as it stands (their reviews stay in the reviews feed).
     rows = storage.series_feed_rows(series_id)
     links = storage.list_links(series_id=series_id)
     reviews = {r.id: r for r in storage.list_reviews(series_id=series_id)}
     return SeriesFeed(
-        series=series,
+        series=rows.series,
         episodes=rows.episodes,
         links=links,
         reviews=reviews,
@@ -105,8 +104,7 @@ def load_reviews_feed(
     """What the reviews feed (of one series, or of all) shows. NotFoundError for an
     unknown series."""
     rows = app.storage.reviews_for_feed(series_id=series_id, limit=limit)
-    # One listing rather than a read per series: each read counts episodes anew.
-    series = {s.id: s for s in app.storage.list_series()}
+    series = rows.series
     if series_id is not None:
         title = f"Reviews of {series[series_id].title}"
         link = f"{base_url}/series/{series_id}"

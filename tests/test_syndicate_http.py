@@ -337,6 +337,10 @@ def test_reviews_feed_of_one_series(world: World) -> None:
         ("", "0.800"),
         (world.reviewed.guid, "0.910"),
     ]
+    big = world.series[BIG.stem]
+    empty = etree.fromstring(get(world, f"/feeds/reviews.xml?series={big.id}").content)
+    assert empty.findtext("channel/title") == f"Reviews of {big.title}"
+    assert list(empty.iter("item")) == []
     assert get(world, "/feeds/reviews.xml?series=9999").status_code == 404
     assert get(world, "/feeds/reviews.xml?series=abc").status_code == 422
     assert get(world, "/feeds/series/9999.xml").status_code == 404

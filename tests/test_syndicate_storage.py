@@ -160,6 +160,8 @@ def test_series_feed_rows_are_present_episodes_with_authors_and_the_owner(
     listed = [e for e in storage.list_episodes(series_id) if e.missing_since is None]
     assert list(rows.episodes) == listed
     assert [e.number for e in rows.episodes] == [4, 1, 3]
+    assert rows.series == storage.get_series(series_id)  # episode count included
+    assert rows.series.episode_count == 4
     assert (rows.owner_name, rows.owner_email) == ("Owner", "owner@example.com")
     assert dict(rows.episode_authors) == {ids[1]: "Ann"}
     with pytest.raises(NotFoundError):
@@ -196,11 +198,20 @@ def test_reviews_for_feed_are_the_newest_linked_ones_with_links_and_episodes(
     )
     assert list(rows.episodes) == [show.episodes[2]]
     assert rows.episodes[show.episodes[2]].guid == "urn:alpha:2"
+    assert rows.series == {
+        show.series_id: storage.get_series(show.series_id),
+        other.series_id: storage.get_series(other.series_id),
+    }
 
     assert [r.id for r in storage.reviews_for_feed(series_id=None, limit=1).reviews] == [new.id]
     of_other = storage.reviews_for_feed(series_id=other.series_id, limit=10)
     assert [r.id for r in of_other.reviews] == [old.id]
     assert [(x.series_id, x.episode_id) for x in of_other.links] == [(other.series_id, None)]
     assert of_other.episodes == {}
+    assert list(of_other.series) == [other.series_id]
+    # A series without reviews still describes itself (the feed's title is its).
+    nothing = storage.reviews_for_feed(series_id=add_show(storage, "gamma").series_id, limit=5)
+    assert (nothing.reviews, nothing.links) == ((), ())
+    assert [s.title for s in nothing.series.values()] == ["Gamma"]
     with pytest.raises(NotFoundError):
         storage.reviews_for_feed(series_id=9999, limit=10)

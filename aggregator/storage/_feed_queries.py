@@ -30,9 +30,9 @@ from typing import Any
 from sqlalchemy import Connection, FromClause, Subquery, case, func, select, true
 
 from aggregator.exceptions import NotFoundError
-from aggregator.storage import _episodes, _links, _reviews
+from aggregator.storage import _episodes, _links, _reviews, _series
 from aggregator.storage._models import EPISODE, FEED, LINK, REVIEW, SERIES
-from aggregator.types import EpisodeRecord, LinkRecord, LinkStatus, ReviewRecord
+from aggregator.types import EpisodeRecord, LinkRecord, LinkStatus, ReviewRecord, SeriesRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +53,7 @@ class SeriesFeedRows:
     """The episodes a series feed shows (those still in the source feed, newest
     first) and the fields it carries that the records leave out."""
 
+    series: SeriesRecord
     episodes: tuple[EpisodeRecord, ...]
     owner_name: str | None
     owner_email: str | None
@@ -61,11 +62,13 @@ class SeriesFeedRows:
 
 @dataclass(frozen=True, slots=True)
 class ReviewsForFeed:
-    """The newest linked reviews, their links (not rejected) and the linked episodes."""
+    """The newest linked reviews, their links (not rejected), and the episodes and
+    series those links name (the series asked for among them)."""
 
     reviews: tuple[ReviewRecord, ...]
     links: tuple[LinkRecord, ...]
     episodes: Mapping[int, EpisodeRecord]
+    series: Mapping[int, SeriesRecord]
 
 
 def _token(parts: Collection[Any]) -> str:
@@ -188,12 +191,33 @@ _FEED_COLUMNS = [
 ]  # fmt: skip
 
 
+def _series_records(connection: Connection, ids: Collection[int]) -> dict[int, SeriesRecord]:
+    """Series by id, each counting only its own episodes: the listing counts every
+    episode of the store (a scan of 100k rows) to describe one series."""
+    if not ids:
+        return {}
+    count = (
+        select(func.count())
+        .where(EPISODE.c.series_id == SERIES.c.id)
+        .correlate(SERIES)
+        .scalar_subquery()
+    )
+    query = (
+        select(SERIES, FEED.c.url.label("feed_url"), count.label("n"))
+        .join(FEED, FEED.c.id == SERIES.c.feed_id)
+        .where(SERIES.c.id.in_(ids))
+    )
+    # The listing's own row mapping, so both describe a series alike.
+    return {row.id: _series._to_record(row) for row in connection.execute(query)}
+
+
 def series_feed_rows(connection: Connection, series_id: int) -> SeriesFeedRows:
+    found = _series_records(connection, [series_id])
+    if not found:
+        raise NotFoundError(f"no series with id {series_id}")
     owner = connection.execute(
         select(SERIES.c.owner_name, SERIES.c.owner_email).where(SERIES.c.id == series_id)
-    ).first()
-    if owner is None:
-        raise NotFoundError(f"no series with id {series_id}")
+    ).one()
     # The listing's order: newest published first, undated last, then by id.
     query = (
         select(*_FEED_COLUMNS)
@@ -202,6 +226,7 @@ def series_feed_rows(connection: Connection, series_id: int) -> SeriesFeedRows:
     )
     rows = connection.execute(query).all()
     return SeriesFeedRows(
+        series=found[series_id],
         episodes=tuple(_episodes.to_record(row) for row in rows),
         owner_name=owner.owner_name,
         owner_email=owner.owner_email,
@@ -221,15 +246,17 @@ def reviews_for_feed(connection: Connection, series_id: int | None, limit: int) 
         .limit(limit)
     )
     reviews = tuple(_reviews.to_record(row) for row in connection.execute(query))
-    if not reviews:
-        return ReviewsForFeed(reviews=(), links=(), episodes={})
-    ids = [r.id for r in reviews]
-    # The links listing's own query and row mapping, so both describe links alike.
-    query_links = _links._records_query().where(LINK.c.review_id.in_(ids), *link_filter)
-    links = tuple(_links._to_record(row) for row in connection.execute(query_links))
+    links: tuple[LinkRecord, ...] = ()
+    if reviews:
+        ids = [r.id for r in reviews]
+        # The links listing's own query and row mapping, so both describe links alike.
+        query_links = _links._records_query().where(LINK.c.review_id.in_(ids), *link_filter)
+        links = tuple(_links._to_record(row) for row in connection.execute(query_links))
     episode_ids = {link.episode_id for link in links if link.episode_id is not None}
     episodes: dict[int, EpisodeRecord] = {}
     if episode_ids:
         rows = connection.execute(select(EPISODE).where(EPISODE.c.id.in_(episode_ids)))
         episodes = {row.id: _episodes.to_record(row) for row in rows}
-    return ReviewsForFeed(reviews=reviews, links=links, episodes=episodes)
+    series_ids = {link.series_id for link in links} | ({series_id} if series_id else set())
+    series = _series_records(connection, series_ids)
+    return ReviewsForFeed(reviews=reviews, links=links, episodes=episodes, series=series)
