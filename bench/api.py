@@ -136,9 +136,12 @@ def fill(database_url: str, episodes: int, reviews: int, seed: int = 4) -> dict[
         )
 
         def episode_rows() -> Iterator[dict[str, Any]]:
+            # A series' episodes arrive together (one poll of its feed), so they sit
+            # together in the table, as they do in a real store.
+            per_series = -(-episodes // n_series)
             for i in range(1, episodes + 1):
-                series_id = (i - 1) % n_series + 1
-                number = (i - 1) // n_series + 1
+                series_id = (i - 1) // per_series + 1
+                number = (i - 1) % per_series + 1
                 text = words.text(rng.randint(30, 90))
                 yield {
                     "id": i,
@@ -191,9 +194,10 @@ def fill(database_url: str, episodes: int, reviews: int, seed: int = 4) -> dict[
                 name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
                 person = {"kind": "person", "text": name, "start": 0, "end": len(name)}
                 evidence = [{**person, "detail": f"host {name} (ratio 95)"}]
-                targets = [None, *rng.sample(range(1, EPISODES_PER_SERIES + 1), 2)]
+                per_series = -(-episodes // n_series)
+                targets = [None, *rng.sample(range(1, per_series + 1), 2)]
                 for number in targets:
-                    episode_id = None if number is None else (number - 1) * n_series + series_id
+                    episode_id = None if number is None else (series_id - 1) * per_series + number
                     if episode_id is not None and episode_id > episodes:
                         continue
                     yield {
@@ -218,7 +222,10 @@ def fill(database_url: str, episodes: int, reviews: int, seed: int = 4) -> dict[
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT max(id) FROM {table}))"
                 )
-            connection.exec_driver_sql("ANALYZE")
+        # What autovacuum does soon after a bulk load: statistics, and the visibility
+        # map that lets counts read only the index.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM ANALYZE")
     else:
         with engine.begin() as connection:
             connection.exec_driver_sql("ANALYZE")
@@ -287,7 +294,7 @@ def measure(
         times.append((time.perf_counter() - started) * 1000)
         response.raise_for_status()
         body = response.json()
-        items = len(body["items"]) if "items" in body else len(body["episodes"])
+        items = len(body.get("items", body.get("episodes", ())))
     times.sort()
     return statistics.median(times), times[int(0.95 * (len(times) - 1))], items
 
@@ -309,6 +316,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[tuple[str, float
         try:
             wait_up(url, process)
             endpoints: list[tuple[str, Callable[[], str]]] = [
+                ("GET /healthz (the floor: one SELECT 1)", lambda: "/healthz"),
                 ("GET /api/series", lambda: f"/api/series?offset={rng.randint(0, 10) * PAGE}"),
                 (
                     "GET /api/series/{id}/episodes (review counts)",
@@ -366,7 +374,7 @@ def report(filled: dict[str, Any], rows: list[tuple[str, float, float, int]], db
         "|---|---:|---:|---:|:---:|",
     ]
     for name, p50, p95, items in rows:
-        ok = "yes" if p50 <= TARGET_P50_MS else "**no**"
+        ok = "" if name.startswith("GET /healthz") else "yes" if p50 <= TARGET_P50_MS else "**no**"
         lines.append(f"| `{name}` | {p50:.1f} ms | {p95:.1f} ms | {items} | {ok} |")
     return "\n".join(lines) + "\n"
 

@@ -347,14 +347,16 @@ def reviews_page(
     """
     query = _summary_query()
     if series_id is not None or episode_id is not None:
-        linked = exists().where(LINK.c.review_id == REVIEW.c.id, _NOT_REJECTED)
+        # IN, not EXISTS: a series has few reviews, found by the link's index; with
+        # EXISTS, SQLite walked every review newest first to find them (7 ms, 10k).
+        linked = select(LINK.c.review_id).where(_NOT_REJECTED)
         if series_id is not None:
             _require(connection, SERIES, series_id, "series")
             linked = linked.where(LINK.c.series_id == series_id)
         if episode_id is not None:
             _require(connection, EPISODE, episode_id, "episode")
             linked = linked.where(LINK.c.episode_id == episode_id)
-        query = query.where(linked)
+        query = query.where(REVIEW.c.id.in_(linked))
     if person is None:
         rows = _newest_first(connection, query, REVIEW.c.published, [REVIEW.c.id], limit, offset)
         return _summaries(connection, rows)

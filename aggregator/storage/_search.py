@@ -12,8 +12,9 @@ One behaviour on both backends (issue 4: "same API, both tested"):
 
 The indexes themselves come from migration ``0003``: on SQLite, external-content
 FTS5 tables kept in step with ``episode`` and ``review`` by triggers; on PostgreSQL,
-GIN indexes over the ``to_tsvector`` expressions below, which every query repeats
-word for word so that the planner can use them.
+a generated ``search_vector`` column on each table (``to_tsvector`` of the title,
+weighted A, and of the text, B) with a GIN index. Neither is in the models: storage
+never writes them, the database does.
 """
 
 from __future__ import annotations
@@ -26,41 +27,27 @@ from sqlalchemy import Connection, text
 from aggregator.exceptions import InputError
 
 # Objects of migration 0003 that the models do not declare (virtual tables and their
-# shadow tables on SQLite, expression indexes on PostgreSQL); tests/test_migrations
-# leaves them out when it compares the models with the database.
+# shadow tables on SQLite, generated columns and their indexes on PostgreSQL);
+# tests/test_migrations leaves them out when it compares models and database.
 SEARCH_TABLES = ("episode_fts", "review_fts")
 SEARCH_INDEXES = ("ix_episode_search", "ix_review_search")
+SEARCH_COLUMNS = ("search_vector",)
 
 # More words than this is not a search but a paste; bounding it bounds the query.
 MAX_WORDS = 32
 MAX_WORD_LENGTH = 100
 
-# PostgreSQL refuses a tsvector over 1 MiB, and an expression index that fails would
-# fail the insert of the row: only the first characters of a long text are indexed
-# (200k characters are ~30k words, far under the limit). Reviews are at most 5 MiB.
-PG_INDEXED_CHARS = 200_000
-
-# bm25 column weights (title, body) on SQLite; PostgreSQL gets A and B.
+# bm25 column weights (title, body) on SQLite; PostgreSQL's vectors weigh A and B.
 _TITLE_WEIGHT = 4.0
-
-EPISODE_PG_VECTOR = (
-    "(setweight(to_tsvector('simple'::regconfig, coalesce(title, '')), 'A') || "
-    "setweight(to_tsvector('simple'::regconfig, "
-    f"left(coalesce(description_text, ''), {PG_INDEXED_CHARS})), 'B'))"
-)
-REVIEW_PG_VECTOR = (
-    "(setweight(to_tsvector('simple'::regconfig, coalesce(title, '')), 'A') || "
-    f"setweight(to_tsvector('simple'::regconfig, left(\"text\", {PG_INDEXED_CHARS})), 'B'))"
-)
 
 _WORD = re.compile(r"[^\W_]+")
 
 
 def is_search_object(name: str | None) -> bool:
-    """Whether a table or index name belongs to the search structures of 0003."""
+    """Whether a table, column or index name belongs to the search structures of 0003."""
     if name is None:
         return False
-    return name in SEARCH_INDEXES or name.startswith(SEARCH_TABLES)
+    return name in SEARCH_INDEXES or name in SEARCH_COLUMNS or name.startswith(SEARCH_TABLES)
 
 
 def search_words(query: str) -> list[str]:
@@ -110,8 +97,8 @@ def episode_ids(
         params["words"] = " ".join(words)
         sql = (
             f"SELECT e.id FROM episode e, {_pg_tsquery(False)} AS q "
-            f"WHERE {EPISODE_PG_VECTOR} @@ q {in_series} "
-            f"ORDER BY ts_rank({EPISODE_PG_VECTOR}, q) DESC, e.id "
+            f"WHERE e.search_vector @@ q {in_series} "
+            "ORDER BY ts_rank(e.search_vector, q) DESC, e.id "
             "LIMIT :limit OFFSET :offset"
         )
         if limit is None:
@@ -141,8 +128,8 @@ def review_ids(
         params["words"] = " ".join(words)
         sql = (
             f"SELECT r.id FROM review r, {_pg_tsquery(phrase)} AS q "
-            f"WHERE {REVIEW_PG_VECTOR} @@ q "
-            f"ORDER BY ts_rank({REVIEW_PG_VECTOR}, q) DESC, r.id "
+            "WHERE r.search_vector @@ q "
+            "ORDER BY ts_rank(r.search_vector, q) DESC, r.id "
             "LIMIT :limit OFFSET :offset"
         )
         if limit is None:
