@@ -495,6 +495,15 @@ def test_malformed_json_is_a_400(scratch: ApiServer) -> None:
     assert response.json() == {"error": "the request body is not valid JSON"}
 
 
+def test_a_body_that_is_not_utf8_is_a_400(scratch: ApiServer) -> None:
+    # Found by schemathesis: Starlette's own HTTPException escaped the error mapping.
+    response = scratch.write(
+        "POST", "/api/feeds", content=b"\x8a\x05", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json() == {"error": "There was an error parsing the body"}
+
+
 def test_an_oversized_body_is_refused(scratch: ApiServer) -> None:
     too_big = b"x" * (MAX_BODY_BYTES + 1)
     json_type = {"content-type": "application/json"}
