@@ -13,6 +13,7 @@ import html as html_lib
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aggregator.linking.catalog import Catalog
@@ -24,6 +25,7 @@ from aggregator.linking.text import (
     fold,
     paragraph_spans,
     quoted_spans,
+    stem,
     terms,
     tokenize,
     word_set,
@@ -153,7 +155,7 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
         counts=find_counts(text, tokens),
         relative=find_relative(text, tokens),
         dates=find_dates(text, tokens),
-        names=catalog.names.match(text, tokens, cased),
+        names=catalog.names.match(text, tokens, cased, _common(catalog)),
         query=_query(text, catalog),
         audio=100.0 * (audio - other) / max(len(words), 50),
         words=len(words),
@@ -180,3 +182,13 @@ def _query(text: str, catalog: Catalog) -> dict[str, float]:
     }
     best = sorted(scored.items(), key=lambda item: -item[1])[:QUERY_TERMS]
     return {term: 1 + math.log(counts[term]) for term, _ in best}
+
+
+def _common(catalog: Catalog) -> Callable[[str], bool]:
+    """Words many shows use: looked up as names only as written (see NameIndex.match)."""
+    limit = max(3, int(0.05 * len(catalog)))
+
+    def common(word: str) -> bool:
+        return catalog.retrieval.document_frequency(stem(word)) > limit
+
+    return common

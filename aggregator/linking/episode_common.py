@@ -5,6 +5,7 @@ recent episode wins a tie; a reference next to another show's name is that show'
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -137,13 +138,30 @@ def by_recency(
     episodes carry the same number; a review means the latest before it. The k-th
     most recent of equally good matches keeps 1/(k+1) of its strength.
     """
+    if len(matches) < 2:
+        return matches
+    # Newest first; same-day releases tie (half a day apart at most).
+    order = sorted(matches, key=lambda m: _when(series, m[1]), reverse=True)
     ranked: list[tuple[float, int, Evidence]] = []
-    for strength, index, evidence in matches:
-        newer = sum(
-            1 for other, i, _ in matches if other >= strength - 1e-9 and later(series, i, index)
-        )
+    seen: list[float] = []  # strengths of strictly newer matches, sorted
+    pending: list[float] = []  # strengths of the current same-day group
+    group_time: float | None = None
+    for strength, index, evidence in order:
+        when = _when(series, index)
+        if group_time is None or group_time - when > DAY / 2:
+            for s in pending:
+                bisect.insort(seen, s)
+            pending = []
+            group_time = when
+        newer = len(seen) - bisect.bisect_left(seen, strength - 1e-9)
         ranked.append((strength / (1 + newer), index, evidence))
+        pending.append(strength)
     return ranked
+
+
+def _when(series: SeriesInfo, index: int) -> float:
+    published = series.episodes[index].published
+    return published.timestamp() if published is not None else float(index)
 
 
 def later(series: SeriesInfo, i: int, j: int) -> bool:

@@ -29,6 +29,10 @@ __all__ = ["LINKER_VERSION", "Linker", "Scored"]
 # then re-linked.
 LINKER_VERSION = "1"
 
+# Series whose episodes are examined, best first (the dev set never has more than
+# five candidates that matter; retrieval alone adds five).
+_EPISODE_CANDIDATES = 8
+
 # At most this many pieces of evidence per proposal, strongest kinds first.
 _MAX_EVIDENCE = 24
 _KIND_ORDER = {
@@ -85,7 +89,15 @@ class Linker:
         """Every candidate series with its features and scores (what ``link`` decides on)."""
         a = analyse(review, self.catalog)
         found: list[Scored] = []
-        for signals in series_candidates(a, self.catalog).values():
+        candidates = list(series_candidates(a, self.catalog).values())
+        # Episodes are looked at in the most promising series only (by the score without
+        # episode evidence): the work stays bounded however many shows share a word.
+        candidates.sort(key=lambda s: -series_score({**s.features, "episode": 0.0}))
+        for rank, signals in enumerate(candidates):
+            if rank >= _EPISODE_CANDIDATES:
+                signals.features["episode"] = 0.0
+                found.append(Scored(signals, series_score(signals.features), []))
+                continue
             episodes = [
                 (e, episode_score(e.features)) for e in episode_signals(a, signals, self.catalog)
             ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
@@ -286,19 +286,29 @@ class NameIndex:
                         if not bucket:
                             del self._keys[key]
 
-    def match(self, text: str, tokens: Sequence[Token], cased: Sequence[bool]) -> list[NameHit]:
+    def match(
+        self,
+        text: str,
+        tokens: Sequence[Token],
+        cased: Sequence[bool],
+        common: Callable[[str], bool] | None = None,
+    ) -> list[NameHit]:
         """Every catalog name found in the tokens, best window per name and position.
 
         ``cased[i]``: token i stands in a text written with capitals, where a name
-        must be capitalised to count.
+        must be capitalised to count. ``common(word)``: an everyday word, looked up
+        as itself only (not by sound or skeleton): "Media" is no misspelled name.
         """
         hits: dict[tuple[int, int], NameHit] = {}
         for i, token in enumerate(tokens):
             if not _is_anchor(token.norm) or (cased[i] and not token.cap):
                 continue
             candidates: set[int] = set()
-            for key in _keys(token.norm):
-                candidates.update(self._keys.get(key, ()))
+            if common is not None and common(token.norm):
+                candidates.update(self._keys.get("w:" + token.norm, ()))
+            else:
+                for key in _keys(token.norm):
+                    candidates.update(self._keys.get(key, ()))
             for name_id in candidates:
                 hit = self._check(name_id, tokens, i, cased[i])
                 if hit is not None:

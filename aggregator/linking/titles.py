@@ -25,6 +25,8 @@ __all__ = ["match_titles"]
 _TITLE_RARITY = 1.0
 # Title score = coverage ** this: half a title's (rarity-weighted) words give 0.35.
 _COVER_POWER = 1.5
+# Title matches scoring at most this are not evidence.
+_MIN_TITLE = 0.15
 _SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
 _NOT_TITLE = frozenset({"episode", "ep", "part", "chapter", "season", "show", "podcast"})
 
@@ -65,9 +67,16 @@ def match_titles(
         best_span = (0, 0)
         for segment in episode.segments:
             content, weights, total = _part(segment, own, stats, catalog)
-            if not content or not any(w in positions for w in content):
+            here = [weights[w] for w in content if w in positions]
+            if not here:
                 continue
             distinct = min(1.0, total / _TITLE_RARITY)
+            # The most this part could score (every bonus, or cited by its first words):
+            # skip parts that cannot beat what is found already.
+            reach = sum(here) / total
+            ceiling = max(reach**_COVER_POWER * distinct + 0.5 * reach, max(here))
+            if ceiling / math.sqrt(stats.segments.get(segment, 1)) <= max(best, _MIN_TITLE):
+                continue
             lead = _lead(words, positions, segment, weights)
             width = len(segment) + 2
             starts = sorted({p for w in content for p in positions.get(w, ())})
@@ -99,7 +108,7 @@ def match_titles(
                 score /= math.sqrt(stats.segments.get(segment, 1))
                 if score > best:
                     best, best_span = min(1.0, score), (s_tok.start, e_tok.end)
-        if best > 0.15:
+        if best > _MIN_TITLE:
             start, end = best_span
             s, e = a.span(start, end)
             evidence = Evidence(
