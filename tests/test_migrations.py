@@ -159,3 +159,13 @@ def test_database_from_a_newer_version_is_a_storage_error(
             connection.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
         with pytest.raises(StorageError, match="9999_future"):
             store.migrate()
+
+
+def test_the_fast_path_knows_the_newest_revision() -> None:
+    """storage skips Alembic when the database says HEAD: HEAD must be Alembic's head."""
+    from alembic.script import ScriptDirectory
+
+    from aggregator.storage import _migrate
+
+    scripts = ScriptDirectory.from_config(_migrate.alembic_config())
+    assert scripts.get_current_head() == _migrate.HEAD

@@ -1,12 +1,26 @@
-"""Alembic, driven from code: the migration scripts ship inside the package."""
+"""Alembic, driven from code: the migration scripts ship inside the package.
+
+Alembic (with Mako and Pygments behind it) takes ~0.3 s to import and to read the
+scripts, which every CLI command would pay just to learn that the schema is current.
+So it is imported only when there is something to do: a database whose
+``alembic_version`` already says ``HEAD`` is left alone after one cheap SELECT.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from aggregator.exceptions import StorageError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# The newest revision in migrations/versions; test_migrations checks it is Alembic's head.
+HEAD = "0003"
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 
@@ -16,6 +30,8 @@ _PG_MIGRATION_LOCK = 0x61676772  # "aggr"
 
 
 def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # Without it Alembic >= 1.16 warns about legacy splitting of version_locations.
@@ -27,18 +43,38 @@ def alembic_config(connection: Connection | None = None, url: str | None = None)
     return config
 
 
+def current_revision(engine: Engine) -> str | None:
+    """The schema's revision, or None for a database Alembic has not touched."""
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except SQLAlchemyError:
+        return None  # no alembic_version table yet (or no database: upgrade will say)
+
+
 def upgrade_to_head(engine: Engine) -> None:
     """Bring the schema to the newest revision; a no-op when it is there already."""
+    if current_revision(engine) == HEAD:
+        return
+    from alembic import command
+    from alembic.util import CommandError
+
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
             )
-        command.upgrade(alembic_config(connection), "head")
+        try:
+            command.upgrade(alembic_config(connection), "head")
+        except CommandError as e:
+            # Typically a database migrated by a newer aggregator than this one.
+            raise StorageError(f"migrating the database: {e}") from e
 
 
 def downgrade_to(engine: Engine, revision: str) -> None:
     """Step the schema back (``"base"`` drops every table); for tests and repairs."""
+    from alembic import command
+
     with engine.begin() as connection:
         command.downgrade(alembic_config(connection), revision)
 
@@ -48,4 +84,6 @@ def revision(database_url: str, message: str) -> None:
 
     A developer's tool (see ``aggregator/migrations/env.py``); never called at run time.
     """
+    from alembic import command
+
     command.revision(alembic_config(url=database_url), message=message, autogenerate=True)

@@ -7,11 +7,10 @@ from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
 
-from alembic.util import CommandError
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from aggregator.exceptions import AlreadyExistsError, NotFoundError, StorageError
+from aggregator.exceptions import AlreadyExistsError, NotFoundError
 from aggregator.storage import (
     _catalog,
     _episodes,
@@ -100,12 +99,8 @@ class Storage:
 
     def migrate(self) -> None:
         """Create or upgrade the tables to the newest schema; harmless when current."""
-        try:
-            with storage_errors("migrating the database"):
-                _migrate.upgrade_to_head(self._write_engine)
-        except CommandError as e:
-            # Typically a database migrated by a newer aggregator than this one.
-            raise StorageError(f"migrating the database: {e}") from e
+        with storage_errors("migrating the database"):
+            _migrate.upgrade_to_head(self._write_engine)
 
     # --- feeds ---------------------------------------------------------------------
 
