@@ -361,6 +361,8 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[tuple[str, float
 
 def report(filled: dict[str, Any], rows: list[tuple[str, float, float, int]], db: str) -> str:
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    # Other work on the machine shows in every figure: say how busy it was.
+    machine += f", load average {os.getloadavg()[0]:.1f} at the end"
     lines = [
         f"## bench/api — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
