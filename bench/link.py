@@ -384,12 +384,31 @@ def run(sizes: Sequence[int], postgres: str | None) -> tuple[list[Result], float
     return results, load_s
 
 
+def revision() -> str:
+    """The commit measured, and whether the linker had uncommitted changes."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "aggregator/linking"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return f"{head or 'unknown'}{' + uncommitted changes in aggregator/linking' if dirty else ''}"
+
+
 def report(results: Sequence[Result], load_s: float) -> str:
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     lines = [
         f"## bench/link — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
-        f"Machine: {machine}; SQLite {sqlite3.sqlite_version}; linker version {LINKER_VERSION}.",
+        f"Machine: {machine}; SQLite {sqlite3.sqlite_version}; linker version {LINKER_VERSION},",
+        f"commit {revision()}.",
         "Catalog: the real feeds (dev set + other real feeds; below their size only the",
         "smallest that fit in half) plus synthetic series of 20–300 episodes (bench/_catalog.py).",
         f"Reviews: {sum(r['all']['n'] for r in results[:1])} per size, 5 KB each (dev set padded or cut;"
