@@ -19,6 +19,7 @@ from aggregator.storage import (
     _links,
     _migrate,
     _queries,
+    _review_queries,
     _reviews,
     _series,
 )
@@ -487,12 +488,12 @@ class Storage:
         limit: int | None = None,
         offset: int = 0,
     ) -> list[ReviewSummary]:
-        """Review summaries newest first; filters as in ``_queries.reviews_page``.
+        """Review summaries newest first; filters as in ``_review_queries.reviews_page``.
 
         InputError when ``person`` has no words.
         """
         with self._read("listing reviews") as session:
-            return _queries.reviews_page(
+            return _review_queries.reviews_page(
                 session.connection(),
                 series_id=series_id,
                 episode_id=episode_id,
@@ -523,7 +524,9 @@ class Storage:
     ) -> list[ReviewSummary]:
         """Reviews having every word of ``query``, best first (see ``_search``)."""
         with self._read("searching reviews") as session:
-            return _queries.search_reviews(session.connection(), query, limit=limit, offset=offset)
+            return _review_queries.search_reviews(
+                session.connection(), query, limit=limit, offset=offset
+            )
 
     def links_page(
         self,
