@@ -395,7 +395,9 @@ def main() -> None:
         serve(args.serve, args.port)
         return
     filled, rows = run(args)
-    db = "SQLite file (WAL)" if args.database is None else args.database.split("@")[-1]
+    db = "SQLite file (WAL)"
+    if args.database is not None:  # host and database, no credentials or options
+        db = "PostgreSQL at " + args.database.split("@")[-1].split("?")[0]
     text = report(filled, rows, db)
     print(text)
     if args.results:
