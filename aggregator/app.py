@@ -33,6 +33,7 @@ class App:
     reviews: Reviews
     clock: Callable[[], datetime]
     review_fetcher: Fetcher
+    restricted_fetcher: Fetcher
 
     def sync_config_feeds(self) -> list[FeedRecord]:
         """Add the feeds listed in the config file that the store does not have yet."""
@@ -46,6 +47,7 @@ class App:
     def close(self) -> None:
         self.fetcher.close()
         self.review_fetcher.close()
+        self.restricted_fetcher.close()
         self.storage.close()
 
     def __enter__(self) -> App:
@@ -77,9 +79,27 @@ def make_app(
             max_decompressed_bytes=min(settings.fetch.max_decompressed_bytes, MAX_REVIEW_BYTES),
         )
         review_fetcher = Fetcher(review_limits, clock=clock, allow_file=False)
+        # Feeds added through the HTTP API may only reach public addresses unless
+        # allow-listed (the API fetches review pages with restrictions of its own).
+        restricted_fetcher = Fetcher(
+            settings.fetch,
+            clock=clock,
+            allow_file=False,
+            allow_private=False,
+            allowed_networks=settings.http.allowed_networks,
+        )
     except BaseException:
         storage.close()
         raise
     reviews = Reviews(storage, review_fetcher, clock=clock)
-    poller = Poller(storage, fetcher, settings.poll, clock=clock, listener=reviews)
-    return App(settings, storage, fetcher, poller, reviews, clock, review_fetcher)
+    poller = Poller(
+        storage,
+        fetcher,
+        settings.poll,
+        clock=clock,
+        listener=reviews,
+        restricted_fetcher=restricted_fetcher,
+    )
+    return App(
+        settings, storage, fetcher, poller, reviews, clock, review_fetcher, restricted_fetcher
+    )

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from aggregator import decide
+from aggregator import decide, metrics
 from aggregator.exceptions import FetchError, ParseError, StorageError
 from aggregator.fetch import Fetcher
 from aggregator.parse import parse_feed
@@ -43,6 +43,7 @@ class PollReport:
     counts: StoreCounts = field(default_factory=StoreCounts)
     error: str | None = None
     elapsed_seconds: float = 0.0
+    error_kind: str | None = None  # the error's class name, for metrics
 
     @property
     def failed(self) -> bool:
@@ -110,9 +111,13 @@ class Poller:
         clock: Callable[[], datetime],
         random: Callable[[], float] = _random.random,
         listener: ContentListener | None = None,
+        restricted_fetcher: Fetcher | None = None,
     ) -> None:
         self._storage = storage
         self._listener = listener
+        # Feeds added through the HTTP API are fetched with this one: public addresses
+        # only, redirects included (no server-side request forgery through a feed URL).
+        self._restricted_fetcher = restricted_fetcher
         self._fetcher = fetcher
         self._settings = settings
         self._clock = clock
@@ -135,18 +140,29 @@ class Poller:
         """
         started = self._clock()
         try:
-            return self._poll(feed, started, defer)
+            report = self._poll(feed, started, defer)
         except StorageError as e:
             # The database refused the write: nothing of this poll was stored; the
             # feed stays due and is tried again at the next tick.
             log.error("poll %s: storage error: %s", feed.url, e)
-            return PollReport(feed.id, feed.url, "failed", error=f"storage error: {e}")
+            report = PollReport(
+                feed.id, feed.url, "failed", error=f"storage error: {e}", error_kind="StorageError"
+            )
+        metrics.observe_poll(report.outcome, error=report.error_kind)
+        return report
+
+    def _fetcher_for(self, feed: FeedRecord) -> Fetcher:
+        if feed.added_via == "api" and self._restricted_fetcher is not None:
+            return self._restricted_fetcher
+        return self._fetcher
 
     def _poll(self, feed: FeedRecord, started: datetime, defer: _Deferred | None) -> PollReport:
+        fetcher = self._fetcher_for(feed)
         try:
-            result = self._fetcher.fetch(feed.url, feed.validators)
+            result = fetcher.fetch(feed.url, feed.validators)
         except FetchError as e:
             return self._fail(feed, e, started)
+        metrics.observe_fetch(result.elapsed_seconds)
         now = self._clock()
         parsed: ParsedFeed | None = None
         content_hash = feed.content_hash
@@ -173,7 +189,7 @@ class Poller:
         check = None
         if parsed is not None:
             candidate = decide.new_feed_url_candidate(feed, result, parsed)
-            check = self._check_new_feed_url(candidate) if candidate else None
+            check = self._check_new_feed_url(fetcher, candidate) if candidate else None
         update = decide.success_update(
             feed,
             result,
@@ -204,14 +220,14 @@ class Poller:
             elapsed_seconds=(self._clock() - started).total_seconds(),
         )
 
-    def _check_new_feed_url(self, url: str) -> decide.NewFeedUrlCheck:
+    def _check_new_feed_url(self, fetcher: Fetcher, url: str) -> decide.NewFeedUrlCheck:
         """Fetch and parse a feed's announced new URL before we follow it.
 
         Only happens when the old feed's content changed, so an unreachable new URL
         costs one extra request per change, not one per poll.
         """
         try:
-            result = self._fetcher.fetch(url)
+            result = fetcher.fetch(url)
             if result.content is not None:
                 parse_feed(result.content, url=result.final_url, headers=result.headers)
         except (FetchError, ParseError) as e:
@@ -241,6 +257,7 @@ class Poller:
             update.status.value if update.status.value == "gone" else "failed",
             error=update.last_error,
             elapsed_seconds=(now - started).total_seconds(),
+            error_kind=type(error).__name__,
         )
 
     def poll_due(

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from aggregator import metrics
 from aggregator.exceptions import ReviewError
 from aggregator.extract import extract_document, extract_html, review_content_hash
 from aggregator.fetch import Fetcher
@@ -155,9 +156,11 @@ class Reviews:
     def relink(self, review: ReviewRecord) -> list[LinkRecord]:
         """Link one review afresh; human decisions on its links are kept."""
         proposals = self.linker().link(review.document())
-        return self._storage.replace_links(
+        links = self._storage.replace_links(
             review.id, proposals, linker_version=LINKER_VERSION, now=self._clock()
         )
+        metrics.observe_linking(len(links))
+        return links
 
     # --- the poller's listener -------------------------------------------------------
 

@@ -177,6 +177,8 @@ class FeedRecord:
     typical_gap_minutes: float | None = None
     newest_published_at: datetime | None = None
     ttl_minutes: int | None = None
+    # "api" for a feed added through the HTTP API: fetched only from public addresses.
+    added_via: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

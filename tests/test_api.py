@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from aggregator.api import metrics
+from aggregator import metrics
 from tests.api_support import ApiServer, Seeded, module_database, running_api, seed, when
 from tests.conftest import BACKENDS
 

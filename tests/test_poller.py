@@ -230,3 +230,28 @@ def test_failures_are_data_and_backoff_grows(
     second = poller.poll_feed(junk)
     assert second.failed
     assert storage.get_feed(junk.id).error_count == 2
+
+
+def test_feeds_added_through_the_api_only_reach_public_addresses(
+    server: FeedServer, fetcher: Fetcher, storage: Storage
+) -> None:
+    body = (EXAMPLES / "caliphate.xml").read_bytes()
+    server.serve("/trusted.xml", body)
+    server.serve("/api.xml", body)
+    now = datetime.now(UTC)
+    trusted = storage.add_feed(server.url("/trusted.xml"), FeedKind.PODCAST, now)
+    untrusted = storage.add_api_feed(server.url("/api.xml"), FeedKind.PODCAST, now)
+    assert storage.get_feed(untrusted.id).added_via == "api"
+    with Fetcher(FetchSettings(), allow_file=False, allow_private=False) as restricted:
+        poller = Poller(
+            storage,
+            fetcher,
+            PollSettings(),
+            clock=lambda: datetime.now(UTC),
+            restricted_fetcher=restricted,
+        )
+        assert poller.poll_feed(storage.get_feed(trusted.id)).counts.new == 13
+        report = poller.poll_feed(storage.get_feed(untrusted.id))
+    assert report.failed
+    assert report.error is not None and "127.0.0.1" in report.error
+    assert server.requests_for("/api.xml") == []  # refused before any request was sent

@@ -7,7 +7,7 @@ the application it serves. Errors are ``{"error": "..."}`` with a fitting status
 through the API are fetched only from public addresses (``ssrf``).
 
 The router is imported when first built, not with this package, so that the
-poller can import ``aggregator.api.metrics`` without importing the app (which
+poller can import ``aggregator.metrics`` without importing the app (which
 imports the poller).
 """
 

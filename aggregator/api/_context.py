@@ -16,11 +16,11 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Query
 
 from aggregator.app import App
-from aggregator.cli._output import episode_json, feed_json, link_json, review_json, series_json
 from aggregator.exceptions import InputError
 from aggregator.extract import MAX_REVIEW_BYTES
 from aggregator.fetch import Fetcher
 from aggregator.poller import Poller, PollReport
+from aggregator.shapes import episode_json, feed_json, link_json, review_json, series_json
 from aggregator.storage import EpisodeRow, ReviewSummary, SeriesRow
 from aggregator.types import FeedRecord, LinkRecord, ReviewRecord
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from aggregator.api import metrics
+from aggregator import metrics
 from aggregator.api._context import Api
 from aggregator.api._errors import ERROR_RESPONSES, JsonErrorRoute, error_response
 from aggregator.api.schemas import ErrorOut, HealthOut

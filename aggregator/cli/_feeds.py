@@ -26,12 +26,12 @@ from aggregator.cli._app import (
     redact,
     series_app,
 )
-from aggregator.cli._output import episode_json, feed_json, series_json
 from aggregator.exceptions import InputError
 from aggregator.locations import normalize_feed_location
 from aggregator.opml import read_opml, write_opml
 from aggregator.poller import PollReport, PollSummary
 from aggregator.scheduler import Ticker
+from aggregator.shapes import episode_json, feed_json, series_json
 from aggregator.types import FeedKind, FeedRecord
 
 # --- feeds ---------------------------------------------------------------------------

@@ -10,9 +10,9 @@ from typing import Annotated
 import typer
 
 from aggregator.cli._app import JsonOption, app, context, print_json, reviews_app
-from aggregator.cli._output import link_json, review_json
 from aggregator.exceptions import InputError, ReviewError
 from aggregator.reviews import AddedReview
+from aggregator.shapes import link_json, review_json
 from aggregator.types import LinkRecord
 
 

@@ -37,6 +37,7 @@ def to_record(row: Feed) -> FeedRecord:
         typical_gap_minutes=row.typical_gap_minutes,
         newest_published_at=row.newest_published_at,
         ttl_minutes=row.ttl_minutes,
+        added_via=row.added_via,
     )
 
 

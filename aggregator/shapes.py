@@ -1,4 +1,4 @@
-"""JSON shapes of what the CLI prints with --json (documented in the README)."""
+"""JSON shapes of what the CLI prints with --json and the API answers (documented in the README)."""
 
 from __future__ import annotations
 
