@@ -255,3 +255,30 @@ def test_feeds_added_through_the_api_only_reach_public_addresses(
     assert report.failed
     assert report.error is not None and "127.0.0.1" in report.error
     assert server.requests_for("/api.xml") == []  # refused before any request was sent
+
+
+def test_polls_and_fetches_are_counted_for_metrics(
+    server: FeedServer, fetcher: Fetcher, storage: Storage
+) -> None:
+    from aggregator import metrics
+
+    def sample(name: str, **labels: str) -> float:
+        return metrics.REGISTRY.get_sample_value(name, labels or None) or 0.0
+
+    server.serve("/m.xml", (EXAMPLES / "caliphate.xml").read_bytes())
+    server.fail("/down.xml", 500)
+    now = datetime.now(UTC)
+    ok = storage.add_feed(server.url("/m.xml"), FeedKind.PODCAST, now)
+    down = storage.add_feed(server.url("/down.xml"), FeedKind.PODCAST, now)
+    before = (
+        sample("aggregator_polls_total", outcome="new"),
+        sample("aggregator_poll_failures_total", error="HTTPStatusError"),
+        sample("aggregator_fetch_seconds_count"),
+    )
+    make_poller(storage, fetcher).poll_due(feeds=[ok, down])
+    after = (
+        sample("aggregator_polls_total", outcome="new"),
+        sample("aggregator_poll_failures_total", error="HTTPStatusError"),
+        sample("aggregator_fetch_seconds_count"),
+    )
+    assert [b - a for a, b in zip(before, after, strict=True)] == [1, 1, 1]
