@@ -183,6 +183,20 @@ class Reviews:
 
         ``since`` is the earliest publication date among the new or changed episodes.
         """
+        with self._lock:
+            built = self._linker is not None
+        todo = {r.id: r for r in self._storage.reviews_linked_to(series_id)}
+        candidates: list[ReviewRecord] = []
+        if new_series or since is not None:
+            cutoff = None if new_series or since is None else since - timedelta(days=1)
+            candidates = [
+                r
+                for r in self._storage.list_reviews()
+                if r.id not in todo
+                and (cutoff is None or r.published is None or r.published >= cutoff)
+            ]
+        if not (built or todo or candidates):
+            return 0  # no review to re-link and no linker to update: nothing to read
         changed = self._storage.catalog([series_id])
         with self._lock:
             if self._linker is not None:
@@ -190,19 +204,9 @@ class Reviews:
                     self._linker.catalog.put(series)
         if not changed:
             return 0
-        todo = {r.id: r for r in self._storage.reviews_linked_to(series_id)}
-        if new_series or since is not None:
+        if candidates:
             only_this = Linker(Catalog.build(changed))
-            cutoff = None if new_series or since is None else since - timedelta(days=1)
-            for review in self._storage.list_reviews():
-                if review.id in todo:
-                    continue
-                if (
-                    cutoff is not None
-                    and review.published is not None
-                    and review.published < cutoff
-                ):
-                    continue
+            for review in candidates:
                 if only_this.link(review.document()):
                     todo[review.id] = review
         for review in todo.values():
