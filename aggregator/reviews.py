@@ -134,15 +134,18 @@ class Reviews:
     def _save_and_link(
         self, document: ReviewDocument, *, source: str, feed_id: int | None = None
     ) -> AddedReview:
-        now = self._clock()
-        record, created = self._storage.save_review(
-            document,
-            content_hash=review_content_hash(document),
-            source=source,
-            now=now,
-            feed_id=feed_id,
-        )
-        return AddedReview(record, self.relink(record), created)
+        # Saving and linking under the lock that series_changed holds too: a review
+        # saved while a new series is being looked for is either seen by that search
+        # or linked with a catalog that already has the series — never neither.
+        with self._lock:
+            record, created = self._storage.save_review(
+                document,
+                content_hash=review_content_hash(document),
+                source=source,
+                now=self._clock(),
+                feed_id=feed_id,
+            )
+            return AddedReview(record, self.relink(record), created)
 
     # --- linking -------------------------------------------------------------------
 
@@ -184,7 +187,10 @@ class Reviews:
         ``since`` is the earliest publication date among the new or changed episodes.
         """
         with self._lock:
-            built = self._linker is not None
+            return self._series_changed(series_id, new_series=new_series, since=since)
+
+    def _series_changed(self, series_id: int, *, new_series: bool, since: datetime | None) -> int:
+        built = self._linker is not None
         todo = {r.id: r for r in self._storage.reviews_linked_to(series_id)}
         candidates: list[ReviewRecord] = []
         if new_series or since is not None:
@@ -198,10 +204,9 @@ class Reviews:
         if not (built or todo or candidates):
             return 0  # no review to re-link and no linker to update: nothing to read
         changed = self._storage.catalog([series_id])
-        with self._lock:
-            if self._linker is not None:
-                for series in changed:
-                    self._linker.catalog.put(series)
+        if self._linker is not None:
+            for series in changed:
+                self._linker.catalog.put(series)
         if not changed:
             return 0
         if candidates:
