@@ -23,6 +23,7 @@ import it without an import cycle.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -76,12 +77,24 @@ _EPISODES = Gauge("aggregator_episodes", "Episodes in the store.", registry=REGI
 _REVIEWS = Gauge("aggregator_reviews", "Reviews in the store.", registry=REGISTRY)
 
 
+@functools.cache
+def _poll_counter(outcome: str) -> Counter:
+    # .labels() validates and locks on every call; a poll is counted thousands of
+    # times a second, so each child is looked up once (the label sets are bounded).
+    return _POLLS.labels(outcome=outcome)
+
+
+@functools.cache
+def _failure_counter(error: str) -> Counter:
+    return _POLL_FAILURES.labels(error=error)
+
+
 def observe_poll(outcome: str, *, error: str | None = None) -> None:
     """Count one poll. ``error`` is the class name of what failed it, if it failed
     (a bounded set of names: never the message, which holds URLs)."""
-    _POLLS.labels(outcome=outcome).inc()
+    _poll_counter(outcome).inc()
     if error is not None:
-        _POLL_FAILURES.labels(error=error).inc()
+        _failure_counter(error).inc()
 
 
 def observe_fetch(seconds: float) -> None:
