@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from aggregator.cli import main
+from tests.cli_support import Cli
 from tests.feedserver import FeedServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,38 +16,6 @@ SEED = ROOT.parent / "shared" / "seeds" / "000_1b6acc4887f54450.txt"
 CALIPHATE = ROOT / "examples" / "feeds" / "caliphate.xml"
 DEV = ROOT / "tests" / "data" / "linking"
 LAST_CHAPTER_BEFORE_JULY = "d880f329-7101-567d-a25d-60dde948cb1c"  # Chapter Ten, 2018-06-21
-
-
-class Cli:
-    def __init__(
-        self,
-        config: Path,
-        database_url: str,
-        monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str],
-    ) -> None:
-        self.base = ["--config", str(config), "--database", database_url]
-        self.monkeypatch = monkeypatch
-        self.capsys = capsys
-
-    def __call__(self, *args: str, stdin: bytes | None = None) -> tuple[int, str, str]:
-        self.monkeypatch.setattr(sys, "argv", ["aggregator", *self.base, *args])
-        if stdin is not None:
-            import io
-
-            self.monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
-        code: int = 0
-        try:
-            main()
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-        out, err = self.capsys.readouterr()
-        return code, out, err
-
-    def json(self, *args: str) -> Any:
-        code, out, err = self(*args, "--json")
-        assert code == 0, err
-        return json.loads(out)
 
 
 @pytest.fixture

@@ -4,46 +4,19 @@ filled by the real pipeline (poll, then the founding review through the linker).
 from __future__ import annotations
 
 import io
-import json
-import sys
 from pathlib import Path
-from typing import Any
 
 import podcastparser  # type: ignore[import-untyped]
 import pytest
 from lxml import etree  # type: ignore[import-untyped]
 
-from aggregator.cli import main
 from aggregator.syndicate import AGG_NS
+from tests.cli_support import Cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT.parent / "shared" / "seeds" / "000_1b6acc4887f54450.txt"
 CALIPHATE = ROOT / "examples" / "feeds" / "caliphate.xml"
 NS = {"agg": AGG_NS}
-
-
-class Cli:
-    def __init__(
-        self, config: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: Any
-    ) -> None:
-        self.base = ["--config", str(config), "--database", database_url]
-        self.monkeypatch = monkeypatch
-        self.capsys = capsys
-
-    def __call__(self, *args: str) -> tuple[int, str, str]:
-        self.monkeypatch.setattr(sys, "argv", ["aggregator", *self.base, *args])
-        code = 0
-        try:
-            main()
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-        out, err = self.capsys.readouterr()
-        return code, out, err
-
-    def json(self, *args: str) -> Any:
-        code, out, err = self(*args, "--json")
-        assert code == 0, err
-        return json.loads(out)
 
 
 @pytest.fixture
