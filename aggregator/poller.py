@@ -44,6 +44,7 @@ class PollReport:
     error: str | None = None
     elapsed_seconds: float = 0.0
     error_kind: str | None = None  # the error's class name, for metrics
+    reviews: int = 0  # reviews taken in from a reviews feed (its items are not episodes)
 
     @property
     def failed(self) -> bool:
@@ -55,6 +56,8 @@ class PollReport:
         head = f"poll {self.url}: {self.outcome}"
         if self.error:
             return f"{head}: {self.error}"
+        if self.reviews:
+            return f"{head} ({self.reviews} reviews) in {self.elapsed_seconds * 1000:.0f} ms"
         return (
             f"{head} (new {c.new}, updated {c.updated}, unchanged {c.unchanged}, "
             f"missing {c.missing}) in {self.elapsed_seconds * 1000:.0f} ms"
@@ -70,6 +73,7 @@ class PollSummary:
     updated: int = 0
     unchanged: int = 0
     failed: int = 0
+    reviews: int = 0
     reports: list[PollReport] = field(default_factory=list)
 
     def add(self, report: PollReport) -> None:
@@ -79,13 +83,15 @@ class PollSummary:
             self.failed += 1
         self.new += report.counts.new
         self.updated += report.counts.updated
+        self.reviews += report.reviews
         if report.outcome in ("unchanged", "not-modified"):
             self.unchanged += 1
 
     def line(self) -> str:
+        reviews = f", {self.reviews} reviews taken in" if self.reviews else ""
         return (
-            f"polled {self.polled} feeds: {self.new} new episodes, {self.updated} updated, "
-            f"{self.unchanged} feeds unchanged, {self.failed} failed"
+            f"polled {self.polled} feeds: {self.new} new episodes, {self.updated} updated"
+            f"{reviews}, {self.unchanged} feeds unchanged, {self.failed} failed"
         )
 
 
@@ -206,7 +212,13 @@ class Poller:
         elif parsed is not None and feed.kind is FeedKind.REVIEWS:
             self._storage.apply_poll(update, None, now)
             taken = self._listener.reviews_fetched(feed, parsed) if self._listener else 0
-            counts = StoreCounts(new=taken)
+            return PollReport(
+                feed.id,
+                feed.url,
+                "new" if taken else "unchanged",
+                reviews=taken,
+                elapsed_seconds=(self._clock() - started).total_seconds(),
+            )
         else:
             counts = self._storage.apply_poll(update, parsed, now)
             if parsed is not None and self._listener and (counts.new or counts.updated):

@@ -144,8 +144,9 @@ def test_reviews_feed_items_become_linked_reviews(cli: Cli, server: FeedServer) 
     )
     server.serve("/reviews.xml", rss.encode())
     assert cli("feeds", "add", server.url("/reviews.xml"), "--kind", "reviews")[0] == 0
-    code, _, err = cli("poll")
+    code, out, err = cli("poll")
     assert code == 0, err
+    assert "0 new episodes, 0 updated, 2 reviews taken in" in out  # items are not episodes
     reviews = {r["url"]: r for r in cli.json("reviews", "list")}
     assert set(reviews) == {"https://blog.example/caliphate", "https://blog.example/baghuz"}
     linked = cli.json("links")
