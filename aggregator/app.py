@@ -13,6 +13,7 @@ from types import TracebackType
 
 from aggregator.extract import MAX_REVIEW_BYTES
 from aggregator.fetch import Fetcher
+from aggregator.leases import instance_name
 from aggregator.poller import Poller
 from aggregator.reviews import Reviews
 from aggregator.settings import Settings
@@ -91,7 +92,12 @@ def make_app(
     except BaseException:
         storage.close()
         raise
-    reviews = Reviews(storage, review_fetcher, clock=clock)
+    # One name for this instance's leases on feeds and on linking work.
+    owner = instance_name()
+    lease_seconds = settings.poll.lease_seconds
+    reviews = Reviews(
+        storage, review_fetcher, clock=clock, owner=owner, lease_seconds=lease_seconds
+    )
     poller = Poller(
         storage,
         fetcher,
@@ -99,6 +105,7 @@ def make_app(
         clock=clock,
         listener=reviews,
         restricted_fetcher=restricted_fetcher,
+        owner=owner,
     )
     return App(
         settings, storage, fetcher, poller, reviews, clock, review_fetcher, restricted_fetcher

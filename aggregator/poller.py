@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from aggregator import decide, metrics
+from aggregator import decide, leases, metrics
 from aggregator.exceptions import FetchError, ParseError, StorageError
 from aggregator.fetch import Fetcher
 from aggregator.parse import parse_feed
@@ -118,8 +118,11 @@ class Poller:
         random: Callable[[], float] = _random.random,
         listener: ContentListener | None = None,
         restricted_fetcher: Fetcher | None = None,
+        owner: str | None = None,
     ) -> None:
         self._storage = storage
+        # The name this instance's feed leases carry (see aggregator.leases).
+        self._owner = owner or leases.instance_name()
         self._listener = listener
         # Feeds added through the HTTP API are fetched with this one: public addresses
         # only, redirects included (no server-side request forgery through a feed URL).
@@ -284,8 +287,16 @@ class Poller:
         host, so one publisher with many feeds is not hammered. Polls that bring
         nothing to store are written in batches (see ``Storage.apply_schedule_updates``).
         """
+        claimed = feeds is None
         if feeds is None:
-            feeds = self._storage.due_feeds(self._clock(), self._settings.batch_size)
+            # Leased to this instance: another one polling the same database skips
+            # them until each poll is stored (or this instance dies and the lease ends).
+            feeds = self._storage.claim_due_feeds(
+                self._clock(),
+                self._settings.batch_size,
+                owner=self._owner,
+                lease_seconds=self._settings.lease_seconds,
+            )
         queue = _HostQueue(feeds, self._settings.per_host, self._stopping)
         deferred = _Deferred(self._storage)
         summary = PollSummary()
@@ -309,13 +320,30 @@ class Poller:
             for i in range(min(self._settings.workers, queue.size))
         ]
         try:
-            for worker in workers:
-                worker.start()
-            for worker in workers:
-                worker.join()
+            with leases.Renewer(self._renew_leases, self._settings.lease_seconds / 3):
+                for worker in workers:
+                    worker.start()
+                for worker in workers:
+                    worker.join()
         finally:
             deferred.flush()
+            if claimed:
+                self._release(queue.dropped)
         return summary
+
+    def _renew_leases(self) -> None:
+        self._storage.renew_feed_leases(
+            self._clock(), owner=self._owner, lease_seconds=self._settings.lease_seconds
+        )
+
+    def _release(self, feeds: list[FeedRecord]) -> None:
+        """Give back claimed feeds left unpolled (stopping), for other instances now."""
+        try:
+            self._storage.release_feeds([f.id for f in feeds], owner=self._owner)
+        except StorageError as e:
+            log.warning(
+                "giving back %d feeds failed (their leases will run out): %s", len(feeds), e
+            )
 
 
 class _HostQueue:
@@ -328,6 +356,7 @@ class _HostQueue:
             self._waiting[_host(feed.url)].append(feed)
             self.size += 1
         self._busy: dict[str, int] = defaultdict(int)
+        self.dropped: list[FeedRecord] = []  # left waiting when polling stopped
         self._per_host = per_host
         self._stopping = stopping
         self._changed = threading.Condition()
@@ -337,6 +366,8 @@ class _HostQueue:
         with self._changed:
             while True:
                 if self._stopping.is_set():
+                    for waiting in self._waiting.values():
+                        self.dropped.extend(waiting)
                     self._waiting.clear()
                 if not self._waiting:
                     return None

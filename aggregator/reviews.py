@@ -9,7 +9,12 @@ review is linked the moment it is added. Links are kept current incrementally:
   that series (their "latest episode" may have changed), and the reviews published
   after the earliest new or changed episode in which a linker that knows only that
   series finds something;
-- a new linker version re-links reviews linked by an older one (``relink_outdated``).
+- a new linker version re-links reviews linked by an older one (``relink_outdated``),
+  each review claimed with a lease so that instances sharing a database split the work.
+
+Several instances may share one database, each with its linker's catalog in memory.
+Before linking, an instance reloads the series whose change time moved since it last
+looked (``Storage.series_change_times``), whichever instance stored the change.
 
 Human decisions (confirmed, rejected, manual links) survive all of it: storage's
 ``replace_links`` only replaces the linker's own links.
@@ -19,11 +24,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from aggregator import metrics
+from aggregator import leases, metrics
 from aggregator.exceptions import ReviewError
 from aggregator.extract import extract_document, extract_html, review_content_hash
 from aggregator.fetch import Fetcher
@@ -51,13 +57,30 @@ class AddedReview:
 class Reviews:
     """Review intake and linking, over one storage. Thread-safe."""
 
+    # Re-linking in bulk looks for series changed by other instances at most this
+    # often; a review being added always looks (see ``_save_and_link``).
+    CATALOG_CHECK_SECONDS = 10.0
+    # Reviews claimed at once for re-linking.
+    RELINK_CLAIM = 20
+
     def __init__(
-        self, storage: Storage, fetcher: Fetcher, *, clock: Callable[[], datetime]
+        self,
+        storage: Storage,
+        fetcher: Fetcher,
+        *,
+        clock: Callable[[], datetime],
+        owner: str | None = None,
+        lease_seconds: float = 120.0,
     ) -> None:
         self._storage = storage
         self._fetcher = fetcher
         self._clock = clock
+        self._owner = owner or leases.instance_name()
+        self._lease_seconds = lease_seconds
         self._linker: Linker | None = None
+        # Each series' change time as the catalog reflects it, and when we last looked.
+        self._catalog_times: dict[int, datetime | None] = {}
+        self._catalog_checked = 0.0
         self._lock = threading.RLock()
 
     # --- intake ------------------------------------------------------------------
@@ -145,6 +168,10 @@ class Reviews:
                 now=self._clock(),
                 feed_id=feed_id,
             )
+            # Saved first, then the catalog brought up to date: a series another
+            # instance stores meanwhile either finds this review when it looks for its
+            # reviews (series_changed) or is in the catalog that links it.
+            self._refresh_catalog(force=True)
             return AddedReview(record, self.relink(record), created)
 
     # --- linking -------------------------------------------------------------------
@@ -153,8 +180,34 @@ class Reviews:
         """The linker over the whole catalog, built on first use and kept current."""
         with self._lock:
             if self._linker is None:
+                # Times read before the series: a change stored in between is seen
+                # as a change at the next refresh, never missed.
+                times = self._storage.series_change_times()
                 self._linker = Linker(Catalog.build(self._storage.catalog()))
+                self._catalog_times = times
+                self._catalog_checked = time.monotonic()
             return self._linker
+
+    def _refresh_catalog(self, *, force: bool = False) -> None:
+        """Reload the series that changed in the database since the catalog was read
+        (stored by another instance, or by this one), and drop the deleted ones."""
+        if self._linker is None:
+            return  # built from the database when first needed
+        if not force and time.monotonic() - self._catalog_checked < self.CATALOG_CHECK_SECONDS:
+            return
+        times = self._storage.series_change_times()
+        self._catalog_checked = time.monotonic()
+        catalog = self._linker.catalog
+        for series_id in self._catalog_times.keys() - times.keys():
+            if series_id in catalog:
+                catalog.remove(series_id)
+        changed = [i for i, t in times.items() if self._catalog_times.get(i, t) != t]
+        changed += list(times.keys() - self._catalog_times.keys())
+        if changed:
+            for series in self._storage.catalog(changed):
+                catalog.put(series)
+            log.info("catalog: reloaded %d changed series", len(changed))
+        self._catalog_times = times
 
     def relink(self, review: ReviewRecord) -> list[LinkRecord]:
         """Link one review afresh; human decisions on its links are kept."""
@@ -219,8 +272,28 @@ class Reviews:
         return len(todo)
 
     def relink_outdated(self, *, limit: int = 1000) -> int:
-        """Re-link reviews linked by another linker version (or never); returns how many."""
-        reviews = self._storage.reviews_needing_link(LINKER_VERSION, limit=limit)
-        for review in reviews:
-            self.relink(review)
-        return len(reviews)
+        """Re-link reviews linked by another linker version (or never); returns how many.
+
+        Each review is claimed first: instances sharing the database split the work,
+        and a review claimed by an instance that died is taken up when its lease ends.
+        """
+        with self._lock:
+            self.linker()
+            self._refresh_catalog()
+        done = 0
+        while done < limit:
+            # Small claims: a batch is linked well within one lease (no renewals), and
+            # an instance that dies holds little work hostage.
+            batch = self._storage.claim_reviews_needing_link(
+                LINKER_VERSION,
+                limit=min(self.RELINK_CLAIM, limit - done),
+                now=self._clock(),
+                owner=self._owner,
+                lease_seconds=self._lease_seconds,
+            )
+            if not batch:
+                break
+            for review in batch:
+                self.relink(review)
+            done += len(batch)
+        return done

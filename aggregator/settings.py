@@ -46,6 +46,10 @@ class PollSettings:
     per_host: int = 2
     tick_seconds: float = 30.0
     batch_size: int = 200
+    # How long a claimed feed (or review to link) stays with the instance that claimed
+    # it; renewed every third of it while the work goes on. When an instance dies, its
+    # feeds return to the others after at most this long.
+    lease_seconds: float = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +145,7 @@ def _from_file(path: Path) -> Settings:
             per_host=reader.integer("poll", "per_host", 2),
             tick_seconds=reader.number("poll", "tick_seconds", 30.0),
             batch_size=reader.integer("poll", "batch_size", 200),
+            lease_seconds=reader.number("poll", "lease_seconds", 120.0),
         ),
         http=HttpSettings(
             host=reader.string("http", "host", "127.0.0.1"),

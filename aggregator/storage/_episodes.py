@@ -82,6 +82,11 @@ class Plan:
     updated: int = 0
     unchanged: int = 0
 
+    @property
+    def writes(self) -> bool:
+        """Whether carrying the plan out changes any row."""
+        return bool(self.upserts or self.rematches or self.touches or self.newly_missing)
+
     def counts(self, series_id: int) -> StoreCounts:
         changed = [e.published for e in self.upserts if e.published is not None]
         changed += [e.published for _, e in self.rematches if e.published is not None]

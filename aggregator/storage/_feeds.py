@@ -102,17 +102,71 @@ def remove(session: Session, feed_id: int) -> None:
         raise NotFoundError(f"no feed with id {feed_id}")
 
 
-def due(session: Session, now: datetime, limit: int) -> list[Feed]:
+def _due_query(now: datetime) -> Any:
     next_poll = col(Feed.next_poll_at)
-    query = (
-        select(Feed)
+    lease = col(Feed.lease_until)
+    return (
+        select(Feed.id)
         .where(Feed.status != FeedStatus.GONE.value)
         .where(or_(next_poll.is_(None), next_poll <= now))
+        # Held by an instance polling it now, unless that lease ran out (a crash).
+        .where(or_(lease.is_(None), lease <= now))
         # Never-polled feeds first, then the longest overdue.
         .order_by(next_poll.asc().nulls_first(), col(Feed.id))
-        .limit(limit)
     )
-    return list(session.exec(query))
+
+
+def due(session: Session, now: datetime, limit: int) -> list[Feed]:
+    ids = list(session.exec(_due_query(now).limit(limit)))
+    return _rows_in_order(session, ids)
+
+
+def claim_due(
+    session: Session, now: datetime, limit: int, *, owner: str, until: datetime
+) -> list[Feed]:
+    """Lease up to ``limit`` due feeds to ``owner`` until ``until``; return them.
+
+    ``FOR UPDATE SKIP LOCKED`` lets instances claim at the same moment without
+    waiting on each other or taking the same feed: rows another transaction is
+    claiming are passed over. (SQLite has no row locks and renders no FOR UPDATE;
+    its writers are serialized by BEGIN IMMEDIATE, which gives the same guarantee.)
+    """
+    query = _due_query(now).limit(limit).with_for_update(skip_locked=True)
+    ids = list(session.exec(query))
+    if not ids:
+        return []
+    session.connection().execute(
+        sa_update(Feed).where(col(Feed.id).in_(ids)).values(lease_owner=owner, lease_until=until)
+    )
+    return _rows_in_order(session, ids)
+
+
+def renew_leases(connection: Connection, now: datetime, *, owner: str, until: datetime) -> int:
+    """Extend the leases ``owner`` still holds; returns how many."""
+    result = connection.execute(
+        sa_update(Feed)
+        .where(col(Feed.lease_owner) == owner)
+        .where(col(Feed.lease_until) > now)
+        .values(lease_until=until)
+    )
+    return result.rowcount
+
+
+def release_leases(connection: Connection, feed_ids: Sequence[int], *, owner: str) -> None:
+    """Give back feeds claimed but not polled (the instance is stopping)."""
+    connection.execute(
+        sa_update(Feed)
+        .where(col(Feed.id).in_(feed_ids))
+        .where(col(Feed.lease_owner) == owner)
+        .values(lease_owner=None, lease_until=None)
+    )
+
+
+def _rows_in_order(session: Session, ids: Sequence[int]) -> list[Feed]:
+    if not ids:
+        return []
+    rows = {row.id: row for row in session.exec(select(Feed).where(col(Feed.id).in_(ids)))}
+    return [rows[i] for i in ids if i in rows]
 
 
 def update_values(update: FeedUpdate, now: datetime) -> dict[str, Any]:
@@ -126,6 +180,9 @@ def update_values(update: FeedUpdate, now: datetime) -> dict[str, Any]:
         "last_error_at": update.polled_at if update.last_error is not None else None,
         "warning": update.warning,
         "updated_at": now,
+        # The poll is stored: the claim on the feed ends with it.
+        "lease_owner": None,
+        "lease_until": None,
     }
     if update.validators is not None:
         values["etag"] = update.validators.etag

@@ -240,10 +240,11 @@ def replace(
             for p in wanted.values()
         ]
         connection.execute(insert(LINK), rows)
+    # Linked: a claim on the review (relink work, see _reviews.claim_needing_link) ends.
     connection.execute(
         update(REVIEW)
         .where(REVIEW.c.id == review_id)
-        .values(linker_version=linker_version, linked_at=now)
+        .values(linker_version=linker_version, linked_at=now, lease_owner=None, lease_until=None)
     )
     return list_page(connection, review_id=review_id)
 

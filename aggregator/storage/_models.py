@@ -79,7 +79,7 @@ class Feed(_Table, table=True):
     newest_published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     ttl_minutes: int | None = Field(default=None)
     # Claimed by one instance for one poll when several share a PostgreSQL database.
-    lease_owner: str | None = Field(default=None, sa_type=Text)
+    lease_owner: str | None = Field(default=None, sa_type=Text, index=True)
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # "api" for a feed added through the HTTP API: it is fetched with the API's
     # restrictions (http(s) only, no private addresses); None from the config or CLI.
@@ -109,6 +109,9 @@ class Series(_Table, table=True):
     content_hash: str = Field(default="", sa_type=Text)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+    # The series or any of its episodes last changed (new, updated, gone missing):
+    # every instance reloads such a series into its linker's catalog.
+    changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Episode(_Table, table=True):
@@ -177,6 +180,9 @@ class Review(_Table, table=True):
     )
     linker_version: str | None = Field(default=None, sa_type=Text)  # None: never linked
     linked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Claimed by one instance for linking (see Feed.lease_owner).
+    lease_owner: str | None = Field(default=None, sa_type=Text)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 

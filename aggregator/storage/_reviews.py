@@ -191,15 +191,49 @@ def delete(connection: Connection, review_id: int) -> None:
         raise NotFoundError(f"no review with id {review_id}")
 
 
+def _needing_link(linker_version: str) -> Any:
+    return select(REVIEW.c.id).where(
+        or_(REVIEW.c.linker_version.is_(None), REVIEW.c.linker_version != linker_version)
+    )
+
+
 def needing_link(connection: Connection, linker_version: str, limit: int) -> list[ReviewRecord]:
     """Reviews never linked, or linked by another linker version; oldest first."""
+    ids = _needing_link(linker_version).order_by(REVIEW.c.id).limit(limit)
+    query = select(REVIEW).where(REVIEW.c.id.in_(ids)).order_by(REVIEW.c.id)
+    return [to_record(row) for row in connection.execute(query)]
+
+
+def claim_needing_link(
+    connection: Connection,
+    linker_version: str,
+    limit: int,
+    *,
+    now: datetime,
+    owner: str,
+    until: datetime,
+) -> list[ReviewRecord]:
+    """Lease up to ``limit`` reviews needing links to ``owner``; oldest first.
+
+    Like ``_feeds.claim_due``: rows another instance is claiming are skipped, and a
+    lease that ran out (its holder died) lets the review be claimed again.
+    """
+    lease = REVIEW.c.lease_until
     query = (
-        select(REVIEW)
-        .where(or_(REVIEW.c.linker_version.is_(None), REVIEW.c.linker_version != linker_version))
+        _needing_link(linker_version)
+        .where(or_(lease.is_(None), lease <= now))
         .order_by(REVIEW.c.id)
         .limit(limit)
+        .with_for_update(skip_locked=True)
     )
-    return [to_record(row) for row in connection.execute(query)]
+    ids = list(connection.execute(query).scalars())
+    if not ids:
+        return []
+    connection.execute(
+        update(REVIEW).where(REVIEW.c.id.in_(ids)).values(lease_owner=owner, lease_until=until)
+    )
+    rows = connection.execute(select(REVIEW).where(REVIEW.c.id.in_(ids)).order_by(REVIEW.c.id))
+    return [to_record(row) for row in rows]
 
 
 def count(connection: Connection) -> int:

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Connection, Row, Select, func, select, update
 from sqlmodel import Session, col
 from sqlmodel import select as sm_select
 
@@ -53,6 +53,7 @@ def upsert(session: Session, feed_id: int, parsed: ParsedSeries, now: datetime) 
     row.persons = persons_to_json(parsed.persons)
     row.content_hash = parsed.content_hash
     row.updated_at = now
+    row.changed_at = now
     session.add(row)
     session.flush()
     assert row.id is not None
@@ -110,3 +111,14 @@ def exists(session: Session, series_id: int) -> bool:
 def id_for_feed(session: Session, feed_id: int) -> int | None:
     query = sm_select(col(Series.id)).where(Series.feed_id == feed_id)
     return session.exec(query).first()
+
+
+def mark_changed(connection: Connection, series_id: int, now: datetime) -> None:
+    """Its episodes changed: instances reload the series into their linker's catalog."""
+    connection.execute(update(SERIES).where(SERIES.c.id == series_id).values(changed_at=now))
+
+
+def change_times(connection: Connection) -> dict[int, datetime | None]:
+    """Every series' last change time (``Series.changed_at``), by id."""
+    rows = connection.execute(select(SERIES.c.id, SERIES.c.changed_at))
+    return {row.id: row.changed_at for row in rows}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 
 from sqlalchemy import Engine
@@ -145,9 +145,33 @@ class Storage:
             _feeds.remove(session, feed_id)
 
     def due_feeds(self, now: datetime, limit: int) -> list[FeedRecord]:
-        """Feeds not gone whose next poll is due: never-polled first, then most overdue."""
+        """Feeds not gone whose next poll is due and which no instance holds:
+        never-polled first, then most overdue."""
         with self._read("finding due feeds") as session:
             return [_feeds.to_record(row) for row in _feeds.due(session, now, limit)]
+
+    def claim_due_feeds(
+        self, now: datetime, limit: int, *, owner: str, lease_seconds: float
+    ) -> list[FeedRecord]:
+        """Like ``due_feeds``, but each feed is leased to ``owner``: no other instance
+        takes it until its poll is stored (which ends the lease) or the lease runs out.
+        """
+        until = now + timedelta(seconds=lease_seconds)
+        with self._write("claiming due feeds") as session:
+            rows = _feeds.claim_due(session, now, limit, owner=owner, until=until)
+            return [_feeds.to_record(row) for row in rows]
+
+    def renew_feed_leases(self, now: datetime, *, owner: str, lease_seconds: float) -> int:
+        """Extend the leases ``owner`` holds (feeds claimed, not yet stored)."""
+        until = now + timedelta(seconds=lease_seconds)
+        with self._write("renewing feed leases") as session:
+            return _feeds.renew_leases(session.connection(), now, owner=owner, until=until)
+
+    def release_feeds(self, feed_ids: Sequence[int], *, owner: str) -> None:
+        """Give back feeds ``owner`` claimed but will not poll (it is stopping)."""
+        if feed_ids:
+            with self._write(f"releasing {len(feed_ids)} feeds") as session:
+                _feeds.release_leases(session.connection(), feed_ids, owner=owner)
 
     # --- polls ---------------------------------------------------------------------
 
@@ -194,6 +218,8 @@ class Storage:
             connection = session.connection()
             todo = _episodes.plan(_episodes.load_stored(connection, series_id), parsed)
             _episodes.write(connection, series_id, todo, now)
+            if todo.writes:
+                _series.mark_changed(connection, series_id, now)
             return todo.counts(series_id)
 
     def apply_schedule_updates(self, updates: Sequence[FeedUpdate], now: datetime) -> None:
@@ -307,6 +333,23 @@ class Storage:
         with self._read("finding reviews to link") as session:
             return _reviews.needing_link(session.connection(), linker_version, limit)
 
+    def claim_reviews_needing_link(
+        self,
+        linker_version: str,
+        *,
+        limit: int,
+        now: datetime,
+        owner: str,
+        lease_seconds: float,
+    ) -> list[ReviewRecord]:
+        """Like ``reviews_needing_link``, each review leased to ``owner`` until it is
+        linked (``replace_links`` ends the lease) or the lease runs out."""
+        until = now + timedelta(seconds=lease_seconds)
+        with self._write("claiming reviews to link") as session:
+            return _reviews.claim_needing_link(
+                session.connection(), linker_version, limit, now=now, owner=owner, until=until
+            )
+
     def review_count(self) -> int:
         with self._read("counting reviews") as session:
             return _reviews.count(session.connection())
@@ -407,6 +450,12 @@ class Storage:
             return _catalog.load(session.connection(), series_ids)
 
     # --- combined feeds (aggregator.syndicate) -------------------------------------
+
+    def series_change_times(self) -> dict[int, datetime | None]:
+        """Every series' last change (itself or its episodes), by id: what a linker's
+        catalog must reload to match the database, whoever stored the change."""
+        with self._read("reading series change times") as session:
+            return _series.change_times(session.connection())
 
     def feed_version(self, *, series_id: int | None = None, reviews: bool = False) -> FeedVersion:
         """The version of a series feed (``reviews`` False), or of the reviews feed
