@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit
 
 from aggregator.durations import parse_duration
-from aggregator.sanitize import html_to_text, sanitize_html
+from aggregator.sanitize import html_to_text, sanitize_html, storable_text
 from aggregator.types import Enclosure, ParsedEpisode, ParsedSeries, Person
 
 _EPISODE_TYPES = frozenset({"full", "trailer", "bonus"})
@@ -228,16 +228,26 @@ def _file_stem(url: str) -> str:
     return name.rsplit(".", 1)[0] if "." in name[1:] else name
 
 
-def _positive_int(value: Any) -> int | None:
+# Storage's integer columns are 32-bit on PostgreSQL (enclosure lengths 64-bit). A
+# number past them in a feed is junk (no show has two billion episodes), and must not
+# fail the write of the whole feed.
+_MAX_INT = 2**31 - 1
+_MAX_LENGTH = 2**63 - 1
+
+
+def _positive_int(value: Any, limit: int = _MAX_INT) -> int | None:
     text = _squash(value)
     if text is None or not text.isascii() or not text.isdigit():
         return None
-    number = int(text)
-    return number if number > 0 else None
+    digits = text.lstrip("0")
+    if len(digits) > len(str(limit)):  # also keeps int() off 4,300+ digits (it refuses)
+        return None
+    number = int(digits or "0")
+    return number if 0 < number <= limit else None
 
 
 def _length(value: Any) -> int | None:
-    return _positive_int(value)
+    return _positive_int(value, _MAX_LENGTH)
 
 
 def _one_of(value: Any, allowed: frozenset[str]) -> str | None:
@@ -263,11 +273,32 @@ _Hashed = TypeVar("_Hashed", ParsedSeries, ParsedEpisode)
 
 
 def _with_content_hash(value: _Hashed) -> _Hashed:
+    value = _storable(value)
     fields = _plain_data(value)
     del fields["content_hash"]
     fields.pop("item_hash", None)  # raw bytes may change while the content does not
     text = json.dumps(fields, sort_keys=True, ensure_ascii=False)
     return replace(value, content_hash=_sha256(text.encode()))
+
+
+def _storable(value: Any) -> Any:
+    """``value`` with every string in it passed through ``storable_text``: a NUL in a
+    title (raw, or from ``&#0;`` in a broken feed) would make PostgreSQL refuse the
+    whole feed. The same object back when nothing changed (the common case)."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, tuple):
+        items = tuple(_storable(item) for item in value)
+        return value if items == value else items
+    if is_dataclass(value) and not isinstance(value, type):
+        changed = {}
+        for f in dataclass_fields(value):
+            old = getattr(value, f.name)
+            new = _storable(old)
+            if new is not old:
+                changed[f.name] = new
+        return replace(value, **changed) if changed else value
+    return value
 
 
 def _plain_data(value: Any) -> Any:

@@ -11,7 +11,11 @@ from __future__ import annotations
 import re
 
 # One to three colon-separated groups of digits; only the last may carry a fraction.
-_DURATION = re.compile(r"(\d+)(?::(\d+))?(?::(\d+))?(?:[.,]\d*)?")
+# Ten digits a group at most: more is junk, and int() refuses 4,300+ digits outright.
+_DURATION = re.compile(r"(\d{1,10})(?::(\d{1,10}))?(?::(\d{1,10}))?(?:[.,]\d*)?")
+
+# Storage keeps durations in a 32-bit column (PostgreSQL); 68 years is no episode.
+_MAX_SECONDS = 2**31 - 1
 
 
 def parse_duration(text: str | None) -> int | None:
@@ -37,7 +41,14 @@ def parse_duration(text: str | None) -> int | None:
     (True, True)
     >>> parse_duration("1:2:3:4") is None
     True
+    >>> parse_duration("99999999999") is None, parse_duration("9" * 5000) is None
+    (True, True)
     """
+    seconds = _seconds(text)
+    return seconds if seconds is not None and seconds <= _MAX_SECONDS else None
+
+
+def _seconds(text: str | None) -> int | None:
     if text is None:
         return None
     match = _DURATION.fullmatch(text.strip())

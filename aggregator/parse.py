@@ -44,6 +44,7 @@ import feedparser.exceptions
 import feedparser.mixin
 import feedparser.sanitizer
 
+from aggregator._entities import check_entities
 from aggregator._itemsplit import split_items, without_spans
 from aggregator._parse_fields import episodes_from, series_from
 from aggregator.exceptions import ParseError
@@ -164,6 +165,19 @@ def _start_enclosure(p: Any, attrs: dict[str, str]) -> None:
         link["href"] = p.resolve_uri(link["href"].strip())
 
 
+def _handle_charref(p: Any, ref: str) -> None:
+    # feedparser's loose parser encodes chr(n) of a reference &#n; as UTF-8, which fails
+    # for a surrogate (&#xD800;) or a number past U+10FFFF, and one such reference in a
+    # title lost the whole feed. It names no character: U+FFFD stands in, as in HTML5.
+    try:
+        code = int(ref[1:], 16) if ref[:1] in "xX" else int(ref)
+    except ValueError:  # not a number, or 4,300+ digits
+        code = -1
+    if not 0 <= code <= 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        ref = "xfffd"
+    feedparser.mixin._FeedParserMixin.handle_charref(p, ref)
+
+
 _NAMESPACES = {
     **feedparser.mixin._FeedParserMixin.namespaces,
     **dict.fromkeys(PODCAST_NAMESPACES, "podcast"),
@@ -186,6 +200,7 @@ _EXTENSIONS: dict[str, Any] = {
     "_end_podcast_liveitem": _end_podcast_liveitem,
     "_start_itunes_image": _start_itunes_image,
     "_start_enclosure": _start_enclosure,
+    "handle_charref": _handle_charref,
     **_text_handlers("itunes_summary", "agg_itunes_summary"),
     **_text_handlers("itunes_subtitle", "agg_itunes_subtitle"),
     **_text_handlers("itunes_author", "agg_itunes_author"),
@@ -323,7 +338,8 @@ def parse_feed(
     parse) items whose raw bytes are unchanged are skipped: the result then has
     ``complete=False`` and only the new or changed episodes.
 
-    Raises ``ParseError`` when ``content`` is not an RSS or Atom feed.
+    Raises ``ParseError`` when ``content`` is not an RSS or Atom feed, or declares
+    XML entities that are external or defined by other entities (``_entities``).
     """
     if not content.strip():
         raise ParseError(url, "empty document")
@@ -335,6 +351,7 @@ def parse_feed(
         prepared = _prepare(content, {"content-type": content_type} if content_type else {})
     except Exception as e:  # feedparser's encoding sniffing on garbage
         raise ParseError(url, f"cannot decode the document: {_one_line(e)}") from e
+    check_entities(prepared.data, url)  # billion laughs, XXE: refused before any parse
 
     split = split_items(prepared.data) if prepared.encoding_known else None
     hashes = [_sha256(item) for item in split.items(prepared.data)] if split else None

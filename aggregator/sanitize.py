@@ -30,6 +30,12 @@ _BLOCK_TAGS = frozenset(
 # Elements whose content is never text a reader sees.
 _HIDDEN_TAGS = frozenset({"script", "style", "template", "head", "title", "noscript"})
 
+# Characters no store or document of ours can carry: C0 controls but tab and line
+# breaks (PostgreSQL's text refuses NUL, XML 1.0 every one of them), lone surrogates
+# (not encodable as UTF-8: a numeric character reference like &#xD800; makes one) and
+# the non-characters U+FFFE and U+FFFF.
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
 _SPACES = re.compile(r"[^\S\n]+")
 _NEWLINES = re.compile(r"\n\s*")
 
@@ -61,6 +67,17 @@ def sanitize_html(html: str, base_url: str | None = None) -> str:
         return value
 
     return nh3.clean(html, attribute_filter=absolute).strip()
+
+
+def storable_text(text: str) -> str:
+    """``text`` without the characters no database or XML document can carry.
+
+    >>> storable_text("Bad\\x00 byte\\x0b here\\ud800, tab\\tand line\\nkept")
+    'Bad byte here, tab\\tand line\\nkept'
+    """
+    if _UNSTORABLE.search(text) is None:
+        return text  # nearly always: no copy
+    return _UNSTORABLE.sub("", text)
 
 
 class _TextCollector(HTMLParser):
