@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from aggregator.exceptions import StorageError
 from aggregator.poller import Poller
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,10 @@ class Ticker:
             for chore in self._chores:
                 if not self._poller.stopping:
                     chore()
+        except StorageError as e:
+            # The database is down or unreachable: nothing was stored, claimed feeds
+            # return when their leases end, and the next tick tries again.
+            log.error("tick failed, trying again at the next one: %s", e)
         except Exception:
             # A bug in one tick must not kill the service; the next tick tries again.
             log.exception("tick failed")

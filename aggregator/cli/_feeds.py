@@ -95,17 +95,16 @@ def opml_import(
     except OSError as e:
         raise InputError(f"{source}: cannot read: {e.strerror or e}") from e
     entries = read_opml(content, source=source)
-    added = skipped = 0
+    wanted: list[tuple[str, FeedKind]] = []
+    skipped = 0
+    for entry in entries:
+        try:
+            wanted.append((normalize_feed_location(entry.url, allow_file=False), entry.kind))
+        except InputError as e:
+            typer.echo(f"skipped: {e}", err=True)
+            skipped += 1
     with context(ctx).open() as a:
-        for entry in entries:
-            try:
-                location = normalize_feed_location(entry.url, allow_file=False)
-            except InputError as e:
-                typer.echo(f"skipped: {e}", err=True)
-                skipped += 1
-                continue
-            _, created = a.storage.ensure_feed(location, entry.kind, a.clock())
-            added += created
+        added = a.storage.ensure_feeds(wanted, a.clock())
     typer.echo(
         f"imported {source}: {added} feeds added, {len(entries) - added - skipped} already "
         f"followed, {skipped} skipped"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, or_
+from sqlalchemy import Connection, bindparam, delete, insert, or_
 from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -89,6 +89,50 @@ def add(session: Session, url: str, kind: FeedKind, now: datetime) -> Feed:
         # Another process added the same URL between our look and our insert.
         raise AlreadyExistsError(f"a feed with the URL {url} already exists") from e
     return row
+
+
+def add_many(session: Session, entries: Sequence[tuple[str, FeedKind]], now: datetime) -> int:
+    """Add the feeds whose URL (current or as added) is unknown; returns how many.
+
+    One query for what is known and one multi-row insert: a subscription list of
+    thousands of feeds goes in in one transaction, not one per feed.
+    """
+    urls = {url for url, _ in entries}
+    known: set[str] = set()
+    for chunk in _chunks(sorted(urls)):
+        rows = session.connection().execute(
+            select(col(Feed.url), col(Feed.added_url)).where(
+                or_(col(Feed.url).in_(chunk), col(Feed.added_url).in_(chunk))
+            )
+        )
+        for url, added_url in rows:
+            known.update((url, added_url))
+    new: dict[str, FeedKind] = {}
+    for url, kind in entries:
+        if url not in known:
+            new.setdefault(url, kind)
+    if new:
+        session.connection().execute(
+            insert(Feed),
+            [
+                {
+                    "url": url,
+                    "added_url": url,
+                    "kind": kind.value,
+                    "status": FeedStatus.ACTIVE.value,
+                    "error_count": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for url, kind in new.items()
+            ],
+        )
+    return len(new)
+
+
+def _chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def list_all(session: Session) -> list[Feed]:

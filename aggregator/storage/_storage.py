@@ -10,7 +10,7 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from aggregator.exceptions import AlreadyExistsError, NotFoundError
+from aggregator.exceptions import AlreadyExistsError, NotFoundError, StorageError
 from aggregator.storage import (
     _catalog,
     _episodes,
@@ -121,6 +121,17 @@ class Storage:
         except AlreadyExistsError:
             # Lost a race with another instance adding the same feed: it is there now.
             return self.find_feed(url), False
+
+    def ensure_feeds(self, entries: Sequence[tuple[str, FeedKind]], now: datetime) -> int:
+        """Add every (url, kind) whose URL is not known yet, in one transaction;
+        returns how many were added. For long subscription lists (OPML)."""
+        try:
+            with self._write(f"adding {len(entries)} feeds") as session:
+                return _feeds.add_many(session, entries, now)
+        except StorageError:
+            # Most likely another instance added some of them meanwhile (a unique
+            # URL refused the insert): one at a time then, each knowing the other.
+            return sum(self.ensure_feed(url, kind, now)[1] for url, kind in entries)
 
     def get_feed(self, feed_id: int) -> FeedRecord:
         with self._read(f"reading feed {feed_id}") as session:
