@@ -351,7 +351,11 @@ def parse_feed(
         prepared = _prepare(content, {"content-type": content_type} if content_type else {})
     except Exception as e:  # feedparser's encoding sniffing on garbage
         raise ParseError(url, f"cannot decode the document: {_one_line(e)}") from e
-    check_entities(prepared.data, url)  # billion laughs, XXE: refused before any parse
+    # Billion laughs, XXE: refused before any parse. The document as sent, and as the
+    # parsers will see it: feedparser's DOCTYPE rewrite can mangle declarations (which
+    # would hide them from us, not refuse them) or, in principle, reveal some.
+    check_entities(content, url)
+    check_entities(prepared.data, url)
 
     split = split_items(prepared.data) if prepared.encoding_known else None
     hashes = [_sha256(item) for item in split.items(prepared.data)] if split else None
