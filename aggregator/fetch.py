@@ -79,10 +79,12 @@ def _utc_now() -> datetime:
 class Fetcher:
     """Fetches feeds with one shared, thread-safe HTTP client.
 
-    ``allow_file`` lets ``file:`` URLs and filesystem paths through; ``allow_private``
-    lets URLs (and redirect targets) reach loopback, private, link-local and other
-    non-public addresses. ``allowed_networks`` (e.g. ``["10.20.0.0/16"]``) are exempt
-    from that block, for a feed server on a known internal network.
+    ``allow_file`` lets ``file:`` URLs and filesystem paths through (a redirect never
+    leads to one); ``allow_private`` lets URLs reach loopback, private, link-local and
+    other non-public addresses, and redirects stay on the URL's own host there: a
+    redirect to another non-public host is refused all the same (issue 5).
+    ``allowed_networks`` (e.g. ``["10.20.0.0/16"]``) are exempt from that block, for a
+    feed server on a known internal network.
     """
 
     def __init__(
@@ -208,9 +210,13 @@ class _Attempt:
         return str(target)
 
     def _check_address(self, current: str, *, redirected: bool) -> None:
-        if self.f._allow_private:
+        if self.f._allow_private and not redirected:
             return
         u = _http_url(self.url, current)
+        if self.f._allow_private and u.host == _http_url(self.url, self.url).host:
+            # Whoever chose the feed's URL trusts its host, private or not; a redirect
+            # elsewhere is the server's choice, and may not reach inward (SSRF).
+            return
         what = f"refused redirect to {current}" if redirected else "refused"
         if is_ip_literal(u.host):
             addresses = [u.host]

@@ -318,12 +318,12 @@ def test_relative_location_is_resolved_against_the_current_url(
 
 
 def test_scheme_relative_location_goes_to_the_other_host() -> None:
-    seen = Recorder({"/feed": redirect(301, "//203.0.113.9:8080/moved")})
+    seen = Recorder({"/feed": redirect(301, "//93.184.215.34:8080/moved")})
     seen.routes["/moved"] = answer(200, FEED)
     with fetcher(seen) as f:
         result = f.fetch(BASE + "/feed")
-    assert result.final_url == "http://203.0.113.9:8080/moved"
-    assert result.moved_to == "http://203.0.113.9:8080/moved"
+    assert result.final_url == "http://93.184.215.34:8080/moved"
+    assert result.moved_to == "http://93.184.215.34:8080/moved"
 
 
 def test_redirect_loop() -> None:
