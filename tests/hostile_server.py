@@ -7,18 +7,29 @@ Content-Length. Each path is given a behaviour, a function that gets the connect
 socket after the request head was read. Every loop here is bounded in count and time
 and stops when ``close()`` is called.
 
-Also ``gzip_bomb``: a valid gzip stream of many zeros built without ever holding them.
+Also ``gzip_bomb``: a valid gzip stream of many zeros built without ever holding them;
+``hostile_cases``: every hostile case of issue 5 (item 4) routed on one server, with
+the error each must end in (tests/test_hostile_feeds.py, bench/hostile.py); and
+``run_measured``: a child process run to its end, with its own peak RSS.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import os
 import socket
 import struct
+import subprocess
+import tempfile
 import threading
 import time
 import zlib
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from aggregator.settings import FetchSettings
 
 Behaviour = Callable[[socket.socket, threading.Event], None]
 
@@ -160,14 +171,62 @@ def endless(chunk: int = 64 * 1024, cap: int = 256 * 1024 * 1024) -> Behaviour:
     return behaviour
 
 
+def respond(body: bytes, headers: dict[str, str] | None = None) -> Behaviour:
+    """A complete, correct response: the hostility is in the body or the headers."""
+
+    def behaviour(conn: socket.socket, stop: threading.Event) -> None:
+        head = {"Content-Length": str(len(body)), "Connection": "close", **(headers or {})}
+        conn.sendall(_head(200, head) + body)
+
+    return behaviour
+
+
+def redirect(location: str, status: int = 302) -> Behaviour:
+    def behaviour(conn: socket.socket, stop: threading.Event) -> None:
+        head = {"Location": location, "Content-Length": "0", "Connection": "close"}
+        conn.sendall(_head(status, head))
+
+    return behaviour
+
+
+def huge(size: int, *, declare_length: bool, seconds: float = 60) -> Behaviour:
+    """A ``size``-byte feed-like body, generated as it is sent and never held whole.
+
+    With ``declare_length`` the size is announced in Content-Length; without, the body
+    simply goes on until the connection closes. Stops early when the client leaves.
+    """
+
+    def behaviour(conn: socket.socket, stop: threading.Event) -> None:
+        headers = {"Connection": "close", "Content-Type": "application/rss+xml"}
+        if declare_length:
+            headers["Content-Length"] = str(size)
+        opening = b'<?xml version="1.0"?><rss version="2.0"><channel><title>Huge</title>'
+        conn.sendall(_head(200, headers) + opening)
+        item = b"<item><title>again</title><guid>g</guid></item>\n"
+        block = item * (64 * 1024 // len(item))
+        sent = len(opening)
+        deadline = time.monotonic() + seconds
+        while sent < size and not stop.is_set() and time.monotonic() < deadline:
+            piece = block[: size - sent]
+            conn.sendall(piece)
+            sent += len(piece)
+
+    return behaviour
+
+
+_REASONS = {200: "OK", 301: "Moved Permanently", 302: "Found", 404: "Not Found"}
+
+
 def _head(status: int, headers: dict[str, str]) -> bytes:
-    lines = [f"HTTP/1.1 {status} OK"] + [f"{k}: {v}" for k, v in headers.items()]
+    reason = _REASONS.get(status, "Whatever")
+    lines = [f"HTTP/1.1 {status} {reason}"] + [f"{k}: {v}" for k, v in headers.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
 
 
 # --- gzip bomb ---------------------------------------------------------------------
 
 
+@functools.cache
 def gzip_bomb(size_mib: int) -> bytes:
     """A valid gzip stream of ``size_mib`` MiB of zeros, about 1 KiB per MiB.
 
@@ -186,3 +245,162 @@ def gzip_bomb(size_mib: int) -> bytes:
         crc = zlib.crc32(mib, crc)
     trailer = struct.pack("<II", crc, (size_mib << 20) & 0xFFFFFFFF)
     return first + steady * (size_mib - 1) + tail[:-8] + trailer
+
+
+# --- the hostile batch -------------------------------------------------------------
+# One catalog of every hostile case of issue 5 (item 4), used by the end-to-end tests
+# and by bench/hostile.py. Each case is a URL on a HostileServer and what the error
+# stored on its feed must say when fetched with HOSTILE_LIMITS.
+
+MiB = 1 << 20
+GiB = 1 << 30
+
+# Short on purpose: the whole batch ends in about total_timeout. The trickle (a byte a
+# second) never trips read_timeout; only total_timeout stops it.
+HOSTILE_LIMITS = FetchSettings(
+    connect_timeout=1.0,
+    read_timeout=1.5,
+    total_timeout=2.0,
+    max_body_bytes=4 * MiB,
+    max_decompressed_bytes=16 * MiB,
+    max_redirects=5,
+    max_connections=64,  # every case at once, none waiting for a connection
+)
+
+
+@dataclass(frozen=True)
+class HostileCase:
+    name: str
+    url: str
+    error: str  # a fragment the stored error must contain
+
+
+def billion_laughs() -> bytes:
+    """Ten levels of ten references each: 10^9 "lol"s (3 GB) if expanded."""
+    entities = b'<!ENTITY lol0 "lol">' + b"".join(
+        b'<!ENTITY lol%d "%s">' % (i, b"&lol%d;" % (i - 1) * 10) for i in range(1, 10)
+    )
+    return (
+        b'<?xml version="1.0"?>\n<!DOCTYPE rss [' + entities + b"]>\n"
+        b'<rss version="2.0"><channel><title>&lol9;</title>'
+        b"<item><title>&lol9;</title><guid>laughs-1</guid></item></channel></rss>"
+    )
+
+
+def external_entity(secret: Path) -> bytes:
+    """A feed that asks the parser to read ``secret`` into its titles (XXE)."""
+    return (
+        b'<?xml version="1.0"?>\n'
+        b'<!DOCTYPE rss [<!ENTITY xxe SYSTEM "' + secret.as_uri().encode() + b'">]>\n'
+        b'<rss version="2.0"><channel><title>Leak &xxe;</title>'
+        b"<description>&xxe;</description>"
+        b"<item><title>Item &xxe;</title><guid>xxe-1</guid></item></channel></rss>"
+    )
+
+
+def hostile_cases(
+    server: HostileServer, *, secret_feed: Path, secret_text: Path
+) -> list[HostileCase]:
+    """Route every hostile behaviour on ``server``; the cases, with expected errors.
+
+    ``secret_feed`` is a readable RSS file a ``file:`` redirect points at, and
+    ``secret_text`` a file an external entity points at: neither may reach storage.
+    """
+    page = b"<!doctype html><html><head><title>Shop</title></head><body>Buy!</body></html>"
+    private = "http://169.254.169.254/latest/meta-data/"
+    routes: list[tuple[str, str, Behaviour, str]] = [
+        ("stalls before headers", "/stall", stall(30),
+         "timed out after 1.5 s waiting for response headers"),
+        ("trickles a byte a second", "/trickle", trickle(1.0, 1000),
+         "gave up while reading the body: the whole fetch took longer than 2 s"),
+        ("resets mid-body", "/reset", reset_mid_body(sent=100, promised=1000),
+         "connection reset by peer while reading the body"),
+        ("truncates the body", "/truncated", truncated(sent=100, promised=1000),
+         "connection closed after 100 of 1,000 bytes of the body"),
+        ("loops redirects", "/loop-a", redirect("/loop-b"),
+         "redirect loop: "),
+        ("redirects to file:", "/to-file", redirect(secret_feed.as_uri()),
+         f"redirect to a file: URL ({secret_feed.as_uri()}) is not followed"),
+        ("redirects to a private address", "/to-private", redirect(private),
+         f"refused redirect to {private}: is a link-local address 169.254.169.254"),
+        ("redirects to a private network", "/to-lan", redirect("http://10.1.2.3/feed.xml"),
+         "refused redirect to http://10.1.2.3/feed.xml: is a private address 10.1.2.3"),
+        ("gzip bomb (1 GiB of zeros)", "/bomb",
+         respond(gzip_bomb(1024), {"Content-Encoding": "gzip"}),
+         "body is over the 16 MiB limit once decompressed (gzip)"),
+        ("2 GB body, Content-Length given", "/huge-declared", huge(2 * GiB, declare_length=True),
+         "body is 2 GiB, over the 4 MiB limit"),
+        ("2 GB body, streamed", "/huge-streamed", huge(2 * GiB, declare_length=False),
+         "body is over the 4 MiB limit"),
+        ("wrong content type (an HTML page)", "/html",
+         respond(page, {"Content-Type": "text/html; charset=utf-8"}),
+         "an HTML page, not an RSS or Atom feed"),
+        ("wrong content type (audio)", "/audio",
+         respond(b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 64,
+                 {"Content-Type": "audio/mpeg"}),
+         "not XML and not a feed"),
+        ("XML billion laughs", "/laughs",
+         respond(billion_laughs(), {"Content-Type": "application/rss+xml"}),
+         "XML entity 'lol1' is defined by other entities, refused"),
+        ("XML external entity (XXE)", "/xxe",
+         respond(external_entity(secret_text), {"Content-Type": "application/rss+xml"}),
+         f"XML external entity 'xxe' ({secret_text.as_uri()}) refused"),
+    ]  # fmt: skip
+    server.route("/loop-b", redirect("/loop-a", status=301))
+    return [
+        HostileCase(name, server.route(path, behaviour), error)
+        for name, path, behaviour, error in routes
+    ]
+
+
+# --- a child process, measured -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Measured:
+    returncode: int
+    stdout: str
+    stderr: str
+    peak_rss_bytes: int
+    seconds: float
+
+
+def run_measured(argv: list[str], *, cwd: Path, timeout: float) -> Measured:
+    """Run ``argv`` to its end and return its output and its own peak RSS.
+
+    ``os.wait4`` gives the resource use of that one child, where
+    ``getrusage(RUSAGE_CHILDREN)`` would report the largest of every child the test
+    process ever waited for. The child is killed after ``timeout`` seconds.
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.monotonic()
+        process = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=err)
+        timer = threading.Timer(timeout, process.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            timer.cancel()
+        process.returncode = os.waitstatus_to_exitcode(status)  # reaped: Popen must know
+        seconds = time.monotonic() - started
+        out.seek(0)
+        err.seek(0)
+        return Measured(
+            returncode=process.returncode,
+            stdout=out.read().decode("utf-8", "replace"),
+            stderr=err.read().decode("utf-8", "replace"),
+            peak_rss_bytes=usage.ru_maxrss * 1024,  # KiB on Linux
+            seconds=seconds,
+        )
+
+
+def poll_config(
+    urls: list[str], *, database: Path, fetch: FetchSettings, workers: int, per_host: int
+) -> str:
+    """A config.toml for ``aggregator poll`` of ``urls`` with these limits."""
+    limits = "\n".join(f"{key} = {value}" for key, value in asdict(fetch).items())
+    feeds = "\n".join(f'[[feeds]]\nurl = "{url}"\n' for url in urls)
+    return (
+        f'[database]\nurl = "sqlite:///{database}"\n\n[fetch]\n{limits}\n\n'
+        f"[poll]\nworkers = {workers}\nper_host = {per_host}\n\n{feeds}"
+    )
