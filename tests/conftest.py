@@ -123,3 +123,16 @@ def storage(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Ite
         store = open_storage(_pg_url(schema))
     yield store
     store.close()
+
+
+@pytest.fixture
+def pg_database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """An empty PostgreSQL schema's URL, for tests only PostgreSQL can run (several
+    instances on one database). CI always sets AGGREGATOR_TEST_POSTGRES_URL."""
+    if not os.environ.get(POSTGRES_URL_ENV):
+        pytest.skip(f"{POSTGRES_URL_ENV} is not set: no PostgreSQL to share")
+    admin: Engine = request.getfixturevalue("_pg_admin")
+    schema = _new_schema_name()
+    _create_schema(admin, schema)
+    yield _pg_url(schema)
+    _drop_schema(admin, schema)

@@ -22,6 +22,7 @@ class LoggedRequest:
     if_none_match: str | None
     if_modified_since: str | None
     user_agent: str | None
+    at: float = 0.0  # time.time() when the answer was sent
 
 
 @dataclass
@@ -126,7 +127,9 @@ class FeedServer:
                 **resource.headers,
             }
         with self._lock:
-            self.log.append(LoggedRequest(h.path, status, inm, ims, h.headers.get("User-Agent")))
+            self.log.append(
+                LoggedRequest(h.path, status, inm, ims, h.headers.get("User-Agent"), time.time())
+            )
         h.send_response(status)
         for name, value in headers.items():
             h.send_header(name, value)

@@ -91,8 +91,14 @@ def _sqlite_begin(connection: Connection) -> None:
 def describe(error: SQLAlchemyError) -> str:
     """The database's own words, without the SQL and parameters SQLAlchemy appends."""
     if isinstance(error, StatementError) and error.orig is not None:
-        return f"{type(error.orig).__name__}: {error.orig}".strip()
-    return f"{type(error).__name__}: {error}"
+        return _first_line(f"{type(error.orig).__name__}: {error.orig}")
+    return _first_line(f"{type(error).__name__}: {error}")
+
+
+def _first_line(message: str) -> str:
+    # libpq adds hint lines ("This probably means the server terminated abnormally
+    # ..."): an error is logged and stored as one line, and the first says what.
+    return next((line.strip() for line in message.splitlines() if line.strip()), message)
 
 
 @contextmanager
