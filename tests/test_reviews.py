@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from aggregator.extract import extract_document
 from aggregator.fetch import Fetcher
 from aggregator.linking import LINKER_VERSION
 from aggregator.parse import parse_feed
@@ -123,3 +125,51 @@ def test_new_episodes_relink_the_reviews_of_their_series(
     }
     # "the last episode" before 2018-07-01 is now Chapter Ten
     assert "d880f329-7101-567d-a25d-60dde948cb1c" in guids
+
+
+# --- several instances on one database ----------------------------------------------
+
+
+def test_a_series_another_instance_stored_is_in_this_instance_s_catalog(
+    storage: Storage, reviews: Reviews
+) -> None:
+    assert len(reviews.linker().catalog) == 0  # built before the series existed
+    series_id = store_caliphate(storage)  # stored by another instance: no listener here
+    added = reviews.add(SEED.read_bytes(), source="file", filename="seed.txt")
+    assert (series_id, Relation.REVIEWS) in series_links(storage, added.review.id)
+
+
+def test_a_series_another_instance_removed_leaves_this_instance_s_catalog(
+    storage: Storage, reviews: Reviews
+) -> None:
+    series_id = store_caliphate(storage)
+    assert series_id in reviews.linker().catalog
+    storage.remove_feed(storage.get_series(series_id).feed_id)
+    added = reviews.add(SEED.read_bytes(), source="file", filename="seed.txt")
+    assert series_id not in reviews.linker().catalog
+    assert added.links == []
+
+
+def test_instances_split_the_relinking_of_outdated_reviews(storage: Storage) -> None:
+    store_caliphate(storage)
+    for n in range(30):
+        text = SEED.read_bytes() + f"\n\nPostscript {n}.".encode()
+        document = extract_document(text, filename=f"review-{n}.txt")
+        storage.save_review(document, content_hash=f"h{n}", source="file", now=NOW)
+    done: dict[str, int] = {}
+    with Fetcher(FetchSettings(), allow_file=False) as fetcher:
+        instances = {
+            name: Reviews(storage, fetcher, clock=lambda: NOW, owner=name) for name in "ab"
+        }
+        for r in instances.values():
+            r.linker()  # both catalogs built before the race
+        threads = [
+            threading.Thread(target=lambda n=name, r=r: done.update({n: r.relink_outdated()}))
+            for name, r in instances.items()
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert done["a"] + done["b"] == 30  # each review linked once, by one of them
+    assert storage.reviews_needing_link(LINKER_VERSION, limit=100) == []

@@ -1,0 +1,168 @@
+"""Claims on feeds and on linking work, on SQLite and PostgreSQL (see aggregator.leases).
+
+The multi-process behaviour is in test_scale_out; here each rule of a lease is pinned
+down on its own: claims are disjoint even when made at the same moment, a stored poll
+ends the claim, a lease that runs out returns the work, renewal keeps it.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from aggregator.linking import LINKER_VERSION
+from aggregator.storage import Storage, open_storage
+from aggregator.types import FeedKind, FeedStatus, FeedUpdate, ReviewDocument
+
+T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+def _feeds(storage: Storage, count: int) -> list[int]:
+    return [
+        storage.add_feed(f"https://feeds.example/{i}.xml", FeedKind.PODCAST, T0).id
+        for i in range(count)
+    ]
+
+
+def _stored(feed_id: int, now: datetime) -> FeedUpdate:
+    return FeedUpdate(
+        feed_id=feed_id,
+        polled_at=now,
+        next_poll_at=now + timedelta(hours=1),
+        status=FeedStatus.ACTIVE,
+        error_count=0,
+    )
+
+
+def test_a_claimed_feed_is_not_due_for_anyone_else(storage: Storage) -> None:
+    ids = _feeds(storage, 5)
+    first = storage.claim_due_feeds(T0, 3, owner="a", lease_seconds=60)
+    second = storage.claim_due_feeds(T0, 10, owner="b", lease_seconds=60)
+    assert [f.id for f in first] == ids[:3]  # never-polled first, by id
+    assert [f.id for f in second] == ids[3:]
+    assert storage.claim_due_feeds(T0, 10, owner="c", lease_seconds=60) == []
+    assert storage.due_feeds(T0, 10) == []
+
+
+def test_storing_the_poll_ends_the_claim(storage: Storage) -> None:
+    (feed_id,) = _feeds(storage, 1)
+    storage.claim_due_feeds(T0, 10, owner="a", lease_seconds=60)
+    storage.apply_poll(_stored(feed_id, T0), None, T0)
+    later = T0 + timedelta(hours=2)  # due again by its schedule, and free
+    assert [f.id for f in storage.claim_due_feeds(later, 10, owner="b", lease_seconds=60)] == [
+        feed_id
+    ]
+
+
+def test_batched_schedule_updates_end_their_claims_too(storage: Storage) -> None:
+    ids = _feeds(storage, 3)
+    storage.claim_due_feeds(T0, 10, owner="a", lease_seconds=60)
+    storage.apply_schedule_updates([_stored(i, T0) for i in ids], T0)
+    later = T0 + timedelta(hours=2)
+    claimed = storage.claim_due_feeds(later, 10, owner="b", lease_seconds=60)
+    assert sorted(f.id for f in claimed) == ids
+
+
+def test_a_lease_that_runs_out_returns_the_feed(storage: Storage) -> None:
+    (feed_id,) = _feeds(storage, 1)
+    storage.claim_due_feeds(T0, 10, owner="dead", lease_seconds=60)
+    assert (
+        storage.claim_due_feeds(T0 + timedelta(seconds=59), 10, owner="b", lease_seconds=60) == []
+    )
+    after = storage.claim_due_feeds(T0 + timedelta(seconds=61), 10, owner="b", lease_seconds=60)
+    assert [f.id for f in after] == [feed_id]
+
+
+def test_renewal_extends_only_the_owner_s_live_leases(storage: Storage) -> None:
+    a_ids = _feeds(storage, 2)
+    storage.claim_due_feeds(T0, 2, owner="a", lease_seconds=60)
+    storage.add_feed("https://feeds.example/late.xml", FeedKind.PODCAST, T0)
+    storage.claim_due_feeds(T0, 10, owner="b", lease_seconds=60)
+    renewed = storage.renew_feed_leases(T0 + timedelta(seconds=50), owner="a", lease_seconds=60)
+    assert renewed == 2
+    # a's feeds are held until 50 + 60 s; b's lease (60 s) has run out by then.
+    at_70 = storage.claim_due_feeds(T0 + timedelta(seconds=70), 10, owner="c", lease_seconds=60)
+    assert [f.url for f in at_70] == ["https://feeds.example/late.xml"]
+    at_111 = storage.claim_due_feeds(T0 + timedelta(seconds=111), 10, owner="c", lease_seconds=60)
+    assert sorted(f.id for f in at_111) == sorted(a_ids)
+    # A lease that already ran out is not brought back by its old owner.
+    assert storage.renew_feed_leases(T0 + timedelta(seconds=500), owner="a", lease_seconds=60) == 0
+
+
+def test_released_feeds_can_be_claimed_at_once(storage: Storage) -> None:
+    ids = _feeds(storage, 3)
+    storage.claim_due_feeds(T0, 10, owner="a", lease_seconds=60)
+    storage.release_feeds(ids[:2], owner="b")  # not b's to give back: no effect
+    assert storage.claim_due_feeds(T0, 10, owner="b", lease_seconds=60) == []
+    storage.release_feeds(ids[:2], owner="a")
+    assert [f.id for f in storage.claim_due_feeds(T0, 10, owner="b", lease_seconds=60)] == ids[:2]
+
+
+def test_concurrent_claims_never_share_a_feed(storage: Storage) -> None:
+    """Eight claimers, each on its own connection pool, racing for 400 due feeds."""
+    ids = _feeds_fast(storage, 400)
+    taken: dict[str, list[int]] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def claimer(name: str) -> None:
+        mine: list[int] = []
+        try:
+            with open_storage(storage.url) as own:
+                start.wait()
+                while batch := own.claim_due_feeds(T0, 7, owner=name, lease_seconds=60):
+                    mine.extend(f.id for f in batch)
+        except BaseException as e:  # reported below, in the test's thread
+            errors.append(e)
+        taken[name] = mine
+
+    threads = [threading.Thread(target=claimer, args=(f"i{n}",)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    every = [feed_id for mine in taken.values() for feed_id in mine]
+    assert sorted(every) == ids  # all claimed, none twice
+    assert sum(1 for mine in taken.values() if mine) > 1  # they really raced
+
+
+def _feeds_fast(storage: Storage, count: int) -> list[int]:
+    urls = [(f"https://feeds.example/{i}.xml", FeedKind.PODCAST) for i in range(count)]
+    assert storage.ensure_feeds(urls, T0) == count
+    return sorted(f.id for f in storage.list_feeds())
+
+
+def _review(storage: Storage, n: int) -> int:
+    document = ReviewDocument(
+        text=f"review number {n}: a podcast I liked", url=f"https://r.example/{n}"
+    )
+    record, _ = storage.save_review(document, content_hash=f"h{n}", source="file", now=T0)
+    return record.id
+
+
+def test_relink_work_is_claimed_once_and_returned_when_linked_or_expired(
+    storage: Storage,
+) -> None:
+    ids = [_review(storage, n) for n in range(5)]
+    a = storage.claim_reviews_needing_link(
+        LINKER_VERSION, limit=3, now=T0, owner="a", lease_seconds=60
+    )
+    b = storage.claim_reviews_needing_link(
+        LINKER_VERSION, limit=10, now=T0, owner="b", lease_seconds=60
+    )
+    assert [r.id for r in a] == ids[:3] and [r.id for r in b] == ids[3:]
+    # b links its reviews: done, never claimed again under this linker version.
+    for review in b:
+        storage.replace_links(review.id, [], linker_version=LINKER_VERSION, now=T0)
+    # a dies: its reviews come back when the lease runs out, and only then.
+    assert (
+        storage.claim_reviews_needing_link(
+            LINKER_VERSION, limit=10, now=T0 + timedelta(seconds=59), owner="c", lease_seconds=60
+        )
+        == []
+    )
+    again = storage.claim_reviews_needing_link(
+        LINKER_VERSION, limit=10, now=T0 + timedelta(seconds=61), owner="c", lease_seconds=60
+    )
+    assert [r.id for r in again] == ids[:3]
