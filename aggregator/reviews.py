@@ -243,6 +243,10 @@ class Reviews:
             return self._series_changed(series_id, new_series=new_series, since=since)
 
     def _series_changed(self, series_id: int, *, new_series: bool, since: datetime | None) -> int:
+        if self._storage.review_count() == 0:
+            # Nothing to re-link: a catalog already built picks the series up from
+            # its change time when it next links (``_refresh_catalog``).
+            return 0
         built = self._linker is not None
         todo = {r.id: r for r in self._storage.reviews_linked_to(series_id)}
         candidates: list[ReviewRecord] = []
@@ -277,9 +281,6 @@ class Reviews:
         Each review is claimed first: instances sharing the database split the work,
         and a review claimed by an instance that died is taken up when its lease ends.
         """
-        with self._lock:
-            self.linker()
-            self._refresh_catalog()
         done = 0
         while done < limit:
             # Small claims: a batch is linked well within one lease (no renewals), and
@@ -293,6 +294,9 @@ class Reviews:
             )
             if not batch:
                 break
+            with self._lock:
+                self.linker()
+                self._refresh_catalog()
             for review in batch:
                 self.relink(review)
             done += len(batch)
