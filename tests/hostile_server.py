@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -365,31 +365,42 @@ class Measured:
     seconds: float
 
 
-def run_measured(argv: list[str], *, cwd: Path, timeout: float) -> Measured:
-    """Run ``argv`` to its end and return its output and its own peak RSS.
+# Runs a module as ``python -m`` does and, on the way out, writes the process's peak
+# RSS (VmHWM) to the file named first. Not ``wait4``'s or RUSAGE_CHILDREN's ru_maxrss:
+# Linux carries the parent's peak over into a child that execs, so a big test or
+# bench process would show through as the child's peak.
+_PEAK_WRAPPER = """
+import atexit, runpy, sys
+out = sys.argv.pop(1)
+def peak():
+    with open('/proc/self/status') as f:
+        kib = next(int(line.split()[1]) for line in f if line.startswith('VmHWM:'))
+    with open(out, 'w') as f:
+        f.write(str(kib * 1024))
+atexit.register(peak)
+sys.argv[0] = sys.argv.pop(1)
+runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)
+"""
 
-    ``os.wait4`` gives the resource use of that one child, where
-    ``getrusage(RUSAGE_CHILDREN)`` would report the largest of every child the test
-    process ever waited for. The child is killed after ``timeout`` seconds.
-    """
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+
+def run_measured(module: str, args: list[str], *, cwd: Path, timeout: float) -> Measured:
+    """``python -m module args`` run to its end: its output, exit and own peak RSS."""
+    with tempfile.TemporaryDirectory() as scratch:
+        peak = Path(scratch) / "peak"
         started = time.monotonic()
-        process = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=err)
-        timer = threading.Timer(timeout, process.kill)
-        timer.start()
-        try:
-            _, status, usage = os.wait4(process.pid, 0)
-        finally:
-            timer.cancel()
-        process.returncode = os.waitstatus_to_exitcode(status)  # reaped: Popen must know
+        run = subprocess.run(
+            [sys.executable, "-c", _PEAK_WRAPPER, str(peak), module, *args],
+            cwd=cwd,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
         seconds = time.monotonic() - started
-        out.seek(0)
-        err.seek(0)
         return Measured(
-            returncode=process.returncode,
-            stdout=out.read().decode("utf-8", "replace"),
-            stderr=err.read().decode("utf-8", "replace"),
-            peak_rss_bytes=usage.ru_maxrss * 1024,  # KiB on Linux
+            returncode=run.returncode,
+            stdout=run.stdout.decode("utf-8", "replace"),
+            stderr=run.stderr.decode("utf-8", "replace"),
+            peak_rss_bytes=int(peak.read_text()),
             seconds=seconds,
         )
 

@@ -11,7 +11,6 @@ same batch stays under 200 MB RSS.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -179,11 +178,7 @@ def test_aggregator_poll_of_the_hostile_batch_stays_under_200_mb(
         ),
         encoding="utf-8",
     )
-    run = run_measured(
-        [sys.executable, "-m", "aggregator", "--config", str(config), "poll"],
-        cwd=tmp_path,
-        timeout=60,
-    )
+    run = run_measured("aggregator", ["--config", str(config), "poll"], cwd=tmp_path, timeout=60)
     assert run.returncode == 0, run.stderr  # some feeds succeeded
     assert "Traceback" not in run.stderr + run.stdout
     # stderr: the log (INFO lines, one per poll) and one "failed:" line per failed feed.
