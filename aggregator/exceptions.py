@@ -20,7 +20,8 @@ API turn any ``AggregatorError`` into a one-line message; anything else is a bug
     ├── StorageError                the database failed or refused a write
     │   └── NotFoundError           no such feed, series, episode, review or link
     │       (also AlreadyExistsError for duplicates)
-    └── ReviewError                 a review could not be taken in (empty, binary, too big)
+    └── ReviewError                 a review could not be taken in (empty, binary, unreadable)
+        └── ReviewTooLarge          over the size limit (MAX_REVIEW_BYTES)
 """
 
 from __future__ import annotations
@@ -111,3 +112,7 @@ class AlreadyExistsError(StorageError):
 
 class ReviewError(AggregatorError):
     """A review could not be taken in (empty, binary, oversized, unreadable)."""
+
+
+class ReviewTooLarge(ReviewError):
+    """The review (text, file, stdin or fetched page) is over the size limit."""

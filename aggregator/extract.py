@@ -40,7 +40,7 @@ from aggregator._htmltext import (
     with_bare_urls,
 )
 from aggregator._sniff import Kind, decode, detect_kind, refuse_binary
-from aggregator.exceptions import ReviewError
+from aggregator.exceptions import ReviewError, ReviewTooLarge
 from aggregator.sanitize import sanitize_html
 from aggregator.types import ReviewDocument
 
@@ -166,7 +166,7 @@ def review_content_hash(document: ReviewDocument) -> str:
 
 def _refuse_oversized(size: int, unit: str) -> None:
     if size > MAX_REVIEW_BYTES:
-        raise ReviewError(
+        raise ReviewTooLarge(
             f"review is too large ({size:,} {unit}; the limit is {MAX_REVIEW_BYTES:,} bytes)"
         )
 

@@ -326,7 +326,8 @@ def _image(channel: object, image: str | None, title: str, link: str) -> None:
 
 def _enclosure(item: object, episode: EpisodeRecord) -> None:
     enclosure = episode.enclosure
-    if enclosure is None:
+    # A feed may say anything here (javascript: included); apps play what we republish.
+    if enclosure is None or safe_url(enclosure.url) is None:
         return
     # RSS requires type and length: an unknown length is "0", as podcasters write it,
     # and an unknown type is told from the file name when it can be.
@@ -354,12 +355,13 @@ def _episode_tags(item: object, episode: EpisodeRecord, author: str | None) -> N
         _sub(item, _q(ITUNES_NS, "episode"), str(episode.number))
     if episode.episode_type:
         _sub(item, _q(ITUNES_NS, "episodeType"), episode.episode_type)
-    if episode.transcript_url:
-        suffix = urlsplit(episode.transcript_url).path.rsplit(".", 1)[-1].lower()
+    transcript = safe_url(episode.transcript_url)
+    if transcript:
+        suffix = urlsplit(transcript).path.rsplit(".", 1)[-1].lower()
         kind = _TRANSCRIPT_TYPES.get(f".{suffix}", "text/plain")
-        _sub(item, _q(PODCAST_NS, "transcript"), url=episode.transcript_url, type=kind)
-    if episode.chapters_url:
-        chapters = episode.chapters_url
+        _sub(item, _q(PODCAST_NS, "transcript"), url=transcript, type=kind)
+    chapters = safe_url(episode.chapters_url)
+    if chapters:
         _sub(item, _q(PODCAST_NS, "chapters"), url=chapters, type="application/json+chapters")
     _persons(item, episode.persons)
 

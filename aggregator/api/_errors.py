@@ -33,6 +33,7 @@ from aggregator.exceptions import (
     NotFoundError,
     ParseError,
     ReviewError,
+    ReviewTooLarge,
     StorageError,
 )
 
@@ -44,7 +45,8 @@ STATUS: tuple[tuple[type[AggregatorError], int], ...] = (
     (AlreadyExistsError, 409),
     (BlockedURL, 400),  # a URL we refuse to fetch for a remote user
     (InputError, 400),
-    (ReviewError, 422),  # empty, binary or oversized review
+    (ReviewTooLarge, 413),  # the review in the body, or the page at its URL
+    (ReviewError, 422),  # empty or binary review
     (ParseError, 422),
     (FetchError, 502),  # the review page's server failed us
     (StorageError, 503),
@@ -151,7 +153,7 @@ for _status, _what in (
     (403, "Writes (or reads) are disabled: no token is configured."),
     (404, "No such feed, series, episode, review or link."),
     (409, "It is there already."),
-    (413, "The request body is too large."),
+    (413, "The request body, or the review, is too large."),
     (422, "A parameter or the body is not valid, or the review has no readable text."),
     (502, "The review page could not be fetched."),
     (503, "The database failed."),

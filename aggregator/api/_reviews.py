@@ -20,7 +20,7 @@ from aggregator.api.schemas import (
     plain_text,
 )
 from aggregator.api.ssrf import check_http_url, check_public_url
-from aggregator.exceptions import InputError, ReviewError
+from aggregator.exceptions import BodyTooLarge, InputError, ReviewError, ReviewTooLarge
 from aggregator.reviews import AddedReview
 
 ReviewId = Annotated[int, Path(ge=1, le=MAX_ID, description="The review's id.")]
@@ -130,7 +130,10 @@ def _add(api: Api, body: ReviewIn) -> AddedReview:
     url = check_public_url(body.url, api.app.settings.http.allowed_networks)
     # Fetched here rather than by Reviews.add_url: the app's review fetcher may reach
     # private addresses (the CLI's user may), a remote user's request may not.
-    result = api.review_fetcher.fetch(url)
+    try:
+        result = api.review_fetcher.fetch(url)
+    except BodyTooLarge as e:  # the fetcher's limit is the review limit
+        raise ReviewTooLarge(f"{url}: review page is too large ({e.reason})") from e
     if result.content is None:
         raise ReviewError(f"{url}: no content")
     return api.app.reviews.add(

@@ -46,8 +46,12 @@ def plain_text(value: str) -> str:
 # Strings from a request: storable text, of bounded length.
 ShortText = Annotated[str, Field(max_length=2000), AfterValidator(plain_text)]
 UrlText = Annotated[str, Field(min_length=1, max_length=4000), AfterValidator(plain_text)]
+# No max_length: a review over the limit (MAX_REVIEW_BYTES of UTF-8, the same for
+# every way in) is refused by intake with a 413, not by validation with a 422.
 ReviewText = Annotated[
-    str, Field(min_length=1, max_length=MAX_REVIEW_BYTES), AfterValidator(plain_text)
+    str,
+    Field(min_length=1, description=f"At most {MAX_REVIEW_BYTES:,} bytes of UTF-8."),
+    AfterValidator(plain_text),
 ]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import typer
 
 from aggregator.cli._app import JsonOption, app, context, print_json, reviews_app
-from aggregator.exceptions import InputError, ReviewError
+from aggregator.exceptions import InputError, ReviewError, ReviewTooLarge
+from aggregator.extract import MAX_REVIEW_BYTES
 from aggregator.reviews import AddedReview
 from aggregator.shapes import link_json, review_json
 from aggregator.types import LinkRecord
@@ -70,14 +71,24 @@ def reviews_add(
 
 def _read_source(source: str) -> tuple[bytes, str | None]:
     if source == "-":
-        return sys.stdin.buffer.read(), None
+        return _read_at_most(sys.stdin.buffer), None
     path = Path(source)
     if not path.is_file():
         raise InputError(f"{source}: no such file")
     try:
-        return path.read_bytes(), path.name
+        with path.open("rb") as file:
+            return _read_at_most(file), path.name
     except OSError as e:
         raise InputError(f"{source}: cannot read: {e.strerror or e}") from e
+
+
+def _read_at_most(stream: BinaryIO) -> bytes:
+    """The bytes of ``stream``, refused once past the review limit: a 10 GB file or
+    an endless pipe is not read into memory first."""
+    data = stream.read(MAX_REVIEW_BYTES + 1)
+    if len(data) > MAX_REVIEW_BYTES:
+        raise ReviewTooLarge(f"review is too large (over the limit of {MAX_REVIEW_BYTES:,} bytes)")
+    return data
 
 
 def _print_added(added: AddedReview) -> None:
