@@ -23,11 +23,13 @@ Human decisions (confirmed, rejected, manual links) survive all of it: storage's
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from aggregator import leases, metrics
 from aggregator.exceptions import ReviewError
@@ -36,6 +38,7 @@ from aggregator.fetch import Fetcher
 from aggregator.linking import LINKER_VERSION, Catalog, Linker
 from aggregator.storage import Storage
 from aggregator.types import (
+    CatalogSeries,
     FeedRecord,
     LinkRecord,
     ParsedFeed,
@@ -247,33 +250,42 @@ class Reviews:
             # Nothing to re-link: a catalog already built picks the series up from
             # its change time when it next links (``_refresh_catalog``).
             return 0
-        built = self._linker is not None
         todo = {r.id: r for r in self._storage.reviews_linked_to(series_id)}
-        candidates: list[ReviewRecord] = []
-        if new_series or since is not None:
-            cutoff = None if new_series or since is None else since - timedelta(days=1)
-            candidates = [
-                r
-                for r in self._storage.list_reviews()
-                if r.id not in todo
-                and (cutoff is None or r.published is None or r.published >= cutoff)
-            ]
-        if not (built or todo or candidates):
-            return 0  # no review to re-link and no linker to update: nothing to read
         changed = self._storage.catalog([series_id])
         if self._linker is not None:
             for series in changed:
                 self._linker.catalog.put(series)
         if not changed:
             return 0
-        if candidates:
+        if new_series or since is not None:
+            cutoff = None if new_series or since is None else since - timedelta(days=1)
+            candidates = self._reviews_naming(changed[0], published_since=cutoff)
             only_this = Linker(Catalog.build(changed))
             for review in candidates:
-                if only_this.link(review.document()):
+                if review.id not in todo and only_this.link(review.document()):
                     todo[review.id] = review
         for review in todo.values():
             self.relink(review)
         return len(todo)
+
+    def _reviews_naming(
+        self, series: CatalogSeries, *, published_since: datetime | None
+    ) -> list[ReviewRecord]:
+        """The stored reviews that could be about ``series``: those using one of its
+        names' words (title, author, people, site), found with the full-text index.
+
+        Reading every review for every new series would make following a feed cost
+        as much as the whole review store (a minute per feed at 1,000 reviews). A
+        review that names neither the show nor any of its people (correctly spelled
+        at least once) nor its site is left for the next re-link of that review.
+        """
+        words = name_words(series)
+        if not words:  # a title of function words only: nothing to narrow by
+            reviews = self._storage.list_reviews()
+            if published_since is None:
+                return reviews
+            return [r for r in reviews if r.published is None or r.published >= published_since]
+        return self._storage.reviews_with_any_word(words, published_since=published_since)
 
     def relink_outdated(self, *, limit: int = 1000) -> int:
         """Re-link reviews linked by another linker version (or never); returns how many.
@@ -301,3 +313,40 @@ class Reviews:
                 self.relink(review)
             done += len(batch)
         return done
+
+
+# Words too common to narrow a search for a show's reviews by.
+_FUNCTION_WORDS = frozenset(
+    (
+        *("a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "he", "her"),
+        *("his", "i", "in", "is", "it", "its", "me", "my", "no", "not", "of", "on", "or"),
+        *("our", "she", "so", "the", "their", "they", "this", "to", "us", "vs", "we"),
+        *("with", "you", "your", "podcast", "podcasts", "show"),
+        *("de", "der", "des", "die", "das", "du", "el", "en", "et", "la", "las", "le"),
+        *("les", "los", "und"),
+    )
+)
+_NAME_WORD = re.compile(r"[^\W_]+")
+_MAX_NAME_WORDS = 64
+
+
+def name_words(series: CatalogSeries) -> list[str]:
+    """Lower-case words of a show's names (title, author, owner, people) and its
+    site's host, function words left out, at most 64.
+
+    >>> s = CatalogSeries(1, "The Daily", "u", author="The New York Times",
+    ...                   link="https://www.nytimes.com/the-daily")
+    >>> name_words(s)
+    ['daily', 'new', 'york', 'times', 'nytimes']
+    """
+    names = [series.title, series.author or "", series.owner_name or ""]
+    names += [person.name for person in series.persons]
+    if series.link:
+        host = urlsplit(series.link).hostname or ""
+        names.append(" ".join(host.split(".")[-2:-1]))  # "nytimes" of www.nytimes.com
+    words: list[str] = []
+    for name in names:
+        for word in _NAME_WORD.findall(name.lower()):
+            if word not in _FUNCTION_WORDS and word not in words:
+                words.append(word)
+    return words[:_MAX_NAME_WORDS]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import insert, text, update
@@ -151,6 +152,25 @@ def test_list_reviews_newest_first_undated_last_with_paging(storage: Storage) ->
     expected = [new.id, old.id, undated.id, undated_too.id]
     assert [r.id for r in storage.list_reviews()] == expected
     assert [r.id for r in storage.list_reviews(limit=2, offset=1)] == expected[1:3]
+
+
+def test_reviews_with_any_word_use_the_full_text_index(storage: Storage) -> None:
+    caliphate = save(storage, 1, text="Rukmini Callimachi's Caliphate is gripping.")
+    serial = save(storage, 2, text="Sarah Koenig returns with Serial.")
+    titled = save(storage, 3, text="Nothing here.", title="Why Callimachi matters")
+    undated = save(storage, 4, text="Caliphate, again.", published=None)
+    save(storage, 5, text="A review of a cooking show.")
+
+    def ids(*words: str, **kw: Any) -> list[int]:
+        return [r.id for r in storage.reviews_with_any_word(list(words), **kw)]
+
+    assert ids("callimachi") == [caliphate.id, titled.id]  # the title is indexed too
+    assert ids("caliphate", "koenig") == [caliphate.id, serial.id, undated.id]
+    assert ids("calliphate") == []  # whole words: spelling counts here
+    assert ids() == []
+    # Published since a time: later ones, and undated ones (they may be anything).
+    since = T0 + timedelta(days=2)
+    assert ids("caliphate", "koenig", published_since=since) == [serial.id, undated.id]
 
 
 def test_reviews_needing_link_never_linked_or_by_another_version(storage: Storage) -> None:

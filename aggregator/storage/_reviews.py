@@ -184,6 +184,16 @@ def list_page(
     return [to_record(row) for row in connection.execute(query)]
 
 
+def by_ids(connection: Connection, ids: list[int]) -> list[ReviewRecord]:
+    """The reviews with these ids (those that exist), by id."""
+    records: list[ReviewRecord] = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        query = select(REVIEW).where(REVIEW.c.id.in_(chunk)).order_by(REVIEW.c.id)
+        records.extend(to_record(row) for row in connection.execute(query))
+    return records
+
+
 def delete(connection: Connection, review_id: int) -> None:
     # The foreign key cascades to the review's links.
     result = connection.execute(sa_delete(REVIEW).where(REVIEW.c.id == review_id))

@@ -20,6 +20,7 @@ never writes them, the database does.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -141,5 +142,39 @@ def review_ids(
             "WHERE review_fts MATCH :match "
             f"ORDER BY bm25(review_fts, {_TITLE_WEIGHT}, 1.0), r.id "
             "LIMIT :limit OFFSET :offset"
+        )
+    return [int(i) for i in connection.execute(text(sql), params).scalars()]
+
+
+def review_ids_with_any(
+    connection: Connection, words: list[str], *, published_since: datetime | None = None
+) -> list[int]:
+    """Ids of the reviews having at least one of ``words`` (any number of them), by id;
+    with ``published_since``, only those published then or later, or undated.
+
+    For finding the reviews a new series could be linked to without reading every
+    review (``reviews.Reviews``): the words are its names, and a review naming none of
+    them is not worth the linker's time.
+    """
+    if not words:
+        return []
+    params: dict[str, Any] = {}
+    when = ""
+    if published_since is not None:
+        when = "AND (r.published IS NULL OR r.published >= :since)"
+        params["since"] = published_since
+    if connection.dialect.name == "postgresql":
+        # Words are letters and digits only (``search_words``): safe in tsquery syntax.
+        params["query"] = " | ".join(words)
+        sql = (
+            "SELECT r.id FROM review r "
+            "WHERE r.search_vector @@ to_tsquery('simple'::regconfig, :query) "
+            f"{when} ORDER BY r.id"
+        )
+    else:
+        params["match"] = " OR ".join(f'"{w}"' for w in words)
+        sql = (
+            "SELECT r.id FROM review_fts JOIN review r ON r.id = review_fts.rowid "
+            f"WHERE review_fts MATCH :match {when} ORDER BY r.id"
         )
     return [int(i) for i in connection.execute(text(sql), params).scalars()]

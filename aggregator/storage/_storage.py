@@ -21,6 +21,7 @@ from aggregator.storage import (
     _queries,
     _review_queries,
     _reviews,
+    _search,
     _series,
 )
 from aggregator.storage._engine import make_engines, parse_url, storage_errors
@@ -329,6 +330,19 @@ class Storage:
                 series_id=series_id,
                 episode_id=episode_id,
             )
+
+    def reviews_with_any_word(
+        self, words: Sequence[str], *, published_since: datetime | None = None
+    ) -> list[ReviewRecord]:
+        """Reviews having at least one of ``words`` (lower-case letters and digits, as
+        ``search_words`` gives them), optionally published since a time (or undated);
+        by id. Served by the full-text index: no review is read that has none."""
+        with self._read("finding reviews by words") as session:
+            connection = session.connection()
+            ids = _search.review_ids_with_any(
+                connection, list(words), published_since=published_since
+            )
+            return _reviews.by_ids(connection, ids)
 
     def delete_review(self, review_id: int) -> None:
         """Delete a review and its links. NotFoundError if there is none."""
