@@ -14,7 +14,7 @@ from aggregator.extract import extract_document
 from aggregator.fetch import Fetcher
 from aggregator.linking import LINKER_VERSION
 from aggregator.parse import parse_feed
-from aggregator.reviews import Reviews
+from aggregator.reviews import LINK_TEXT_LIMIT, Reviews
 from aggregator.settings import FetchSettings
 from aggregator.storage import Storage
 from aggregator.types import FeedKind, LinkStatus, Relation
@@ -173,3 +173,18 @@ def test_instances_split_the_relinking_of_outdated_reviews(storage: Storage) -> 
             t.join()
     assert done["a"] + done["b"] == 30  # each review linked once, by one of them
     assert storage.reviews_needing_link(LINKER_VERSION, limit=100) == []
+
+
+def test_a_huge_review_is_linked_from_its_beginning(storage: Storage, reviews: Reviews) -> None:
+    series_id = store_caliphate(storage)
+    filler = "".join(
+        f"\n\nDay {n}: I kept thinking about ship number {n * 7} in harbor {n % 13}."
+        for n in range(6_000)
+    ).encode()
+    body = SEED.read_bytes().split(b"Leave a Reply")[0]  # the filler goes before the blog's tail
+    added = reviews.add(body + filler, source="file", filename="long.txt")
+    assert len(added.review.text) > LINK_TEXT_LIMIT  # stored whole, linked from its start
+    assert (series_id, Relation.REVIEWS) in series_links(storage, added.review.id)
+    for link in added.links:
+        for e in link.evidence:
+            assert added.review.text[e.start : e.end] == e.text
