@@ -155,7 +155,9 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
         counts=find_counts(text, tokens),
         relative=find_relative(text, tokens),
         dates=find_dates(text, tokens),
-        names=catalog.names.match(text, tokens, cased, _common(catalog)),
+        # Lone surnames only of a show's own people: a guest is named in full
+        # (candidates._people drops the other single-word hits).
+        names=catalog.names.match(text, tokens, cased, _common(catalog), catalog.credited),
         query=_query(text, catalog),
         audio=100.0 * (audio - other) / max(len(words), 50),
         words=len(words),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from aggregator.linking.bm25 import BM25
@@ -64,6 +65,8 @@ class Catalog:
         self._aliases: dict[str, list[tuple[tuple[str, ...], int, str]]] = {}
         self.names = NameIndex()
         self._name_uses: dict[int, tuple[NameUse, ...]] = {}
+        # Names some series uses other than as an episode's guest (see ``credited``).
+        self._credited: set[int] = set()
         self._series_names: dict[int, tuple[int, ...]] = {}
         self._links: dict[int, tuple[int, ...]] = {}  # link hash -> packed targets
         self._prefixes: dict[int, tuple[int, ...]] = {}  # prefix hash -> series ids
@@ -109,6 +112,8 @@ class Catalog:
         for name_id, (role, episodes) in uses.items():
             use = NameUse(sid, role, tuple(episodes))
             self._name_uses[name_id] = (*self._name_uses.get(name_id, ()), use)
+            if role != "guest":
+                self._credited.add(name_id)
         self._series_names[sid] = tuple(uses)
         for key in info.links:
             self._links[key] = (*self._links.get(key, ()), _pack(sid, None))
@@ -140,6 +145,8 @@ class Catalog:
                 self._name_uses[name_id] = kept
             else:
                 self._name_uses.pop(name_id, None)
+            if all(u.role == "guest" for u in kept):
+                self._credited.discard(name_id)
             self.names.release(name_id)
         for key in {*info.links, *(k for e in info.episodes for k in e.links)}:
             targets = tuple(t for t in self._links.get(key, ()) if t >> _INDEX_BITS != series_id)
@@ -186,6 +193,12 @@ class Catalog:
     def name_uses(self, name_id: int) -> dict[int, NameUse]:
         """The series that use a name, and how."""
         return {use.series_id: use for use in self._name_uses.get(name_id, ())}
+
+    @property
+    def credited(self) -> AbstractSet[int]:
+        """Names some series credits or names as its own (host, author, regular, ...),
+        not only as one episode's guest: the names a lone surname may stand for."""
+        return self._credited
 
     def link_targets(self, key: str) -> list[LinkTarget]:
         """What a URL key (``urls.url_key``) points at: series sites and episode pages."""

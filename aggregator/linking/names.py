@@ -11,15 +11,16 @@ fuzzy comparison only runs on a handful of names even with a large catalog.
 
 from __future__ import annotations
 
-import functools
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
-from aggregator.linking.text import STOPWORDS, Token, fold, tokenize, word_set
+from aggregator.linking.phonetic import nysiis, skeleton
+from aggregator.linking.text import STOPWORDS, Token, tokenize, word_set
 
 __all__ = [
     "NAME_RATIO",
@@ -37,83 +38,6 @@ NAME_RATIO = 88.0
 # ("C.G.P. Gray" for "CGP Grey" scores 87.5 but sounds the same; a lone word must then
 # have five letters or more, or "Times" would be "Tim").
 _PHONETIC_RATIO = 80.0
-
-
-@functools.lru_cache(maxsize=65536)
-def nysiis(word: str) -> str:
-    """The NYSIIS phonetic code of one word (New York State Identification and
-    Intelligence System, Taft 1970), not truncated.
-
-    >>> [nysiis(w) for w in ["Callimachi", "Challimachi", "Calimacchi", "Callamachi"]]
-    ['CALANAC', 'CALANAC', 'CALANAC', 'CALANAC']
-    >>> nysiis("Calamari"), nysiis("Carmichael"), nysiis("Kallimachi")
-    ('CALANAR', 'CARNACAL', 'CALANAC')
-    """
-    name = "".join(ch for ch in fold(word).upper() if "A" <= ch <= "Z")
-    if not name:
-        return ""
-    for old, new in (("MAC", "MCC"), ("KN", "NN"), ("K", "C"), ("PH", "FF"), ("PF", "FF"),
-                     ("SCH", "SSS")):  # fmt: skip
-        if name.startswith(old):
-            name = new + name[len(old) :]
-            break
-    for old, new in (("EE", "Y"), ("IE", "Y"), ("DT", "D"), ("RT", "D"), ("RD", "D"),
-                     ("NT", "D"), ("ND", "D")):  # fmt: skip
-        if name.endswith(old):
-            name = name[: -len(old)] + new
-            break
-    key = [name[0]]
-    chars = list(name)
-    original = list(name)  # the H and W rules look at the letter as written
-    vowels = set("AEIOU")
-    i = 1
-    while i < len(chars):
-        ch = chars[i]
-        nxt = chars[i + 1] if i + 1 < len(chars) else ""
-        if ch == "E" and nxt == "V":
-            chars[i : i + 2] = ["A", "F"]
-        elif ch in vowels:
-            chars[i] = "A"
-        elif ch == "Q":
-            chars[i] = "G"
-        elif ch == "Z":
-            chars[i] = "S"
-        elif ch == "M":
-            chars[i] = "N"
-        elif ch == "K":
-            chars[i] = "N" if nxt == "N" else "C"
-        elif ch == "S" and nxt == "C" and i + 2 < len(chars) and chars[i + 2] == "H":
-            chars[i : i + 3] = ["S", "S", "S"]
-        elif ch == "P" and nxt == "H":
-            chars[i : i + 2] = ["F", "F"]
-        elif ch == "H" and (original[i - 1] not in vowels or nxt not in vowels):
-            chars[i] = chars[i - 1]
-        elif ch == "W" and original[i - 1] in vowels:
-            chars[i] = original[i - 1]
-        if chars[i] != key[-1]:
-            key.append(chars[i])
-        i += 1
-    code = "".join(key)
-    if len(code) > 1 and code.endswith("S"):
-        code = code[:-1]
-    if code.endswith("AY"):
-        code = code[:-2] + "Y"
-    if len(code) > 1 and code.endswith("A"):
-        code = code[:-1]
-    return code
-
-
-def skeleton(word: str) -> str:
-    """Consonant skeleton: vowels and y dropped, doubled letters collapsed.
-
-    >>> skeleton("Syracusa"), skeleton("Siracusa"), skeleton("Gerstmann")
-    ('srcs', 'srcs', 'grstmn')
-    """
-    out: list[str] = []
-    for ch in fold(word):
-        if ch.isalpha() and ch not in "aeiouy" and (not out or out[-1] != ch):
-            out.append(ch)
-    return "".join(out)
 
 
 _CREDIT_SPLIT = re.compile(r"\s*(?:,|&|/|;|\band\b|\s-\s|\s–\s|\+)\s*")
@@ -220,7 +144,27 @@ class _Name:
     display: str
     words: tuple[str, ...]
     joined: str
+    anchors: tuple[int, ...]  # positions of the words it is looked up by (_is_anchor)
     owners: int = 0
+
+
+# A review word whose keys pull at least this many names is checked in bulk (_Fan): in
+# a catalog of 100k episodes a first name ("John") or a common word pulls thousands of
+# guests' names, and checking them one by one was most of the linker's time.
+_BULK = 32
+# Fans kept (they are per review word); all are dropped when there are more.
+_FANS = 8192
+
+
+@dataclass(slots=True)
+class _Fan:
+    """The names one review word pulls out of the index, prepared for bulk checks."""
+
+    members: frozenset[int]
+    solo: frozenset[int]  # one-word names: a lone word is the whole name
+    # (position of the word in the name, name length, name ids, their joined words)
+    groups: list[tuple[int, int, list[int], list[str]]]
+    singles: dict[int, tuple[float, bool] | None]  # memo of _single for this word
 
 
 class NameIndex:
@@ -232,6 +176,8 @@ class NameIndex:
         # key -> ids of the names with a word of that key (lists: far smaller than sets)
         self._keys: dict[str, list[int]] = {}
         self._next = 0
+        self._fans: dict[tuple[str, bool], _Fan] = {}
+        self._fans_by_key: dict[str, set[tuple[str, bool]]] = {}
 
     def __len__(self) -> int:
         return len(self._names)
@@ -249,21 +195,22 @@ class NameIndex:
     def acquire(self, display: str) -> int | None:
         """Register one more owner of a name; its id, or None if it has no usable word."""
         words = tuple(sys.intern(t.norm) for t in tokenize(display))
-        joined = " ".join(words)
-        if not words or not any(_is_anchor(w) for w in words):
+        anchors = tuple(p for p, w in enumerate(words) if _is_anchor(w))
+        if not anchors:
             return None
+        joined = " ".join(words)
         name_id = self._by_text.get(joined)
         if name_id is None:
             name_id = self._next
             self._next += 1
-            self._names[name_id] = _Name(display, words, joined)
+            self._names[name_id] = _Name(display, words, joined, anchors)
             self._by_text[joined] = name_id
-            for word in words:
-                if _is_anchor(word):
-                    for key in _keys(word):
-                        bucket = self._keys.setdefault(key, [])
-                        if not bucket or bucket[-1] != name_id:
-                            bucket.append(name_id)
+            for p in anchors:
+                for key in _keys(words[p]):
+                    self._forget_fans(key)
+                    bucket = self._keys.setdefault(key, [])
+                    if not bucket or bucket[-1] != name_id:
+                        bucket.append(name_id)
         self._names[name_id].owners += 1
         return name_id
 
@@ -277,14 +224,14 @@ class NameIndex:
             return
         del self._names[name_id]
         del self._by_text[entry.joined]
-        for word in entry.words:
-            if _is_anchor(word):
-                for key in _keys(word):
-                    bucket = self._keys.get(key)
-                    if bucket is not None:
-                        bucket[:] = [n for n in bucket if n != name_id]
-                        if not bucket:
-                            del self._keys[key]
+        for p in entry.anchors:
+            for key in _keys(entry.words[p]):
+                self._forget_fans(key)
+                bucket = self._keys.get(key)
+                if bucket is not None:
+                    bucket[:] = [n for n in bucket if n != name_id]
+                    if not bucket:
+                        del self._keys[key]
 
     def match(
         self,
@@ -292,30 +239,141 @@ class NameIndex:
         tokens: Sequence[Token],
         cased: Sequence[bool],
         common: Callable[[str], bool] | None = None,
+        partial: AbstractSet[int] | None = None,
     ) -> list[NameHit]:
         """Every catalog name found in the tokens, best window per name and position.
 
         ``cased[i]``: token i stands in a text written with capitals, where a name
         must be capitalised to count. ``common(word)``: an everyday word, looked up
         as itself only (not by sound or skeleton): "Media" is no misspelled name.
+        ``partial``: the names whose single-word hits (one word of a longer name) the
+        caller wants; None: every name's. The result is the same as with None, less
+        the single-word hits of the other names: such a hit still holds its place
+        against a weaker whole-name hit at the same position, as it did.
         """
         hits: dict[tuple[int, int], NameHit] = {}
+
+        def keep(hit: NameHit | None) -> None:
+            if hit is not None:
+                slot = (hit.name_id, hit.start)
+                if slot not in hits or hits[slot].ratio < hit.ratio:
+                    hits[slot] = hit
+
+        # Bulk-checked positions: start -> (the word's fan, the names checked one by one).
+        deferred: dict[int, tuple[Token, _Fan, set[int]]] = {}
         for i, token in enumerate(tokens):
-            if not _is_anchor(token.norm) or (cased[i] and not token.cap):
+            word = token.norm
+            if not _is_anchor(word) or (cased[i] and not token.cap):
                 continue
-            candidates: set[int] = set()
-            if common is not None and common(token.norm):
-                candidates.update(self._keys.get("w:" + token.norm, ()))
-            else:
-                for key in _keys(token.norm):
-                    candidates.update(self._keys.get(key, ()))
-            for name_id in candidates:
-                hit = self._check(name_id, tokens, i, cased[i])
-                if hit is not None:
-                    slot = (name_id, hit.start)
-                    if slot not in hits or hits[slot].ratio < hit.ratio:
-                        hits[slot] = hit
-        return sorted(hits.values(), key=lambda h: (h.start, -h.ratio))
+            found = self._candidates(word, common is not None and common(word))
+            if not isinstance(found, _Fan):
+                for name_id in found:
+                    keep(self._check(name_id, tokens, i, cased[i]))
+                continue
+            # Names that some window here comes near (in C); only those can give more
+            # than the lone-word hit, which depends on the word alone (_single).
+            checked = self._near(found, tokens, i)
+            for name_id in checked:
+                keep(self._check(name_id, tokens, i, cased[i]))
+            lone = found.members if partial is None else (found.members & partial) | found.solo
+            for name_id in sorted(lone - checked):
+                single = self._single(found, name_id, word)
+                if single is not None:
+                    keep(NameHit(name_id, token.start, token.end, *single))
+            if partial is not None:
+                deferred[token.start] = (token, found, checked)
+        if partial is not None:
+            self._settle(hits, deferred, partial)
+        # Ties: the longer name first, then the older one (not the order found in).
+        return sorted(hits.values(), key=lambda h: (h.start, -h.ratio, -h.end, h.name_id))
+
+    def _candidates(self, word: str, only_word: bool) -> set[int] | _Fan:
+        """The names a review word pulls out by its keys: a set, or a fan if many."""
+        fan = self._fans.get((word, only_word))
+        if fan is not None:
+            return fan
+        keys = ["w:" + word] if only_word else list(_keys(word))
+        members: set[int] = set()
+        for key in keys:
+            members.update(self._keys.get(key, ()))
+        if len(members) < _BULK:
+            return members
+        groups: dict[tuple[int, int], tuple[list[int], list[str]]] = {}
+        for name_id in sorted(members):
+            entry = self._names[name_id]
+            if len(entry.words) > 1:
+                for p in entry.anchors:
+                    ids, joined = groups.setdefault((p, len(entry.words)), ([], []))
+                    ids.append(name_id)
+                    joined.append(entry.joined)
+        solo = frozenset(n for n in members if len(self._names[n].words) == 1)
+        fan = _Fan(frozenset(members), solo, [(p, n, *g) for (p, n), g in groups.items()], {})
+        if len(self._fans) >= _FANS:
+            self._fans.clear()
+            self._fans_by_key.clear()
+        self._fans[(word, only_word)] = fan
+        for key in keys:
+            self._fans_by_key.setdefault(key, set()).add((word, only_word))
+        return fan
+
+    def _forget_fans(self, key: str) -> None:
+        for cached in self._fans_by_key.pop(key, ()):
+            self._fans.pop(cached, None)
+
+    def _near(self, fan: _Fan, tokens: Sequence[Token], i: int) -> set[int]:
+        """The fan's names that a window aligned on token i brings to within reach of
+        acceptance (a superset of those ``_check`` accepts as whole names there)."""
+        near: set[int] = set()
+        for p, length, ids, joined in fan.groups:
+            lo = i - p
+            if lo < 0 or lo + length > len(tokens):
+                continue
+            window = " ".join(t.norm for t in tokens[lo : lo + length])
+            # One point of slack: the bulk scorer's float may differ in the last digit.
+            matches = process.extract(
+                window, joined, scorer=fuzz.ratio, score_cutoff=_PHONETIC_RATIO - 1, limit=None
+            )
+            near.update(ids[k] for _, _, k in matches)
+        return near
+
+    def _single(self, fan: _Fan, name_id: int, word: str) -> tuple[float, bool] | None:
+        """What ``_check`` gives when no window passes: the first of the name's words
+        that the lone review word passes for, as (ratio, full)."""
+        if name_id in fan.singles:
+            return fan.singles[name_id]
+        entry = self._names[name_id]
+        found: tuple[float, bool] | None = None
+        for p in entry.anchors:
+            ratio = _word_ratio(word, entry.words[p])
+            if ratio is not None:
+                found = (ratio, len(entry.words) == 1)
+                break
+        fan.singles[name_id] = found
+        return found
+
+    def _settle(
+        self,
+        hits: dict[tuple[int, int], NameHit],
+        deferred: dict[int, tuple[Token, _Fan, set[int]]],
+        partial: AbstractSet[int],
+    ) -> None:
+        """Drop the single-word hits of names outside ``partial``, and the whole-name
+        hits that such a hit, found first at the same position, would have kept out."""
+        for slot, hit in list(hits.items()):
+            name_id, start = slot
+            if name_id in partial:
+                continue
+            if not hit.full:
+                del hits[slot]
+                continue
+            held = deferred.get(start)
+            if held is None or len(self._names[name_id].words) == 1:
+                continue
+            token, fan, checked = held
+            if name_id in fan.members and name_id not in checked:
+                single = self._single(fan, name_id, token.norm)
+                if single is not None and single[0] >= hit.ratio:
+                    del hits[slot]
 
     def _check(
         self, name_id: int, tokens: Sequence[Token], i: int, case_informative: bool
@@ -323,9 +381,7 @@ class NameIndex:
         entry = self._names[name_id]
         word = tokens[i].norm
         best: NameHit | None = None
-        for p, name_word in enumerate(entry.words):
-            if not _is_anchor(name_word):
-                continue
+        for p in entry.anchors:
             lo, hi = i - p, i - p + len(entry.words)
             if lo >= 0 and hi <= len(tokens) and len(entry.words) > 1:
                 window = tokens[lo:hi]
@@ -341,17 +397,23 @@ class NameIndex:
                         best = NameHit(name_id, window[0].start, window[-1].end, ratio, True)
             if best is not None:
                 continue
-            ratio = fuzz.ratio(word, name_word)
-            phonetic = (
-                NAME_RATIO > ratio >= _PHONETIC_RATIO
-                and min(len(word), len(name_word)) >= 5
-                and nysiis(word) == nysiis(name_word)
-            )
-            if (ratio >= NAME_RATIO or phonetic) and len(word) >= 3:
-                full = len(entry.words) == 1
-                if best is None or ratio > best.ratio:
-                    best = NameHit(name_id, tokens[i].start, tokens[i].end, ratio, full)
+            single = _word_ratio(word, entry.words[p])
+            if single is not None:
+                best = NameHit(
+                    name_id, tokens[i].start, tokens[i].end, single, len(entry.words) == 1
+                )
         return best
+
+
+def _word_ratio(word: str, name_word: str) -> float | None:
+    """The ratio of a lone review word that passes for one word of a name, else None."""
+    ratio = fuzz.ratio(word, name_word)
+    phonetic = (
+        NAME_RATIO > ratio >= _PHONETIC_RATIO
+        and min(len(word), len(name_word)) >= 5
+        and nysiis(word) == nysiis(name_word)
+    )
+    return ratio if (ratio >= NAME_RATIO or phonetic) and len(word) >= 3 else None
 
 
 def _is_anchor(word: str) -> bool:
