@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from rapidfuzz import fuzz
 
+from aggregator.linking import names as names_module
 from aggregator.linking.names import NAME_RATIO, NameIndex, extract_names, nysiis, split_credit
 from aggregator.linking.text import case_flags, tokenize
 
@@ -103,3 +105,101 @@ def test_names_in_descriptions() -> None:
     ]
     assert split_credit("Adam Curry & John C. Dvorak") == ["Adam Curry", "John C. Dvorak"]
     assert split_credit("Airship / Wondery") == ["Airship", "Wondery"]
+
+
+# Surnames for the many-names tests: 40 "John <surname>" guests make "John" pull more
+# names than the index checks one by one.
+_SURNAMES = [
+    "Abbott",
+    "Barker",
+    "Carver",
+    "Dalton",
+    "Ellison",
+    "Fenwick",
+    "Garrity",
+    "Holloway",
+    "Ingram",
+    "Jessup",
+    "Kendrick",
+    "Lockhart",
+    "Marlowe",
+    "Norwood",
+    "Oakley",
+    "Pemberton",
+    "Quinlan",
+    "Radcliffe",
+    "Stanton",
+    "Thornbury",
+    "Upton",
+    "Vance",
+    "Whitaker",
+    "Yardley",
+    "Ashworth",
+    "Blakely",
+    "Crawley",
+    "Draper",
+    "Eastwood",
+    "Fairbanks",
+    "Goodwin",
+    "Hartley",
+    "Irving",
+    "Jarvis",
+    "Kirkland",
+    "Langley",
+    "Merriweather",
+    "Nettleton",
+    "Osborne",
+    "Prescott",
+]
+
+
+def test_a_word_many_names_share_finds_the_same_names_as_few() -> None:
+    few, _ = _index("John Whitaker", "Rukmini Callimachi")
+    many, _ = _index(*(f"John {s}" for s in _SURNAMES), "Rukmini Callimachi")
+    text = "Jon Whitacker told John Lockhart, then Calimacchi; later John again."
+    from_few = _found(few, text)
+    assert ("Jon Whitacker", "John Whitaker") in from_few
+    assert ("Calimacchi", "Rukmini Callimachi") in from_few
+    from_many = _found(many, text)
+    assert ("Jon Whitacker", "John Whitaker") in from_many
+    assert ("John Lockhart", "John Lockhart") in from_many
+    # A lone "John" is one word of each of the 40 names (and the first "John" is one
+    # word of the 39 other names, besides the start of "John Lockhart").
+    assert sum(1 for span, _ in from_many if span == "John") == 39 + 40
+
+
+def test_single_word_hits_only_for_the_names_asked_for() -> None:
+    index, ids = _index(*(f"John {s}" for s in _SURNAMES), "Rukmini Callimachi", "Serial")
+    text = "John Lockhart and John met Callimachi, of Serial."
+    tokens = tokenize(text)
+    wanted = {ids["Rukmini Callimachi"]}
+    hits = index.match(text, tokens, case_flags(text, tokens), partial=wanted)
+    found = [(text[h.start : h.end], index.display(h.name_id), h.full) for h in hits]
+    assert found == [
+        ("John Lockhart", "John Lockhart", True),
+        ("Callimachi", "Rukmini Callimachi", False),
+        ("Serial", "Serial", True),  # a one-word name is whole when found alone
+    ]
+
+
+def test_bulk_checks_give_what_one_by_one_checks_give(monkeypatch: pytest.MonkeyPatch) -> None:
+    names = [f"John {s}" for s in _SURNAMES] + [f"Jon {s}" for s in _SURNAMES[:20]]
+    names += [f"{s} Johnson" for s in _SURNAMES[20:]] + ["Johns", "Rukmini Callimachi"]
+    text = (
+        "John Whitacker and Jon Lockheart met john. JOHN DALTON, Johnson and Jonh Upton.\n"
+        "later johns and jon osborne talked to Prescott Johnsen and Calimacchi.\n"
+        "Ashworth, Goodwin Jonson; John Kirklands, John."
+    )
+    tokens = tokenize(text)
+    cased = case_flags(text, tokens)
+    index, ids = _index(*names)
+    for partial in (None, {ids["John Dalton"], ids["Prescott Johnson"]}):
+        bulk = index.match(text, tokens, cased, partial=partial)
+        monkeypatch.setattr(names_module, "_BULK", 10**9)
+        fresh, _ = _index(*names)
+        one_by_one = fresh.match(text, tokens, cased, partial=partial)
+        monkeypatch.undo()
+        assert len(bulk) > 10
+        assert [(h.name_id, h.start, h.end, h.ratio, h.full) for h in bulk] == [
+            (h.name_id, h.start, h.end, h.ratio, h.full) for h in one_by_one
+        ]
