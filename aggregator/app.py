@@ -73,7 +73,7 @@ def make_app(
             storage.migrate()
         fetcher = Fetcher(settings.fetch, clock=clock)
         # A review page over the review size limit is refused while it downloads,
-        # not after 50 MiB of it have arrived.
+        # not after 32 MiB of it have arrived.
         review_limits = replace(
             settings.fetch,
             max_body_bytes=min(settings.fetch.max_body_bytes, MAX_REVIEW_BYTES),

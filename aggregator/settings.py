@@ -30,8 +30,8 @@ class FetchSettings:
     read_timeout: float = 30.0
     # A whole fetch may not take longer than this, however slowly bytes trickle in.
     total_timeout: float = 120.0
-    max_body_bytes: int = 50 * 1024 * 1024
-    max_decompressed_bytes: int = 200 * 1024 * 1024
+    max_body_bytes: int = 32 * 1024 * 1024
+    max_decompressed_bytes: int = 64 * 1024 * 1024
     max_redirects: int = 5
     # httpx falls from ~1,400 req/s at 10 connections to ~200 at 200 (encode/httpx#3215).
     max_connections: int = 16
@@ -130,9 +130,9 @@ def _from_file(path: Path) -> Settings:
             connect_timeout=reader.number("fetch", "connect_timeout", 10.0),
             read_timeout=reader.number("fetch", "read_timeout", 30.0),
             total_timeout=reader.number("fetch", "total_timeout", 120.0),
-            max_body_bytes=reader.integer("fetch", "max_body_bytes", 50 * 1024 * 1024),
+            max_body_bytes=reader.integer("fetch", "max_body_bytes", 32 * 1024 * 1024),
             max_decompressed_bytes=reader.integer(
-                "fetch", "max_decompressed_bytes", 200 * 1024 * 1024
+                "fetch", "max_decompressed_bytes", 64 * 1024 * 1024
             ),
             max_redirects=reader.integer("fetch", "max_redirects", 5, minimum=0),
             max_connections=reader.integer("fetch", "max_connections", 16),

@@ -16,7 +16,7 @@ file. It measures, in one run:
 
 Timeouts are the short ones of the tests (connect 1 s, read 1.5 s, total 2 s). Size
 limits are measured both ways: the tests' (4 MiB body, 16 MiB decompressed) and the
-defaults (50 MiB body, 200 MiB decompressed), since those decide the memory a gzip
+defaults (32 MiB body, 64 MiB decompressed), since those decide the memory a gzip
 bomb or a huge body can take. Target: every case ends within the timeouts, under
 200 MB RSS.
 """
@@ -158,7 +158,7 @@ def report(cases: list[str], results: dict[str, Limits], baseline: tuple[float, 
 
 Machine: {machine}; database: SQLite file; load average when done: {load:.1f}.
 Timeouts: connect 1 s, read 1.5 s, total 2 s. Size limits: the tests' (4 MiB body,
-16 MiB decompressed) and the defaults (50 MiB, 200 MiB). "Alone": one case polled in
+16 MiB decompressed) and the defaults (32 MiB, 64 MiB). "Alone": one case polled in
 the bench's process (elapsed) or by its own child `python -m aggregator poll` (that
 child's peak RSS: VmHWM at its exit). Target: within the timeouts, under 200 MB RSS.
 

@@ -153,7 +153,10 @@ def poll(
         summary = _poll_with_progress(a, due)
     for report in summary.reports:
         if report.failed:
-            typer.echo(f"failed: {report.url}: {report.error}", err=True)
+            error = report.error or "failed"
+            # Fetch and parse errors name the URL already ("URL: read timeout ...").
+            where = "" if error.startswith(report.url) else f"{report.url}: "
+            typer.echo(f"failed: {where}{error}", err=True)
     typer.echo(summary.line())
     if summary.polled and summary.failed == summary.polled:
         raise typer.Exit(1)
