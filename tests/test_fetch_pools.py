@@ -60,7 +60,7 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.open -= 1
 
-    def do_GET(self) -> None:  # noqa: N802 (the http.server API)
+    def do_GET(self) -> None:
         with self.server.lock:
             self.server.request_lines.append(self.requestline)
         body = self.server.body
