@@ -9,6 +9,7 @@ carries, its season, its dates and its guests.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from array import array
@@ -89,6 +90,7 @@ class Described:
     episode_names: list[tuple[str, ...]]  # names found in each episode, in episode order
 
 
+@functools.lru_cache(maxsize=65536)
 def canon(word: str) -> str:
     """Canonical form of a folded token for title matching: numbers as digits, stems.
 

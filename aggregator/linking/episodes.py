@@ -104,8 +104,9 @@ def _content(
     best = sorted(weights.items(), key=lambda item: -item[1])[:_CONTENT_TERMS]
     allowed = set(eligible)
     accumulated: dict[int, float] = {}
+    postings = stats.postings(term for term, _ in best)
     for term, weight in best:
-        for index in stats.postings.get(term, ()):
+        for index in postings[term]:
             if index in allowed:
                 accumulated[index] = accumulated.get(index, 0.0) + weight
     scores = sorted(((s, i) for i, s in accumulated.items()), reverse=True)

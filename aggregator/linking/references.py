@@ -23,11 +23,12 @@ _PART_LIKE = frozenset({"part", "class", "hour", "day"})
 def match_numbers(a: Analysis, series: SeriesInfo, eligible: list[int], found: Found) -> None:
     seasons = {r.value for r in a.numbers if r.noun == "season"}
     order = _season_order(series, eligible)
+    carrying = _by_number(series, eligible, order)
     for ref in a.numbers:
         if ref.noun == "season":
             continue
         matches: list[tuple[float, int, Evidence]] = []
-        for index in eligible:
+        for index in carrying.get(ref.value, ()):
             e = series.episodes[index]
             if ref.season is not None and e.season is not None and e.season != ref.season:
                 continue
@@ -77,6 +78,24 @@ def _number_strength(
     agreeing = sum(1 for x in schemes if x)
     # Two numbering schemes that agree (a title number and the order) are surer than one.
     return min(1.0, max(schemes) + (0.1 if agreeing > 1 else 0.0))
+
+
+def _by_number(
+    series: SeriesInfo, eligible: list[int], order: dict[int, int]
+) -> dict[int, list[int]]:
+    """The eligible episodes by every number they carry (title numbers, nouns'
+    numbers, ``itunes:episode``, order in the season), in episode order: a reference
+    can only match an episode that carries its number (see ``_number_strength``)."""
+    carrying: dict[int, list[int]] = {}
+    for index in eligible:
+        e = series.episodes[index]
+        numbers = e.numbers
+        values: set[int | None] = {n for _, n in numbers.nouns}
+        values.update((numbers.episode, numbers.plain, e.itunes_number, order.get(index)))
+        for value in values:
+            if value is not None:
+                carrying.setdefault(value, []).append(index)
+    return carrying
 
 
 def _season_order(series: SeriesInfo, eligible: list[int]) -> dict[int, int]:
