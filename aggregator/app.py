@@ -35,6 +35,7 @@ class App:
     clock: Callable[[], datetime]
     review_fetcher: Fetcher
     restricted_fetcher: Fetcher
+    owner: str  # this instance's name on the leases it takes (aggregator.leases)
 
     def sync_config_feeds(self) -> list[FeedRecord]:
         """Add the feeds listed in the config file that the store does not have yet."""
@@ -108,5 +109,13 @@ def make_app(
         owner=owner,
     )
     return App(
-        settings, storage, fetcher, poller, reviews, clock, review_fetcher, restricted_fetcher
+        settings,
+        storage,
+        fetcher,
+        poller,
+        reviews,
+        clock,
+        review_fetcher,
+        restricted_fetcher,
+        owner,
     )

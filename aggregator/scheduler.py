@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 
 class Ticker:
-    """Runs ``poller.poll_due()`` every ``tick_seconds``, starting now, then the chores
+    """Runs ``poller.poll_due()`` every ``tick_seconds``, starting now — again at once
+    while it polls full batches of ``batch_size`` — then the chores
     (bounded pieces of background work, such as re-linking reviews after a linker
     upgrade).
 
@@ -34,9 +35,11 @@ class Ticker:
         poller: Poller,
         tick_seconds: float,
         *,
+        batch_size: int | None = None,
         chores: Sequence[Callable[[], object]] = (),
     ) -> None:
         self._poller = poller
+        self._batch_size = batch_size
         self._chores = tuple(chores)
         self._scheduler = BackgroundScheduler(timezone=UTC)
         self._scheduler.add_job(
@@ -57,9 +60,16 @@ class Ticker:
             return
         self._idle.clear()
         try:
-            summary = self._poller.poll_due()
-            if summary.polled:
-                log.info(summary.line())
+            while True:
+                summary = self._poller.poll_due()
+                if summary.polled:
+                    log.info(summary.line())
+                # A full batch means more may be due: claim the next one now rather
+                # than a tick later (a tick per batch would cap a big deployment at
+                # batch_size feeds per tick).
+                full = self._batch_size is not None and summary.polled >= self._batch_size
+                if not full or self._poller.stopping:
+                    break
             for chore in self._chores:
                 if not self._poller.stopping:
                     chore()

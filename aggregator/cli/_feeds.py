@@ -147,7 +147,14 @@ def poll(
     with context(ctx).open() as a:
         if feed is None:
             a.sync_config_feeds()
-            due = a.storage.due_feeds(a.clock(), limit=1_000_000)
+            # Claimed like a running instance's batch: instances polling the same
+            # database meanwhile leave these feeds alone.
+            due = a.storage.claim_due_feeds(
+                a.clock(),
+                1_000_000,
+                owner=a.owner,
+                lease_seconds=a.settings.poll.lease_seconds,
+            )
         else:
             due = [a.storage.find_feed(feed_key(feed))]
         summary = _poll_with_progress(a, due)
@@ -207,6 +214,7 @@ def run(
         ticker = Ticker(
             a.poller,
             a.settings.poll.tick_seconds,
+            batch_size=a.settings.poll.batch_size,
             # Reviews linked by an older linker version are re-linked a batch a tick.
             chores=[lambda: reviews.relink_outdated(limit=200)],
         )
