@@ -106,21 +106,51 @@ class _Persons:
 def load(connection: Connection, series_ids: Collection[int] | None) -> list[CatalogSeries]:
     """The catalog of every series, or of those in ``series_ids`` (unknown ids are
     skipped), ordered by series id."""
-    if series_ids is None:
-        series_rows = connection.execute(_series_query()).all()
-        episode_rows = connection.execute(_episodes_query()).all()
-    else:
-        series_rows, episode_rows = [], []
-        for chunk in _chunks(series_ids):
-            series_rows += connection.execute(_series_query().where(SERIES.c.id.in_(chunk)))
-            episode_rows += connection.execute(
-                _episodes_query().where(EPISODE.c.series_id.in_(chunk))
-            )
+    return list(stream(connection, series_ids))
 
+
+def stream(connection: Connection, series_ids: Collection[int] | None) -> Iterator[CatalogSeries]:
+    """What ``load`` returns, one series at a time, each as soon as its last episode is
+    read: ``Catalog.build(stream(...))`` never holds the whole catalog's values (about
+    2 KB per episode, on top of the index). The connection must stay open while the
+    iterator is consumed."""
+    if series_ids is None:
+        yield from _stream_rows(connection, _series_query(), _episodes_query())
+        return
+    for chunk in _chunks(series_ids):
+        yield from _stream_rows(
+            connection,
+            _series_query().where(SERIES.c.id.in_(chunk)),
+            _episodes_query().where(EPISODE.c.series_id.in_(chunk)),
+        )
+
+
+def _stream_rows(
+    connection: Connection, series_query: Select[Any], episodes_query: Select[Any]
+) -> Iterator[CatalogSeries]:
+    series_rows = connection.execute(series_query).all()  # one row per series: small
+    # Episodes in series order (the query's), streamed rather than fetched at once.
+    episode_rows = connection.execution_options(stream_results=True, yield_per=1000).execute(
+        episodes_query
+    )
     persons = _Persons()
-    episodes: dict[int, list[CatalogEpisode]] = {row.id: [] for row in series_rows}
+    try:
+        pending = next(episode_rows, None)
+        for s in series_rows:
+            episodes: list[CatalogEpisode] = []
+            # Rows of series not in series_rows (stored after we read them) are skipped.
+            while pending is not None and pending[1] <= s.id:
+                if pending[1] == s.id:
+                    episodes.append(_episode(pending, persons))
+                pending = next(episode_rows, None)
+            yield _series(s, episodes)
+    finally:
+        episode_rows.close()
+
+
+def _episode(row: Any, persons: _Persons) -> CatalogEpisode:
     # Positional unpacking: attribute access on 100k rows was a fifth of the time.
-    for (
+    (
         episode_id,
         series_id,
         guid,
@@ -134,39 +164,34 @@ def load(connection: Connection, series_ids: Collection[int] | None) -> list[Cat
         link,
         enclosure_url,
         persons_json,
-    ) in episode_rows:
-        bucket = episodes.get(series_id)
-        if bucket is None:
-            continue  # its series arrived after we read the series (PostgreSQL)
-        bucket.append(
-            CatalogEpisode(
-                id=episode_id,
-                series_id=series_id,
-                guid=guid,
-                title=title,
-                description_text=_text(html, text),
-                published=published,
-                season=season,
-                number=number,
-                episode_type=episode_type,
-                link=link,
-                enclosure_url=enclosure_url,
-                persons=persons(persons_json),
-            )
-        )
-    return [
-        CatalogSeries(
-            id=s.id,
-            title=s.title,
-            feed_url=s.url,
-            author=s.author,
-            owner_name=s.owner_name,
-            description_text=_text(s.description, s.description_text),
-            link=s.link,
-            image=s.image,
-            categories=tuple(s.categories or ()),
-            persons=persons_from_json(s.persons),
-            episodes=tuple(episodes[s.id]),
-        )
-        for s in series_rows
-    ]
+    ) = row
+    return CatalogEpisode(
+        id=episode_id,
+        series_id=series_id,
+        guid=guid,
+        title=title,
+        description_text=_text(html, text),
+        published=published,
+        season=season,
+        number=number,
+        episode_type=episode_type,
+        link=link,
+        enclosure_url=enclosure_url,
+        persons=persons(persons_json),
+    )
+
+
+def _series(s: Any, episodes: list[CatalogEpisode]) -> CatalogSeries:
+    return CatalogSeries(
+        id=s.id,
+        title=s.title,
+        feed_url=s.url,
+        author=s.author,
+        owner_name=s.owner_name,
+        description_text=_text(s.description, s.description_text),
+        link=s.link,
+        image=s.image,
+        categories=tuple(s.categories or ()),
+        persons=persons_from_json(s.persons),
+        episodes=tuple(episodes),
+    )
