@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,13 +35,17 @@ def write_config(path: Path, database_url: str, **poll: float) -> Path:
     return path
 
 
-def opml(urls: list[str]) -> bytes:
-    outlines = "\n".join(
-        f'    <outline type="rss" text="f{i}" xmlUrl="{u}"/>' for i, u in enumerate(urls)
-    )
+def opml(urls: list[str], *, reviews: Sequence[str] = ()) -> bytes:
+    """An OPML subscription list; ``reviews`` are marked as reviews feeds."""
+    outlines = [f'    <outline type="rss" text="f{i}" xmlUrl="{u}"/>' for i, u in enumerate(urls)]
+    outlines += [
+        f'    <outline type="rss" category="reviews" text="r{i}" xmlUrl="{u}"/>'
+        for i, u in enumerate(reviews)
+    ]
+    body = "\n".join(outlines)
     return (
         '<?xml version="1.0"?>\n<opml version="2.0"><head><title>list</title></head>\n'
-        f"  <body>\n{outlines}\n  </body>\n</opml>\n"
+        f"  <body>\n{body}\n  </body>\n</opml>\n"
     ).encode()
 
 
@@ -85,6 +89,14 @@ class Instance:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=60)
+
+
+def stop_all(running: Sequence[Instance]) -> list[int]:
+    """SIGTERM to every instance at once, then their exit statuses."""
+    for instance in running:
+        if instance.process.poll() is None:
+            instance.process.send_signal(signal.SIGTERM)
+    return [instance.process.wait(timeout=60) for instance in running]
 
 
 def start_instance(config: Path, log: Path, *, wait: bool = True) -> Instance:

@@ -29,7 +29,7 @@ from aggregator.settings import FetchSettings, PollSettings
 from aggregator.storage import Storage, open_storage
 from aggregator.types import FeedKind
 from tests.feedserver import FeedServer
-from tests.instances import instances, opml, run_cli, wait_for, write_config
+from tests.instances import instances, opml, run_cli, stop_all, wait_for, write_config
 from tests.tcp_proxy import TcpProxy
 
 FEEDS = 500
@@ -103,13 +103,10 @@ def _serve_all(server: FeedServer) -> tuple[list[str], list[str]]:
 
 def _import(config: Path, tmp_path: Path, podcasts: list[str], reviews: list[str]) -> None:
     """The instances find their feeds the way a user gives them: an OPML import."""
-    (tmp_path / "podcasts.opml").write_bytes(opml(podcasts))
-    done = run_cli(config, "opml", "import", str(tmp_path / "podcasts.opml"))
+    (tmp_path / "feeds.opml").write_bytes(opml(podcasts, reviews=reviews))
+    done = run_cli(config, "opml", "import", str(tmp_path / "feeds.opml"))
     assert done.returncode == 0, done.stderr
-    assert f"{FEEDS} feeds added" in done.stdout
-    for url in reviews:
-        done = run_cli(config, "feeds", "add", url, "--kind", "reviews")
-        assert done.returncode == 0, done.stderr
+    assert f"{FEEDS + REVIEW_FEEDS} feeds added" in done.stdout
 
 
 def _scalar(database_url: str, sql: str) -> int:
@@ -184,7 +181,7 @@ def test_three_instances_fetch_every_feed_exactly_once(
             wait_for(lambda: _polled(pg_database_url) == FEEDS + REVIEW_FEEDS, 180, "all polls")
             wait_for(lambda: _reviews_linked(pg_database_url), 60, "the reviews linked")
             time.sleep(2)  # a few more ticks, in which nothing is due
-            statuses = [instance.stop() for instance in running]
+            statuses = stop_all(running)
 
         assert statuses == [0, 0, 0]
         fetches = Counter(r.path for r in server.log)
@@ -227,7 +224,7 @@ def test_a_killed_instance_s_feeds_are_polled_by_the_others_when_its_lease_ends(
             wait_for(lambda: _polled(pg_database_url) == FEEDS + REVIEW_FEEDS, 180, "all polls")
             wait_for(lambda: _reviews_linked(pg_database_url), 60, "the reviews linked")
             time.sleep(1)
-            statuses = [instance.stop() for instance in running[1:]]
+            statuses = stop_all(running[1:])
 
         assert statuses == [0, 0]
         assert held, "the killed instance held leases when it died"
