@@ -12,6 +12,7 @@ Identity is (series, guid). An episode that leaves the feed is kept and marked
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -244,15 +245,21 @@ def write(connection: Connection, series_id: int, todo: Plan, now: datetime) -> 
 
 def _upsert(connection: Connection, rows: list[dict[str, Any]]) -> None:
     """INSERT ... ON CONFLICT (series_id, guid) DO UPDATE, as one executemany."""
-    if connection.dialect.name == "postgresql":
+    connection.execute(_upsert_statement(connection.dialect.name), rows)
+
+
+@functools.cache
+def _upsert_statement(dialect: str) -> postgresql.Insert | sqlite.Insert:
+    # Built once: building it (a column object per overwritten column) cost more than
+    # the executemany of a small feed's first poll.
+    if dialect == "postgresql":
         stmt: postgresql.Insert | sqlite.Insert = postgresql.insert(EPISODE)
     else:
         stmt = sqlite.insert(EPISODE)
     overwrite = {name: stmt.excluded[name] for name in (*_CONTENT_COLUMNS, "missing_since")}
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=[EPISODE.c.series_id, EPISODE.c.guid], set_=overwrite
     )
-    connection.execute(stmt, rows)
 
 
 def _rematch(connection: Connection, rows: list[tuple[int, dict[str, Any]]]) -> None:

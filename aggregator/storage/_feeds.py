@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -248,6 +249,23 @@ def apply_update(session: Session, row: Feed, update: FeedUpdate, now: datetime)
     session.add(row)
 
 
+def apply_update_fast(
+    connection: Connection, update: FeedUpdate, now: datetime, *, title: str | None
+) -> None:
+    """One poll's update that does not move the feed, with the series ``title`` if any.
+
+    A Core UPDATE (it takes the row's lock, as the ORM path's FOR UPDATE does): loading
+    the row into the ORM and flushing it cost a first poll several ms (bench/poll).
+    """
+    values = update_values(update, now)
+    if title is not None:
+        values["title"] = title
+    values["feed_id_"] = update.feed_id
+    result = connection.execute(_update_statement(tuple(sorted(values))), values)
+    if result.rowcount == 0:
+        raise NotFoundError(f"no feed with id {update.feed_id}")
+
+
 def apply_updates_fast(
     connection: Connection, updates: Sequence[FeedUpdate], now: datetime
 ) -> None:
@@ -258,16 +276,22 @@ def apply_updates_fast(
     set of columns costs a fraction of one statement per feed (bench/poll).
     """
     # Core, not ORM: the ORM's bulk-update path doubled the cost of each statement.
-    table = Feed.metadata.tables[Feed.__tablename__]
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for update in updates:
         values = update_values(update, now)
         values["feed_id_"] = update.feed_id
         groups.setdefault(tuple(sorted(values)), []).append(values)
     for keys, rows in groups.items():
-        columns: dict[str, Any] = {key: bindparam(key) for key in keys if key != "feed_id_"}
-        statement = sa_update(table).where(table.c.id == bindparam("feed_id_")).values(columns)
-        connection.execute(statement, rows)
+        connection.execute(_update_statement(keys), rows)
+
+
+@functools.cache
+def _update_statement(keys: tuple[str, ...]) -> Any:
+    """UPDATE feed SET <keys> WHERE id = :feed_id_, built once per set of columns
+    (there are a few dozen at most: which optional values a poll sets)."""
+    table = Feed.metadata.tables[Feed.__tablename__]
+    columns: dict[str, Any] = {key: bindparam(key) for key in keys if key != "feed_id_"}
+    return sa_update(table).where(table.c.id == bindparam("feed_id_")).values(columns)
 
 
 def _move(session: Session, row: Feed, new_url: str, when: datetime) -> None:

@@ -217,17 +217,22 @@ class Storage:
         episodes gone from the feed are marked missing (see ``_episodes``).
         """
         with self._write(f"storing poll of feed {update.feed_id}") as session:
+            connection = session.connection()
             if parsed is None and update.url is None:
-                _feeds.apply_updates_fast(session.connection(), [update], now)
+                _feeds.apply_updates_fast(connection, [update], now)
                 return StoreCounts()
-            feed = _feeds.get(session, update.feed_id, for_update=True)
-            _feeds.apply_update(session, feed, update, now)
+            title = parsed.series.title if parsed is not None else None
+            if update.url is None:
+                _feeds.apply_update_fast(connection, update, now, title=title)
+            else:  # a move may meet another feed's URL: the ORM path looks
+                feed = _feeds.get(session, update.feed_id, for_update=True)
+                _feeds.apply_update(session, feed, update, now)
+                if title is not None:
+                    feed.title = title
+                session.flush()
             if parsed is None:
                 return StoreCounts()
-            feed.title = parsed.series.title
-            session.add(feed)
-            series_id = _series.upsert(session, update.feed_id, parsed.series, now)
-            connection = session.connection()
+            series_id = _series.upsert(connection, update.feed_id, parsed.series, now)
             todo = _episodes.plan(_episodes.load_stored(connection, series_id), parsed)
             _episodes.write(connection, series_id, todo, now)
             if todo.writes:
