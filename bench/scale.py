@@ -5,10 +5,12 @@
 For each server delay (a remote server's latency, in ms) and each instance count: a
 fresh schema, the feeds imported from one OPML file (``aggregator opml import``), then
 N instances started together (``python -m aggregator run --port P``), each with the
-default config (8 workers, 2 per host). The clock runs from the feed server's first
-request until every feed's poll is stored. Reported: feeds/s, the speed-up over one
-instance, double fetches (feeds the server was asked for more than once: must be 0),
-and each instance's peak RSS (VmHWM).
+default config (8 workers, 2 per host). Two cycles are timed, each from the feed
+server's first request until every feed's poll is stored: the first poll (every feed
+fetched, parsed and stored) and a re-poll of every feed made due at once (conditional
+requests answered 304: a large deployment's steady state). Reported: feeds/s, the
+speed-up over one instance, double fetches (feeds the server was asked for more than
+once in the cycle: must be 0), and each instance's peak RSS (VmHWM).
 
 Feeds are served by bench/_feedserver.py in its own process on 50 loopback addresses
 (many hosts, as real feeds have); PostgreSQL is the one at
@@ -19,7 +21,6 @@ in a schema of its own that is dropped at the end.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import signal
@@ -31,6 +32,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -120,16 +122,22 @@ def cli(config: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def stored_polls(database_url: str) -> int:
+def _scalar(database_url: str, sql: str) -> Any:
     engine = create_engine(database_url)
     try:
-        with engine.connect() as c:
-            sql = (
-                "SELECT count(*) FROM feed WHERE last_polled_at IS NOT NULL AND lease_owner IS NULL"
-            )
-            return int(c.execute(text(sql)).scalar_one())
+        with engine.begin() as c:
+            return c.execute(text(sql)).scalar()
     finally:
         engine.dispose()
+
+
+def stored_since(database_url: str, since: datetime) -> int:
+    """Feeds whose poll since ``since`` is stored (the lease cleared with it)."""
+    sql = (
+        "SELECT count(*) FROM feed WHERE lease_owner IS NULL "
+        f"AND last_polled_at >= '{since.isoformat()}'"
+    )
+    return int(_scalar(database_url, sql))
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -140,24 +148,40 @@ def peak_rss_mb(pid: int) -> float:
 
 
 @dataclass
-class Run:
+class Cycle:
+    """One polling cycle over every feed, by N instances together."""
+
+    kind: str  # "first poll" (parse and store everything) or "re-poll" (304s)
     delay_ms: float
     instances: int
     feeds: int
     seconds: float
     double_fetches: int
-    requests: int
-    peak_rss_mb: list[float]
-    import_seconds: float
 
     @property
     def feeds_per_second(self) -> float:
         return self.feeds / self.seconds
 
 
+def _cycle(
+    kind: str, server: FeedServer, database_url: str, feeds: int, procs: list[Any], since: datetime
+) -> tuple[float, int]:
+    while stored_since(database_url, since) < feeds:
+        for p in procs:
+            if p.poll() is not None:
+                raise SystemExit(f"an instance exited with {p.returncode} during the {kind}")
+        time.sleep(0.1)
+    done = time.time()
+    stats = server.stats()
+    repeated = stats["repeated"]
+    assert isinstance(repeated, dict)
+    return done - float(stats["first"]), len(repeated)  # type: ignore[arg-type]
+
+
 def run_once(
     base: str, server: FeedServer, urls: list[str], instances: int, work: Path, delay_ms: float
-) -> Run:
+) -> tuple[list[Cycle], list[float], float]:
+    """Both cycles for one instance count; also each instance's peak RSS, import time."""
     reset_schema(base)
     database_url = pg_url(base)
     config = work / "config.toml"
@@ -177,6 +201,8 @@ def run_once(
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
     procs = []
     command = [sys.executable, "-m", "aggregator", "--config", str(config), "run", "--port"]
+    cycles = []
+    beginning = datetime(2000, 1, 1, tzinfo=UTC)
     for n in range(instances):
         log = (work / f"instance-{n}.log").open("wb")
         procs.append(
@@ -188,32 +214,22 @@ def run_once(
             )
         )
     try:
-        while stored_polls(database_url) < len(urls):
-            for p in procs:
-                if p.poll() is not None:
-                    raise SystemExit(f"an instance exited with {p.returncode}; see {work}")
-            time.sleep(0.2)
-        done = time.time()
+        seconds, doubles = _cycle("first poll", server, database_url, len(urls), procs, beginning)
+        cycles.append(Cycle("first poll", delay_ms, instances, len(urls), seconds, doubles))
+        # Every feed due again at once: the instances' next ticks re-poll all of them,
+        # conditionally (304s), the steady state of a large deployment.
+        server.reset()
+        mark = _scalar(database_url, "SELECT now()")
+        _scalar(database_url, "UPDATE feed SET next_poll_at = now() RETURNING 1")
+        seconds, doubles = _cycle("re-poll", server, database_url, len(urls), procs, mark)
+        cycles.append(Cycle("re-poll", delay_ms, instances, len(urls), seconds, doubles))
         rss = [peak_rss_mb(p.pid) for p in procs]
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
         for p in procs:
             p.wait(timeout=60)
-    stats = server.stats()
-    first = float(stats["first"])  # type: ignore[arg-type]
-    repeated = stats["repeated"]
-    assert isinstance(repeated, dict)
-    return Run(
-        delay_ms=delay_ms,
-        instances=instances,
-        feeds=len(urls),
-        seconds=done - first,
-        double_fetches=len(repeated),
-        requests=int(stats["requests"]),  # type: ignore[call-overload]
-        peak_rss_mb=rss,
-        import_seconds=import_seconds,
-    )
+    return cycles, rss, import_seconds
 
 
 def main() -> None:
@@ -224,7 +240,9 @@ def main() -> None:
     args = parser.parse_args()
     base = os.environ.get("AGGREGATOR_BENCH_POSTGRES_URL", DEFAULT_PG)
     counts = [int(n) for n in args.instances.split(",")]
-    runs: list[Run] = []
+    cycles: list[Cycle] = []
+    rss: dict[tuple[float, int], list[float]] = {}
+    imports: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "feeds").mkdir()
@@ -236,23 +254,31 @@ def main() -> None:
                 urls = [server.url(f"f{i}.xml", i) for i in range(args.feeds)]
                 try:
                     for n in counts:
-                        run = run_once(base, server, urls, n, work, delay)
-                        runs.append(run)
-                        print(
-                            f"delay {delay:g} ms, {n} instance(s): {run.feeds_per_second:.0f} "
-                            f"feeds/s, {run.double_fetches} double fetches, peak RSS "
-                            f"{', '.join(f'{r:.0f}' for r in run.peak_rss_mb)} MB",
-                            flush=True,
-                        )
+                        done, peaks, seconds = run_once(base, server, urls, n, work, delay)
+                        cycles += done
+                        rss[(delay, n)] = peaks
+                        imports.append(seconds)
+                        for c in done:
+                            print(
+                                f"delay {delay:g} ms, {n} instance(s), {c.kind}: "
+                                f"{c.feeds_per_second:.0f} feeds/s, {c.double_fetches} double "
+                                f"fetches; peak RSS {', '.join(f'{r:.0f}' for r in peaks)} MB",
+                                flush=True,
+                            )
                 finally:
                     server.stop()
         finally:
             drop_schema(base)
     print()
-    print(report(runs))
+    print(report(cycles, rss, imports, args.feeds))
 
 
-def report(runs: list[Run]) -> str:
+def report(
+    cycles: list[Cycle],
+    rss: dict[tuple[float, int], list[float]],
+    imports: list[float],
+    feeds: int,
+) -> str:
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -261,23 +287,31 @@ def report(runs: list[Run]) -> str:
         ),
         platform.processor(),
     )
+    load = os.getloadavg()[0]
     lines = [
-        f"{datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} cores ({cpu}), Python "
-        f"{platform.python_version()}, PostgreSQL on the same machine, {runs[0].feeds} feeds "
-        f"of 5 episodes on {HOSTS} loopback hosts; opml import of {runs[0].feeds} feeds: "
-        f"{min(r.import_seconds for r in runs):.1f} s",
+        f"## bench/scale — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
-        "| server latency | instances | feeds/s | vs 1 instance | double fetches | peak RSS per instance |",
-        "|---|---|---|---|---|---|",
+        f"Machine: {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
+        f"PostgreSQL on the same machine; load average when done: {load:.1f}. {feeds} feeds "
+        f"of 5 episodes on {HOSTS} loopback hosts, served by bench/_feedserver.py (its own "
+        f"process); each instance with the default config (8 workers, 2 per host). "
+        f"`opml import` of the {feeds} feeds: {min(imports):.1f} s.",
+        "",
+        "| server latency | cycle | instances | feeds/s | vs 1 instance | double fetches "
+        "| peak RSS per instance |",
+        "|---|---|---|---:|---:|---:|---|",
     ]
-    for r in runs:
-        one = next(x for x in runs if x.delay_ms == r.delay_ms and x.instances == 1)
-        rss = ", ".join(f"{m:.0f}" for m in r.peak_rss_mb)
-        lines.append(
-            f"| {r.delay_ms:g} ms | {r.instances} | {r.feeds_per_second:.0f} | "
-            f"{r.feeds_per_second / one.feeds_per_second:.2f}x | {r.double_fetches} | {rss} MB |"
+    for c in cycles:
+        one = next(
+            x for x in cycles if (x.delay_ms, x.kind, x.instances) == (c.delay_ms, c.kind, 1)
         )
-    return "\n".join(lines) + "\n\n" + json.dumps([r.__dict__ for r in runs])
+        peaks = ", ".join(f"{m:.0f}" for m in rss[(c.delay_ms, c.instances)])
+        lines.append(
+            f"| {c.delay_ms:g} ms | {c.kind} | {c.instances} | {c.feeds_per_second:.0f} | "
+            f"{c.feeds_per_second / one.feeds_per_second:.2f}x | {c.double_fetches} | "
+            f"{peaks} MB |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
