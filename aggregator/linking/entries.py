@@ -90,7 +90,7 @@ class Described:
     episode_names: list[tuple[str, ...]]  # names found in each episode, in episode order
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=8192)  # a review's words and the titles' common ones
 def canon(word: str) -> str:
     """Canonical form of a folded token for title matching: numbers as digits, stems.
 

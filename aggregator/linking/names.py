@@ -167,6 +167,9 @@ class _Fan:
     singles: dict[int, tuple[float, bool] | None]  # memo of _single for this word
 
 
+_ANCHORS: dict[tuple[int, ...], tuple[int, ...]] = {}
+
+
 class NameIndex:
     """Names to find in reviews, looked up by word keys then checked with fuzz.ratio."""
 
@@ -195,7 +198,8 @@ class NameIndex:
     def acquire(self, display: str) -> int | None:
         """Register one more owner of a name; its id, or None if it has no usable word."""
         words = tuple(sys.intern(t.norm) for t in tokenize(display))
-        anchors = tuple(p for p, w in enumerate(words) if _is_anchor(w))
+        found = tuple(p for p, w in enumerate(words) if _is_anchor(w))
+        anchors = _ANCHORS.setdefault(found, found)  # a few shapes shared by 200k names
         if not anchors:
             return None
         joined = " ".join(words)
