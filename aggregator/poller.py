@@ -108,6 +108,9 @@ class ContentListener(Protocol):
 class Poller:
     """Polls feeds: one at a time (``poll_feed``) or due ones in a bounded pool."""
 
+    # Batches one ``poll_due`` may claim in all (see ``_refiller``).
+    REFILL_BATCHES = 10
+
     def __init__(
         self,
         storage: Storage,
@@ -288,16 +291,21 @@ class Poller:
         nothing to store are written in batches (see ``Storage.apply_schedule_updates``).
         """
         claimed = feeds is None
+        refill: Callable[[], list[FeedRecord]] | None = None
         if feeds is None:
             # Leased to this instance: another one polling the same database skips
             # them until each poll is stored (or this instance dies and the lease ends).
-            feeds = self._storage.claim_due_feeds(
-                self._clock(),
-                self._settings.batch_size,
-                owner=self._owner,
-                lease_seconds=self._settings.lease_seconds,
-            )
-        queue = _HostQueue(feeds, self._settings.per_host, self._stopping)
+            feeds = self._claim()
+            if not feeds:
+                return PollSummary()
+            refill = self._refiller(len(feeds))
+        queue = _HostQueue(
+            feeds,
+            self._settings.per_host,
+            self._stopping,
+            refill=refill,
+            low=self._settings.workers,
+        )
         deferred = _Deferred(self._storage)
         summary = PollSummary()
         lock = threading.Lock()
@@ -315,9 +323,9 @@ class Poller:
                 if on_report is not None:
                     on_report(report)
 
+        count = self._settings.workers if refill else min(self._settings.workers, queue.size)
         workers = [
-            threading.Thread(target=work, name=f"poll-{i}", daemon=True)
-            for i in range(min(self._settings.workers, queue.size))
+            threading.Thread(target=work, name=f"poll-{i}", daemon=True) for i in range(count)
         ]
         try:
             with leases.Renewer(self._renew_leases, self._settings.lease_seconds / 3):
@@ -330,6 +338,37 @@ class Poller:
             if claimed:
                 self._release(queue.dropped)
         return summary
+
+    def _claim(self) -> list[FeedRecord]:
+        return self._storage.claim_due_feeds(
+            self._clock(),
+            self._settings.batch_size,
+            owner=self._owner,
+            lease_seconds=self._settings.lease_seconds,
+        )
+
+    def _refiller(self, claimed: int) -> Callable[[], list[FeedRecord]] | None:
+        """More due feeds for a queue running low, while the first claim was full.
+
+        Without it the workers of a batch wait for its slowest poll (a server that
+        times out after a minute) before any feed of the next batch is claimed. Up to
+        ``REFILL_BATCHES`` batches per call, so a tick still ends and its chores run.
+        """
+        if claimed < self._settings.batch_size:
+            return None  # that was everything due
+        budget = [self.REFILL_BATCHES - 1]
+
+        def refill() -> list[FeedRecord]:
+            if budget[0] <= 0:
+                return []
+            budget[0] -= 1
+            try:
+                return self._claim()
+            except StorageError as e:
+                log.warning("claiming more due feeds failed: %s", e)
+                return []
+
+        return refill
 
     def _renew_leases(self) -> None:
         self._storage.renew_feed_leases(
@@ -347,38 +386,74 @@ class Poller:
 
 
 class _HostQueue:
-    """Feeds waiting to be polled, handed out so no host has more than N at once."""
+    """Feeds waiting to be polled, handed out so no host has more than N at once.
 
-    def __init__(self, feeds: Iterable[FeedRecord], per_host: int, stopping: threading.Event):
+    With ``refill``, a queue whose waiting feeds fall under ``low`` asks for more
+    (claimed feeds) instead of letting its workers idle behind a slow poll; ``refill``
+    returning nothing means there is no more to have.
+    """
+
+    def __init__(
+        self,
+        feeds: Iterable[FeedRecord],
+        per_host: int,
+        stopping: threading.Event,
+        *,
+        refill: Callable[[], list[FeedRecord]] | None = None,
+        low: int = 0,
+    ) -> None:
         self._waiting: dict[str, deque[FeedRecord]] = defaultdict(deque)
-        self.size = 0
-        for feed in feeds:
-            self._waiting[_host(feed.url)].append(feed)
-            self.size += 1
+        self._count = 0  # feeds waiting
+        self.size = 0  # feeds ever queued
+        self._add(feeds)
         self._busy: dict[str, int] = defaultdict(int)
         self.dropped: list[FeedRecord] = []  # left waiting when polling stopped
         self._per_host = per_host
         self._stopping = stopping
+        self._refill = refill
+        self._low = low
         self._changed = threading.Condition()
+
+    def _add(self, feeds: Iterable[FeedRecord]) -> None:
+        for feed in feeds:
+            self._waiting[_host(feed.url)].append(feed)
+            self._count += 1
+            self.size += 1
+
+    def _refilled(self) -> bool:
+        """Whether more feeds came; called with the lock held."""
+        if self._refill is None or self._count >= self._low:
+            return False
+        more = self._refill()
+        if not more:
+            self._refill = None
+            return False
+        self._add(more)
+        return True
 
     def take(self) -> FeedRecord | None:
         """The next feed whose host has room; waits while all are busy; None when done."""
         with self._changed:
             while True:
                 if self._stopping.is_set():
+                    self._refill = None
                     for waiting in self._waiting.values():
                         self.dropped.extend(waiting)
                     self._waiting.clear()
-                if not self._waiting:
+                    self._count = 0
+                if not self._waiting and not self._refilled():
                     return None
                 for host, queue in self._waiting.items():
                     if self._busy[host] < self._per_host:
                         feed = queue.popleft()
                         if not queue:
                             del self._waiting[host]
+                        self._count -= 1
                         self._busy[host] += 1
                         return feed
-                self._changed.wait(timeout=1.0)  # the timeout notices stop()
+                # Every waiting feed's host is busy: feeds of other hosts may be due.
+                if not self._refilled():
+                    self._changed.wait(timeout=1.0)  # the timeout notices stop()
 
     def done(self, feed: FeedRecord) -> None:
         with self._changed:

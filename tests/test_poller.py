@@ -282,3 +282,44 @@ def test_polls_and_fetches_are_counted_for_metrics(
         sample("aggregator_fetch_seconds_count"),
     )
     assert [b - a for a, b in zip(before, after, strict=True)] == [1, 1, 1]
+
+
+def test_a_slow_poll_does_not_hold_up_the_next_claims(
+    server: FeedServer, fetcher: Fetcher, storage: Storage
+) -> None:
+    """Workers of a claimed batch take more due feeds while its slowest poll runs."""
+    body = (EXAMPLES / "caliphate.xml").read_bytes()
+    now = datetime.now(UTC)
+    with FeedServer() as slow:
+        slow.delay = 2.0
+        slow.serve("/slow.xml", body)
+        storage.add_feed(slow.url("/slow.xml"), FeedKind.PODCAST, now)  # first claimed
+        for i in range(11):
+            server.serve(f"/f{i}.xml", body)
+            storage.add_feed(server.url(f"/f{i}.xml"), FeedKind.PODCAST, now)
+        poller = make_poller(storage, fetcher, workers=2, per_host=2, batch_size=4)
+        summary = poller.poll_due()
+        (slow_answered,) = [r.at for r in slow.log]
+    assert summary.polled == 12 and summary.failed == 0  # three claims in one call
+    # The other worker went through every fast feed while the slow one was out.
+    assert len(server.log) == 11
+    assert max(r.at for r in server.log) < slow_answered
+    # And stopped claiming when nothing more was due: every lease ended with its poll.
+    assert storage.claim_due_feeds(datetime.now(UTC), 100, owner="x", lease_seconds=60) == []
+
+
+def test_a_stopped_poller_gives_its_unpolled_claims_back(
+    server: FeedServer, fetcher: Fetcher, storage: Storage
+) -> None:
+    body = (EXAMPLES / "caliphate.xml").read_bytes()
+    now = datetime.now(UTC)
+    for i in range(5):
+        server.serve(f"/s{i}.xml", body)
+        storage.add_feed(server.url(f"/s{i}.xml"), FeedKind.PODCAST, now)
+    server.delay = 0.5
+    poller = make_poller(storage, fetcher, workers=1, per_host=1)
+    threading.Timer(0.2, poller.stop).start()
+    assert poller.poll_due().polled == 1
+    # The four it never started are free for another instance at once.
+    others = storage.claim_due_feeds(datetime.now(UTC), 100, owner="other", lease_seconds=60)
+    assert len(others) == 4
