@@ -37,6 +37,11 @@ _TOKEN = re.compile(
 )
 
 
+# A run of digits is cut to this many in a token's folded form.
+_MAX_DIGITS = 15
+_LONG_DIGITS = re.compile(rf"\d{{{_MAX_DIGITS + 1},}}")
+
+
 @dataclass(frozen=True, slots=True)
 class Token:
     """One word of a text: folded form, span, and how it was capitalised."""
@@ -73,6 +78,8 @@ def tokenize(text: str) -> list[Token]:
 
     >>> [t.norm for t in tokenize("C.G.P. Grey's $2,500 ep.3")]
     ['cgp', 'grey', 's', '2500', 'ep', '3']
+    >>> [t.norm for t in tokenize("ep. 12345678901234567890th")]
+    ['ep', '123456789012345th']
     >>> t = tokenize("Hi Rukmini")[1]
     >>> "Hi Rukmini"[t.start:t.end], t.cap
     ('Rukmini', True)
@@ -83,6 +90,10 @@ def tokenize(text: str) -> list[Token]:
         norm = fold(raw.replace(".", "").replace(",", ""))
         if not norm:
             continue
+        if len(norm) > _MAX_DIGITS:
+            # No episode number or date has that many digits, and int() of 4,301 or
+            # more refuses (CPython's guard against quadratic parsing).
+            norm = _LONG_DIGITS.sub(lambda m: m.group()[:_MAX_DIGITS], norm)
         first = raw[0]
         tokens.append(
             Token(norm, match.start(), match.end(), first.isupper() or first.isdigit(), len(tokens))
