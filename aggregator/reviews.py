@@ -186,7 +186,7 @@ class Reviews:
                 # Times read before the series: a change stored in between is seen
                 # as a change at the next refresh, never missed.
                 times = self._storage.series_change_times()
-                self._linker = Linker(Catalog.build(self._storage.catalog()))
+                self._linker = Linker(self._storage.with_catalog(Catalog.build))
                 self._catalog_times = times
                 self._catalog_checked = time.monotonic()
             return self._linker
