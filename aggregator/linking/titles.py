@@ -10,6 +10,7 @@ few shows of the catalog use them, so "Mosul" in Caliphate counts for little and
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from aggregator.linking.analysis import Analysis
 from aggregator.linking.catalog import Catalog
@@ -31,7 +32,7 @@ _SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10
 _NOT_TITLE = frozenset({"episode", "ep", "part", "chapter", "season", "show", "podcast"})
 
 
-def _review_words(a: Analysis) -> tuple[list[str], dict[str, list[int]]]:
+def _review_words(a: Analysis) -> _ReviewWords:
     cached = a.extra.get("canon")
     if cached is None:
         words = [canon(t.norm) for t in a.tokens]
@@ -43,8 +44,31 @@ def _review_words(a: Analysis) -> tuple[list[str], dict[str, list[int]]]:
         positions: dict[str, list[int]] = {}
         for i, w in enumerate(words):
             positions.setdefault(w, []).append(i)
-        cached = a.extra["canon"] = (words, positions)
+        # Per word: can a window starting on it keep its full score (it is written with
+        # a capital, or its paragraph is lower-case)? Can it be quoted or a link's text?
+        full = {
+            w for w, at in positions.items() if any(not a.cased[p] or a.tokens[p].cap for p in at)
+        }
+        quoted = set()
+        if a.quotes or a.anchors:
+            for w, at in positions.items():
+                for p in at:
+                    t = a.tokens[p]
+                    if a.in_quotes(t.start, t.end) or a.in_anchor(t.start, t.end):
+                        quoted.add(w)
+                        break
+        cached = a.extra["canon"] = _ReviewWords(words, positions, full, quoted)
     return cached  # type: ignore[return-value]
+
+
+@dataclass(slots=True)
+class _ReviewWords:
+    """The review's canonical words, once per review."""
+
+    words: list[str]
+    positions: dict[str, list[int]]
+    full: set[str]  # words with a position where the capitals factor is 1
+    quoted: set[str]  # words with a position inside quotes or a link's text
 
 
 def match_titles(
@@ -55,7 +79,8 @@ def match_titles(
     catalog: Catalog,
     found: Found,
 ) -> None:
-    words, positions = _review_words(a)
+    review = _review_words(a)
+    words, positions = review.words, review.positions
     own = {canon(w) for alias in series.aliases for w in alias.tokens}
     matches: list[tuple[float, int, Evidence]] = []
     allowed = set(eligible)
@@ -67,24 +92,35 @@ def match_titles(
         best_span = (0, 0)
         for segment in episode.segments:
             content, weights, total = _part(segment, own, stats, catalog)
-            here = [weights[w] for w in content if w in positions]
+            here = [w for w in content if w in positions]
             if not here:
                 continue
+            shared = math.sqrt(stats.segments.get(segment, 1))
             distinct = min(1.0, total / _TITLE_RARITY)
-            # The most this part could score (every bonus, or cited by its first words):
-            # skip parts that cannot beat what is found already.
-            reach = sum(here) / total
-            ceiling = max(reach**_COVER_POWER * distinct + 0.5 * reach, max(here))
-            if ceiling / math.sqrt(stats.segments.get(segment, 1)) <= max(best, _MIN_TITLE):
-                continue
+            # The most this part could score: skip parts that cannot beat what is found
+            # already. Exact bounds of the window scores below (cover <= reach, and the
+            # factors and bonuses only where some word of the part allows them), and
+            # the lead's own score.
+            reach = sum(weights[w] for w in here) / total
+            ceiling = reach**_COVER_POWER * distinct
+            if not any(w in review.full for w in here):
+                ceiling *= 0.6
+            if any(w in review.quoted for w in here):
+                ceiling += 0.3 * reach
+            if _occurs(words, positions, segment):
+                ceiling += 0.2 * reach
             lead = _lead(words, positions, segment, weights)
+            if lead is not None:
+                ceiling = max(ceiling, lead[0])
+            if ceiling / shared <= max(best, _MIN_TITLE):
+                continue
             width = len(segment) + 2
-            starts = sorted({p for w in content for p in positions.get(w, ())})
+            starts = sorted({p for w in here for p in positions[w]})
             if lead is not None:
                 score, p = lead
                 s_tok = a.tokens[p]
                 e_tok = a.tokens[min(len(a.tokens) - 1, p + 1)]
-                score /= math.sqrt(stats.segments.get(segment, 1))
+                score /= shared
                 if score > best:
                     best, best_span = min(1.0, score), (s_tok.start, e_tok.end)
             for p in starts:
@@ -105,7 +141,7 @@ def match_titles(
                     score += 0.2 * cover
                 # A part several titles share ("Nice White Parents - Ep. 3") names a run
                 # of episodes rather than one of them.
-                score /= math.sqrt(stats.segments.get(segment, 1))
+                score /= shared
                 if score > best:
                     best, best_span = min(1.0, score), (s_tok.start, e_tok.end)
         if best > _MIN_TITLE:
@@ -177,6 +213,13 @@ def _title_word(word: str, own: set[str]) -> bool:
     if word in STOPWORDS or word in own or word in _NOT_TITLE:
         return False
     return not (word.isdigit() and int(word) < 100)
+
+
+def _occurs(words: list[str], positions: dict[str, list[int]], segment: tuple[str, ...]) -> bool:
+    """Whether the whole part occurs in the review, word for word (``_contiguous``
+    anywhere)."""
+    n = len(segment)
+    return any(tuple(words[k : k + n]) == segment for k in positions.get(segment[0], ()))
 
 
 def _contiguous(words: list[str], segment: tuple[str, ...], lo: int, hi: int) -> bool:
