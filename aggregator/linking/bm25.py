@@ -33,6 +33,7 @@ class BM25:
         self._lengths: dict[int, int] = {}
         self._doc_terms: dict[int, tuple[str, ...]] = {}
         self._total = 0
+        self._norms: dict[int, float] | None = None  # length norm per document, as asked
 
     def __len__(self) -> int:
         return len(self._lengths)
@@ -50,6 +51,7 @@ class BM25:
                 posting = self._postings[term] = array("I")
             posting.extend((doc_id, tf))
         length = sum(counts.values())
+        self._norms = None
         self._lengths[doc_id] = length
         self._doc_terms[doc_id] = tuple(counts)
         self._total += length
@@ -58,6 +60,7 @@ class BM25:
         length = self._lengths.pop(doc_id, None)
         if length is None:
             return
+        self._norms = None
         self._total -= length
         for term in self._doc_terms.pop(doc_id, ()):
             posting = self._postings.get(term)
@@ -90,16 +93,22 @@ class BM25:
         """BM25 score of every document sharing a term with the query."""
         if not self._lengths:
             return {}
-        average = self._total / len(self._lengths) or 1.0
-        k1, b = self.k1, self.b
+        norms = self._norms
+        if norms is None:
+            average = self._total / len(self._lengths) or 1.0
+            k1, b = self.k1, self.b
+            norms = self._norms = {
+                doc_id: k1 * (1 - b + b * length / average)
+                for doc_id, length in self._lengths.items()
+            }
+        k1_1 = self.k1 + 1
         scores: dict[int, float] = {}
         for term, weight in query.items():
             posting = self._postings.get(term)
             if not posting:
                 continue
             idf = self.idf(term) * weight
-            for k in range(0, len(posting), 2):
-                doc_id, tf = posting[k], posting[k + 1]
-                norm = k1 * (1 - b + b * self._lengths[doc_id] / average)
-                scores[doc_id] = scores.get(doc_id, 0.0) + idf * tf * (k1 + 1) / (tf + norm)
+            pairs = iter(posting)
+            for doc_id, tf in zip(pairs, pairs, strict=True):
+                scores[doc_id] = scores.get(doc_id, 0.0) + idf * tf * k1_1 / (tf + norms[doc_id])
         return scores
