@@ -20,7 +20,7 @@ import random
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +35,7 @@ __all__ = [
     "Vocabulary",
     "catalog_for_size",
     "load_real",
+    "outline",
     "pad_review",
     "synthetic_catalog",
     "synthetic_reviews",
@@ -181,11 +182,11 @@ class _Writer:
 
 def synthetic_catalog(
     vocabulary: Vocabulary, episodes: int, first_series: int, first_episode: int, seed: int = 1
-) -> list[CatalogSeries]:
-    """``episodes`` episodes over series of 20-300 episodes each (deterministic)."""
+) -> Iterator[CatalogSeries]:
+    """``episodes`` episodes over series of 20-300 episodes each (deterministic), made
+    one series at a time as they are asked for."""
     w = _Writer(vocabulary, seed)
     rng = w.rng
-    out: list[CatalogSeries] = []
     left, sid, eid = episodes, first_series, first_episode
     while left > 0:
         size = min(left, round(math.exp(rng.uniform(math.log(_SMALLEST), math.log(_LARGEST)))))
@@ -230,21 +231,18 @@ def synthetic_catalog(
                 )
             )
             eid += 1
-        out.append(
-            CatalogSeries(
-                id=sid,
-                title=title,
-                feed_url=f"https://feeds.example.com/{slug}.xml",
-                author=", ".join(hosts),
-                description_text=f"Hosted by {' and '.join(hosts)}. {w.sentences(40)}",
-                link=site,
-                persons=tuple(Person(h, role="host") for h in hosts),
-                episodes=tuple(items),
-            )
+        yield CatalogSeries(
+            id=sid,
+            title=title,
+            feed_url=f"https://feeds.example.com/{slug}.xml",
+            author=", ".join(hosts),
+            description_text=f"Hosted by {' and '.join(hosts)}. {w.sentences(40)}",
+            link=site,
+            persons=tuple(Person(h, role="host") for h in hosts),
+            episodes=tuple(items),
         )
         left -= size
         sid += 1
-    return out
 
 
 # --- the real catalog ------------------------------------------------------------------
@@ -288,9 +286,10 @@ def _renumber(series: Sequence[CatalogSeries]) -> list[CatalogSeries]:
 
 def catalog_for_size(
     real: Sequence[CatalogSeries], vocabulary: Vocabulary, size: int
-) -> tuple[list[CatalogSeries], int]:
+) -> tuple[Iterator[CatalogSeries], int]:
     """``size`` episodes: the real series (only the smallest ones that fit in half of a
-    catalog smaller than the real one), the rest synthetic; and how many are real."""
+    catalog smaller than the real one), then the synthetic ones made as they are asked
+    for (a stream, as ``Storage.with_catalog`` gives it); and how many are real."""
     total = sum(len(s.episodes) for s in real)
     chosen = list(real)
     if total > size // 2:
@@ -303,7 +302,14 @@ def catalog_for_size(
     first_series = max(s.id for s in real) + 1
     first_episode = max(e.id for s in real for e in s.episodes) + 1
     synthetic = synthetic_catalog(vocabulary, size - real_count, first_series, first_episode)
-    return [*chosen, *synthetic], real_count
+    return itertools.chain(chosen, synthetic), real_count
+
+
+def outline(series: CatalogSeries) -> CatalogSeries:
+    """The series without its texts and people but its hosts': what ``synthetic_reviews``
+    reads (a fifth of the memory of the whole series)."""
+    episodes = tuple(replace(e, description_text="", persons=()) for e in series.episodes)
+    return replace(series, description_text="", episodes=episodes)
 
 
 # --- reviews ---------------------------------------------------------------------------
