@@ -85,6 +85,7 @@ class Analysis:
     audio: float  # audio words minus other-medium words, per 100 words
     words: int
     starts: list[int] = field(default_factory=list)  # token start offsets, for bisect
+    term_counts: Counter[str] = field(default_factory=Counter)  # retrieval terms of text
     extra: dict[str, object] = field(default_factory=dict)
 
     def span(self, start: int, end: int) -> tuple[int, int]:
@@ -137,6 +138,7 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
         for m in _EMPHASIS.finditer(review.html or "")
     )
     words = [t.norm for t in tokens if t.norm.isalpha()]
+    counts = Counter(terms(text))
     audio = sum(1 for w in words if w in AUDIO_WORDS)
     other = sum(1 for w in words if w in OTHER_MEDIUM_WORDS)
     return Analysis(
@@ -158,10 +160,11 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
         # Lone surnames only of a show's own people: a guest is named in full
         # (candidates._people drops the other single-word hits).
         names=catalog.names.match(text, tokens, cased, _common(catalog), catalog.credited),
-        query=_query(text, catalog),
+        query=_query(counts, catalog),
         audio=100.0 * (audio - other) / max(len(words), 50),
         words=len(words),
         starts=[t.start for t in tokens],
+        term_counts=counts,
     )
 
 
@@ -174,9 +177,8 @@ def _sentence_starts(text: str, tokens: list[Token]) -> frozenset[int]:
     return frozenset(starts)
 
 
-def _query(text: str, catalog: Catalog) -> dict[str, float]:
+def _query(counts: Counter[str], catalog: Catalog) -> dict[str, float]:
     """The review's most distinctive terms, weighted by log tf times idf."""
-    counts = Counter(terms(text))
     scored = {
         term: (1 + math.log(tf)) * catalog.retrieval.idf(term)
         for term, tf in counts.items()

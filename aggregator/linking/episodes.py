@@ -27,7 +27,6 @@ from aggregator.linking.episode_common import (
     series_stats,
 )
 from aggregator.linking.references import match_dates, match_numbers, match_relative
-from aggregator.linking.text import terms
 from aggregator.linking.titles import match_titles
 from aggregator.types import Evidence
 
@@ -129,9 +128,9 @@ def _review_terms(a: Analysis, catalog: Catalog) -> dict[int, int]:
     cached = a.extra.get("term_ids")
     if cached is None:
         counts: dict[int, int] = {}
-        for term in terms(a.text):
+        for term, n in a.term_counts.items():  # in order of first use, as terms() gives
             tid = catalog.known_term(term)
             if tid is not None:
-                counts[tid] = counts.get(tid, 0) + 1
+                counts[tid] = n
         cached = a.extra["term_ids"] = counts
     return cached  # type: ignore[return-value]
