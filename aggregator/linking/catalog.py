@@ -73,6 +73,9 @@ class Catalog:
         self.retrieval = BM25()
         self._vocabulary: dict[str, int] = {}
         self.revision = 0  # bumped by every put and remove (caches compare it)
+        # Per-word values computed from the whole catalog (titles._global), kept until
+        # the catalog changes.
+        self.word_values: dict[str, float] = {}
 
     @classmethod
     def build(cls, series: Iterable[CatalogSeries]) -> Catalog:
@@ -87,6 +90,7 @@ class Catalog:
         """Add a series, or replace the one with the same id (after a poll)."""
         self.remove(series.id)
         self.revision += 1
+        self.word_values.clear()
         described = describe_series(series, self.term_id)
         info = described.info
         sid = info.id
@@ -134,6 +138,7 @@ class Catalog:
         if info is None:
             return
         self.revision += 1
+        self.word_values.clear()
         for alias in info.aliases:
             bucket = self._aliases.get(alias.tokens[0], [])
             bucket[:] = [entry for entry in bucket if entry[1] != series_id]

@@ -9,6 +9,7 @@ few shows of the catalog use them, so "Mosul" in Caliphate counts for little and
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 
@@ -16,7 +17,7 @@ from aggregator.linking.analysis import Analysis
 from aggregator.linking.catalog import Catalog
 from aggregator.linking.entries import SeriesInfo, canon
 from aggregator.linking.episode_common import Found, SeriesStats, by_recency
-from aggregator.linking.text import STOPWORDS
+from aggregator.linking.text import STOPWORDS, Token
 from aggregator.types import Evidence
 
 __all__ = ["match_titles"]
@@ -29,6 +30,8 @@ _COVER_POWER = 1.5
 # Title matches scoring at most this are not evidence.
 _MIN_TITLE = 0.15
 _SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
+# Title words whose catalog-wide weight is kept (a few MB at most).
+_WORD_VALUES = 50_000
 _NOT_TITLE = frozenset({"episode", "ep", "part", "chapter", "season", "show", "podcast"})
 
 
@@ -49,14 +52,15 @@ def _review_words(a: Analysis) -> _ReviewWords:
         full = {
             w for w, at in positions.items() if any(not a.cased[p] or a.tokens[p].cap for p in at)
         }
+        # A token is inside a quote or a link's text as ``in_quotes``/``in_anchor`` see
+        # it: starting at or after the span's start, ending by its end.
         quoted = set()
-        if a.quotes or a.anchors:
-            for w, at in positions.items():
-                for p in at:
-                    t = a.tokens[p]
-                    if a.in_quotes(t.start, t.end) or a.in_anchor(t.start, t.end):
-                        quoted.add(w)
-                        break
+        spans = [(qs, qe + 1) for qs, qe in a.quotes] + [(s, e) for s, e, _ in a.anchors]
+        for start, end in spans:
+            i = bisect.bisect_left(a.tokens, start, key=_start)
+            while i < len(a.tokens) and a.tokens[i].end <= end:
+                quoted.add(words[i])
+                i += 1
         cached = a.extra["canon"] = _ReviewWords(words, positions, full, quoted)
     return cached  # type: ignore[return-value]
 
@@ -173,11 +177,17 @@ def _part(
 
 def _global(word: str, catalog: Catalog) -> float:
     """0.5..1: how few series of the catalog use a word (1: one series only)."""
-    n = len(catalog)
-    df = catalog.retrieval.document_frequency(word)
-    if n <= 1 or df <= 1:
-        return 1.0
-    return 0.5 + 0.5 * max(0.0, 1 - math.log(df) / math.log(n))
+    found = catalog.word_values.get(word)
+    if found is None:
+        n = len(catalog)
+        df = catalog.retrieval.document_frequency(word)
+        found = 1.0
+        if n > 1 and df > 1:
+            found = 0.5 + 0.5 * max(0.0, 1 - math.log(df) / math.log(n))
+        if len(catalog.word_values) >= _WORD_VALUES:
+            catalog.word_values.clear()
+        catalog.word_values[word] = found
+    return found
 
 
 def _lead(
@@ -225,3 +235,7 @@ def _occurs(words: list[str], positions: dict[str, list[int]], segment: tuple[st
 def _contiguous(words: list[str], segment: tuple[str, ...], lo: int, hi: int) -> bool:
     n = len(segment)
     return any(tuple(words[k : k + n]) == segment for k in range(lo, max(lo, hi - n + 1)))
+
+
+def _start(token: Token) -> int:
+    return token.start
