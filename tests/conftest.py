@@ -24,6 +24,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from aggregator.storage import Storage, open_storage
+from tests.cli_support import Cli
 
 # --- databases ---------------------------------------------------------------------
 
@@ -136,3 +137,20 @@ def pg_database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     _create_schema(admin, schema)
     yield _pg_url(schema)
     _drop_schema(admin, schema)
+
+
+# --- the CLI, in process --------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(
+    tmp_path: Path,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Cli:
+    """The CLI run in this process on an empty database (both backends), with an
+    empty config file (a test module may override it); see tests/cli_support.py."""
+    config = tmp_path / "config.toml"
+    config.write_text("", encoding="utf-8")
+    return Cli(config, database_url, monkeypatch, capsys)

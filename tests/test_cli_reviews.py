@@ -19,18 +19,6 @@ LAST_CHAPTER_BEFORE_JULY = "d880f329-7101-567d-a25d-60dde948cb1c"  # Chapter Ten
 
 
 @pytest.fixture
-def cli(
-    tmp_path: Path,
-    database_url: str,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> Cli:
-    config = tmp_path / "config.toml"
-    config.write_text("", encoding="utf-8")
-    return Cli(config, database_url, monkeypatch, capsys)
-
-
-@pytest.fixture
 def sqlite_cli(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Cli:

@@ -691,16 +691,16 @@ OVERSIZED = LINE * (MAX_REVIEW_BYTES // len(LINE) + 1)
 TOO_LARGE = "review is too large"
 
 
-@pytest.fixture
-def cli(
-    tmp_path: Path,
-    database_url: str,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> Cli:
-    config = tmp_path / "config.toml"
-    config.write_text("", encoding="utf-8")
-    return Cli(config, database_url, monkeypatch, capsys)
+def _serve_oversized_pages(server: FeedServer) -> None:
+    """A review page over the limit as sent, and one that is only over it unzipped."""
+    page = b"<html><body><p>" + OVERSIZED + b"</p></body></html>"
+    server.serve("/big.html", page, content_type="text/html")
+    server.serve(
+        "/bomb.html",
+        gzip.compress(page.replace(OVERSIZED, OVERSIZED * 4)),
+        content_type="text/html",
+        headers={"Content-Encoding": "gzip"},
+    )
 
 
 def assert_refused(cli: Cli, result: tuple[int, str, str], *, where: str) -> None:
@@ -757,14 +757,7 @@ def test_the_cli_refuses_oversized_files_and_stdin(
 
 def test_the_cli_refuses_an_oversized_page(cli: Cli) -> None:
     with FeedServer() as server:
-        server.serve("/big.html", b"<html><body><p>" + OVERSIZED + b"</p></body></html>",
-                     content_type="text/html")  # fmt: skip
-        server.serve(
-            "/bomb.html",
-            gzip.compress(b"<html><body><p>" + OVERSIZED * 4 + b"</p></body></html>"),
-            content_type="text/html",
-            headers={"Content-Encoding": "gzip"},
-        )
+        _serve_oversized_pages(server)
         for path in ("/big.html", "/bomb.html"):
             result = cli("reviews", "add", server.url(path))
             assert_refused(cli, result, where=server.url(path))
@@ -813,14 +806,7 @@ def test_the_api_refuses_an_oversized_body_and_page_with_a_413(api: ApiServer) -
     )  # fmt: skip
     assert f"{MAX_BODY_BYTES}" in message
     with FeedServer() as server:
-        server.serve("/big.html", b"<html><body><p>" + OVERSIZED + b"</p></body></html>",
-                     content_type="text/html")  # fmt: skip
-        server.serve(
-            "/bomb.html",
-            gzip.compress(b"<html><body><p>" + OVERSIZED * 4 + b"</p></body></html>"),
-            content_type="text/html",
-            headers={"Content-Encoding": "gzip"},
-        )
+        _serve_oversized_pages(server)
         for path in ("/big.html", "/bomb.html"):
             response = api.write("POST", "/api/reviews", json={"url": server.url(path)})
             message = assert_413(api, response)
