@@ -315,6 +315,9 @@ def test_stylesheet_and_security_headers(site: Site) -> None:
         "/episodes/999999",
         "/episodes/١",  # an Arabic-Indic digit: int() would take it
         "/?page=x",
+        "/no/such/page",
+        "/series",
+        "/<script>alert(1)</script>",
     ],
 )
 def test_unknown_ids_are_a_404_page(site: Site, path: str) -> None:
@@ -322,6 +325,13 @@ def test_unknown_ids_are_a_404_page(site: Site, path: str) -> None:
         page = get_page(client, path, status=404)
     assert "Not found" in page.text
     assert "/" in page.hrefs()
+
+
+def test_unknown_api_paths_answer_the_api_s_json_error(site: Site) -> None:
+    with site.client() as client:
+        response = client.get("/api/no-such-thing")
+    assert response.status_code == 404
+    assert response.json() == {"error": "no such resource: /api/no-such-thing"}
 
 
 # --- logging in --------------------------------------------------------------------
