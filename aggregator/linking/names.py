@@ -167,6 +167,8 @@ class _Fan:
     # (position of the word in the name, name length, name ids, their joined words)
     groups: list[tuple[int, int, list[int], list[str]]]
     singles: dict[int, tuple[float, bool] | None]  # memo of _single for this word
+    before: int = 0  # the most words a window of its groups reaches before the word
+    after: int = 0  # ... and from the word on
 
 
 _ANCHORS: dict[tuple[int, ...], tuple[int, ...]] = {}
@@ -267,18 +269,26 @@ class NameIndex:
 
         # Bulk-checked positions: start -> (the word's fan, the names checked one by one).
         deferred: dict[int, tuple[Token, _Fan, set[int]]] = {}
+        near: dict[tuple[object, ...], set[int]] = {}  # _near by word and its context
         for i, token in enumerate(tokens):
             word = token.norm
             if not _is_anchor(word) or (cased[i] and not token.cap):
                 continue
-            found = self._candidates(word, common is not None and common(word))
+            found_as = common is not None and common(word)
+            found = self._candidates(word, found_as)
             if not isinstance(found, _Fan):
                 for name_id in found:
                     keep(self._check(name_id, tokens, i, cased[i]))
                 continue
             # Names that some window here comes near (in C); only those can give more
             # than the lone-word hit, which depends on the word alone (_single).
-            checked = self._near(found, tokens, i)
+            # The same words around the same word (a name used again) come near the
+            # same names: checked in C once per review.
+            lo = max(0, i - found.before)
+            context = (word, found_as, i - lo, *(t.norm for t in tokens[lo : i + found.after]))
+            checked = near.get(context)
+            if checked is None:
+                checked = near[context] = self._near(found, tokens, i)
             for name_id in checked:
                 keep(self._check(name_id, tokens, i, cased[i]))
             lone = found.members if partial is None else (found.members & partial) | found.solo
@@ -313,7 +323,14 @@ class NameIndex:
                     ids.append(name_id)
                     joined.append(entry.joined)
         solo = frozenset(n for n in members if len(self._names[n].words) == 1)
-        fan = _Fan(frozenset(members), solo, [(p, n, *g) for (p, n), g in groups.items()], {})
+        fan = _Fan(
+            frozenset(members),
+            solo,
+            [(p, n, *g) for (p, n), g in groups.items()],
+            {},
+            max((p for p, _ in groups), default=0),
+            max((n - p for p, n in groups), default=0),
+        )
         if len(self._fans) >= _FANS:
             self._fans.clear()
             self._fans_by_key.clear()
