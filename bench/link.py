@@ -387,7 +387,9 @@ def postgres_engine(url: str) -> Engine:
 # --- the parent: inputs once, one process per size, the report ---------------------------
 
 
-def run(sizes: Sequence[int], postgres: str | None) -> tuple[list[Result], float]:
+def run(
+    sizes: Sequence[int], postgres: str | None, retrieval: bool = True
+) -> tuple[list[Result], float]:
     start = time.perf_counter()
     real, dev_reviews = load_real()
     vocabulary = Vocabulary.from_series(real)
@@ -400,7 +402,7 @@ def run(sizes: Sequence[int], postgres: str | None) -> tuple[list[Result], float
             pickle.dump((real, dev_reviews, vocabulary), f)
         for size in sizes:
             command = [sys.executable, __file__, "--worker", str(size), "--inputs", str(inputs)]
-            if size == max(sizes):
+            if retrieval and size == max(sizes):
                 command.append("--retrieval")
                 if postgres:
                     command += ["--postgres", postgres]
@@ -508,6 +510,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--results", type=Path, default=None, help="append the section here")
     parser.add_argument("--postgres", default=None, help="also measure PostgreSQL full text")
+    parser.add_argument(
+        "--no-retrieval", action="store_true", help="skip the retrieval engines' comparison"
+    )
     parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--inputs", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--retrieval", action="store_true", help=argparse.SUPPRESS)
@@ -516,7 +521,7 @@ def main() -> None:
         print(json.dumps(worker(args.worker, args.inputs, args.retrieval, args.postgres)))
         return
     sizes = sorted(int(s) for s in args.sizes.split(","))
-    results, load_s = run(sizes, args.postgres)
+    results, load_s = run(sizes, args.postgres, not args.no_retrieval)
     text = report(results, load_s)
     print(text)
     if args.results:
