@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from aggregator import leases, metrics
-from aggregator.exceptions import ReviewError
+from aggregator.exceptions import ReviewError, StorageError
 from aggregator.extract import extract_document, extract_html, review_content_hash
 from aggregator.fetch import Fetcher
 from aggregator.linking import LINKER_VERSION, Catalog, Linker
@@ -190,6 +190,24 @@ class Reviews:
                 self._catalog_times = times
                 self._catalog_checked = time.monotonic()
             return self._linker
+
+    def warm_up(self) -> threading.Thread:
+        """Build the linker in a background thread now, so the first review added to a
+        large catalog does not wait for it (minutes at 100k episodes); callers that
+        need it meanwhile wait on the lock instead of building it twice."""
+
+        def build() -> None:
+            started = time.monotonic()
+            try:
+                series = len(self.linker().catalog)
+            except StorageError as e:
+                log.warning("building the linker's catalog failed (tried again on use): %s", e)
+                return
+            log.info("linker ready: %d series in %.1f s", series, time.monotonic() - started)
+
+        thread = threading.Thread(target=build, name="linker-warm-up", daemon=True)
+        thread.start()
+        return thread
 
     def _refresh_catalog(self, *, force: bool = False) -> None:
         """Reload the series that changed in the database since the catalog was read

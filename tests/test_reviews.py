@@ -188,3 +188,12 @@ def test_a_huge_review_is_linked_from_its_beginning(storage: Storage, reviews: R
     for link in added.links:
         for e in link.evidence:
             assert added.review.text[e.start : e.end] == e.text
+
+
+def test_warm_up_builds_the_linker_in_the_background(
+    storage: Storage, reviews: Reviews, caplog: pytest.LogCaptureFixture
+) -> None:
+    store_caliphate(storage)
+    with caplog.at_level("INFO", logger="aggregator.reviews"):
+        reviews.warm_up().join(timeout=60)
+    assert any(m.startswith("linker ready: 1 series in ") for m in caplog.messages)

@@ -211,6 +211,7 @@ def run(
         if added:
             logging.info("added %d feeds from %s", len(added), a.settings.source)
         reviews = a.reviews
+        reviews.warm_up()
         ticker = Ticker(
             a.poller,
             a.settings.poll.tick_seconds,
