@@ -76,6 +76,10 @@ class Instance:
     def pid(self) -> int:
         return self.process.pid
 
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
 

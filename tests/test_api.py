@@ -46,7 +46,7 @@ def test_healthz_openapi_and_docs(seeded: tuple[ApiServer, Seeded]) -> None:
     server, _ = seeded
     health = server.get("/healthz")
     assert health.status_code == 200
-    assert health.json() == {"status": "ok", "database": "ok"}
+    assert health.json() == {"status": "ok", "database": "ok", "instance": server.app.owner}
 
     schema = server.get("/openapi.json").json()
     for path in (

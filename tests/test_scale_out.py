@@ -17,6 +17,7 @@ from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -178,6 +179,9 @@ def test_three_instances_fetch_every_feed_exactly_once(
         )
         _import(config, tmp_path, podcasts, reviews)
         with instances(config, tmp_path, 3) as running:
+            names = [httpx.get(f"{i.url}/healthz").json()["instance"] for i in running]
+            assert len(set(names)) == 3
+            assert all(f":{i.pid}:" in name for i, name in zip(running, names, strict=True))
             wait_for(lambda: _polled(pg_database_url) == FEEDS + REVIEW_FEEDS, 180, "all polls")
             wait_for(lambda: _reviews_linked(pg_database_url), 60, "the reviews linked")
             time.sleep(2)  # a few more ticks, in which nothing is due

@@ -28,7 +28,7 @@ def health_router(api: Api) -> APIRouter:
             api.app.storage.ping()
         except StorageError as e:
             return error_response(503, f"the database does not answer: {e}")
-        return {"status": "ok", "database": "ok"}
+        return {"status": "ok", "database": "ok", "instance": api.app.owner}
 
     return r
 

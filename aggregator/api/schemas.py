@@ -301,3 +301,6 @@ class SearchOut(_Out):
 class HealthOut(_Out):
     status: Literal["ok"]
     database: Literal["ok"]
+    instance: str = Field(
+        description="This instance's name (host:pid:random), as on the leases it holds."
+    )
