@@ -22,8 +22,11 @@ _PART_LIKE = frozenset({"part", "class", "hour", "day"})
 
 def match_numbers(a: Analysis, series: SeriesInfo, eligible: list[int], found: Found) -> None:
     seasons = {r.value for r in a.numbers if r.noun == "season"}
+    wanted = {r.value for r in a.numbers if r.noun != "season"}
+    if not wanted:
+        return
     order = _season_order(series, eligible)
-    carrying = _by_number(series, eligible, order)
+    carrying = _by_number(series, eligible, order, wanted)
     for ref in a.numbers:
         if ref.noun == "season":
             continue
@@ -81,20 +84,22 @@ def _number_strength(
 
 
 def _by_number(
-    series: SeriesInfo, eligible: list[int], order: dict[int, int]
+    series: SeriesInfo, eligible: list[int], order: dict[int, int], wanted: set[int]
 ) -> dict[int, list[int]]:
-    """The eligible episodes by every number they carry (title numbers, nouns'
-    numbers, ``itunes:episode``, order in the season), in episode order: a reference
-    can only match an episode that carries its number (see ``_number_strength``)."""
+    """The eligible episodes by every ``wanted`` number they carry (title numbers,
+    nouns' numbers, ``itunes:episode``, order in the season), in episode order: a
+    reference can only match an episode that carries its number (see
+    ``_number_strength``)."""
     carrying: dict[int, list[int]] = {}
     for index in eligible:
         e = series.episodes[index]
         numbers = e.numbers
-        values: set[int | None] = {n for _, n in numbers.nouns}
-        values.update((numbers.episode, numbers.plain, e.itunes_number, order.get(index)))
+        values = {n for _, n in numbers.nouns if n in wanted}
+        for n in (numbers.episode, numbers.plain, e.itunes_number, order.get(index)):
+            if n is not None and n in wanted:
+                values.add(n)
         for value in values:
-            if value is not None:
-                carrying.setdefault(value, []).append(index)
+            carrying.setdefault(value, []).append(index)
     return carrying
 
 
