@@ -1,0 +1,64 @@
+"""The storage facade's foundation: engines, sessions and transactions, migration."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from aggregator.storage import (
+    _migrate,
+)
+from aggregator.storage._engine import storage_errors
+
+
+class StorageBase:
+    """Engines and sessions: a short session per call, one transaction per write."""
+
+    def __init__(self, reads: Engine, writes: Engine) -> None:
+        self._engine = reads
+        self._write_engine = writes
+
+    @property
+    def url(self) -> str:
+        """The database URL, password included (for handing to a child process)."""
+        return self._engine.url.render_as_string(hide_password=False)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    @contextmanager
+    def _read(self, doing: str) -> Iterator[Session]:
+        with storage_errors(doing), Session(self._engine) as session:
+            yield session
+
+    @contextmanager
+    def _write(self, doing: str) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        with storage_errors(doing), Session(self._write_engine) as session, session.begin():
+            yield session
+
+    def migrate(self) -> None:
+        """Create or upgrade the tables to the newest schema; harmless when current."""
+        with storage_errors("migrating the database"):
+            _migrate.upgrade_to_head(self._write_engine)
+
+    def ping(self) -> None:
+        """One round trip to the database; StorageError when it does not answer."""
+        with self._read("checking the database") as session:
+            session.connection().exec_driver_sql("SELECT 1")

@@ -1,0 +1,71 @@
+"""Series and episodes, and the linker's view of them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator
+from datetime import datetime
+from typing import TypeVar
+
+from aggregator.exceptions import NotFoundError
+from aggregator.storage import (
+    _catalog,
+    _episodes,
+    _series,
+)
+from aggregator.storage._base import StorageBase
+from aggregator.types import (
+    CatalogSeries,
+    EpisodeRecord,
+    SeriesRecord,
+)
+
+_T = TypeVar("_T")
+
+
+class ContentStore(StorageBase):
+    """Series and episodes, and the linker's view of them."""
+
+    # --- series and episodes ---------------------------------------------------------
+
+    def list_series(self) -> list[SeriesRecord]:
+        """Every series, by title, with its feed's URL and its number of episodes."""
+        with self._read("listing series") as session:
+            return _series.list_all(session)
+
+    def get_series(self, series_id: int) -> SeriesRecord:
+        with self._read(f"reading series {series_id}") as session:
+            return _series.get(session, series_id)
+
+    def list_episodes(
+        self, series_id: int | None = None, *, limit: int | None = None, offset: int = 0
+    ) -> list[EpisodeRecord]:
+        """Episodes (of one series, or all), newest published first, undated last, then by id.
+
+        NotFoundError if ``series_id`` names no series. Missing episodes are included,
+        with ``missing_since`` set.
+        """
+        with self._read("listing episodes") as session:
+            if series_id is not None and not _series.exists(session, series_id):
+                raise NotFoundError(f"no series with id {series_id}")
+            return _episodes.list_page(session.connection(), series_id, limit, offset)
+
+    # --- the linker's view -------------------------------------------------------
+
+    def catalog(self, series_ids: Collection[int] | None = None) -> list[CatalogSeries]:
+        """Every series (or those in ``series_ids``; unknown ids skipped) with all
+        its episodes, missing ones included, descriptions as plain text; by id."""
+        with self._read("reading the catalog") as session:
+            return _catalog.load(session.connection(), series_ids)
+
+    def with_catalog(self, use: Callable[[Iterator[CatalogSeries]], _T]) -> _T:
+        """``use(series)`` over the whole catalog, streamed one series at a time in
+        one read transaction: building the linker's index from it never holds every
+        series' values at once (about 2 KB per episode at 100k episodes)."""
+        with self._read("reading the catalog") as session:
+            return use(_catalog.stream(session.connection(), None))
+
+    def series_change_times(self) -> dict[int, datetime | None]:
+        """Every series' last change (itself or its episodes), by id: what a linker's
+        catalog must reload to match the database, whoever stored the change."""
+        with self._read("reading series change times") as session:
+            return _series.change_times(session.connection())

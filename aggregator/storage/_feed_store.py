@@ -1,0 +1,188 @@
+"""Feeds, their polls and their leases."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+
+from aggregator.exceptions import AlreadyExistsError, StorageError
+from aggregator.storage import (
+    _episodes,
+    _feeds,
+    _queries,
+    _series,
+)
+from aggregator.storage._base import StorageBase
+from aggregator.types import (
+    FeedKind,
+    FeedRecord,
+    FeedUpdate,
+    ParsedFeed,
+    StoreCounts,
+)
+
+
+class FeedStore(StorageBase):
+    """Feeds, their polls and their leases."""
+
+    # --- feeds ---------------------------------------------------------------------
+
+    def add_feed(self, url: str, kind: FeedKind, now: datetime) -> FeedRecord:
+        """Add a feed, due at once. AlreadyExistsError if its URL (or added URL) is known."""
+        with self._write(f"adding feed {url}") as session:
+            return _feeds.to_record(_feeds.add(session, url, kind, now))
+
+    def ensure_feed(self, url: str, kind: FeedKind, now: datetime) -> tuple[FeedRecord, bool]:
+        """The feed known by ``url`` (current or as added), else a new one; True if new."""
+        try:
+            with self._write(f"adding feed {url}") as session:
+                existing = _feeds.by_url(session, url)
+                if existing is not None:
+                    return _feeds.to_record(existing), False
+                return _feeds.to_record(_feeds.add(session, url, kind, now)), True
+        except AlreadyExistsError:
+            # Lost a race with another instance adding the same feed: it is there now.
+            return self.find_feed(url), False
+
+    def ensure_feeds(self, entries: Sequence[tuple[str, FeedKind]], now: datetime) -> int:
+        """Add every (url, kind) whose URL is not known yet, in one transaction;
+        returns how many were added. For long subscription lists (OPML)."""
+        try:
+            with self._write(f"adding {len(entries)} feeds") as session:
+                return _feeds.add_many(session, entries, now)
+        except StorageError:
+            # Most likely another instance added some of them meanwhile (a unique
+            # URL refused the insert): one at a time then, each knowing the other.
+            return sum(self.ensure_feed(url, kind, now)[1] for url, kind in entries)
+
+    def get_feed(self, feed_id: int) -> FeedRecord:
+        with self._read(f"reading feed {feed_id}") as session:
+            return _feeds.to_record(_feeds.get(session, feed_id))
+
+    def find_feed(self, url_or_id: str) -> FeedRecord:
+        """By id (all digits), else by URL, else by the URL it was added as."""
+        with self._read(f"finding feed {url_or_id}") as session:
+            return _feeds.to_record(_feeds.find(session, url_or_id))
+
+    def list_feeds(self) -> list[FeedRecord]:
+        with self._read("listing feeds") as session:
+            return [_feeds.to_record(row) for row in _feeds.list_all(session)]
+
+    def remove_feed(self, feed_id: int) -> None:
+        """Delete a feed. NotFoundError if there is none.
+
+        A podcast feed takes its series, episodes and every link to them along; a
+        reviews feed leaves its reviews (they only forget which feed brought them).
+        """
+        with self._write(f"removing feed {feed_id}") as session:
+            _feeds.remove(session, feed_id)
+
+    def due_feeds(self, now: datetime, limit: int) -> list[FeedRecord]:
+        """Feeds not gone whose next poll is due and which no instance holds:
+        never-polled first, then most overdue."""
+        with self._read("finding due feeds") as session:
+            return [_feeds.to_record(row) for row in _feeds.due(session, now, limit)]
+
+    def claim_due_feeds(
+        self, now: datetime, limit: int, *, owner: str, lease_seconds: float
+    ) -> list[FeedRecord]:
+        """Like ``due_feeds``, but each feed is leased to ``owner``: no other instance
+        takes it until its poll is stored (which ends the lease) or the lease runs out.
+        """
+        until = now + timedelta(seconds=lease_seconds)
+        with self._write("claiming due feeds") as session:
+            rows = _feeds.claim_due(session, now, limit, owner=owner, until=until)
+            return [_feeds.to_record(row) for row in rows]
+
+    def renew_feed_leases(self, now: datetime, *, owner: str, lease_seconds: float) -> int:
+        """Extend the leases ``owner`` holds (feeds claimed, not yet stored)."""
+        until = now + timedelta(seconds=lease_seconds)
+        with self._write("renewing feed leases") as session:
+            return _feeds.renew_leases(session.connection(), now, owner=owner, until=until)
+
+    def release_feeds(self, feed_ids: Sequence[int], *, owner: str) -> None:
+        """Give back feeds ``owner`` claimed but will not poll (it is stopping)."""
+        if feed_ids:
+            with self._write(f"releasing {len(feed_ids)} feeds") as session:
+                _feeds.release_leases(session.connection(), feed_ids, owner=owner)
+
+    # --- polls ---------------------------------------------------------------------
+
+    def known_item_hashes(self, feed_id: int) -> frozenset[str]:
+        """Raw item hashes of the feed's stored episodes (empty before its first poll)."""
+        with self._read(f"reading item hashes of feed {feed_id}") as session:
+            series_id = _series.id_for_feed(session, feed_id)
+            if series_id is None:
+                return frozenset()
+            return _episodes.known_item_hashes(session.connection(), series_id)
+
+    def recent_published(self, feed_id: int, limit: int) -> list[datetime]:
+        """Publication dates of the feed's newest episodes, newest first; undated skipped.
+
+        For estimating a feed's rhythm; missing episodes count too (they were published).
+        Empty for a feed never polled (or unknown).
+        """
+        with self._read(f"reading episode dates of feed {feed_id}") as session:
+            series_id = _series.id_for_feed(session, feed_id)
+            if series_id is None:
+                return []
+            return _episodes.recent_published(session.connection(), series_id, limit)
+
+    def apply_poll(
+        self, update: FeedUpdate, parsed: ParsedFeed | None, now: datetime
+    ) -> StoreCounts:
+        """Write one poll in one transaction: the feed's new state, then its content.
+
+        With ``parsed``: the series is upserted (skipped when its hash is unchanged),
+        new and changed episodes are upserted, unchanged ones are not written, and
+        episodes gone from the feed are marked missing (see ``_episodes``).
+        """
+        with self._write(f"storing poll of feed {update.feed_id}") as session:
+            connection = session.connection()
+            if parsed is None and update.url is None:
+                _feeds.apply_updates_fast(connection, [update], now)
+                return StoreCounts()
+            title = parsed.series.title if parsed is not None else None
+            if update.url is None:
+                _feeds.apply_update_fast(connection, update, now, title=title)
+            else:  # a move may meet another feed's URL: the ORM path looks
+                feed = _feeds.get(session, update.feed_id, for_update=True)
+                _feeds.apply_update(session, feed, update, now)
+                if title is not None:
+                    feed.title = title
+                session.flush()
+            if parsed is None:
+                return StoreCounts()
+            series_id = _series.upsert(connection, update.feed_id, parsed.series, now)
+            todo = _episodes.plan(_episodes.load_stored(connection, series_id), parsed)
+            _episodes.write(connection, series_id, todo, now)
+            if todo.writes:
+                _series.mark_changed(connection, series_id, now)
+            return todo.counts(series_id)
+
+    def apply_schedule_updates(self, updates: Sequence[FeedUpdate], now: datetime) -> None:
+        """Write many polls that brought nothing to store (304s, unchanged bodies).
+
+        Each update must have ``url`` None: a moving feed goes through ``apply_poll``.
+        One transaction; a feed deleted meanwhile is simply skipped.
+        """
+        if not updates:
+            return
+        if any(u.url is not None for u in updates):
+            raise ValueError("a feed that moves is stored with apply_poll")
+        with self._write(f"storing {len(updates)} unchanged polls") as session:
+            _feeds.apply_updates_fast(session.connection(), updates, now)
+
+    def add_api_feed(self, url: str, kind: FeedKind, now: datetime) -> FeedRecord:
+        """Add a feed as ``add_feed`` does, marked as added through the HTTP API.
+
+        The poller must fetch such a feed with the API's restrictions (see
+        ``api_feed_ids``). AlreadyExistsError if its URL is known.
+        """
+        with self._write(f"adding feed {url}") as session:
+            return _queries.add_api_feed(session, url, kind, now)
+
+    def api_feed_ids(self, feed_ids: Collection[int] | None = None) -> set[int]:
+        """Which of ``feed_ids`` (default: all feeds) were added through the HTTP API."""
+        with self._read("finding feeds added through the API") as session:
+            return _queries.api_feed_ids(session.connection(), feed_ids)

@@ -1,0 +1,164 @@
+"""Combined feeds' rows and versions; pages and searches for the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aggregator.storage import (
+    _feed_queries,
+    _queries,
+    _review_queries,
+)
+from aggregator.storage._base import StorageBase
+from aggregator.storage._feed_queries import FeedVersion, ReviewsForFeed, SeriesFeedRows
+from aggregator.storage._queries import EpisodeRow, ReviewSummary, SeriesRow, StoreStats
+from aggregator.types import (
+    LinkRecord,
+)
+
+
+class QueryStore(StorageBase):
+    """Combined feeds' rows and versions; pages and searches for the HTTP API."""
+
+    # --- combined feeds (aggregator.syndicate) -------------------------------------
+
+    def feed_version(self, *, series_id: int | None = None, reviews: bool = False) -> FeedVersion:
+        """The version of a series feed (``reviews`` False), or of the reviews feed
+        (of one series, or of all): cheap, to answer a conditional request.
+        NotFoundError for an unknown series."""
+        with self._read("reading a feed version") as session:
+            connection = session.connection()
+            if reviews:
+                return _feed_queries.reviews_version(connection, series_id)
+            if series_id is None:
+                raise ValueError("a series feed needs a series id")
+            return _feed_queries.series_version(connection, series_id)
+
+    def series_feed_rows(self, series_id: int) -> SeriesFeedRows:
+        """The series' episodes still in its feed, newest first, with their authors,
+        and its owner (which the records leave out). NotFoundError for no series."""
+        with self._read(f"reading the feed of series {series_id}") as session:
+            return _feed_queries.series_feed_rows(session.connection(), series_id)
+
+    def reviews_for_feed(self, *, series_id: int | None, limit: int) -> ReviewsForFeed:
+        """The newest ``limit`` reviews with a link (not rejected), to the series if
+        given, with those links and the episodes they name."""
+        with self._read("reading reviews for a feed") as session:
+            return _feed_queries.reviews_for_feed(session.connection(), series_id, limit)
+
+    # --- pages and searches for the HTTP API (see _queries and _search) --------------
+
+    def stats(self) -> StoreStats:
+        """Feeds per status, series, episodes, reviews, links per relation."""
+        with self._read("counting the store") as session:
+            return _queries.stats(session.connection())
+
+    def series_page(self, *, limit: int | None = None, offset: int = 0) -> list[SeriesRow]:
+        """Series by title, each with its episode count and linked-review count."""
+        with self._read("listing series") as session:
+            return _queries.series_page(session.connection(), limit=limit, offset=offset)
+
+    def series_row(self, series_id: int) -> SeriesRow:
+        with self._read(f"reading series {series_id}") as session:
+            return _queries.series_row(session, series_id)
+
+    def episodes_page(
+        self,
+        *,
+        series_id: int | None = None,
+        reviewed: bool | None = None,
+        published_after: datetime | None = None,
+        published_before: datetime | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[EpisodeRow]:
+        """Episodes newest first, each with its review count; see ``_queries``."""
+        with self._read("listing episodes") as session:
+            return _queries.episodes_page(
+                session.connection(),
+                series_id=series_id,
+                reviewed=reviewed,
+                published_after=published_after,
+                published_before=published_before,
+                limit=limit,
+                offset=offset,
+            )
+
+    def episode_row(self, episode_id: int) -> EpisodeRow:
+        with self._read(f"reading episode {episode_id}") as session:
+            return _queries.episode_row(session.connection(), episode_id)
+
+    def reviews_page(
+        self,
+        *,
+        series_id: int | None = None,
+        episode_id: int | None = None,
+        person: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[ReviewSummary]:
+        """Review summaries newest first; filters as in ``_review_queries.reviews_page``.
+
+        InputError when ``person`` has no words.
+        """
+        with self._read("listing reviews") as session:
+            return _review_queries.reviews_page(
+                session.connection(),
+                series_id=series_id,
+                episode_id=episode_id,
+                person=person,
+                limit=limit,
+                offset=offset,
+            )
+
+    def search_episodes(
+        self,
+        query: str,
+        *,
+        series_id: int | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[EpisodeRow]:
+        """Episodes having every word of ``query``, best first (see ``_search``).
+
+        InputError when the query has no words (or too many).
+        """
+        with self._read("searching episodes") as session:
+            return _queries.search_episodes(
+                session.connection(), query, series_id=series_id, limit=limit, offset=offset
+            )
+
+    def search_reviews(
+        self, query: str, *, limit: int | None = None, offset: int = 0
+    ) -> list[ReviewSummary]:
+        """Reviews having every word of ``query``, best first (see ``_search``)."""
+        with self._read("searching reviews") as session:
+            return _review_queries.search_reviews(
+                session.connection(), query, limit=limit, offset=offset
+            )
+
+    def links_page(
+        self,
+        *,
+        review_id: int | None = None,
+        series_id: int | None = None,
+        episode_id: int | None = None,
+        include_rejected: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[LinkRecord]:
+        """What ``list_links`` returns, in its order; faster on unfiltered pages."""
+        with self._read("listing links") as session:
+            return _queries.links_page(
+                session.connection(),
+                review_id=review_id,
+                series_id=series_id,
+                episode_id=episode_id,
+                include_rejected=include_rejected,
+                limit=limit,
+                offset=offset,
+            )
+
+    def get_link(self, link_id: int) -> LinkRecord:
+        with self._read(f"reading link {link_id}") as session:
+            return _queries.get_link(session.connection(), link_id)
