@@ -85,17 +85,18 @@ class SeriesStats:
         self._df: Counter[int] = Counter(chain.from_iterable(e.terms for e in series.episodes))
         self._postings: dict[int, list[int]] = {}  # term id -> episode indexes, as asked
         self.titled: dict[str, list[int]] = {}  # title word -> episode indexes
-        self.segments: dict[tuple[str, ...], int] = {}
+        # title part -> how many episodes have it
+        self.segments: Counter[tuple[str, ...]] = Counter(
+            chain.from_iterable(set(e.segments) for e in series.episodes)
+        )
         self._rarity: dict[str, float] = {}
         # per title part: (content words, their weights, total weight), for one catalog
         self.parts: dict[tuple[str, ...], tuple[list[str], dict[str, float], float]] = {}
         self.revision = -1
+        titled = self.titled
         for index, episode in enumerate(series.episodes):
-            for segment in set(episode.segments):
-                self.segments[segment] = self.segments.get(segment, 0) + 1
-            for word in {w for segment in episode.segments for w in segment}:
-                if word not in STOPWORDS:
-                    self.titled.setdefault(word, []).append(index)
+            for word in set(chain.from_iterable(episode.segments)).difference(STOPWORDS):
+                titled.setdefault(word, []).append(index)
 
     def df(self, term: int) -> int:
         return self._df.get(term, 0)
