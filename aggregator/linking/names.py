@@ -315,17 +315,23 @@ class NameIndex:
         if len(members) < _BULK:
             return members
         groups: dict[tuple[int, int], tuple[list[int], list[str]]] = {}
+        names = self._names
+        solo: set[int] = set()
         for name_id in sorted(members):
-            entry = self._names[name_id]
-            if len(entry.words) > 1:
-                for p in entry.anchors:
-                    ids, joined = groups.setdefault((p, len(entry.words)), ([], []))
-                    ids.append(name_id)
-                    joined.append(entry.joined)
-        solo = frozenset(n for n in members if len(self._names[n].words) == 1)
+            entry = names[name_id]
+            length = len(entry.words)
+            if length == 1:
+                solo.add(name_id)
+                continue
+            for p in entry.anchors:
+                group = groups.get((p, length))
+                if group is None:
+                    group = groups[(p, length)] = ([], [])
+                group[0].append(name_id)
+                group[1].append(entry.joined)
         fan = _Fan(
             frozenset(members),
-            solo,
+            frozenset(solo),
             [(p, n, *g) for (p, n), g in groups.items()],
             {},
             max((p for p, _ in groups), default=0),
