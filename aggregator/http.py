@@ -29,6 +29,7 @@ def create_http_app(app: App) -> FastAPI:
     http.include_router(api.build_router(app))
     http.include_router(syndicate_http.build_router(app))
     http.include_router(web.build_router(app))
+    http.include_router(web.build_fallback_router(app))  # last: what nothing else answers
     return http
 
 

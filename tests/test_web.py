@@ -22,9 +22,9 @@ import uvicorn
 from fastapi import FastAPI
 
 from aggregator.app import App, make_app
+from aggregator.http import create_http_app
 from aggregator.settings import HttpSettings, Settings
 from aggregator.types import FeedKind, LinkRecord, LinkStatus, Relation
-from aggregator.web import build_router
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -106,9 +106,7 @@ def running_site(database_url: str, http: HttpSettings | None = None) -> Iterato
     settings = Settings(database_url=database_url, http=http or HttpSettings(token=TOKEN))
     with make_app(settings) as app:
         founding_id, news_id, series_id = fill(app)
-        http_app = FastAPI()
-        http_app.include_router(build_router(app))
-        with serve(http_app) as base_url:
+        with serve(create_http_app(app)) as base_url:  # the service's own composition
             yield Site(app, base_url, founding_id, news_id, series_id)
 
 
@@ -331,7 +329,7 @@ def test_unknown_api_paths_answer_the_api_s_json_error(site: Site) -> None:
     with site.client() as client:
         response = client.get("/api/no-such-thing")
     assert response.status_code == 404
-    assert response.json() == {"error": "no such resource: /api/no-such-thing"}
+    assert response.json() == {"error": "no such endpoint: /api/no-such-thing"}
 
 
 # --- logging in --------------------------------------------------------------------

@@ -2,10 +2,11 @@
 
 ``build_router(app)`` gives the pages (``/``, ``/series/{id}``, ``/episodes/{id}``,
 ``/reviews/{id}``), the forms that confirm, reject and add links (token-protected via
-``/login``) and the stylesheet at ``/static/style.css``. ``highlight`` marks evidence
-spans in a review's text.
+``/login``) and the stylesheet at ``/static/style.css``; ``build_fallback_router(app)``
+the 404 page for any other address, to include last. ``highlight`` marks evidence spans
+in a review's text.
 """
 
-from aggregator.web._routes import build_router
+from aggregator.web._routes import build_fallback_router, build_router
 
-__all__ = ["build_router"]
+__all__ = ["build_fallback_router", "build_router"]

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request, Response
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 
 from aggregator.app import App
 from aggregator.exceptions import NotFoundError
@@ -77,11 +77,8 @@ class _Pages:
         return self._error(request, 404, "Not found", what)
 
     def unknown(self, request: Request, path: str) -> Response:
-        """A page for people, or the API's JSON error for a program, never FastAPI's
-        bare ``{"detail": "Not Found"}``."""
-        if request.url.path.startswith("/api/"):
-            error = {"error": f"no such resource: {request.url.path}"}
-            return JSONResponse(error, status_code=404)
+        """A page for people, never FastAPI's bare ``{"detail": "Not Found"}`` (the
+        API answers its own unknown addresses in its JSON)."""
         return self._not_found(request, "There is no page at this address.")
 
     def _read_gate(self, request: Request) -> Response | None:
@@ -266,6 +263,12 @@ def build_router(app: App) -> APIRouter:
     router.add_api_route("/login", pages.login, methods=post)
     router.add_api_route("/logout", pages.logout, methods=post)
     router.add_api_route("/static/style.css", pages.stylesheet, methods=get)
-    # Last, so it only answers what no route of the API, the feeds or the pages did.
-    router.add_api_route("/{path:path}", pages.unknown, methods=get)
+    return router
+
+
+def build_fallback_router(app: App) -> APIRouter:
+    """Every GET no other route answers: a 404 page (the API's JSON error under
+    ``/api``). Included last, after the API, the feeds and the pages."""
+    router = APIRouter(include_in_schema=False)
+    router.add_api_route("/{path:path}", _Pages(app).unknown, methods=["GET"])
     return router
