@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aggregator.types import EpisodeRecord, FeedRecord, LinkRecord, ReviewRecord, SeriesRecord
+
+if TYPE_CHECKING:
+    from aggregator.storage import ReviewSummary
 
 # --- output helpers ------------------------------------------------------------------
 
@@ -71,7 +74,8 @@ def episode_json(e: EpisodeRecord) -> dict[str, Any]:
     }
 
 
-def review_json(r: ReviewRecord) -> dict[str, Any]:
+def review_meta_json(r: ReviewRecord | ReviewSummary) -> dict[str, Any]:
+    """A review's fields but its text: shared by the full review and its summaries."""
     return {
         "id": r.id,
         "url": r.url,
@@ -82,8 +86,11 @@ def review_json(r: ReviewRecord) -> dict[str, Any]:
         "feed_id": r.feed_id,
         "linker_version": r.linker_version,
         "linked_at": iso(r.linked_at),
-        "text": r.text,
     }
+
+
+def review_json(r: ReviewRecord) -> dict[str, Any]:
+    return {**review_meta_json(r), "text": r.text}
 
 
 def link_json(link: LinkRecord) -> dict[str, Any]:

@@ -20,7 +20,14 @@ from aggregator.exceptions import InputError
 from aggregator.extract import MAX_REVIEW_BYTES
 from aggregator.fetch import Fetcher
 from aggregator.poller import Poller, PollReport
-from aggregator.shapes import episode_json, feed_json, link_json, review_json, series_json
+from aggregator.shapes import (
+    episode_json,
+    feed_json,
+    link_json,
+    review_json,
+    review_meta_json,
+    series_json,
+)
 from aggregator.storage import EpisodeRow, ReviewSummary, SeriesRow
 from aggregator.types import FeedRecord, LinkRecord, ReviewRecord
 
@@ -153,15 +160,7 @@ def link_out(link: LinkRecord) -> dict[str, Any]:
 
 def review_summary_out(r: ReviewSummary) -> dict[str, Any]:
     return {
-        "id": r.id,
-        "url": r.url,
-        "title": r.title,
-        "author": r.author,
-        "published": iso(r.published),
-        "source": r.source,
-        "feed_id": r.feed_id,
-        "linker_version": r.linker_version,
-        "linked_at": iso(r.linked_at),
+        **review_meta_json(r),
         "excerpt": r.excerpt,
         "text_length": r.text_length,
         "link_count": r.link_count,
