@@ -183,7 +183,7 @@ def test_three_instances_fetch_every_feed_exactly_once(
             assert len(set(names)) == 3
             assert all(f":{i.pid}:" in name for i, name in zip(running, names, strict=True))
             wait_for(lambda: _polled(pg_database_url) == FEEDS + REVIEW_FEEDS, 180, "all polls")
-            wait_for(lambda: _reviews_linked(pg_database_url), 60, "the reviews linked")
+            wait_for(lambda: _reviews_linked(pg_database_url), 180, "the reviews linked")
             time.sleep(2)  # a few more ticks, in which nothing is due
             statuses = stop_all(running)
 
@@ -226,7 +226,7 @@ def test_a_killed_instance_s_feeds_are_polled_by_the_others_when_its_lease_ends(
                 f"SELECT url, lease_until FROM feed WHERE lease_owner LIKE '%:{victim.pid}:%'",
             )
             wait_for(lambda: _polled(pg_database_url) == FEEDS + REVIEW_FEEDS, 180, "all polls")
-            wait_for(lambda: _reviews_linked(pg_database_url), 60, "the reviews linked")
+            wait_for(lambda: _reviews_linked(pg_database_url), 180, "the reviews linked")
             time.sleep(1)
             statuses = stop_all(running[1:])
 
