@@ -446,19 +446,30 @@ class _HostQueue:
                 for host, queue in self._waiting.items():
                     if self._busy[host] < self._per_host:
                         feed = queue.popleft()
-                        if not queue:
-                            del self._waiting[host]
+                        # Hosts take turns: draining the first hosts first would leave
+                        # the last few hosts' feeds for the end, polled ``per_host``
+                        # at a time while the other workers wait.
+                        del self._waiting[host]
+                        if queue:
+                            self._waiting[host] = queue
                         self._count -= 1
                         self._busy[host] += 1
                         return feed
                 # Every waiting feed's host is busy: feeds of other hosts may be due.
-                if not self._refilled():
+                if self._refilled():
+                    self._changed.notify_all()  # new hosts: room for the other waiters
+                else:
                     self._changed.wait(timeout=1.0)  # the timeout notices stop()
 
     def done(self, feed: FeedRecord) -> None:
         with self._changed:
             self._busy[_host(feed.url)] -= 1
-            self._changed.notify_all()
+            # One slot came free, for one waiter; when nothing waits any more, every
+            # waiter must wake to see that it is done.
+            if self._waiting:
+                self._changed.notify()
+            else:
+                self._changed.notify_all()
 
 
 class _Deferred:

@@ -181,6 +181,32 @@ def test_per_host_limit_and_worker_pool(
     assert server.max_in_flight == 4
 
 
+def test_hosts_take_turns_so_no_host_is_left_for_the_end(
+    server: FeedServer, fetcher: Fetcher, storage: Storage
+) -> None:
+    # Claimed in host order (as feeds of one publisher often fall due together):
+    # polled host by host, the last host's feeds would end the run ``per_host`` at a
+    # time while the other workers idle.
+    body = (EXAMPLES / "caliphate.xml").read_bytes()
+    now = datetime.now(UTC)
+    feeds = []
+    for name, host in (("a", "127.0.0.1"), ("b", "localhost")):
+        for i in range(3):
+            server.serve(f"/{name}{i}.xml", body)
+            url = server.url(f"/{name}{i}.xml").replace("127.0.0.1", host)
+            feeds.append(storage.add_feed(url, FeedKind.PODCAST, now))
+    poller = make_poller(storage, fetcher, workers=1, per_host=1)
+    assert poller.poll_due(feeds=feeds).polled == 6
+    assert [r.path for r in server.log] == [
+        "/a0.xml",
+        "/b0.xml",
+        "/a1.xml",
+        "/b1.xml",
+        "/a2.xml",
+        "/b2.xml",
+    ]
+
+
 def test_stop_lets_polls_in_flight_finish_and_starts_no_more(
     server: FeedServer, fetcher: Fetcher, storage: Storage
 ) -> None:
