@@ -7,17 +7,19 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, or_
+from sqlalchemy import Connection, Row, bindparam, delete, insert, or_
+from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from aggregator.exceptions import AlreadyExistsError, NotFoundError
-from aggregator.storage._models import Feed
+from aggregator.storage._models import FEED, Feed
 from aggregator.types import FeedKind, FeedRecord, FeedStatus, FeedUpdate, Validators
 
 
-def to_record(row: Feed) -> FeedRecord:
+def to_record(row: Feed | Row[Any]) -> FeedRecord:
+    """The record of an ORM row or a Core row of the feed table (same names)."""
     assert row.id is not None  # a row read back from the database has its id
     return FeedRecord(
         id=row.id,
@@ -161,14 +163,14 @@ def _due_query(now: datetime) -> Any:
     )
 
 
-def due(session: Session, now: datetime, limit: int) -> list[Feed]:
+def due(session: Session, now: datetime, limit: int) -> list[Row[Any]]:
     ids = list(session.exec(_due_query(now).limit(limit)))
     return _rows_in_order(session, ids)
 
 
 def claim_due(
     session: Session, now: datetime, limit: int, *, owner: str, until: datetime
-) -> list[Feed]:
+) -> list[Row[Any]]:
     """Lease up to ``limit`` due feeds to ``owner`` until ``until``; return them.
 
     ``FOR UPDATE SKIP LOCKED`` lets instances claim at the same moment without
@@ -207,10 +209,13 @@ def release_leases(connection: Connection, feed_ids: Sequence[int], *, owner: st
     )
 
 
-def _rows_in_order(session: Session, ids: Sequence[int]) -> list[Feed]:
+def _rows_in_order(session: Session, ids: Sequence[int]) -> list[Row[Any]]:
     if not ids:
         return []
-    rows = {row.id: row for row in session.exec(select(Feed).where(col(Feed.id).in_(ids)))}
+    # Core rows, not ORM objects: building and tracking a model instance per feed was
+    # ~8 % of the CPU of a poll answered 304 (bench/poll).
+    query = sa_select(FEED).where(FEED.c.id.in_(ids))
+    rows = {row.id: row for row in session.connection().execute(query)}
     return [rows[i] for i in ids if i in rows]
 
 
