@@ -45,7 +45,7 @@ def router(api: Api, write: params.Depends) -> APIRouter:
         (README "Links as JSON") plus each link's id: by review (newest first), the
         series-level link before episode links, then best score first. A filter that
         names no review, series or episode is a 404."""
-        links = storage.links_page(
+        links = storage.list_links(
             review_id=review_id,
             series_id=series_id,
             episode_id=episode_id,

@@ -137,28 +137,6 @@ class QueryStore(StorageBase):
                 session.connection(), query, limit=limit, offset=offset
             )
 
-    def links_page(
-        self,
-        *,
-        review_id: int | None = None,
-        series_id: int | None = None,
-        episode_id: int | None = None,
-        include_rejected: bool = False,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> list[LinkRecord]:
-        """What ``list_links`` returns, in its order; faster on unfiltered pages."""
-        with self._read("listing links") as session:
-            return _queries.links_page(
-                session.connection(),
-                review_id=review_id,
-                series_id=series_id,
-                episode_id=episode_id,
-                include_rejected=include_rejected,
-                limit=limit,
-                offset=offset,
-            )
-
     def get_link(self, link_id: int) -> LinkRecord:
         with self._read(f"reading link {link_id}") as session:
             return _queries.get_link(session.connection(), link_id)

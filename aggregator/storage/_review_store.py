@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from aggregator.storage import (
     _links,
+    _queries,
     _reviews,
     _search,
 )
@@ -177,7 +178,7 @@ class ReviewStore(StorageBase):
         review, series or episode that does not exist.
         """
         with self._read("listing links") as session:
-            return _links.list_page(
+            return _queries.links_page(
                 session.connection(),
                 review_id=review_id,
                 series_id=series_id,
