@@ -16,10 +16,11 @@ from datetime import timedelta
 
 from aggregator.linking.analysis import AUDIO_WORDS, OTHER_MEDIUM_WORDS, Analysis
 from aggregator.linking.catalog import Catalog, LinkTarget
+from aggregator.linking.directories import DirectoryPage, directory_page, slug_words
 from aggregator.linking.entries import SeriesInfo
 from aggregator.linking.text import fold, stem
 from aggregator.linking.urls import prefixes, url_key
-from aggregator.types import Evidence
+from aggregator.types import Evidence, HyperLink
 
 __all__ = ["SeriesSignals", "series_candidates"]
 
@@ -72,7 +73,7 @@ def series_candidates(a: Analysis, catalog: Catalog) -> dict[int, SeriesSignals]
             found[series_id] = SeriesSignals(catalog.series(series_id))
         return found[series_id]
 
-    _links(a, catalog, get)
+    pages = _links(a, catalog, get)
     _aliases(a, catalog, get)
     _people(a, catalog, get)
     all_scores = catalog.retrieval.scores(a.query) if a.query else {}
@@ -83,6 +84,7 @@ def series_candidates(a: Analysis, catalog: Catalog) -> dict[int, SeriesSignals]
     for series_id, _ in retrieved:
         get(series_id)
     _first_names(a, found)
+    _directory_pages(a, catalog, get, found, pages)
     top = retrieved[0][0] if retrieved else None
     named = sum(1 for s in found.values() if any(o.nameness >= 0.5 for o in s.occurrences))
     # Where each show is named: an episode number or date next to a show's name is
@@ -111,8 +113,13 @@ def series_candidates(a: Analysis, catalog: Catalog) -> dict[int, SeriesSignals]
     return found
 
 
-def _links(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals]) -> None:
+def _links(
+    a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals]
+) -> list[tuple[HyperLink, DirectoryPage]]:
+    """Links to a series' site, feed or episode pages; returns the links to podcast
+    directory pages, read once every other candidate is known."""
     own = url_key(a.review.url or "")
+    pages: list[tuple[HyperLink, DirectoryPage]] = []
     for link in a.review.links:
         key = url_key(link.href)
         if key is None or key == own:
@@ -120,6 +127,9 @@ def _links(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals]) -
         start, end = (link.start + a.shift, link.end + a.shift) if link.start >= 0 else (0, 0)
         targets = _resolve(catalog.link_targets(key))
         strength, detail = 1.0, "links to"
+        if not targets and (page := directory_page(link.href)) is not None:
+            pages.append((link, page))
+            continue
         if not targets:
             for level, prefix in enumerate(prefixes(key)):
                 owners = catalog.prefix_owners(prefix)
@@ -142,6 +152,85 @@ def _links(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals]) -
             signals.features["link"] = max(signals.features.get("link", 0.0), strength)
             if index is not None and strength == 1.0:
                 signals.link_episodes[index] = evidence
+    return pages
+
+
+# A directory page named by its slug is nearly as sure as a link to the show's own
+# site; two shows with the same name share it.
+_DIRECTORY_STRENGTH = 0.9
+
+
+def _directory_pages(
+    a: Analysis,
+    catalog: Catalog,
+    get: Callable[[int], SeriesSignals],
+    found: dict[int, SeriesSignals],
+    pages: list[tuple[HyperLink, DirectoryPage]],
+) -> None:
+    """Links to a show's or an episode's page in a podcast directory.
+
+    The show is the one whose name the page's slug spells, or whose feed a Google
+    Podcasts page names; an episode page without the show's slug (Apple's ``?i=``)
+    counts for a candidate series that has an episode of that title.
+    """
+    for link, page in pages:
+        series: list[int] = []
+        if page.feed_url and (key := url_key(page.feed_url)):
+            series = sorted({t.series_id for t in catalog.link_targets(key)})
+        elif page.show:
+            series = _series_named(catalog, page.show)
+        elif page.episode:
+            series = sorted(sid for sid, s in found.items() if _episode_titled(s, page.episode))
+        if not series or len(series) > 2:
+            continue
+        strength = (1.0 if page.feed_url else _DIRECTORY_STRENGTH) / len(series)
+        for series_id in series:
+            signals = get(series_id)
+            index = _episode_titled(signals, page.episode) if page.episode else None
+            what = f"the {page.directory} page of the series"
+            if index is not None:
+                what = f"the {page.directory} page of episode "
+                what += repr(signals.series.episodes[index].title)
+            detail = f"links to {what} ({link.href})"
+            if link.start >= 0:
+                start, end = link.start + a.shift, link.end + a.shift
+                evidence = Evidence("hyperlink", a.text[start:end], *a.span(start, end), detail)
+                signals.positions.append(start)
+            else:
+                evidence = Evidence("hyperlink", link.href, -1, -1, detail)
+            signals.evidence.append(evidence)
+            signals.features["link"] = max(signals.features.get("link", 0.0), strength)
+            if index is not None:
+                signals.link_episodes[index] = evidence
+
+
+def _series_named(catalog: Catalog, words: tuple[str, ...]) -> list[int]:
+    """The series whose name (its title, or the title before a subtitle) a slug spells,
+    "the" and a closing "podcast" aside, as the catalog's aliases drop them."""
+    words = _bare(words)
+    if not words:
+        return []
+    return sorted(
+        {
+            series_id
+            for alias, series_id, kind in catalog.aliases_starting(words[0])
+            if kind in ("title", "short") and _bare(slug_words(" ".join(alias))) == words
+        }
+    )
+
+
+def _bare(words: tuple[str, ...]) -> tuple[str, ...]:
+    while len(words) > 1 and words[0] == "the":
+        words = words[1:]
+    while len(words) > 1 and words[-1] in ("podcast", "the"):
+        words = words[:-1]
+    return words
+
+
+def _episode_titled(signals: SeriesSignals, words: tuple[str, ...]) -> int | None:
+    """The index of the series' episode whose title the slug spells, if exactly one."""
+    matches = [i for i, e in enumerate(signals.series.episodes) if slug_words(e.title) == words]
+    return matches[0] if len(matches) == 1 else None
 
 
 def _resolve(targets: list[LinkTarget]) -> list[tuple[int, int | None]]:
