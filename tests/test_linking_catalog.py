@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+
 from aggregator.linking import Catalog, Linker
+from aggregator.linking.episode_common import series_stats
 from aggregator.linking.text import case_flags, tokenize
-from aggregator.types import CatalogEpisode, LinkProposal, ReviewDocument
-from tests.test_linking_linker import CALIPHATE_REVIEW, caliphate, connected, review, serial
+from aggregator.types import CatalogEpisode, CatalogSeries, LinkProposal, ReviewDocument
+from tests.test_linking_linker import (
+    CALIPHATE_REVIEW,
+    START,
+    caliphate,
+    connected,
+    review,
+    serial,
+)
 
 REVIEWS = [
     review(CALIPHATE_REVIEW, "2018-05-20"),
@@ -86,3 +97,45 @@ def test_links_and_sites() -> None:
     text = "This week's show"
     doc = ReviewDocument(text=text)
     assert Linker(catalog).link(doc) == []
+
+
+def test_within_series_term_counts() -> None:
+    catalog = Catalog.build([caliphate()])
+    index = catalog.series(1).terms
+
+    def counts(term: str) -> tuple[int, list[int]]:
+        tid = catalog.known_term(term)
+        assert tid is not None
+        return index.df(tid), list(index.postings(tid))
+
+    # Chapter notes 2 and 3 end "by the group"; notes 0 and 4 say "describes".
+    assert counts("group") == (2, [2, 3])
+    assert counts("describe") == (2, [0, 4])
+    assert counts("recruitment") == (1, [2])  # a title's term
+    unknown = max(catalog.known_term(t) or 0 for t in ("group", "describe")) + 10_000
+    assert (index.df(unknown), list(index.postings(unknown))) == (0, [])
+
+
+def test_title_words_that_are_no_terms_count_their_titles() -> None:
+    titles = ["The Two Towers", "Two Doors Down", "Red Tower", "Blue Sky"]
+    episodes = tuple(
+        CatalogEpisode(
+            id=10 + i,
+            series_id=5,
+            guid=f"t-{i}",
+            title=title,
+            description_text="",
+            published=START + timedelta(days=i),
+        )
+        for i, title in enumerate(titles)
+    )
+    feed = "https://x.example/f.xml"
+    show = CatalogSeries(id=5, title="Archive", feed_url=feed, episodes=episodes)
+    catalog = Catalog.build([show])
+    # "Two" is the title word "2", which no episode has as a retrieval term.
+    assert catalog.series(5).title_only == {"2": 2}
+    stats = series_stats(catalog.series(5))
+    # Two of four episodes use each word: log(1 + 4/2) / log(1 + 4/1).
+    assert stats.rarity("2", catalog) == pytest.approx(math.log(3) / math.log(5))
+    assert stats.rarity("tower", catalog) == pytest.approx(math.log(3) / math.log(5))
+    assert stats.rarity("sky", catalog) == 1.0

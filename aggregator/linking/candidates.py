@@ -17,7 +17,7 @@ from datetime import timedelta
 from aggregator.linking.analysis import AUDIO_WORDS, OTHER_MEDIUM_WORDS, Analysis
 from aggregator.linking.catalog import Catalog, LinkTarget
 from aggregator.linking.directories import DirectoryPage, directory_page, slug_words
-from aggregator.linking.entries import SeriesInfo
+from aggregator.linking.entries import SeriesInfo, dated_count, out_by
 from aggregator.linking.text import fold, stem
 from aggregator.linking.urls import prefixes, url_key
 from aggregator.types import Evidence, HyperLink
@@ -384,7 +384,8 @@ def _first_names(a: Analysis, found: dict[int, SeriesSignals]) -> None:
 def _dates(a: Analysis, signals: SeriesSignals) -> None:
     f = signals.features
     published = a.review.published
-    dated = [e for e in signals.series.episodes if e.published is not None]
+    episodes = signals.series.episodes
+    dated = dated_count(signals.series)
     f.setdefault("link", 0.0)
     f.setdefault("people", 0.0)
     f.setdefault("named", 0.0)
@@ -393,23 +394,32 @@ def _dates(a: Analysis, signals: SeriesSignals) -> None:
     f["before_start"] = 0.0
     f["active"] = 0.0
     if published is not None and dated:
-        first = dated[0].published
+        first = episodes[0].published
         assert first is not None
         if published + _DATE_SLACK < first:
             f["before_start"] = 1.0
-        before = [
-            e.published for e in dated if e.published and e.published <= published + _DATE_SLACK
-        ]
+        # Dated episodes come first, oldest first: the last one out by the review's
+        # date (with slack) is found by bisection.
+        before = out_by(signals.series, published + _DATE_SLACK, dated)
         if before:
-            gap = max(0.0, (published - before[-1]).total_seconds() / 86400)
+            last = episodes[before - 1].published
+            assert last is not None
+            gap = max(0.0, (published - last).total_seconds() / 86400)
             f["active"] = math.exp(-gap / 14)
-    months = {(e.published.year, e.published.month) for e in dated if e.published}
     f["month"] = 0.0
+    # The series' months and sizes only when the review gives a month or a count.
+    months: set[tuple[int, int]] | None = None
     for ref in a.dates:
-        if ref.day is None and ref.month is not None and (ref.year, ref.month) in months:
-            f["month"] = 1.0
-            signals.add("date", a, ref.start, ref.end, "episodes came out that month")
-    full = [e for e in signals.series.episodes if not e.bonus]
+        if ref.day is None and ref.month is not None:
+            if months is None:
+                months = {(e.published.year, e.published.month) for e in episodes if e.published}
+            if (ref.year, ref.month) in months:
+                f["month"] = 1.0
+                signals.add("date", a, ref.start, ref.end, "episodes came out that month")
+    f["count"] = 0.0
+    if not a.counts:
+        return
+    full = [e for e in episodes if not e.bonus]
     sizes = {len(full), len(full) - 1, len(full) + 1}
     seasons: dict[int, int] = {}
     for e in full:
@@ -422,7 +432,6 @@ def _dates(a: Analysis, signals: SeriesSignals) -> None:
     ]
     if numbered:
         sizes.add(max(numbered))
-    f["count"] = 0.0
     for count in a.counts:
         if count.value in sizes:
             f["count"] = 1.0

@@ -13,10 +13,12 @@ import functools
 import re
 import sys
 from array import array
+from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 
 from aggregator.linking.names import extract_names, split_credit
 from aggregator.linking.numbers import NUMBER_WORDS, TitleNumbers, parse_number, title_numbers
@@ -25,7 +27,17 @@ from aggregator.linking.timeref import title_date
 from aggregator.linking.urls import link_hash, prefixes, url_key
 from aggregator.types import CatalogEpisode, CatalogSeries
 
-__all__ = ["Alias", "Described", "EpisodeInfo", "SeriesInfo", "canon", "describe_series"]
+__all__ = [
+    "Alias",
+    "Described",
+    "EpisodeInfo",
+    "SeriesInfo",
+    "TermIndex",
+    "canon",
+    "dated_count",
+    "describe_series",
+    "out_by",
+]
 
 # Words that number or classify an episode rather than name it.
 _GENERIC = frozenset(
@@ -65,8 +77,59 @@ class EpisodeInfo:
     bonus: bool
     published: datetime | None
     aired: datetime | None  # a date written in the title, else the publication date
-    terms: array[int]  # sorted ids of the retrieval terms of title and description
     links: tuple[int, ...]  # link_hash() of its page, enclosure and URL guid
+
+
+class TermIndex:
+    """Which episodes of a series hold each retrieval term of their titles and
+    descriptions: the within-series document frequencies and postings, made once at
+    build time rather than counted again whenever the series becomes a candidate.
+
+    Three flat arrays (term ids in order; where each term's episodes start; episode
+    indexes grouped by term, in episode order) take about the memory of one array of
+    term ids per episode, which is what they replace.
+    """
+
+    __slots__ = ("_episodes", "_ids", "_starts")
+
+    def __init__(self, by_episode: Sequence[Iterable[int]]) -> None:
+        holders: dict[int, list[int]] = {}
+        for index, ids in enumerate(by_episode):
+            for term in ids:
+                holders.setdefault(term, []).append(index)
+        ids = sorted(holders)
+        self._ids = array("I", ids)
+        self._episodes = array(_typecode(len(by_episode)))
+        starts = [0]
+        for term in ids:
+            self._episodes.extend(holders[term])
+            starts.append(len(self._episodes))
+        self._starts = array(_typecode(len(self._episodes)), starts)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def _find(self, term: int) -> int:
+        """The position of ``term`` in the index, or -1."""
+        k = bisect_left(self._ids, term)
+        return k if k < len(self._ids) and self._ids[k] == term else -1
+
+    def df(self, term: int) -> int:
+        """How many episodes hold the term."""
+        k = self._find(term)
+        return self._starts[k + 1] - self._starts[k] if k >= 0 else 0
+
+    def postings(self, term: int) -> array[int]:
+        """The indexes of the episodes that hold the term, in episode order."""
+        k = self._find(term)
+        if k < 0:
+            return self._episodes[:0]
+        return self._episodes[self._starts[k] : self._starts[k + 1]]
+
+
+def _typecode(largest: int) -> str:
+    """The smallest unsigned array type that holds values up to ``largest``."""
+    return "H" if largest < 1 << 16 else "I"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +139,12 @@ class SeriesInfo:
     aliases: tuple[Alias, ...]
     names: tuple[tuple[str, str], ...]  # (name, role) credited or named at series level
     episodes: tuple[EpisodeInfo, ...]  # oldest first; undated ones last
+    terms: TermIndex  # the episodes' retrieval terms (titles and descriptions)
+    # Title words (canonical, not stopwords) that some episode has in a title part but
+    # not among its retrieval terms ("2" of "Part Two", "cgp" of "C.G.P."), with how
+    # many episodes have them in a title part: for every other title word, that count
+    # is at most the word's document frequency (see SeriesStats.rarity).
+    title_only: dict[str, int]
     links: tuple[int, ...]  # link_hash() of its site and feed
     prefixes: tuple[int, ...]  # link_hash() of the hosts and first folders of all its links
     first_names: frozenset[str]  # folded first names of the show's own people
@@ -115,9 +184,9 @@ def describe_series(series: CatalogSeries, term_id: Callable[[str], int]) -> Des
     ordered = [*dated, *(e for e in series.episodes if e.published is None)]
     aliases = _aliases(series, ordered)
     alias_tokens = [a.tokens for a in aliases if a.kind != "acronym"]
-    described = [_episode(e, alias_tokens, term_id) for e in ordered]
-    episodes = tuple(info for info, _, _ in described)
-    episode_names = [names for _, _, names in described]
+    described = [_episode(e, alias_tokens) for e in ordered]
+    episodes = tuple(d.info for d in described)
+    episode_names = [d.names for d in described]
     names = _series_names(series, episode_names)
     doc: list[str] = []
     for _ in range(3):
@@ -125,8 +194,8 @@ def describe_series(series: CatalogSeries, term_id: Callable[[str], int]) -> Des
     doc.extend(terms(series.description_text))
     for name, _role in names:
         doc.extend(terms(name))
-    for _, opening, _ in described:
-        doc.extend(opening)
+    for d in described:
+        doc.extend(d.opening)
     keys = [k for k in (url_key(series.link or ""), url_key(series.feed_url)) if k]
     prefix_keys = {p for k in keys for p in prefixes(k)}
     for e in ordered:
@@ -147,11 +216,33 @@ def describe_series(series: CatalogSeries, term_id: Callable[[str], int]) -> Des
         aliases,
         names,
         episodes,
+        TermIndex([[term_id(t) for t in d.terms] for d in described]),
+        _title_only(described),
         tuple(link_hash(k) for k in keys),
         tuple(sorted(link_hash(k) for k in prefix_keys)),
         first_names,
     )
     return Described(info, doc, episode_names)
+
+
+def dated_count(series: SeriesInfo) -> int:
+    """How many episodes have a date (they come first, the undated ones last)."""
+    episodes = series.episodes
+    n = len(episodes)
+    while n and episodes[n - 1].published is None:
+        n -= 1
+    return n
+
+
+def out_by(series: SeriesInfo, when: datetime, dated: int) -> int:
+    """How many of the ``dated`` first episodes came out at or before ``when`` (they
+    are oldest first, so found by bisection)."""
+    return bisect_right(series.episodes, when, hi=dated, key=_date)
+
+
+def _date(episode: EpisodeInfo) -> datetime:
+    assert episode.published is not None  # only dated episodes are bisected
+    return episode.published
 
 
 def _aliases(series: CatalogSeries, episodes: Sequence[CatalogEpisode]) -> tuple[Alias, ...]:
@@ -265,11 +356,17 @@ def _is_date_word(word: str) -> bool:
     return word in _MONTH_WORDS
 
 
-def _episode(
-    e: CatalogEpisode, aliases: Sequence[tuple[str, ...]], term_id: Callable[[str], int]
-) -> tuple[EpisodeInfo, list[str], tuple[str, ...]]:
-    """The episode's info, its opening terms for the series document, and the names
-    found in it."""
+@dataclass(frozen=True, slots=True)
+class _Episode:
+    """An episode's info and what only building the index needs."""
+
+    info: EpisodeInfo
+    opening: list[str]  # its opening terms, for the series document
+    names: tuple[str, ...]  # the names found in it
+    terms: tuple[str, ...]  # the distinct retrieval terms of its title and description
+
+
+def _episode(e: CatalogEpisode, aliases: Sequence[tuple[str, ...]]) -> _Episode:
     skip = 0
     words = [t.norm for t in tokenize(e.title)]
     for alias in sorted(aliases, key=len, reverse=True):
@@ -305,10 +402,26 @@ def _episode(
         bonus=bonus,
         published=e.published,
         aired=aired,
-        terms=array("I", sorted({term_id(t) for t in (*titled, *described)})),
         links=tuple(link_hash(k) for k in dict.fromkeys(keys) if k),
     )
-    return info, opening, tuple(sorted(names))
+    return _Episode(
+        info, opening, tuple(sorted(names)), tuple(dict.fromkeys((*titled, *described)))
+    )
+
+
+def _title_only(episodes: Sequence[_Episode]) -> dict[str, int]:
+    """``SeriesInfo.title_only``: the title words some episode lacks as a term, and
+    how many episodes have each in a title part."""
+    worded = [set(chain.from_iterable(e.info.segments)).difference(STOPWORDS) for e in episodes]
+    lacking: set[str] = set()
+    for words, e in zip(worded, episodes, strict=True):
+        lacking.update(words.difference(e.terms))
+    if not lacking:
+        return _NONE
+    return {w: sum(1 for words in worded if w in words) for w in sorted(lacking)}
+
+
+_NONE: dict[str, int] = {}  # shared by the many series without such words (never changed)
 
 
 def _series_names(

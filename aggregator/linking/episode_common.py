@@ -8,7 +8,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import chain
@@ -16,7 +16,6 @@ from itertools import chain
 from aggregator.linking.analysis import Analysis
 from aggregator.linking.catalog import Catalog
 from aggregator.linking.entries import EpisodeInfo, SeriesInfo
-from aggregator.linking.text import STOPWORDS
 from aggregator.types import Evidence
 
 __all__ = [
@@ -71,20 +70,18 @@ class Found(dict[int, EpisodeSignals]):
 
 
 class SeriesStats:
-    """Within-series document frequencies, computed when a series is first a candidate.
+    """Within-series statistics, kept while a series is a candidate of recent reviews.
 
-    Frequencies are counted in one C-level pass over the episodes' term arrays; which
-    episodes hold a term is only worked out for the terms asked (``postings``): a
-    posting list of every term of a 300-episode series took milliseconds to build and
-    megabytes to keep, for the 40 terms a review asks about.
+    Document frequencies and postings come from the series' ``TermIndex`` (made at
+    build time); what is kept here is what reviews work out on demand: how many
+    episodes share each title part, the rarity of title words and the weights of title
+    parts.
     """
 
     def __init__(self, series: SeriesInfo) -> None:
         self.count = len(series.episodes)
-        self._episodes = series.episodes
-        self._df: Counter[int] = Counter(chain.from_iterable(e.terms for e in series.episodes))
-        self._postings: dict[int, list[int]] = {}  # term id -> episode indexes, as asked
-        self.titled: dict[str, list[int]] = {}  # title word -> episode indexes
+        self._terms = series.terms
+        self._title_only = series.title_only
         # title part -> how many episodes have it
         self.segments: Counter[tuple[str, ...]] = Counter(
             chain.from_iterable(set(e.segments) for e in series.episodes)
@@ -93,24 +90,13 @@ class SeriesStats:
         # per title part: (content words, their weights, total weight), for one catalog
         self.parts: dict[tuple[str, ...], tuple[list[str], dict[str, float], float]] = {}
         self.revision = -1
-        titled = self.titled
-        for index, episode in enumerate(series.episodes):
-            for word in set(chain.from_iterable(episode.segments)).difference(STOPWORDS):
-                titled.setdefault(word, []).append(index)
 
     def df(self, term: int) -> int:
-        return self._df.get(term, 0)
+        return self._terms.df(term)
 
-    def postings(self, terms: Iterable[int]) -> dict[int, list[int]]:
-        """The indexes of the episodes that hold each term, in episode order."""
-        wanted = {t for t in terms if t not in self._postings}
-        if wanted:
-            for t in wanted:
-                self._postings[t] = []
-            for index, episode in enumerate(self._episodes):
-                for t in wanted.intersection(episode.terms):
-                    self._postings[t].append(index)
-        return self._postings
+    def postings(self, term: int) -> Sequence[int]:
+        """The indexes of the episodes that hold a term, in episode order."""
+        return self._terms.postings(term)
 
     def idf(self, df: int) -> float:
         return math.log(1 + self.count / max(1, df))
@@ -119,13 +105,15 @@ class SeriesStats:
         """How specific a title word is to few episodes of the series (0..1].
 
         Measured on titles and descriptions: a word the whole series talks about
-        ("Mosul" in Caliphate) is a topic, not a reference to one episode.
+        ("Mosul" in Caliphate) is a topic, not a reference to one episode. Its count is
+        the episodes holding it as a term or in a title part (``title_only``: the
+        latter only where it is more).
         """
         found = self._rarity.get(word)
         if found is None:
             term = catalog.known_term(word)
             df = self.df(term) if term is not None else 0
-            df = max(df, len(self.titled.get(word, ())), 1)
+            df = max(df, self._title_only.get(word, 0), 1)
             found = self._rarity[word] = self.idf(df) / self.idf(1)
         return found
 

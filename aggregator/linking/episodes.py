@@ -13,11 +13,12 @@ series, so words every episode shares count for little).
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 from aggregator.linking.analysis import Analysis
 from aggregator.linking.candidates import SeriesSignals
 from aggregator.linking.catalog import Catalog
-from aggregator.linking.entries import SeriesInfo
+from aggregator.linking.entries import SeriesInfo, dated_count, out_by
 from aggregator.linking.episode_common import (
     DAY,
     SLACK,
@@ -41,11 +42,7 @@ _CONTENT_TERMS = 40
 def episode_signals(a: Analysis, signals: SeriesSignals, catalog: Catalog) -> list[EpisodeSignals]:
     series = signals.series
     published = a.review.published
-    eligible = [
-        i
-        for i, e in enumerate(series.episodes)
-        if published is None or e.published is None or e.published <= published + SLACK
-    ]
+    eligible = _eligible(series, published)
     if not eligible:
         return []
     stats = series_stats(series)
@@ -82,6 +79,17 @@ def episode_signals(a: Analysis, signals: SeriesSignals, catalog: Catalog) -> li
     return list(found.values())
 
 
+def _eligible(series: SeriesInfo, published: datetime | None) -> list[int]:
+    """The episodes out by the review's date (with slack), and the undated ones: the
+    dated ones come first, oldest first, so they end where a bisection says."""
+    n = len(series.episodes)
+    if published is None:
+        return list(range(n))
+    dated = dated_count(series)
+    out = out_by(series, published + SLACK, dated)
+    return [*range(out), *range(dated, n)]
+
+
 def _content(
     a: Analysis,
     series: SeriesInfo,
@@ -90,22 +98,21 @@ def _content(
     catalog: Catalog,
     found: Found,
 ) -> None:
-    counts: dict[int, int] = {}
+    weights: dict[int, float] = {}
     for term, tf in _review_terms(a, catalog).items():
-        if stats.df(term):
-            counts[term] = tf
-    if not counts:
+        df = stats.df(term)
+        if df:
+            weights[term] = (1 + math.log(tf)) * stats.idf(df)
+    if not weights:
         return
-    weights = {t: (1 + math.log(c)) * stats.idf(stats.df(t)) for t, c in counts.items()}
     attainable = sum(weights.values())
     # The review's most distinctive terms for this series carry the score (and keep the
     # work bounded in series with thousands of episodes).
     best = sorted(weights.items(), key=lambda item: -item[1])[:_CONTENT_TERMS]
     allowed = set(eligible)
     accumulated: dict[int, float] = {}
-    postings = stats.postings(term for term, _ in best)
     for term, weight in best:
-        for index in postings[term]:
+        for index in stats.postings(term):
             if index in allowed:
                 accumulated[index] = accumulated.get(index, 0.0) + weight
     scores = sorted(((s, i) for i, s in accumulated.items()), reverse=True)

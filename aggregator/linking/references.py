@@ -119,15 +119,21 @@ def _season_order(series: SeriesInfo, eligible: list[int]) -> dict[int, int]:
 def match_relative(
     a: Analysis, series: SeriesInfo, eligible: list[int], published: datetime, found: Found
 ) -> None:
+    if not a.relative:
+        return
     full = [i for i in eligible if not series.episodes[i].bonus and series.episodes[i].published]
     if not full:
         return
     seasons = {r.value for r in a.numbers if r.noun == "season"}
+    ages: dict[int, float] = {}  # days from each full episode to the review
 
     def days(index: int) -> float:
-        when = series.episodes[index].published
-        assert when is not None
-        return (published - when).total_seconds() / DAY
+        age = ages.get(index)
+        if age is None:
+            when = series.episodes[index].published
+            assert when is not None
+            age = ages[index] = (published - when).total_seconds() / DAY
+        return age
 
     latest = full[-1]
     context = series.episodes[latest].season
@@ -138,7 +144,8 @@ def match_relative(
         chosen: list[int] = []
         detail = ""
         if ref.kind == "latest":
-            chosen = [i for i in full if days(i) <= days(latest) + 1]
+            newest = days(latest) + 1
+            chosen = [i for i in full if days(i) <= newest]
             detail = "the latest episode before the review"
         elif ref.kind in ("this_week", "yesterday"):
             limit = 8 if ref.kind == "this_week" else 2.5

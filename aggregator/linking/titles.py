@@ -61,7 +61,8 @@ def _review_words(a: Analysis) -> _ReviewWords:
             while i < len(a.tokens) and a.tokens[i].end <= end:
                 quoted.add(words[i])
                 i += 1
-        cached = a.extra["canon"] = _ReviewWords(words, positions, full, quoted)
+        content = set(positions).difference(STOPWORDS)
+        cached = a.extra["canon"] = _ReviewWords(words, positions, content, full, quoted)
     return cached  # type: ignore[return-value]
 
 
@@ -71,6 +72,7 @@ class _ReviewWords:
 
     words: list[str]
     positions: dict[str, list[int]]
+    content: set[str]  # the words that are not stopwords
     full: set[str]  # words with a position where the capitals factor is 1
     quoted: set[str]  # words with a position inside quotes or a link's text
 
@@ -87,14 +89,16 @@ def match_titles(
     words, positions = review.words, review.positions
     own = {canon(w) for alias in series.aliases for w in alias.tokens}
     matches: list[tuple[float, int, Evidence]] = []
-    allowed = set(eligible)
-    # Only episodes whose titles share a word with the review.
-    candidates = sorted({i for w in positions for i in stats.titled.get(w, ()) if i in allowed})
-    for index in candidates:
+    # Only episodes whose titles share a word (not a stopword) with the review, and in
+    # them only the parts that do: the others cannot match.
+    shared_words = review.content.isdisjoint
+    for index in eligible:
         episode = series.episodes[index]
         best = 0.0
         best_span = (0, 0)
         for segment in episode.segments:
+            if shared_words(segment):
+                continue
             content, weights, total = _part(segment, own, stats, catalog)
             here = [w for w in content if w in positions]
             if not here:
