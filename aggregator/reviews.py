@@ -14,7 +14,9 @@ review is linked the moment it is added. Links are kept current incrementally:
 
 Several instances may share one database, each with its linker's catalog in memory.
 Before linking, an instance reloads the series whose change time moved since it last
-looked (``Storage.series_change_times``), whichever instance stored the change.
+looked (``Storage.series_change_times``), whichever instance stored the change; after
+writing links it looks again, and links again if a series changed meanwhile (see
+``_link_current``).
 
 Human decisions (confirmed, rejected, manual links) survive all of it: storage's
 ``replace_links`` only replaces the linker's own links.
@@ -60,11 +62,10 @@ class AddedReview:
 class Reviews:
     """Review intake and linking, over one storage. Thread-safe."""
 
-    # Re-linking in bulk looks for series changed by other instances at most this
-    # often; a review being added always looks (see ``_save_and_link``).
-    CATALOG_CHECK_SECONDS = 10.0
     # Reviews claimed at once for re-linking.
     RELINK_CLAIM = 20
+    # Times a batch is linked again because series changed while it was linked.
+    RELINK_ROUNDS = 3
 
     def __init__(
         self,
@@ -83,7 +84,8 @@ class Reviews:
         self._linker: Linker | None = None
         # Each series' change time as the catalog reflects it, and when we last looked.
         self._catalog_times: dict[int, datetime | None] = {}
-        self._catalog_checked = 0.0
+        # Linking, and every change to the catalog, under this lock: the catalog is
+        # not safe to change while a review is being linked with it.
         self._lock = threading.RLock()
 
     # --- intake ------------------------------------------------------------------
@@ -174,8 +176,8 @@ class Reviews:
             # Saved first, then the catalog brought up to date: a series another
             # instance stores meanwhile either finds this review when it looks for its
             # reviews (series_changed) or is in the catalog that links it.
-            self._refresh_catalog(force=True)
-            return AddedReview(record, self.relink(record), created)
+            self._refresh_catalog()
+            return AddedReview(record, self._link_current([record])[record.id], created)
 
     # --- linking -------------------------------------------------------------------
 
@@ -188,7 +190,6 @@ class Reviews:
                 times = self._storage.series_change_times()
                 self._linker = Linker(self._storage.with_catalog(Catalog.build))
                 self._catalog_times = times
-                self._catalog_checked = time.monotonic()
             return self._linker
 
     def warm_up(self) -> threading.Thread:
@@ -209,17 +210,16 @@ class Reviews:
         thread.start()
         return thread
 
-    def _refresh_catalog(self, *, force: bool = False) -> None:
+    def _refresh_catalog(self) -> bool:
         """Reload the series that changed in the database since the catalog was read
-        (stored by another instance, or by this one), and drop the deleted ones."""
+        (stored by another instance, or by this one), and drop the deleted ones;
+        returns whether anything changed. With the lock held."""
         if self._linker is None:
-            return  # built from the database when first needed
-        if not force and time.monotonic() - self._catalog_checked < self.CATALOG_CHECK_SECONDS:
-            return
+            return False  # built from the database when first needed
         times = self._storage.series_change_times()
-        self._catalog_checked = time.monotonic()
         catalog = self._linker.catalog
-        for series_id in self._catalog_times.keys() - times.keys():
+        gone = self._catalog_times.keys() - times.keys()
+        for series_id in gone:
             if series_id in catalog:
                 catalog.remove(series_id)
         changed = [i for i, t in times.items() if self._catalog_times.get(i, t) != t]
@@ -229,14 +229,38 @@ class Reviews:
                 catalog.put(series)
             log.info("catalog: reloaded %d changed series", len(changed))
         self._catalog_times = times
+        return bool(changed or gone)
 
     def relink(self, review: ReviewRecord) -> list[LinkRecord]:
         """Link one review afresh; human decisions on its links are kept."""
-        proposals = self.linker().link(_linkable(review.document()))
-        links = self._storage.replace_links(
-            review.id, proposals, linker_version=LINKER_VERSION, now=self._clock()
-        )
-        metrics.observe_linking(len(links))
+        with self._lock:
+            self._refresh_catalog()
+            return self._link_current([review])[review.id]
+
+    def _link_current(self, reviews: list[ReviewRecord]) -> dict[int, list[LinkRecord]]:
+        """Link ``reviews`` and write their links, with a catalog as current as the
+        write; with the lock held and the catalog just refreshed.
+
+        Another instance may store a series while we link. It then looks for the
+        reviews naming that series and re-links them; a write of ours computed
+        without the series, landing after its write, would undo it. So once written
+        we look again, and link the batch again if any series changed meanwhile: the
+        last write of a review's links is made with every series stored before it.
+        """
+        links: dict[int, list[LinkRecord]] = {}
+        for _ in range(self.RELINK_ROUNDS):
+            linker = self.linker()
+            for review in reviews:
+                proposals = linker.link(_linkable(review.document()))
+                links[review.id] = self._storage.replace_links(
+                    review.id, proposals, linker_version=LINKER_VERSION, now=self._clock()
+                )
+            if not self._refresh_catalog():
+                break
+        else:
+            log.info("series kept changing while %d reviews were linked", len(reviews))
+        for found in links.values():
+            metrics.observe_linking(len(found))
         return links
 
     # --- the poller's listener -------------------------------------------------------
@@ -271,8 +295,12 @@ class Reviews:
         todo = {r.id: r for r in self._storage.reviews_linked_to(series_id)}
         changed = self._storage.catalog([series_id])
         if self._linker is not None:
+            # This series as just read, whatever its change time says (two changes
+            # may share one), and every other series changed meanwhile: the links
+            # written below must be made with all of them (see _link_current).
             for series in changed:
                 self._linker.catalog.put(series)
+            self._refresh_catalog()
         if not changed:
             return 0
         if new_series or since is not None:
@@ -282,8 +310,8 @@ class Reviews:
             for review in candidates:
                 if review.id not in todo and only_this.link(review.document()):
                     todo[review.id] = review
-        for review in todo.values():
-            self.relink(review)
+        if todo:
+            self._link_current(list(todo.values()))
         return len(todo)
 
     def _reviews_naming(
@@ -327,8 +355,7 @@ class Reviews:
             with self._lock:
                 self.linker()
                 self._refresh_catalog()
-            for review in batch:
-                self.relink(review)
+                self._link_current(batch)
             done += len(batch)
         return done
 

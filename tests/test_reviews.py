@@ -17,7 +17,7 @@ from aggregator.parse import parse_feed
 from aggregator.reviews import LINK_TEXT_LIMIT, Reviews
 from aggregator.settings import FetchSettings
 from aggregator.storage import Storage
-from aggregator.types import FeedKind, LinkStatus, Relation
+from aggregator.types import FeedKind, LinkStatus, Relation, ReviewDocument
 from tests.fakes import ok_update
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,6 +137,36 @@ def test_a_series_another_instance_stored_is_in_this_instance_s_catalog(
     series_id = store_caliphate(storage)  # stored by another instance: no listener here
     added = reviews.add(SEED.read_bytes(), source="file", filename="seed.txt")
     assert (series_id, Relation.REVIEWS) in series_links(storage, added.review.id)
+
+
+def test_links_written_while_another_instance_stored_the_series_are_made_again(
+    storage: Storage, reviews: Reviews, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # This instance links a review with a catalog read before the series existed;
+    # meanwhile another instance stores the series, finds the review naming it and
+    # links it. Our write lands last: without a second look it would wipe those links.
+    feed = storage.add_feed(CALIPHATE.resolve().as_uri(), FeedKind.PODCAST, NOW)
+    parsed = parse_feed(CALIPHATE.read_bytes(), url=feed.url)
+    linker = reviews.linker()  # built before the series existed
+    link = linker.link
+    stored: list[int] = []  # the series, stored mid-link
+
+    def link_while_the_other_instance_stores_the_series(document: ReviewDocument) -> object:
+        proposals = link(document)
+        if not stored:
+            counts = storage.apply_poll(ok_update(feed.id, NOW), parsed, NOW)
+            assert counts.series_id is not None
+            stored.append(counts.series_id)
+            with Fetcher(FetchSettings(), allow_file=False) as fetcher:
+                other = Reviews(storage, fetcher, clock=lambda: NOW, owner="other")
+                relinked = other.series_changed(counts.series_id, new_series=True, since=None)
+            assert relinked == 1  # the other instance found the review and linked it
+        return proposals
+
+    monkeypatch.setattr(linker, "link", link_while_the_other_instance_stores_the_series)
+    added = reviews.add(SEED.read_bytes(), source="file", filename="seed.txt")
+    assert (stored[0], Relation.REVIEWS) in series_links(storage, added.review.id)
+    assert (stored[0], Relation.REVIEWS) in {(x.series_id, x.relation) for x in added.links}
 
 
 def test_a_series_another_instance_removed_leaves_this_instance_s_catalog(
