@@ -258,7 +258,9 @@ class Reviews:
             if not self._refresh_catalog():
                 break
         else:
+            # Still moving: the re-linking chore takes these reviews up again later.
             log.info("series kept changing while %d reviews were linked", len(reviews))
+            self._storage.mark_needing_link([r.id for r in reviews])
         for found in links.values():
             metrics.observe_linking(len(found))
         return links

@@ -169,6 +169,34 @@ def test_links_written_while_another_instance_stored_the_series_are_made_again(
     assert (stored[0], Relation.REVIEWS) in {(x.series_id, x.relation) for x in added.links}
 
 
+def test_a_review_linked_while_series_keep_changing_is_left_for_the_relinking_chore(
+    storage: Storage, reviews: Reviews, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    linker = reviews.linker()
+    link = linker.link
+    stored = 0
+
+    def link_while_a_new_series_is_stored(document: ReviewDocument) -> object:
+        nonlocal stored
+        stored += 1  # another instance stores one more series every time
+        url = f"{CALIPHATE.resolve().as_uri()}?copy={stored}"
+        feed = storage.add_feed(url, FeedKind.PODCAST, NOW)
+        storage.apply_poll(
+            ok_update(feed.id, NOW), parse_feed(CALIPHATE.read_bytes(), url=url), NOW
+        )
+        return link(document)
+
+    monkeypatch.setattr(linker, "link", link_while_a_new_series_is_stored)
+    added = reviews.add(SEED.read_bytes(), source="file", filename="seed.txt")
+    assert stored == Reviews.RELINK_ROUNDS  # linked again each time, then left
+    needing = storage.reviews_needing_link(LINKER_VERSION, limit=10)
+    assert [r.id for r in needing] == [added.review.id]
+    monkeypatch.undo()
+    assert reviews.relink_outdated() == 1  # the chore links it with every series
+    assert series_links(storage, added.review.id)  # to the copies of Caliphate
+    assert storage.reviews_needing_link(LINKER_VERSION, limit=10) == []
+
+
 def test_a_series_another_instance_removed_leaves_this_instance_s_catalog(
     storage: Storage, reviews: Reviews
 ) -> None:

@@ -129,6 +129,14 @@ class ReviewStore(StorageBase):
                 session.connection(), linker_version, limit, now=now, owner=owner, until=until
             )
 
+    def mark_needing_link(self, review_ids: Sequence[int]) -> None:
+        """Have the reviews linked again by whichever instance next re-links
+        (``claim_reviews_needing_link``): their links may be out of date."""
+        if not review_ids:
+            return
+        with self._write("marking reviews to link again") as session:
+            _reviews.mark_needing_link(session.connection(), review_ids)
+
     def review_count(self) -> int:
         with self._read("counting reviews") as session:
             return _reviews.count(session.connection())

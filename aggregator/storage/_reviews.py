@@ -7,6 +7,7 @@ links, survive (issue 3: "the same review added twice ... is one review, updated
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -204,6 +205,14 @@ def delete(connection: Connection, review_id: int) -> None:
 def _needing_link(linker_version: str) -> Any:
     return select(REVIEW.c.id).where(
         or_(REVIEW.c.linker_version.is_(None), REVIEW.c.linker_version != linker_version)
+    )
+
+
+def mark_needing_link(connection: Connection, review_ids: Sequence[int]) -> None:
+    connection.execute(
+        update(REVIEW)
+        .where(REVIEW.c.id.in_(review_ids))
+        .values(linker_version=None, linked_at=None)
     )
 
 
