@@ -54,6 +54,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "feeds" / "real"
 EXAMPLES = ROOT / "examples" / "feeds"
 HOSTS = 8
+# Re-polls of the 3,000-item feed (one new episode each) and full parses to compare.
+BIG_REPOLLS = 5
 SMALL_FEEDS = [
     EXAMPLES / "caliphate.xml",
     SHARED / "serial__podkit-2017.xml",
@@ -85,10 +87,11 @@ def big_feed(items: int) -> bytes:
     return head + b"\n".join(out) + tail
 
 
-def add_item(document: bytes) -> bytes:
+def add_item(document: bytes, n: int = 0) -> bytes:
     first = ITEM.search(document)
     assert first is not None
-    new = re.sub(rb"<guid([^>]*)>[^<]*", rb"<guid\1>bench-new-episode", first.group(0), count=1)
+    guid = b"<guid\\1>bench-new-episode-" + str(n).encode()
+    new = re.sub(rb"<guid([^>]*)>[^<]*", guid, first.group(0), count=1)
     new = re.sub(rb"<title>[^<]*", b"<title>A brand new episode", new, count=1)
     return document[: first.start()] + new + b"\n" + document[first.start() :]
 
@@ -187,18 +190,26 @@ def run(
 
                 big_record = app.storage.add_feed(server.url("big.xml"), FeedKind.PODCAST, now)
                 app.poller.poll_feed(big_record)
-                (served / "big.xml").write_bytes(add_item(big))
-                server.reload()
-                changed = app.storage.get_feed(big_record.id)
-                report, repoll_wall, repoll_cpu = timed(lambda: app.poller.poll_feed(changed))
-                assert report.counts.new == 1, report
+                document = big
+                big_walls, big_cpus = [], []
+                for n in range(BIG_REPOLLS):  # one new episode each time
+                    document = add_item(document, n)
+                    (served / "big.xml").write_bytes(document)
+                    server.reload()
+                    changed = app.storage.get_feed(big_record.id)
+                    report, wall, cpu = timed(lambda: app.poller.poll_feed(changed))  # noqa: B023
+                    assert report.counts.new == 1, report
+                    big_walls.append(wall)
+                    big_cpus.append(cpu)
         finally:
             server.stop()
-        full_times = []
-        for _ in range(3):
-            _, wall, _ = timed(lambda: feedparser.parse(add_item(big)))
-            full_times.append(wall)
-        full = statistics.median(full_times)
+        full_walls, full_cpus = [], []
+        for _ in range(BIG_REPOLLS):
+            _, wall, cpu = timed(lambda: feedparser.parse(document))
+            full_walls.append(wall)
+            full_cpus.append(cpu)
+        repoll_wall, full = statistics.median(big_walls), statistics.median(full_walls)
+        repoll_cpu, full_cpu = statistics.median(big_cpus), statistics.median(full_cpus)
         return {
             "feeds": feeds,
             "first_feeds_per_s": feeds / first_wall,
@@ -210,7 +221,9 @@ def run(
             "big_repoll_s": repoll_wall,
             "big_repoll_cpu_s": repoll_cpu,
             "big_full_parse_s": full,
+            "big_full_parse_cpu_s": full_cpu,
             "big_ratio": repoll_wall / full,
+            "big_cpu_ratio": repoll_cpu / full_cpu,
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -270,9 +283,9 @@ when done: {load:.1f}. Re-polls go through `Poller.poll_due()` as the service ru
 | re-poll, every feed answers 304 | {r["repoll_feeds_per_s"]:.0f} feeds/s | >= 1,000 feeds/s |
 | CPU per unchanged feed (our process, all threads) | {r["repoll_cpu_ms_per_feed"]:.2f} ms | < 1 ms |
 | episode writes on the 304 re-poll | {int(r["repoll_episode_writes"])} | 0 |
-| re-poll of a 3,000-item feed ({r["big_bytes"] / 1e6:.1f} MB) after one new episode: fetch + split + partial parse + store | {r["big_repoll_s"] * 1000:.0f} ms | |
-| full feedparser parse of the same document (median of 3) | {r["big_full_parse_s"] * 1000:.0f} ms | |
-| ratio | {100 * r["big_ratio"]:.1f} % | <= 10 % |
+| re-poll of a 3,000-item feed ({r["big_bytes"] / 1e6:.1f} MB) after one new episode: fetch + split + partial parse + store, median of {BIG_REPOLLS} (CPU) | {r["big_repoll_s"] * 1000:.0f} ms ({r["big_repoll_cpu_s"] * 1000:.0f} ms) | |
+| full feedparser parse of the same document, median of {BIG_REPOLLS} (CPU) | {r["big_full_parse_s"] * 1000:.0f} ms ({r["big_full_parse_cpu_s"] * 1000:.0f} ms) | |
+| ratio, wall (CPU) | {100 * r["big_ratio"]:.1f} % ({100 * r["big_cpu_ratio"]:.1f} %) | <= 10 % |
 """
 
 

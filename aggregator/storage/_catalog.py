@@ -10,25 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterator
-from itertools import islice
 from typing import Any
 
 from sqlalchemy import Column, Connection, Select, Text, case, cast, select
 
 from aggregator.sanitize import html_to_text
+from aggregator.storage._batches import in_lists
 from aggregator.storage._models import EPISODE, FEED, SERIES
 from aggregator.storage._series import persons_from_json
 from aggregator.types import CatalogEpisode, CatalogSeries, Person
-
-# Ids per IN (...) list when the catalog of some series is asked for: far below
-# SQLite's limit of 32,766 bound parameters, and few round trips.
-_IDS_PER_QUERY = 1000
-
-
-def _chunks(ids: Collection[int]) -> Iterator[list[int]]:
-    iterator = iter(sorted(set(ids)))
-    while chunk := list(islice(iterator, _IDS_PER_QUERY)):
-        yield chunk
 
 
 def _html_if_no_text(table: Any) -> Any:
@@ -117,7 +107,7 @@ def stream(connection: Connection, series_ids: Collection[int] | None) -> Iterat
     if series_ids is None:
         yield from _stream_rows(connection, _series_query(), _episodes_query())
         return
-    for chunk in _chunks(series_ids):
+    for chunk in in_lists(sorted(set(series_ids))):
         yield from _stream_rows(
             connection,
             _series_query().where(SERIES.c.id.in_(chunk)),

@@ -154,7 +154,7 @@ class FeedStore(StorageBase):
             if parsed is None:
                 return StoreCounts()
             series_id = _series.upsert(connection, update.feed_id, parsed.series, now)
-            todo = _episodes.plan(_episodes.load_stored(connection, series_id), parsed)
+            todo = _episodes.plan(_episodes.load_stored(connection, series_id, parsed), parsed)
             _episodes.write(connection, series_id, todo, now)
             if todo.writes:
                 _series.mark_changed(connection, series_id, now)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from aggregator.exceptions import AlreadyExistsError, NotFoundError
+from aggregator.storage._batches import in_lists
 from aggregator.storage._models import FEED, Feed
 from aggregator.types import FeedKind, FeedRecord, FeedStatus, FeedUpdate, Validators
 
@@ -102,7 +103,7 @@ def add_many(session: Session, entries: Sequence[tuple[str, FeedKind]], now: dat
     """
     urls = {url for url, _ in entries}
     known: set[str] = set()
-    for chunk in _chunks(sorted(urls)):
+    for chunk in in_lists(sorted(urls), 500):
         rows = session.connection().execute(
             select(col(Feed.url), col(Feed.added_url)).where(
                 or_(col(Feed.url).in_(chunk), col(Feed.added_url).in_(chunk))
@@ -131,11 +132,6 @@ def add_many(session: Session, entries: Sequence[tuple[str, FeedKind]], now: dat
             ],
         )
     return len(new)
-
-
-def _chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def list_all(session: Session) -> list[Feed]:
