@@ -8,7 +8,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import chain
@@ -86,13 +86,17 @@ class SeriesStats:
         self.segments: Counter[tuple[str, ...]] = Counter(
             chain.from_iterable(set(e.segments) for e in series.episodes)
         )
-        self._rarity: dict[str, float] = {}
-        # per title part: (content words, their weights, total weight), for one catalog
+        # For one revision of the catalog: per title part, (content words, their
+        # weights, total weight); per title word, its weight (titles._part).
         self.parts: dict[tuple[str, ...], tuple[list[str], dict[str, float], float]] = {}
+        self.word_weights: dict[str, float] = {}
         self.revision = -1
 
     def df(self, term: int) -> int:
         return self._terms.df(term)
+
+    def dfs(self, terms: Iterable[int]) -> list[int]:
+        return self._terms.dfs(terms)
 
     def postings(self, term: int) -> Sequence[int]:
         """The indexes of the episodes that hold a term, in episode order."""
@@ -109,13 +113,10 @@ class SeriesStats:
         the episodes holding it as a term or in a title part (``title_only``: the
         latter only where it is more).
         """
-        found = self._rarity.get(word)
-        if found is None:
-            term = catalog.known_term(word)
-            df = self.df(term) if term is not None else 0
-            df = max(df, self._title_only.get(word, 0), 1)
-            found = self._rarity[word] = self.idf(df) / self.idf(1)
-        return found
+        term = catalog.known_term(word)
+        df = self.df(term) if term is not None else 0
+        df = max(df, self._title_only.get(word, 0), 1)
+        return self.idf(df) / self.idf(1)
 
 
 # Keyed by the object's id, with the object kept beside its stats: an id is only

@@ -99,10 +99,11 @@ def _content(
     found: Found,
 ) -> None:
     weights: dict[int, float] = {}
-    for term, tf in _review_terms(a, catalog).items():
-        df = stats.df(term)
+    review = _review_terms(a, catalog)
+    count, log = stats.count, math.log
+    for (term, tf), df in zip(review.items(), stats.dfs(review), strict=True):
         if df:
-            weights[term] = (1 + math.log(tf)) * stats.idf(df)
+            weights[term] = (1 + log(tf)) * log(1 + count / df)  # * stats.idf(df)
     if not weights:
         return
     attainable = sum(weights.values())

@@ -270,28 +270,41 @@ class NameIndex:
         # Bulk-checked positions: start -> (the word's fan, the names checked one by one).
         deferred: dict[int, tuple[Token, _Fan, set[int]]] = {}
         near: dict[tuple[object, ...], set[int]] = {}  # _near by word and its context
+        review = _Review(tokens)
+        norms = review.norms
+        # Per review word: how it is looked up, the names it pulls, and (for a fan)
+        # those whose lone-word hit is wanted.
+        pulled: dict[str, tuple[bool, set[int] | _Fan, AbstractSet[int]]] = {}
         for i, token in enumerate(tokens):
-            word = token.norm
-            if not _is_anchor(word) or (cased[i] and not token.cap):
+            word = norms[i]
+            if (cased[i] and not token.cap) or not _is_anchor(word):
                 continue
-            found_as = common is not None and common(word)
-            found = self._candidates(word, found_as)
+            seen = pulled.get(word)
+            if seen is None:
+                found_as = common is not None and common(word)
+                found = self._candidates(word, found_as)
+                lone: AbstractSet[int] = frozenset()
+                if isinstance(found, _Fan):
+                    lone = found.members
+                    if partial is not None:
+                        lone = (found.members & partial) | found.solo
+                seen = pulled[word] = (found_as, found, lone)
+            found_as, found, lone = seen
             if not isinstance(found, _Fan):
                 for name_id in found:
-                    keep(self._check(name_id, tokens, i, cased[i]))
+                    keep(self._check(name_id, review, i, cased[i]))
                 continue
             # Names that some window here comes near (in C); only those can give more
             # than the lone-word hit, which depends on the word alone (_single).
             # The same words around the same word (a name used again) come near the
             # same names: checked in C once per review.
             lo = max(0, i - found.before)
-            context = (word, found_as, i - lo, *(t.norm for t in tokens[lo : i + found.after]))
+            context = (word, found_as, i - lo, *norms[lo : i + found.after])
             checked = near.get(context)
             if checked is None:
-                checked = near[context] = self._near(found, tokens, i)
+                checked = near[context] = self._near(found, review, i)
             for name_id in checked:
-                keep(self._check(name_id, tokens, i, cased[i]))
-            lone = found.members if partial is None else (found.members & partial) | found.solo
+                keep(self._check(name_id, review, i, cased[i]))
             for name_id in sorted(lone - checked):
                 single = self._single(found, name_id, word)
                 if single is not None:
@@ -349,15 +362,16 @@ class NameIndex:
         for cached in self._fans_by_key.pop(key, ()):
             self._fans.pop(cached, None)
 
-    def _near(self, fan: _Fan, tokens: Sequence[Token], i: int) -> set[int]:
+    def _near(self, fan: _Fan, review: _Review, i: int) -> set[int]:
         """The fan's names that a window aligned on token i brings to within reach of
         acceptance (a superset of those ``_check`` accepts as whole names there)."""
         near: set[int] = set()
+        norms = review.norms
         for p, length, ids, joined in fan.groups:
             lo = i - p
-            if lo < 0 or lo + length > len(tokens):
+            if lo < 0 or lo + length > len(norms):
                 continue
-            window = " ".join(t.norm for t in tokens[lo : lo + length])
+            window = " ".join(norms[lo : lo + length])
             # One point of slack: the bulk scorer's float may differ in the last digit.
             matches = process.extract(
                 window, joined, scorer=fuzz.ratio, score_cutoff=_PHONETIC_RATIO - 1, limit=None
@@ -405,33 +419,47 @@ class NameIndex:
                     del hits[slot]
 
     def _check(
-        self, name_id: int, tokens: Sequence[Token], i: int, case_informative: bool
+        self, name_id: int, review: _Review, i: int, case_informative: bool
     ) -> NameHit | None:
         entry = self._names[name_id]
-        word = tokens[i].norm
+        words = entry.words
+        n = len(words)
+        tokens, norms = review.tokens, review.norms
         best: NameHit | None = None
         for p in entry.anchors:
-            lo, hi = i - p, i - p + len(entry.words)
-            if lo >= 0 and hi <= len(tokens) and len(entry.words) > 1:
-                window = tokens[lo:hi]
-                if not case_informative or all(
-                    t.cap or t.norm in _PARTICLES or t.norm in STOPWORDS for t in window
-                ):
-                    ratio = fuzz.ratio(" ".join(t.norm for t in window), entry.joined)
-                    sounds = NAME_RATIO > ratio >= _PHONETIC_RATIO and all(
-                        nysiis(t.norm) == nysiis(w)
-                        for t, w in zip(window, entry.words, strict=True)
-                    )
-                    if (ratio >= NAME_RATIO or sounds) and (best is None or ratio > best.ratio):
-                        best = NameHit(name_id, window[0].start, window[-1].end, ratio, True)
+            lo, hi = i - p, i - p + n
+            if (
+                lo >= 0
+                and hi <= len(tokens)
+                and n > 1
+                and (not case_informative or all(review.plain[lo:hi]))
+            ):
+                window = norms[lo:hi]
+                ratio = fuzz.ratio(" ".join(window), entry.joined)
+                sounds = NAME_RATIO > ratio >= _PHONETIC_RATIO and all(
+                    nysiis(t) == nysiis(w) for t, w in zip(window, words, strict=True)
+                )
+                if (ratio >= NAME_RATIO or sounds) and (best is None or ratio > best.ratio):
+                    best = NameHit(name_id, tokens[lo].start, tokens[hi - 1].end, ratio, True)
             if best is not None:
                 continue
-            single = _word_ratio(word, entry.words[p])
+            single = _word_ratio(norms[i], words[p])
             if single is not None:
-                best = NameHit(
-                    name_id, tokens[i].start, tokens[i].end, single, len(entry.words) == 1
-                )
+                best = NameHit(name_id, tokens[i].start, tokens[i].end, single, n == 1)
         return best
+
+
+class _Review:
+    """A review's tokens as name matching reads them, made once per ``match``."""
+
+    __slots__ = ("norms", "plain", "tokens")
+
+    def __init__(self, tokens: Sequence[Token]) -> None:
+        self.tokens = tokens
+        self.norms = [t.norm for t in tokens]
+        # Words a name may hold in a text written with capitals: capitalised ones,
+        # particles ("van", "de") and stopwords.
+        self.plain = [t.cap or t.norm in _PARTICLES or t.norm in STOPWORDS for t in tokens]
 
 
 def _word_ratio(word: str, name_word: str) -> float | None:

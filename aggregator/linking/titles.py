@@ -113,9 +113,11 @@ def match_titles(
             ceiling = reach**_COVER_POWER * distinct
             if not any(w in review.full for w in here):
                 ceiling *= 0.6
-            if any(w in review.quoted for w in here):
+            quotable = any(w in review.quoted for w in here)
+            if quotable:
                 ceiling += 0.3 * reach
-            if _occurs(words, positions, segment):
+            occurs = _occurs(words, positions, segment)
+            if occurs:
                 ceiling += 0.2 * reach
             lead = _lead(words, positions, segment, weights)
             if lead is not None:
@@ -136,10 +138,19 @@ def match_titles(
                 window = set(words[lo:hi])
                 matched = [c for c in content if c in window]
                 cover = sum(weights[c] for c in matched) / total
-                span_positions = [q for q in range(lo, hi) if words[q] in matched]
-                s_tok, e_tok = a.tokens[span_positions[0]], a.tokens[span_positions[-1]]
                 # A part of a title is much weaker evidence than all of it.
                 score = cover**_COVER_POWER * distinct
+                # This window's own bound (the bonuses the part allows, capitals
+                # factor 1): it cannot beat what the episode has already.
+                bound = score
+                if quotable:
+                    bound += 0.3 * cover
+                if occurs:
+                    bound += 0.2 * cover
+                if bound / shared <= best:
+                    continue
+                span_positions = [q for q in range(lo, hi) if words[q] in matched]
+                s_tok, e_tok = a.tokens[span_positions[0]], a.tokens[span_positions[-1]]
                 if a.cased[p]:
                     caps = sum(1 for q in span_positions if a.tokens[q].cap)
                     score *= 0.6 + 0.4 * caps / len(span_positions)
@@ -167,15 +178,23 @@ def _part(
     segment: tuple[str, ...], own: set[str], stats: SeriesStats, catalog: Catalog
 ) -> tuple[list[str], dict[str, float], float]:
     """A title part's words that can point at it, their weights and total (cached per
-    series until the catalog changes)."""
+    series until the catalog changes, as are the weights of its title words)."""
     if stats.revision != catalog.revision:
         stats.parts.clear()
+        stats.word_weights.clear()
         stats.revision = catalog.revision
     found = stats.parts.get(segment)
     if found is None:
-        content = [w for w in dict.fromkeys(segment) if _title_word(w, own)]
-        weights = {w: stats.rarity(w, catalog) * _global(w, catalog) for w in content}
-        found = stats.parts[segment] = (content, weights, sum(weights.values()))
+        known = stats.word_weights
+        weights: dict[str, float] = {}
+        for w in segment:
+            if w in weights or not _title_word(w, own):
+                continue
+            value = known.get(w)
+            if value is None:
+                value = known[w] = stats.rarity(w, catalog) * _global(w, catalog)
+            weights[w] = value
+        found = stats.parts[segment] = (list(weights), weights, sum(weights.values()))
     return found
 
 
