@@ -185,10 +185,13 @@ def test_single_word_hits_only_for_the_names_asked_for() -> None:
 def test_bulk_checks_give_what_one_by_one_checks_give(monkeypatch: pytest.MonkeyPatch) -> None:
     names = [f"John {s}" for s in _SURNAMES] + [f"Jon {s}" for s in _SURNAMES[:20]]
     names += [f"{s} Johnson" for s in _SURNAMES[20:]] + ["Johns", "Rukmini Callimachi"]
+    # Names with a word they are not looked up by ("de", "al"): their windows are
+    # aligned only on the others.
+    names += ["John de Vries", "Ali al John", "Jon de Wit"]
     text = (
         "John Whitacker and Jon Lockheart met john. JOHN DALTON, Johnson and Jonh Upton.\n"
         "later johns and jon osborne talked to Prescott Johnsen and Calimacchi.\n"
-        "Ashworth, Goodwin Jonson; John Kirklands, John."
+        "Ashworth, Goodwin Jonson; John Kirklands, John. Jon de Vries, Ali al Jon, John de Wit."
     )
     tokens = tokenize(text)
     cased = case_flags(text, tokens)

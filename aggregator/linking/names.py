@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from itertools import chain, compress
 
 from rapidfuzz import fuzz, process
 
@@ -164,8 +165,9 @@ class _Fan:
 
     members: frozenset[int]
     solo: frozenset[int]  # one-word names: a lone word is the whole name
-    # (position of the word in the name, name length, name ids, their joined words)
-    groups: list[tuple[int, int, list[int], list[str]]]
+    # Names of two words or more by length: (length, the positions some name of that
+    # length is looked up by, name ids, their joined words).
+    groups: list[tuple[int, tuple[int, ...], list[int], list[str]]]
     singles: dict[int, tuple[float, bool] | None]  # memo of _single for this word
     before: int = 0  # the most words a window of its groups reaches before the word
     after: int = 0  # ... and from the word on
@@ -183,6 +185,12 @@ class NameIndex:
         # key -> ids of the names with a word of that key (lists: far smaller than sets)
         self._keys: dict[str, list[int]] = {}
         self._next = 0
+        # By name id, side by side (a fan reads them for hundreds of names at a time,
+        # far faster from three flat lists than from the scattered _Name objects):
+        # its number of words, the positions it is looked up by, its joined words.
+        self._lengths: list[int] = []
+        self._anchors: list[tuple[int, ...]] = []
+        self._joined: list[str] = []
         self._fans: dict[tuple[str, bool], _Fan] = {}
         self._fans_by_key: dict[str, set[tuple[str, bool]]] = {}
 
@@ -213,6 +221,9 @@ class NameIndex:
             self._next += 1
             self._names[name_id] = _Name(display, words, joined, anchors)
             self._by_text[joined] = name_id
+            self._lengths.append(len(words))
+            self._anchors.append(anchors)
+            self._joined.append(joined)
             for p in anchors:
                 for key in _keys(words[p]):
                     self._forget_fans(key)
@@ -232,6 +243,7 @@ class NameIndex:
             return
         del self._names[name_id]
         del self._by_text[entry.joined]
+        self._joined[name_id] = ""  # ids are not reused
         for p in entry.anchors:
             for key in _keys(entry.words[p]):
                 self._forget_fans(key)
@@ -327,29 +339,28 @@ class NameIndex:
             members.update(self._keys.get(key, ()))
         if len(members) < _BULK:
             return members
-        groups: dict[tuple[int, int], tuple[list[int], list[str]]] = {}
-        names = self._names
-        solo: set[int] = set()
-        for name_id in sorted(members):
-            entry = names[name_id]
-            length = len(entry.words)
+        # Grouped by length in C (map, compress): a fan has hundreds or thousands of
+        # names, and a Python loop over them was most of the cost of a new word.
+        ids = sorted(members)
+        lengths = list(map(self._lengths.__getitem__, ids))
+        groups: list[tuple[int, tuple[int, ...], list[int], list[str]]] = []
+        solo: frozenset[int] = frozenset()
+        before = after = 0
+        distinct = sorted(set(lengths))
+        for length in distinct:
+            chosen = ids
+            if len(distinct) > 1:
+                chosen = list(compress(ids, map(length.__eq__, lengths)))
             if length == 1:
-                solo.add(name_id)
+                solo = frozenset(chosen)
                 continue
-            for p in entry.anchors:
-                group = groups.get((p, length))
-                if group is None:
-                    group = groups[(p, length)] = ([], [])
-                group[0].append(name_id)
-                group[1].append(entry.joined)
-        fan = _Fan(
-            frozenset(members),
-            frozenset(solo),
-            [(p, n, *g) for (p, n), g in groups.items()],
-            {},
-            max((p for p, _ in groups), default=0),
-            max((n - p for p, n in groups), default=0),
-        )
+            shapes = set(map(self._anchors.__getitem__, chosen))
+            positions = tuple(sorted(set(chain.from_iterable(shapes))))
+            joined = list(map(self._joined.__getitem__, chosen))
+            groups.append((length, positions, chosen, joined))
+            before = max(before, positions[-1])
+            after = max(after, length - positions[0])
+        fan = _Fan(frozenset(members), solo, groups, {}, before, after)
         if len(self._fans) >= _FANS:
             self._fans.clear()
             self._fans_by_key.clear()
@@ -364,19 +375,24 @@ class NameIndex:
 
     def _near(self, fan: _Fan, review: _Review, i: int) -> set[int]:
         """The fan's names that a window aligned on token i brings to within reach of
-        acceptance (a superset of those ``_check`` accepts as whole names there)."""
+        acceptance (a superset of those ``_check`` accepts as whole names there): for
+        each position p a name is looked up by, the window of its length that has
+        token i at p."""
         near: set[int] = set()
         norms = review.norms
-        for p, length, ids, joined in fan.groups:
-            lo = i - p
-            if lo < 0 or lo + length > len(norms):
-                continue
-            window = " ".join(norms[lo : lo + length])
-            # One point of slack: the bulk scorer's float may differ in the last digit.
-            matches = process.extract(
-                window, joined, scorer=fuzz.ratio, score_cutoff=_PHONETIC_RATIO - 1, limit=None
-            )
-            near.update(ids[k] for _, _, k in matches)
+        anchors = self._anchors
+        for length, positions, ids, joined in fan.groups:
+            for p in positions:
+                lo = i - p
+                if lo < 0 or lo + length > len(norms):
+                    continue
+                window = " ".join(norms[lo : lo + length])
+                # One point of slack: the bulk scorer's float may differ in the last digit.
+                matches = process.extract(
+                    window, joined, scorer=fuzz.ratio, score_cutoff=_PHONETIC_RATIO - 1, limit=None
+                )
+                # Only names looked up by their word at p (as _check aligns them).
+                near.update(ids[k] for _, _, k in matches if p in anchors[ids[k]])
         return near
 
     def _single(self, fan: _Fan, name_id: int, word: str) -> tuple[float, bool] | None:
