@@ -168,22 +168,24 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
     )
 
 
+_SENTENCE_END = re.compile(r"[.!?:\n]\s*[\"'“‘(]?\s*$")
+
+
 def _sentence_starts(text: str, tokens: list[Token]) -> frozenset[int]:
     starts = set()
+    ends = _SENTENCE_END.search
     for i, token in enumerate(tokens):
         before = text[tokens[i - 1].end : token.start] if i else "\n"
-        if i == 0 or re.search(r"[.!?:\n]\s*[\"'“‘(]?\s*$", before) or "\n" in before:
+        # Most words follow a single space: no sentence ends there.
+        if i == 0 or (before != " " and (ends(before) or "\n" in before)):
             starts.add(i)
     return frozenset(starts)
 
 
 def _query(counts: Counter[str], catalog: Catalog) -> dict[str, float]:
     """The review's most distinctive terms, weighted by log tf times idf."""
-    scored = {
-        term: (1 + math.log(tf)) * catalog.retrieval.idf(term)
-        for term, tf in counts.items()
-        if catalog.retrieval.document_frequency(term) > 0
-    }
+    idfs = catalog.retrieval.idfs(counts)
+    scored = {term: (1 + math.log(counts[term])) * idf for term, idf in idfs.items()}
     best = sorted(scored.items(), key=lambda item: -item[1])[:QUERY_TERMS]
     return {term: 1 + math.log(counts[term]) for term, _ in best}
 

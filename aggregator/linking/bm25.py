@@ -81,6 +81,18 @@ class BM25:
         df = self.document_frequency(term)
         return max(0.01, math.log(1 + (n - df + 0.5) / (df + 0.5)))
 
+    def idfs(self, terms: Iterable[str]) -> dict[str, float]:
+        """``idf`` of each of many terms that some document holds (the others left out)."""
+        n = len(self._lengths)
+        postings = self._postings
+        found: dict[str, float] = {}
+        for term in terms:
+            posting = postings.get(term)
+            if posting:
+                df = len(posting) // 2
+                found[term] = max(0.01, math.log(1 + (n - df + 0.5) / (df + 0.5)))
+        return found
+
     def document_frequency(self, term: str) -> int:
         return len(self._postings.get(term, ())) // 2
 

@@ -91,6 +91,7 @@ class SeriesStats:
         self.parts: dict[tuple[str, ...], tuple[list[str], dict[str, float], float]] = {}
         self.word_weights: dict[str, float] = {}
         self.revision = -1
+        self._idf1 = self.idf(1)
 
     def df(self, term: int) -> int:
         return self._terms.df(term)
@@ -114,9 +115,9 @@ class SeriesStats:
         latter only where it is more).
         """
         term = catalog.known_term(word)
-        df = self.df(term) if term is not None else 0
+        df = self._terms.df(term) if term is not None else 0
         df = max(df, self._title_only.get(word, 0), 1)
-        return self.idf(df) / self.idf(1)
+        return math.log(1 + self.count / df) / self._idf1  # idf(df) / idf(1)
 
 
 # Keyed by the object's id, with the object kept beside its stats: an id is only

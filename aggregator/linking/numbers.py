@@ -47,6 +47,8 @@ _ORDINAL_TENS = {
     "twentieth": 20, "thirtieth": 30, "fortieth": 40, "fiftieth": 50, "sixtieth": 60,
     "seventieth": 70, "eightieth": 80, "ninetieth": 90,
 }  # fmt: skip
+# Words a number in words can start with.
+_FIRST_WORDS = frozenset([*_UNITS, *_ORDINAL_UNITS, *_TENS, *_ORDINAL_TENS])
 NUMBER_WORDS = frozenset(
     [*_UNITS, *_TENS, *_ORDINAL_UNITS, *_ORDINAL_TENS, "hundred", "hundredth", "thousand"]
 )
@@ -147,6 +149,8 @@ def parse_number(tokens: Sequence[Token], i: int) -> tuple[int, bool, int] | Non
         return int(match.group(1)), True, i + 1
     if word in ("hundredth", "thousandth"):
         return (100 if word == "hundredth" else 1000), True, i + 1
+    if word not in _FIRST_WORDS:
+        return None  # most words: the loop below would stop at once
     total = current = 0
     j = i
     seen = False

@@ -132,6 +132,9 @@ def terms(text: str) -> Iterator[str]:
             yield stem(word.replace(",", ""))
 
 
+_SENTENCE_END = re.compile(r"[.!?:]\s*[\"'“‘(]?\s*$")
+
+
 def case_flags(text: str, tokens: Sequence[Token]) -> list[bool]:
     r"""For each token, whether its paragraph is written with capitals.
 
@@ -158,7 +161,8 @@ def case_flags(text: str, tokens: Sequence[Token]) -> list[bool]:
         gap = text[previous_end : token.start]
         if i and "\n" in gap:
             close()
-        first = not paragraph or bool(re.search(r"[.!?:]\s*[\"'“‘(]?\s*$", gap))
+        # Most words follow a single space: no sentence ends there.
+        first = not paragraph or (gap != " " and bool(_SENTENCE_END.search(gap)))
         if first and token.norm.isalpha():
             starts.append(text[token.start].isupper())
         paragraph.append(i)
