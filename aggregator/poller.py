@@ -441,8 +441,10 @@ class _HostQueue:
                         self.dropped.extend(waiting)
                     self._waiting.clear()
                     self._count = 0
-                if not self._waiting and not self._refilled():
-                    return None
+                if not self._waiting:
+                    if not self._refilled():
+                        return None
+                    self._changed.notify_all()  # new feeds: room for the other waiters
                 for host, queue in self._waiting.items():
                     if self._busy[host] < self._per_host:
                         feed = queue.popleft()
