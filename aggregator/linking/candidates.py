@@ -250,12 +250,14 @@ def _resolve(targets: list[LinkTarget]) -> list[tuple[int, int | None]]:
 
 def _aliases(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals]) -> None:
     tokens = a.tokens
-    for i, token in enumerate(tokens):
-        for alias, series_id, kind in catalog.aliases_starting(token.norm):
+    norms = [t.norm for t in tokens]
+    starting = catalog.aliases_starting
+    for i, word in enumerate(norms):
+        for alias, series_id, kind in starting(word):
             n = len(alias)
-            if tuple(t.norm for t in tokens[i : i + n]) != alias:
+            if tuple(norms[i : i + n]) != alias:
                 continue
-            start, end = token.start, tokens[i + n - 1].end
+            start, end = tokens[i].start, tokens[i + n - 1].end
             nameness = _nameness(a, i, i + n, kind)
             compare = any(t.norm in _COMPARE_BEFORE for t in tokens[max(0, i - 3) : i])
             signals = get(series_id)
@@ -314,6 +316,7 @@ def _rare(catalog: Catalog, word: str) -> bool:
 
 def _people(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals]) -> None:
     buckets: dict[tuple[int, str], dict[int, float]] = {}
+    own_names: dict[int, set[tuple[str, ...]]] = {}  # per series, its names' tokens
     for hit in a.names:
         uses = catalog.name_uses(hit.name_id)
         if not uses:
@@ -336,7 +339,10 @@ def _people(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals]) 
         display = catalog.names.display(hit.name_id)
         for series_id, use in uses.items():
             signals = get(series_id)
-            if tuple(words) in {alias.tokens for alias in signals.series.aliases}:
+            own = own_names.get(series_id)
+            if own is None:
+                own = own_names[series_id] = {alias.tokens for alias in signals.series.aliases}
+            if tuple(words) in own:
                 continue  # the show's own name credited as its author
             if use.role == "guest" and not hit.full:
                 continue
