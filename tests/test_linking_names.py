@@ -81,6 +81,32 @@ def test_names_must_be_capitalised_where_the_writer_uses_capitals() -> None:
     assert _found(index, "lol dave jones again. so good") == [("dave jones", "Dave Jones")]
 
 
+def test_a_name_used_again_is_found_again_where_its_words_and_capitals_allow() -> None:
+    # Few names (checked one by one) and many sharing a word (checked in bulk): a name
+    # used again in the same words is found at each place, with its own span; the
+    # same words with a lower-case surname give only the lone first name.
+    many = [f"Rukmini {s}" for s in _SURNAMES]
+    for names in (["Rukmini Callimachi"], [*many, "Rukmini Callimachi"]):
+        index, _ = _index(*names)
+        text = (
+            "Rukmini Callimachi reports. Rukmini Callimachi reports. "
+            "Rukmini callimachi reports. Rukmini Callimachi reports."
+        )
+        tokens = tokenize(text)
+        hits = [
+            (h.start, text[h.start : h.end], h.full)
+            for h in index.match(text, tokens, case_flags(text, tokens))
+            if index.display(h.name_id) == "Rukmini Callimachi"
+        ]
+        starts = [m for m in range(len(text)) if text.startswith("Rukmini", m)]
+        assert hits == [
+            (starts[0], "Rukmini Callimachi", True),
+            (starts[1], "Rukmini Callimachi", True),
+            (starts[2], "Rukmini", False),
+            (starts[3], "Rukmini Callimachi", True),
+        ]
+
+
 def test_names_leave_the_index_with_their_last_owner() -> None:
     index, ids = _index("Sarah Koenig")
     again = index.acquire("Sarah Koenig")

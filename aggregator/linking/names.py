@@ -282,51 +282,74 @@ class NameIndex:
         # Bulk-checked positions: start -> (the word's fan, the names checked one by one).
         deferred: dict[int, tuple[Token, _Fan, set[int]]] = {}
         near: dict[tuple[object, ...], set[int]] = {}  # _near by word and its context
+        # What a word finds at a position depends on the words around it and their
+        # capitals only (a name used again in the same words finds the same): the hits,
+        # as (name id, window start and end relative to the position, ratio, whole),
+        # by the word, its context and its case.
+        found_here: dict[tuple[object, ...], list[tuple[int, int, int, float, bool]]] = {}
         review = _Review(tokens)
-        norms = review.norms
-        # Per review word: how it is looked up, the names it pulls, and (for a fan)
-        # those whose lone-word hit is wanted.
-        pulled: dict[str, tuple[bool, set[int] | _Fan, AbstractSet[int]]] = {}
+        norms, plain = review.norms, review.plain
+        # Per review word: how it is looked up, the names it pulls, (for a fan) those
+        # whose lone-word hit is wanted, and how far its names' windows reach before
+        # the word and from it on.
+        pulled: dict[str, tuple[bool, set[int] | _Fan, AbstractSet[int], int, int]] = {}
         for i, token in enumerate(tokens):
             word = norms[i]
             if (cased[i] and not token.cap) or not _is_anchor(word):
                 continue
             seen = pulled.get(word)
             if seen is None:
-                found_as = common is not None and common(word)
-                found = self._candidates(word, found_as)
-                lone: AbstractSet[int] = frozenset()
-                if isinstance(found, _Fan):
-                    lone = found.members
-                    if partial is not None:
-                        lone = (found.members & partial) | found.solo
-                seen = pulled[word] = (found_as, found, lone)
-            found_as, found, lone = seen
-            if not isinstance(found, _Fan):
-                for name_id in found:
-                    keep(self._check(name_id, review, i, cased[i]))
+                seen = pulled[word] = self._pull(word, common, partial)
+            found_as, found, lone, before, after = seen
+            if not found:
                 continue
-            # Names that some window here comes near (in C); only those can give more
-            # than the lone-word hit, which depends on the word alone (_single).
-            # The same words around the same word (a name used again) come near the
-            # same names: checked in C once per review.
-            lo = max(0, i - found.before)
-            context = (word, found_as, i - lo, *norms[lo : i + found.after])
-            checked = near.get(context)
-            if checked is None:
-                checked = near[context] = self._near(found, review, i)
-            for name_id in checked:
-                keep(self._check(name_id, review, i, cased[i]))
-            for name_id in sorted(lone - checked):
-                single = self._single(found, name_id, word)
-                if single is not None:
-                    keep(NameHit(name_id, token.start, token.end, *single))
-            if partial is not None:
-                deferred[token.start] = (token, found, checked)
+            lo = max(0, i - before)
+            context = (word, found_as, i - lo, *norms[lo : i + after])
+            key = (context, cased[i], *plain[lo : i + after])
+            relative = found_here.get(key)
+            checked: set[int] = set()
+            if isinstance(found, _Fan):
+                # Names that some window here comes near (in C); only those can give
+                # more than the lone-word hit, which depends on the word alone (_single).
+                checked = near.get(context) or set()
+                if context not in near:
+                    checked = near[context] = self._near(found, review, i)
+                if partial is not None:
+                    deferred[token.start] = (token, found, checked)
+            if relative is None:
+                relative = found_here[key] = []
+                for name_id in checked if isinstance(found, _Fan) else found:
+                    hit = self._check(name_id, review, i, cased[i])
+                    if hit is not None:
+                        relative.append((name_id, hit[0] - i, hit[1] - i, hit[2], hit[3]))
+                if isinstance(found, _Fan):
+                    for name_id in sorted(lone - checked):
+                        single = self._single(found, name_id, word)
+                        if single is not None:
+                            relative.append((name_id, 0, 1, *single))
+            for name_id, first, last, ratio, full in relative:
+                start, end = tokens[i + first].start, tokens[i + last - 1].end
+                keep(NameHit(name_id, start, end, ratio, full))
         if partial is not None:
             self._settle(hits, deferred, partial)
         # Ties: the longer name first, then the older one (not the order found in).
         return sorted(hits.values(), key=lambda h: (h.start, -h.ratio, -h.end, h.name_id))
+
+    def _pull(
+        self,
+        word: str,
+        common: Callable[[str], bool] | None,
+        partial: AbstractSet[int] | None,
+    ) -> tuple[bool, set[int] | _Fan, AbstractSet[int], int, int]:
+        """What ``match`` keeps per review word (see there)."""
+        found_as = common is not None and common(word)
+        found = self._candidates(word, found_as)
+        if isinstance(found, _Fan):
+            lone = found.members if partial is None else (found.members & partial) | found.solo
+            return found_as, found, lone, found.before, found.after
+        before = max((max(self._anchors[n]) for n in found), default=0)
+        after = max((self._lengths[n] - min(self._anchors[n]) for n in found), default=1)
+        return found_as, found, frozenset(), before, after
 
     def _candidates(self, word: str, only_word: bool) -> set[int] | _Fan:
         """The names a review word pulls out by its keys: a set, or a fan if many."""
@@ -436,17 +459,19 @@ class NameIndex:
 
     def _check(
         self, name_id: int, review: _Review, i: int, case_informative: bool
-    ) -> NameHit | None:
+    ) -> tuple[int, int, float, bool] | None:
+        """The best window of the name aligned on token i, else the lone word's hit:
+        (first token, end token, ratio, whether the whole name)."""
         entry = self._names[name_id]
         words = entry.words
         n = len(words)
-        tokens, norms = review.tokens, review.norms
-        best: NameHit | None = None
+        norms = review.norms
+        best: tuple[int, int, float, bool] | None = None
         for p in entry.anchors:
             lo, hi = i - p, i - p + n
             if (
                 lo >= 0
-                and hi <= len(tokens)
+                and hi <= len(norms)
                 and n > 1
                 and (not case_informative or all(review.plain[lo:hi]))
             ):
@@ -455,13 +480,13 @@ class NameIndex:
                 sounds = NAME_RATIO > ratio >= _PHONETIC_RATIO and all(
                     nysiis(t) == nysiis(w) for t, w in zip(window, words, strict=True)
                 )
-                if (ratio >= NAME_RATIO or sounds) and (best is None or ratio > best.ratio):
-                    best = NameHit(name_id, tokens[lo].start, tokens[hi - 1].end, ratio, True)
+                if (ratio >= NAME_RATIO or sounds) and (best is None or ratio > best[2]):
+                    best = (lo, hi, ratio, True)
             if best is not None:
                 continue
             single = _word_ratio(norms[i], words[p])
             if single is not None:
-                best = NameHit(name_id, tokens[i].start, tokens[i].end, single, n == 1)
+                best = (i, i + 1, single, n == 1)
         return best
 
 
