@@ -59,6 +59,7 @@ from aggregator.linking.candidates import series_candidates
 from aggregator.linking.episodes import episode_signals
 from aggregator.linking.score import episode_score, series_score
 from aggregator.linking.text import terms
+from aggregator.reviews import settle_after_build
 from aggregator.types import CatalogSeries, Relation
 
 POSITIVES, NEGATIVES = 30, 15  # synthetic reviews per size (plus the dev set's 88)
@@ -130,7 +131,7 @@ def worker(size: int, inputs: Path, retrieval: bool, postgres: str | None) -> Re
             build_s = time.perf_counter() - start - stream.spent
         series_count = stream.count
         del series, stream, real
-        gc.collect()
+        settle_after_build()  # as the service does once its catalog is built
         trim()
         rss_built = status("VmRSS")
         linker = Linker(catalog)
