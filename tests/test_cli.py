@@ -108,16 +108,24 @@ def test_add_poll_list_then_conditional_repoll(
     assert by_url[server.url("/serial.xml")]["title"] == "Serial"
     assert by_url[server.url("/serial.xml")]["episode_count"] == len(item_guids(serial))
 
-    # The second poll is conditional, and stores nothing new.
-    second = cli(config, database_url, "poll", "--feed", server.url("/serial.xml"))
+    # A second poll, by hand, does not wait for the schedule: conditional requests,
+    # nothing new stored.
+    second = cli(config, database_url, "poll")
     assert second.returncode == 0, second.stderr
-    assert "polled 1 feeds: 0 new episodes, 0 updated, 1 feeds unchanged, 0 failed" in second.stdout
-    requests = server.requests_for("/serial.xml")
-    assert [r.status for r in requests] == [200, 304]
-    assert requests[1].if_none_match is not None
+    assert "polled 2 feeds: 0 new episodes, 0 updated, 2 feeds unchanged, 0 failed" in second.stdout
+    for path in ("/serial.xml", "/cortex.xml"):
+        requests = server.requests_for(path)
+        assert [r.status for r in requests] == [200, 304]
+        assert requests[0].if_none_match is None and requests[1].if_none_match  # its ETag
     assert requests[0].user_agent is not None and requests[0].user_agent.startswith("aggregator/")
     again = json.loads(cli(config, database_url, "episodes", "list", "--json").stdout)
     assert len(again) == len(episodes)
+
+    # The schedule's own view: nothing is due right after a poll; one feed on demand.
+    assert "polled 0 feeds" in cli(config, database_url, "poll", "--due").stdout
+    one = cli(config, database_url, "poll", "--feed", server.url("/serial.xml"))
+    assert "polled 1 feeds: 0 new episodes, 0 updated, 1 feeds unchanged, 0 failed" in one.stdout
+    assert [r.status for r in server.requests_for("/serial.xml")] == [200, 304, 304]
 
 
 def test_failed_feed_does_not_stop_the_batch(
@@ -143,6 +151,12 @@ def test_failed_feed_does_not_stop_the_batch(
     assert feeds[server.url("/broken.xml")]["status"] == "failing"
     assert feeds[server.url("/broken.xml")]["error_count"] == 1
     assert feeds[server.url("/ok.xml")]["status"] == "active"
+
+    # Polled again by hand: the failing feeds wait out their backoff, the others go.
+    again = cli(config, database_url, "poll")
+    assert "polled 1 feeds: 0 new episodes, 0 updated, 1 feeds unchanged, 0 failed" in again.stdout
+    assert len(server.requests_for("/broken.xml")) == 1
+    assert len(server.requests_for("/ok.xml")) == 2
 
 
 def test_local_file_feed_and_opml_round_trip(

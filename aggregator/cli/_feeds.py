@@ -139,10 +139,20 @@ def poll(
     feed: Annotated[
         str | None, typer.Option("--feed", help="Poll only this feed (id or URL), due or not.")
     ] = None,
+    due_only: Annotated[
+        bool,
+        typer.Option(
+            "--due", help="Only the feeds the schedule says are due (for cron and scripts)."
+        ),
+    ] = False,
 ) -> None:
-    """Poll every due feed once, now, and exit (a newly added feed is due).
+    """Poll the feeds once, now, and exit: each with a conditional request.
 
-    Exits 1 when the one feed asked for, or every feed polled, failed.
+    Asked for by hand, a poll does not wait for the schedule: every feed is polled
+    except those gone (410) and those waiting out a backoff after failing (Retry-After
+    included; --feed polls one anyway). With --due, only the feeds that are due (a
+    newly added feed is). Exits 1 when the one feed asked for, or every feed polled,
+    failed.
     """
     with context(ctx).open() as a:
         if feed is None:
@@ -154,6 +164,7 @@ def poll(
                 1_000_000,
                 owner=a.owner,
                 lease_seconds=a.settings.poll.lease_seconds,
+                ahead_of_schedule=not due_only,
             )
         else:
             due = [a.storage.find_feed(feed_key(feed))]

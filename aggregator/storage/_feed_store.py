@@ -84,14 +84,26 @@ class FeedStore(StorageBase):
             return [_feeds.to_record(row) for row in _feeds.due(session, now, limit)]
 
     def claim_due_feeds(
-        self, now: datetime, limit: int, *, owner: str, lease_seconds: float
+        self,
+        now: datetime,
+        limit: int,
+        *,
+        owner: str,
+        lease_seconds: float,
+        ahead_of_schedule: bool = False,
     ) -> list[FeedRecord]:
         """Like ``due_feeds``, but each feed is leased to ``owner``: no other instance
         takes it until its poll is stored (which ends the lease) or the lease runs out.
+
+        ``ahead_of_schedule`` also claims the healthy feeds not due yet (a poll asked
+        for by hand); feeds whose last polls failed still wait out their backoff,
+        Retry-After included.
         """
         until = now + timedelta(seconds=lease_seconds)
         with self._write("claiming due feeds") as session:
-            rows = _feeds.claim_due(session, now, limit, owner=owner, until=until)
+            rows = _feeds.claim_due(
+                session, now, limit, owner=owner, until=until, ahead=ahead_of_schedule
+            )
             return [_feeds.to_record(row) for row in rows]
 
     def renew_feed_leases(self, now: datetime, *, owner: str, lease_seconds: float) -> int:

@@ -145,13 +145,18 @@ def remove(session: Session, feed_id: int) -> None:
         raise NotFoundError(f"no feed with id {feed_id}")
 
 
-def _due_query(now: datetime) -> Any:
+def _due_query(now: datetime, *, ahead: bool = False) -> Any:
+    """Feeds to poll now; with ``ahead``, also the healthy ones whose next poll is later
+    (a poll asked for by hand), while failing feeds still wait out their backoff."""
     next_poll = col(Feed.next_poll_at)
     lease = col(Feed.lease_until)
+    due = or_(next_poll.is_(None), next_poll <= now)
+    if ahead:
+        due = or_(due, col(Feed.status) == FeedStatus.ACTIVE.value)
     return (
         select(Feed.id)
         .where(Feed.status != FeedStatus.GONE.value)
-        .where(or_(next_poll.is_(None), next_poll <= now))
+        .where(due)
         # Held by an instance polling it now, unless that lease ran out (a crash).
         .where(or_(lease.is_(None), lease <= now))
         # Never-polled feeds first, then the longest overdue.
@@ -165,7 +170,13 @@ def due(session: Session, now: datetime, limit: int) -> list[Row[Any]]:
 
 
 def claim_due(
-    session: Session, now: datetime, limit: int, *, owner: str, until: datetime
+    session: Session,
+    now: datetime,
+    limit: int,
+    *,
+    owner: str,
+    until: datetime,
+    ahead: bool = False,
 ) -> list[Row[Any]]:
     """Lease up to ``limit`` due feeds to ``owner`` until ``until``; return them.
 
@@ -174,7 +185,7 @@ def claim_due(
     claiming are passed over. (SQLite has no row locks and renders no FOR UPDATE;
     its writers are serialized by BEGIN IMMEDIATE, which gives the same guarantee.)
     """
-    query = _due_query(now).limit(limit).with_for_update(skip_locked=True)
+    query = _due_query(now, ahead=ahead).limit(limit).with_for_update(skip_locked=True)
     ids = list(session.exec(query))
     if not ids:
         return []
