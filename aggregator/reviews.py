@@ -215,12 +215,12 @@ class Reviews:
         thread.start()
         return thread
 
-    def _refresh_catalog(self) -> bool:
+    def _refresh_catalog(self) -> _Moved:
         """Reload the series that changed in the database since the catalog was read
         (stored by another instance, or by this one), and drop the deleted ones;
-        returns whether anything changed. With the lock held."""
+        returns what moved. With the lock held."""
         if self._linker is None:
-            return False  # built from the database when first needed
+            return _Moved()  # built from the database when first needed
         times = self._storage.series_change_times()
         catalog = self._linker.catalog
         gone = self._catalog_times.keys() - times.keys()
@@ -229,12 +229,13 @@ class Reviews:
                 catalog.remove(series_id)
         changed = [i for i, t in times.items() if self._catalog_times.get(i, t) != t]
         changed += list(times.keys() - self._catalog_times.keys())
+        loaded = self._storage.catalog(changed) if changed else []
+        for series in loaded:
+            catalog.put(series)
         if changed:
-            for series in self._storage.catalog(changed):
-                catalog.put(series)
             log.info("catalog: reloaded %d changed series", len(changed))
         self._catalog_times = times
-        return bool(changed or gone)
+        return _Moved(tuple(loaded), frozenset(gone))
 
     def relink(self, review: ReviewRecord) -> list[LinkRecord]:
         """Link one review afresh; human decisions on its links are kept."""
@@ -253,19 +254,25 @@ class Reviews:
         last write of a review's links is made with every series stored before it.
         """
         links: dict[int, list[LinkRecord]] = {}
+        todo = reviews
         for _ in range(self.RELINK_ROUNDS):
             linker = self.linker()
-            for review in reviews:
+            for review in todo:
                 proposals = linker.link(_linkable(review.document()))
                 links[review.id] = self._storage.replace_links(
                     review.id, proposals, linker_version=LINKER_VERSION, now=self._clock()
                 )
-            if not self._refresh_catalog():
+            moved = self._refresh_catalog()
+            # Again only the reviews the series that moved bear on: while feeds are
+            # being polled some series moves every moment, mostly one a review is
+            # not about.
+            todo = moved.bearing_on(todo, links) if moved else []
+            if not todo:
                 break
         else:
             # Still moving: the re-linking chore takes these reviews up again later.
-            log.info("series kept changing while %d reviews were linked", len(reviews))
-            self._storage.mark_needing_link([r.id for r in reviews])
+            log.info("series kept changing while %d reviews were linked", len(todo))
+            self._storage.mark_needing_link([r.id for r in todo])
         for found in links.values():
             metrics.observe_linking(len(found))
         return links
@@ -378,6 +385,31 @@ def settle_after_build() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+@dataclass(frozen=True, slots=True)
+class _Moved:
+    """The series a catalog refresh reloaded, and the ids of those it dropped."""
+
+    loaded: tuple[CatalogSeries, ...] = ()
+    gone: frozenset[int] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.loaded or self.gone)
+
+    def bearing_on(
+        self, reviews: list[ReviewRecord], links: dict[int, list[LinkRecord]]
+    ) -> list[ReviewRecord]:
+        """The reviews these series could change: linked to one of them, or in which
+        a linker that knows only them finds something."""
+        ids = self.gone | {s.id for s in self.loaded}
+        only_these = Linker(Catalog.build(self.loaded)) if self.loaded else None
+        return [
+            r
+            for r in reviews
+            if any(link.series_id in ids for link in links.get(r.id, ()))
+            or (only_these is not None and only_these.link(_linkable(r.document())))
+        ]
 
 
 # The linker reads at most this much of a review's text: about 30,000 words, several

@@ -198,6 +198,35 @@ def test_a_review_linked_while_series_keep_changing_is_left_for_the_relinking_ch
     assert storage.reviews_needing_link(LINKER_VERSION, limit=10) == []
 
 
+def test_a_series_that_moves_meanwhile_but_bears_not_on_the_review_costs_no_second_link(
+    storage: Storage, reviews: Reviews, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store_caliphate(storage)
+    linker = reviews.linker()
+    link = linker.link
+    calls = 0
+    gardening = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>Potting Shed Hour</title>'
+        b"<description>Compost, seedlings and sheds.</description><item><title>Leeks</title>"
+        b"<guid>leeks</guid><description>Planting leeks in autumn.</description></item>"
+        b"</channel></rss>"
+    )
+
+    def link_while_an_unrelated_series_is_stored(document: ReviewDocument) -> object:
+        nonlocal calls
+        calls += 1
+        url = f"https://garden.example/feed-{calls}.xml"
+        feed = storage.add_feed(url, FeedKind.PODCAST, NOW)
+        storage.apply_poll(ok_update(feed.id, NOW), parse_feed(gardening, url=url), NOW)
+        return link(document)
+
+    monkeypatch.setattr(linker, "link", link_while_an_unrelated_series_is_stored)
+    added = reviews.add(SEED.read_bytes(), source="file", filename="seed.txt")
+    assert calls == 1  # the gardening show moved, but the review is not about it
+    assert series_links(storage, added.review.id)
+    assert storage.reviews_needing_link(LINKER_VERSION, limit=10) == []
+
+
 def test_a_series_another_instance_removed_leaves_this_instance_s_catalog(
     storage: Storage, reviews: Reviews
 ) -> None:
