@@ -307,14 +307,16 @@ class Reviews:
             # its change time when it next links (``_refresh_catalog``).
             return 0
         todo = {r.id: r for r in self._storage.reviews_linked_to(series_id)}
-        changed = self._storage.catalog([series_id])
-        if self._linker is not None:
-            # This series as just read, whatever its change time says (two changes
-            # may share one), and every other series changed meanwhile: the links
-            # written below must be made with all of them (see _link_current).
-            for series in changed:
-                self._linker.catalog.put(series)
-            self._refresh_catalog()
+        # Every series changed meanwhile, this one included: the links written below
+        # must be made with all of them (see _link_current).
+        changed = [s for s in self._refresh_catalog().loaded if s.id == series_id]
+        if not changed:
+            # Not reloaded: no catalog built yet, or its change time did not move (two
+            # changes may share one). Read it, and put it in all the same.
+            changed = self._storage.catalog([series_id])
+            if self._linker is not None:
+                for series in changed:
+                    self._linker.catalog.put(series)
         if not changed:
             return 0
         if new_series or since is not None:
