@@ -9,8 +9,8 @@ and the errors of ``aggregator.exceptions``.
 from aggregator._version import USER_AGENT, __version__
 from aggregator.app import App, make_app
 from aggregator.exceptions import AggregatorError
-from aggregator.fetch import Fetcher
-from aggregator.parse import parse_feed
+from aggregator.feeds.fetch import Fetcher
+from aggregator.feeds.parse import parse_feed
 from aggregator.settings import Settings, load_settings
 from aggregator.storage import Storage, open_storage
 

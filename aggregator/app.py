@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from types import TracebackType
 
 from aggregator.extract import MAX_REVIEW_BYTES
-from aggregator.fetch import Fetcher
-from aggregator.leases import instance_name
-from aggregator.poller import Poller
+from aggregator.feeds.fetch import Fetcher
+from aggregator.feeds.leases import instance_name
+from aggregator.feeds.poller import Poller
 from aggregator.reviews import Reviews
 from aggregator.settings import Settings
 from aggregator.storage import Storage, open_storage
@@ -35,7 +35,7 @@ class App:
     clock: Callable[[], datetime]
     review_fetcher: Fetcher
     restricted_fetcher: Fetcher
-    owner: str  # this instance's name on the leases it takes (aggregator.leases)
+    owner: str  # this instance's name on the leases it takes (aggregator.feeds.leases)
 
     def sync_config_feeds(self) -> list[FeedRecord]:
         """Add the feeds listed in the config file that the store does not have yet."""

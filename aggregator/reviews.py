@@ -34,10 +34,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from aggregator import leases, metrics
+from aggregator import metrics
 from aggregator.exceptions import ReviewError, StorageError
 from aggregator.extract import extract_document, extract_html, review_content_hash
-from aggregator.fetch import Fetcher
+from aggregator.feeds import leases
+from aggregator.feeds.fetch import Fetcher
 from aggregator.linking import LINKER_VERSION, Catalog, Linker
 from aggregator.storage import Storage
 from aggregator.types import (

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from aggregator.parse import parse_feed
+from aggregator.feeds.parse import parse_feed
 from aggregator.storage import open_storage
 from aggregator.types import FeedKind, FeedStatus, FeedUpdate, Validators
 

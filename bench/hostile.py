@@ -37,8 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the hostile server and its cases live in tests/
 
-from aggregator.fetch import Fetcher  # noqa: E402
-from aggregator.poller import Poller  # noqa: E402
+from aggregator.feeds.fetch import Fetcher  # noqa: E402
+from aggregator.feeds.poller import Poller  # noqa: E402
 from aggregator.settings import FetchSettings, PollSettings  # noqa: E402
 from aggregator.storage import open_storage  # noqa: E402
 from aggregator.types import FeedKind  # noqa: E402

@@ -30,7 +30,7 @@ from typing import Any
 
 import feedparser
 
-from aggregator.parse import parse_feed
+from aggregator.feeds.parse import parse_feed
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "feeds" / "real"
 HOST = "critical-role__critrolesync-2026-07-21.xml"

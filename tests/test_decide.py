@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aggregator import decide
 from aggregator.exceptions import (
     FeedGone,
     FetchConnectionError,
     HTTPStatusError,
     ParseError,
 )
+from aggregator.feeds import decide
 from aggregator.settings import PollSettings
 from aggregator.types import (
     FeedKind,

@@ -20,7 +20,6 @@ import httpx
 import pytest
 
 from aggregator import USER_AGENT
-from aggregator import fetch as fetch_module
 from aggregator.exceptions import (
     BlockedURL,
     BodyTooLarge,
@@ -31,7 +30,8 @@ from aggregator.exceptions import (
     HTTPStatusError,
     TooManyRedirects,
 )
-from aggregator.fetch import Fetcher
+from aggregator.feeds import fetch as fetch_module
+from aggregator.feeds.fetch import Fetcher
 from aggregator.settings import FetchSettings
 from aggregator.types import Validators
 

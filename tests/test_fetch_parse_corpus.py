@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from aggregator.exceptions import ParseError
-from aggregator.fetch import Fetcher
-from aggregator.parse import parse_feed
+from aggregator.feeds.fetch import Fetcher
+from aggregator.feeds.parse import parse_feed
 from aggregator.settings import FetchSettings
 from aggregator.types import ParsedFeed
 from tests.feedserver import FeedServer

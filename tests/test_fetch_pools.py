@@ -1,6 +1,6 @@
 """The fetcher's connections, against real servers on 127.0.0.1.
 
-One small keep-alive pool per origin (aggregator.fetch._OriginPools): connections are
+One small keep-alive pool per origin (aggregator.feeds.fetch._OriginPools): connections are
 reused within an origin, idle ones of origins not used lately are closed, a response
 still being read is never cut by that, and proxies come from the environment.
 """
@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from aggregator.fetch import Fetcher
+from aggregator.feeds.fetch import Fetcher
 from aggregator.settings import FetchSettings
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title></channel></rss>'

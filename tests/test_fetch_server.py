@@ -28,7 +28,7 @@ from aggregator.exceptions import (
     HTTPStatusError,
     TooManyRedirects,
 )
-from aggregator.fetch import Fetcher
+from aggregator.feeds.fetch import Fetcher
 from aggregator.settings import FetchSettings
 from aggregator.types import Validators
 from tests.hostile_server import (

@@ -21,9 +21,9 @@ import pytest
 from sqlalchemy import MetaData, create_engine, select
 
 from aggregator.exceptions import BlockedURL, ParseError
-from aggregator.fetch import Fetcher
-from aggregator.parse import parse_feed
-from aggregator.poller import Poller
+from aggregator.feeds.fetch import Fetcher
+from aggregator.feeds.parse import parse_feed
+from aggregator.feeds.poller import Poller
 from aggregator.settings import PollSettings
 from aggregator.storage import Storage
 from aggregator.types import FeedKind, FeedStatus

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator._itemsplit import split_items, without_spans
+from aggregator.feeds._itemsplit import split_items, without_spans
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "feeds" / "real"
 

@@ -1,4 +1,4 @@
-"""Claims on feeds and on linking work, on SQLite and PostgreSQL (see aggregator.leases).
+"""Claims on feeds and on linking work, on SQLite and PostgreSQL (see aggregator.feeds.leases).
 
 The multi-process behaviour is in test_scale_out; here each rule of a lease is pinned
 down on its own: claims are disjoint even when made at the same moment, a stored poll

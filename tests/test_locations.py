@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.exceptions import InputError
-from aggregator.locations import normalize_feed_location
+from aggregator.feeds.locations import normalize_feed_location
 
 
 def test_http_urls_keep_path_and_query() -> None:

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from aggregator.exceptions import InputError
-from aggregator.opml import read_opml, write_opml
+from aggregator.feeds.opml import read_opml, write_opml
 from aggregator.types import FeedKind, FeedRecord, FeedStatus
 
 NESTED = b"""<?xml version="1.0" encoding="UTF-8"?>

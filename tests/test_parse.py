@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aggregator.exceptions import ParseError
-from aggregator.parse import parse_feed
+from aggregator.feeds.parse import parse_feed
 from aggregator.types import Enclosure, ParsedEpisode, ParsedFeed, Person
 
 URL = "https://pod.example/feeds/show.xml"
@@ -417,7 +417,7 @@ def test_non_feeds_raise_parse_error(content: bytes, message: str) -> None:
 def test_unexpected_feedparser_failures_become_parse_errors(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import aggregator.parse as parse_module
+    import aggregator.feeds.parse as parse_module
 
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
@@ -573,7 +573,7 @@ def test_an_unsplittable_document_is_parsed_whole() -> None:
 
 
 def test_a_partial_parse_that_finds_other_items_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    import aggregator.parse as parse_module
+    import aggregator.feeds.parse as parse_module
 
     before = parse(THREE)
     # Pretend the cut failed: feedparser then sees 4 items where 1 was expected.
@@ -586,8 +586,8 @@ def test_a_partial_parse_that_finds_other_items_falls_back(monkeypatch: pytest.M
 def test_item_hashes_are_left_out_when_feedparser_saw_other_items(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import aggregator.parse as parse_module
-    from aggregator._itemsplit import ItemSplit, split_items
+    import aggregator.feeds.parse as parse_module
+    from aggregator.feeds._itemsplit import ItemSplit, split_items
 
     def one_span(data: bytes) -> ItemSplit | None:
         split = split_items(data)

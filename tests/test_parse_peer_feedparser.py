@@ -36,7 +36,7 @@ from typing import Any
 import pytest
 
 from aggregator.exceptions import ParseError
-from aggregator.parse import parse_feed
+from aggregator.feeds.parse import parse_feed
 from aggregator.sanitize import html_to_text, sanitize_html
 from aggregator.types import ParsedFeed
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from aggregator.parse import parse_feed
+from aggregator.feeds.parse import parse_feed
 from aggregator.sanitize import html_to_text
 from aggregator.types import Enclosure, ParsedEpisode, ParsedFeed, Person
 

@@ -19,7 +19,7 @@ from urllib.parse import urljoin
 
 import pytest
 
-from aggregator.parse import parse_feed
+from aggregator.feeds.parse import parse_feed
 from aggregator.types import ParsedEpisode, ParsedFeed, Person
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "feeds" / "real"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.fetch import Fetcher
-from aggregator.poller import Poller
+from aggregator.feeds.fetch import Fetcher
+from aggregator.feeds.poller import Poller
 from aggregator.settings import FetchSettings, PollSettings
 from aggregator.storage import Storage
 from aggregator.types import EpisodeRecord, FeedKind, FeedStatus

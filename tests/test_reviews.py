@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from aggregator.extract import extract_document
-from aggregator.fetch import Fetcher
+from aggregator.feeds.fetch import Fetcher
+from aggregator.feeds.parse import parse_feed
 from aggregator.linking import LINKER_VERSION
-from aggregator.parse import parse_feed
 from aggregator.reviews import LINK_TEXT_LIMIT, Reviews
 from aggregator.settings import FetchSettings
 from aggregator.storage import Storage

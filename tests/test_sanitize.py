@@ -6,7 +6,8 @@ import doctest
 
 import pytest
 
-from aggregator import _itemsplit, durations, sanitize
+from aggregator import sanitize
+from aggregator.feeds import _itemsplit, durations
 from aggregator.sanitize import html_to_text, sanitize_html
 
 

@@ -24,8 +24,8 @@ from sqlalchemy.engine import make_url
 
 from aggregator.app import utcnow
 from aggregator.exceptions import StorageError
-from aggregator.fetch import Fetcher
-from aggregator.poller import Poller, PollSummary
+from aggregator.feeds.fetch import Fetcher
+from aggregator.feeds.poller import Poller, PollSummary
 from aggregator.settings import FetchSettings, PollSettings
 from aggregator.storage import Storage, open_storage
 from aggregator.types import FeedKind

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 
 from aggregator.app import utcnow
-from aggregator.fetch import Fetcher
-from aggregator.poller import Poller
-from aggregator.scheduler import Ticker
+from aggregator.feeds.fetch import Fetcher
+from aggregator.feeds.poller import Poller
+from aggregator.feeds.scheduler import Ticker
 from aggregator.settings import FetchSettings, PollSettings
 from aggregator.storage import Storage
 from aggregator.types import FeedKind

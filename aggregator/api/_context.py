@@ -18,8 +18,8 @@ from fastapi import Query
 from aggregator.app import App
 from aggregator.exceptions import InputError
 from aggregator.extract import MAX_REVIEW_BYTES
-from aggregator.fetch import Fetcher
-from aggregator.poller import Poller, PollReport
+from aggregator.feeds.fetch import Fetcher
+from aggregator.feeds.poller import Poller, PollReport
 from aggregator.shapes import (
     episode_json,
     feed_json,

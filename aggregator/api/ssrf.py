@@ -17,9 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
-from aggregator._http_utils import address_problem, is_ip_literal, parse_networks, resolve_host
 from aggregator.exceptions import BlockedURL, InputError
-from aggregator.locations import normalize_feed_location
+from aggregator.feeds._fetch_utils import (
+    address_problem,
+    is_ip_literal,
+    parse_networks,
+    resolve_host,
+)
+from aggregator.feeds.locations import normalize_feed_location
 
 __all__ = ["check_http_url", "check_public_url"]
 

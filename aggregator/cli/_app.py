@@ -14,7 +14,7 @@ import typer
 from aggregator._version import __version__
 from aggregator.app import App, make_app
 from aggregator.exceptions import InputError
-from aggregator.locations import normalize_feed_location
+from aggregator.feeds.locations import normalize_feed_location
 from aggregator.settings import Settings, load_settings
 
 app = typer.Typer(

@@ -27,10 +27,10 @@ from aggregator.cli._app import (
     series_app,
 )
 from aggregator.exceptions import InputError
-from aggregator.locations import normalize_feed_location
-from aggregator.opml import read_opml, write_opml
-from aggregator.poller import PollReport, PollSummary
-from aggregator.scheduler import Ticker
+from aggregator.feeds.locations import normalize_feed_location
+from aggregator.feeds.opml import read_opml, write_opml
+from aggregator.feeds.poller import PollReport, PollSummary
+from aggregator.feeds.scheduler import Ticker
 from aggregator.shapes import episode_json, feed_json, series_json
 from aggregator.types import FeedKind, FeedRecord
 

@@ -74,7 +74,7 @@ class Feed(_Table, table=True):
     note: str | None = Field(default=None, sa_type=Text)
     http_status: int | None = Field(default=None)
     title: str | None = Field(default=None, sa_type=Text)
-    # Publishing rhythm and <ttl> from the last changed document (see decide.py).
+    # Publishing rhythm and <ttl> from the last changed document (see feeds/decide.py).
     typical_gap_minutes: float | None = Field(default=None)
     newest_published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     ttl_minutes: int | None = Field(default=None)

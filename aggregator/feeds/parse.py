@@ -44,10 +44,10 @@ import feedparser.exceptions
 import feedparser.mixin
 import feedparser.sanitizer
 
-from aggregator._entities import check_entities
-from aggregator._itemsplit import split_items, without_spans
-from aggregator._parse_fields import episodes_from, series_from
 from aggregator.exceptions import ParseError
+from aggregator.feeds._entities import check_entities
+from aggregator.feeds._itemsplit import split_items, without_spans
+from aggregator.feeds._parse_fields import episodes_from, series_from
 from aggregator.types import ParsedFeed
 
 __all__ = ["PODCAST_NAMESPACES", "parse_feed"]

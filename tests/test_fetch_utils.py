@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from aggregator._http_utils import (
+from aggregator.feeds._fetch_utils import (
     DECODE_CHUNK,
     ContentDecoder,
     DecodingError,

@@ -35,7 +35,7 @@ from html import escape as html_escape
 from typing import Any, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit
 
-from aggregator.durations import parse_duration
+from aggregator.feeds.durations import parse_duration
 from aggregator.sanitize import html_to_text, sanitize_html, storable_text
 from aggregator.types import Enclosure, ParsedEpisode, ParsedSeries, Person
 

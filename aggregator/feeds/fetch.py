@@ -8,7 +8,7 @@ Redirects are followed by hand rather than by httpx so that each hop can be chec
 (scheme, address) and so we know whether the whole chain was permanent: only then
 does the feed's stored URL follow (``FetchResult.moved_to``).
 
-The body is read raw and decoded here (``_http_utils.ContentDecoder``), in bounded
+The body is read raw and decoded here (``_fetch_utils.ContentDecoder``), in bounded
 pieces, so both size limits hold without ever holding more than one piece past them:
 httpx's own decoder hands back the full expansion of each network read, which for a
 gzip bomb is 64 MiB per 64 KiB read.
@@ -40,7 +40,18 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from aggregator._http_utils import (
+from aggregator._version import USER_AGENT
+from aggregator.exceptions import (
+    BlockedURL,
+    BodyTooLarge,
+    FeedGone,
+    FetchConnectionError,
+    FetchError,
+    FetchTimeout,
+    HTTPStatusError,
+    TooManyRedirects,
+)
+from aggregator.feeds._fetch_utils import (
     ContentDecoder,
     DecodingError,
     UnsupportedEncoding,
@@ -56,17 +67,6 @@ from aggregator._http_utils import (
     parse_networks,
     parse_retry_after,
     resolve_host,
-)
-from aggregator._version import USER_AGENT
-from aggregator.exceptions import (
-    BlockedURL,
-    BodyTooLarge,
-    FeedGone,
-    FetchConnectionError,
-    FetchError,
-    FetchTimeout,
-    HTTPStatusError,
-    TooManyRedirects,
 )
 from aggregator.settings import FetchSettings
 from aggregator.types import FetchResult, Validators

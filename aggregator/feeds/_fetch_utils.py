@@ -2,7 +2,7 @@
 body decoding, error reasons, telling a local path from a URL, and reading a local
 feed file.
 
-Each piece is tested on its own (``tests/test_http_utils.py``); ``fetch`` wires them
+Each piece is tested on its own (``tests/test_fetch_utils.py``); ``fetch`` wires them
 to the HTTP client.
 """
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from aggregator.exceptions import StorageError
-from aggregator.poller import Poller
+from aggregator.feeds.poller import Poller
 
 log = logging.getLogger(__name__)
 

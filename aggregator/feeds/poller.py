@@ -19,10 +19,11 @@ from datetime import datetime
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from aggregator import decide, leases, metrics
+from aggregator import metrics
 from aggregator.exceptions import FetchError, ParseError, StorageError
-from aggregator.fetch import Fetcher
-from aggregator.parse import parse_feed
+from aggregator.feeds import decide, leases
+from aggregator.feeds.fetch import Fetcher
+from aggregator.feeds.parse import parse_feed
 from aggregator.settings import PollSettings
 from aggregator.storage import Storage
 from aggregator.types import FeedKind, FeedRecord, FeedUpdate, ParsedFeed, StoreCounts
@@ -124,7 +125,7 @@ class Poller:
         owner: str | None = None,
     ) -> None:
         self._storage = storage
-        # The name this instance's feed leases carry (see aggregator.leases).
+        # The name this instance's feed leases carry (see aggregator.feeds.leases).
         self._owner = owner or leases.instance_name()
         self._listener = listener
         # Feeds added through the HTTP API are fetched with this one: public addresses
