@@ -11,11 +11,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import TracebackType
 
-from aggregator.extract import MAX_REVIEW_BYTES
 from aggregator.feeds.fetch import Fetcher
 from aggregator.feeds.leases import instance_name
 from aggregator.feeds.poller import Poller
-from aggregator.reviews import Reviews
+from aggregator.reviews.extract import MAX_REVIEW_BYTES
+from aggregator.reviews.service import Reviews
 from aggregator.settings import Settings
 from aggregator.storage import Storage, open_storage
 from aggregator.types import FeedRecord

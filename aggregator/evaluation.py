@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aggregator.extract import extract_document
 from aggregator.feeds.parse import parse_feed
 from aggregator.linking import Catalog, Linker
 from aggregator.linking.baseline import PlainBM25
+from aggregator.reviews.extract import extract_document
 from aggregator.sanitize import html_to_text
 from aggregator.types import (
     CatalogEpisode,

@@ -59,7 +59,7 @@ from aggregator.linking.candidates import series_candidates
 from aggregator.linking.episodes import episode_signals
 from aggregator.linking.score import episode_score, series_score
 from aggregator.linking.text import terms
-from aggregator.reviews import settle_after_build
+from aggregator.reviews.service import settle_after_build
 from aggregator.types import CatalogSeries, Relation
 
 POSITIVES, NEGATIVES = 30, 15  # synthetic reviews per size (plus the dev set's 88)

@@ -18,9 +18,9 @@ import trafilatura
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aggregator import extract
 from aggregator.exceptions import ReviewError
-from aggregator.extract import (
+from aggregator.reviews import extract
+from aggregator.reviews.extract import (
     MAX_REVIEW_BYTES,
     extract_document,
     extract_html,

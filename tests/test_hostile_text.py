@@ -44,9 +44,9 @@ from lxml import etree
 from aggregator.api._errors import MAX_BODY_BYTES
 from aggregator.app import App, make_app
 from aggregator.exceptions import ParseError
-from aggregator.extract import MAX_REVIEW_BYTES
 from aggregator.feeds.parse import parse_feed
 from aggregator.linking import Catalog, Linker
+from aggregator.reviews.extract import MAX_REVIEW_BYTES
 from aggregator.settings import HttpSettings, Settings
 from aggregator.storage import Storage
 from aggregator.syndicate_http import build_router as build_feeds_router

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.extract import extract_document
 from aggregator.feeds.fetch import Fetcher
 from aggregator.feeds.parse import parse_feed
 from aggregator.linking import LINKER_VERSION
-from aggregator.reviews import LINK_TEXT_LIMIT, Reviews
+from aggregator.reviews.extract import extract_document
+from aggregator.reviews.service import LINK_TEXT_LIMIT, Reviews
 from aggregator.settings import FetchSettings
 from aggregator.storage import Storage
 from aggregator.types import FeedKind, LinkStatus, Relation, ReviewDocument
@@ -284,7 +284,7 @@ def test_warm_up_builds_the_linker_in_the_background(
     store_caliphate(storage)
     assert gc.get_freeze_count() == 0
     try:
-        with caplog.at_level("INFO", logger="aggregator.reviews"):
+        with caplog.at_level("INFO", logger="aggregator.reviews.service"):
             reviews.warm_up().join(timeout=60)
         assert any(m.startswith("linker ready: 1 series in ") for m in caplog.messages)
         # The catalog built for the service is kept out of the collector's full passes.

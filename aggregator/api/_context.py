@@ -17,9 +17,9 @@ from fastapi import Query
 
 from aggregator.app import App
 from aggregator.exceptions import InputError
-from aggregator.extract import MAX_REVIEW_BYTES
 from aggregator.feeds.fetch import Fetcher
 from aggregator.feeds.poller import Poller, PollReport
+from aggregator.reviews.extract import MAX_REVIEW_BYTES
 from aggregator.shapes import (
     episode_json,
     feed_json,

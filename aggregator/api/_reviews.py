@@ -21,7 +21,7 @@ from aggregator.api.schemas import (
 )
 from aggregator.api.ssrf import check_http_url, check_public_url
 from aggregator.exceptions import BodyTooLarge, InputError, ReviewError, ReviewTooLarge
-from aggregator.reviews import AddedReview
+from aggregator.reviews.service import AddedReview
 
 ReviewId = Annotated[int, Path(ge=1, le=MAX_ID, description="The review's id.")]
 

@@ -17,7 +17,7 @@ from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from aggregator.extract import MAX_REVIEW_BYTES
+from aggregator.reviews.extract import MAX_REVIEW_BYTES
 from aggregator.types import FeedKind, LinkStatus, Relation
 
 # Ids are 32-bit on PostgreSQL; a larger one names nothing and must not reach SQL.

@@ -11,8 +11,8 @@ import typer
 
 from aggregator.cli._app import JsonOption, app, context, print_json, reviews_app
 from aggregator.exceptions import InputError, ReviewError, ReviewTooLarge
-from aggregator.extract import MAX_REVIEW_BYTES
-from aggregator.reviews import AddedReview
+from aggregator.reviews.extract import MAX_REVIEW_BYTES
+from aggregator.reviews.service import AddedReview
 from aggregator.shapes import link_json, review_json
 from aggregator.types import LinkRecord
 

@@ -97,7 +97,7 @@ class PollSummary:
 
 
 class ContentListener(Protocol):
-    """Told what a poll brought, after it is stored (``reviews.Reviews`` is one)."""
+    """Told what a poll brought, after it is stored (``reviews.service.Reviews`` is one)."""
 
     def podcast_stored(self, feed: FeedRecord, parsed: ParsedFeed, counts: StoreCounts) -> None:
         """A podcast feed's new or changed content was stored."""

@@ -153,7 +153,7 @@ def review_ids_with_any(
     with ``published_since``, only those published then or later, or undated.
 
     For finding the reviews a new series could be linked to without reading every
-    review (``reviews.Reviews``): the words are its names, and a review naming none of
+    review (``reviews.service.Reviews``): the words are its names, and a review naming none of
     them is not worth the linker's time.
     """
     if not words:

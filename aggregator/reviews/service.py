@@ -36,10 +36,10 @@ from urllib.parse import urlsplit
 
 from aggregator import metrics
 from aggregator.exceptions import ReviewError, StorageError
-from aggregator.extract import extract_document, extract_html, review_content_hash
 from aggregator.feeds import leases
 from aggregator.feeds.fetch import Fetcher
 from aggregator.linking import LINKER_VERSION, Catalog, Linker
+from aggregator.reviews.extract import extract_document, extract_html, review_content_hash
 from aggregator.storage import Storage
 from aggregator.types import (
     CatalogSeries,

@@ -27,7 +27,8 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html  # type: ignore[import-untyped]
 from markdown_it import MarkdownIt
 
-from aggregator._htmltext import (
+from aggregator.exceptions import ReviewError, ReviewTooLarge
+from aggregator.reviews._htmltext import (
     CONTROLS,
     HTML_VOCABULARY,
     SPACES,
@@ -39,8 +40,7 @@ from aggregator._htmltext import (
     walk,
     with_bare_urls,
 )
-from aggregator._sniff import Kind, decode, detect_kind, refuse_binary
-from aggregator.exceptions import ReviewError, ReviewTooLarge
+from aggregator.reviews._sniff import Kind, decode, detect_kind, refuse_binary
 from aggregator.sanitize import sanitize_html
 from aggregator.types import ReviewDocument
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from aggregator import _boilerplate
+from aggregator.reviews import _boilerplate
 from aggregator.types import HyperLink
 
 _START, _END = "\ue000", "\ue001"  # anchor markers (private use: never real text)
