@@ -7,8 +7,8 @@ over (review, episode guid) pairs, where a guid in ``episodes_may`` counts neith
 way; a negative (no reviewed series) is right when it gets no ``reviews`` link.
 
 ``python -m aggregator.evaluation DIR`` prints the report; ``--errors`` lists what
-went wrong per review; ``--fit`` refits the weights of ``linking/score.py`` on the
-training split and prints them (see docs/linker.md).
+went wrong per review. ``aggregator eval`` adds cross-validation, the breakdown by
+trait and fitting (``aggregator.crossval``).
 """
 
 from __future__ import annotations
@@ -57,6 +57,12 @@ class LabelledReview:
     must: frozenset[str]  # episode guids it clearly discusses
     may: frozenset[str]  # guids touched in passing: counted neither way
     mentions: frozenset[str]
+    # What kind of review it is, for the breakdown by trait (optional in the labels).
+    scope: str | None = None  # "series" (the whole show), "episodes" or "none"
+    language: str | None = None  # "en", "de", ...
+    about: str | None = None  # a negative's nearest show, for splitting by series
+    html: bool = False  # it came as a whole web page
+    words: int = 0  # words of its text as the linker reads it
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +71,28 @@ class Dataset:
     files: dict[int, str]  # series id -> catalog file name
     guids: dict[int, str]  # episode id -> guid
     reviews: tuple[LabelledReview, ...]
+    # Catalog files whose reviews nobody who changes the linker reads (split.json):
+    # they are reported through their figures only.
+    holdout: frozenset[str] = frozenset()
 
     def subset(self, ids: Iterable[str]) -> Dataset:
         wanted = set(ids)
         kept = tuple(r for r in self.reviews if r.id in wanted)
-        return Dataset(self.series, self.files, self.guids, kept)
+        return Dataset(self.series, self.files, self.guids, kept, self.holdout)
+
+    def group(self, labelled: LabelledReview) -> str:
+        """The series a review is split by: the first it reviews, else the one a
+        negative is about, else the review itself."""
+        return min(labelled.series, default=None) or labelled.about or f"review:{labelled.id}"
+
+    def held_out(self, labelled: LabelledReview) -> bool:
+        return bool((labelled.series | {labelled.about or ""}) & self.holdout)
+
+    def parts(self) -> tuple[Dataset, Dataset]:
+        """The part one may read and tune on, and the held-out part."""
+        tune = [r.id for r in self.reviews if not self.held_out(r)]
+        held = [r.id for r in self.reviews if self.held_out(r)]
+        return self.subset(tune), self.subset(held)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +195,11 @@ def load_dataset(directory: Path) -> Dataset:
         files[number] = path.name
     labels = json.loads((directory / "labels.json").read_text(encoding="utf-8"))
     reviews = tuple(_labelled(directory, item) for item in labels["reviews"])
-    return Dataset(tuple(series), files, guids, reviews)
+    holdout: frozenset[str] = frozenset()
+    if (split_file := directory / "split.json").exists():
+        split_data = json.loads(split_file.read_text(encoding="utf-8"))
+        holdout = frozenset(str(f) for f in split_data["holdout_series"])
+    return Dataset(tuple(series), files, guids, reviews, holdout)
 
 
 def _labelled(directory: Path, item: dict[str, object]) -> LabelledReview:
@@ -200,6 +227,11 @@ def _labelled(directory: Path, item: dict[str, object]) -> LabelledReview:
         strings("episodes_must"),
         strings("episodes_may"),
         strings("mentions"),
+        scope=_str(item.get("scope")),
+        language=_str(item.get("language")),
+        about=_str(item.get("about")),
+        html=path.suffix.lower() in (".html", ".htm"),
+        words=len(review.text.split()),
     )
 
 
@@ -346,15 +378,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m aggregator.evaluation")
     parser.add_argument("directory", type=Path)
     parser.add_argument("--errors", action="store_true", help="list the errors per review")
-    parser.add_argument("--fit", action="store_true", help="refit the weights (training split)")
     args = parser.parse_args(argv)
     dataset = load_dataset(args.directory)
     train, held_out = split(dataset)
-    if args.fit:
-        from aggregator.linking.fit import fit_and_print
-
-        print(fit_and_print(dataset.subset(train)))
-        return
     linker = Linker(Catalog.build(dataset.series))
     for name, part in (
         ("all reviews", dataset),

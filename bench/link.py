@@ -218,7 +218,7 @@ def stage_times(
         t2 = time.perf_counter()
         for signals in found.values():
             scored = [episode_score(e.features) for e in episode_signals(a, signals, catalog)]
-            signals.features["episode"] = max(scored, default=0.0)
+            signals.features.episode = max(scored, default=0.0)
             series_score(signals.features)
         t3 = time.perf_counter()
         times["analyse"].append(1000 * (t1 - t0))

@@ -84,7 +84,7 @@ def test_put_replaces_a_series_after_a_poll() -> None:
     again = Linker(catalog).score(review(text, "2018-06-01"))[0]
     best = max(again.episodes, key=lambda e: e[1])[0]
     assert best.episode.id == 105
-    assert best.features["relative"] == 1.0
+    assert best.features.relative == 1.0
 
 
 def test_links_and_sites() -> None:

@@ -217,7 +217,7 @@ def test_the_last_episode_is_the_last_one_before_the_review(linker: Linker) -> N
         scored = linker.score(review(text, published))
         best = max(scored[0].episodes, key=lambda item: item[1])[0]
         assert best.episode.id == expected  # Chapter Three, then Chapter Four
-        assert best.features["relative"] == 1.0
+        assert best.features.relative == 1.0
         assert [e.text for e in best.evidence if e.kind == "relative"] == ["last episode"]
 
 

@@ -149,29 +149,39 @@ def links(
 
 @app.command("eval")
 def evaluate_command(
-    dataset: Annotated[
-        Path, typer.Argument(help="A labelled set: catalog/, reviews/, labels.json.")
+    datasets: Annotated[
+        list[Path],
+        typer.Argument(help="Labelled sets: catalog/, reviews/, labels.json (split.json)."),
     ],
-    errors: Annotated[bool, typer.Option("--errors", help="List each review's errors.")] = False,
+    errors: Annotated[
+        bool, typer.Option("--errors", help="List each review's errors (tune parts only).")
+    ] = False,
+    cv: Annotated[
+        bool, typer.Option("--cv", help="Leave-series-out cross-validation of each tune part.")
+    ] = False,
+    fit: Annotated[
+        bool, typer.Option("--fit", help="Fit the weights on the tune parts; print them.")
+    ] = False,
 ) -> None:
-    """Score the linker, and a plain BM25 baseline, on a labelled set, side by side."""
-    # Imported here: evaluation reads whole catalogs, which only this command needs.
-    from aggregator.evaluation import (
-        bm25_baseline,
-        evaluate,
-        format_errors,
-        format_report,
-        load_dataset,
-    )
-    from aggregator.linking import Catalog, Linker
+    """Score the linker, and a plain BM25 baseline, on labelled sets, side by side.
 
-    try:
-        data = load_dataset(dataset)
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        # A labelled set is user input: a missing or malformed file is their error.
-        raise InputError(f"{dataset}: not a labelled set: {e}") from e
-    ours = evaluate(data, Linker(Catalog.build(data.series)).link)
-    baseline = evaluate(data, bm25_baseline(data))
-    typer.echo(format_report(ours, baseline, f"{dataset} ({len(data.reviews)} reviews)"))
-    if errors:
-        typer.echo(format_errors(ours))
+    Each set is reported whole, or as its tune part and its held-out part when it has a
+    split.json (the held-out part by its figures only), broken down by the traits that
+    make reviews hard.
+    """
+    # Imported here: evaluation reads whole catalogs, which only this command needs.
+    from aggregator.crossval import fit_sets, report
+    from aggregator.evaluation import load_dataset
+    from aggregator.linking.fit import format_weights
+
+    named = []
+    for path in datasets:
+        try:
+            named.append((str(path), load_dataset(path)))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            # A labelled set is user input: a missing or malformed file is their error.
+            raise InputError(f"{path}: not a labelled set: {e}") from e
+    if fit:
+        typer.echo(format_weights(fit_sets(named)))
+        return
+    typer.echo(report(named, errors=errors, cv=cv), nl=False)

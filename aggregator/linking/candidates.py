@@ -18,6 +18,7 @@ from aggregator.linking.analysis import AUDIO_WORDS, OTHER_MEDIUM_WORDS, Analysi
 from aggregator.linking.catalog import Catalog, LinkTarget
 from aggregator.linking.directories import DirectoryPage, directory_page, slug_words
 from aggregator.linking.entries import SeriesInfo, dated_count, out_by
+from aggregator.linking.features import SeriesFeatures
 from aggregator.linking.text import fold, stem
 from aggregator.linking.urls import prefixes, url_key
 from aggregator.types import Evidence, HyperLink
@@ -31,6 +32,8 @@ _COMPARE_BEFORE = frozenset(
     {"like", "than", "as", "compared", "comparing", "comparison", "unlike", "similar",
      "reminds", "resembles", "isn", "not", "fans", "prefer", "vs", "versus", "whereas"}
 )  # fmt: skip
+# The nameness from which a use of a show's name counts as naming the show.
+_AS_NAME = 0.3
 # How many retrieval hits become candidates even without a name or person.
 _RETRIEVAL_CANDIDATES = 5
 # Review dates are days, episode dates are instants: allow for time zones and for a
@@ -50,7 +53,7 @@ class NameOccurrence:
 @dataclass(slots=True)
 class SeriesSignals:
     series: SeriesInfo
-    features: dict[str, float] = field(default_factory=dict)
+    features: SeriesFeatures = field(default_factory=SeriesFeatures)
     evidence: list[Evidence] = field(default_factory=list)
     occurrences: list[NameOccurrence] = field(default_factory=list)
     positions: list[int] = field(default_factory=list)  # where evidence sits in the text
@@ -85,32 +88,59 @@ def series_candidates(a: Analysis, catalog: Catalog) -> dict[int, SeriesSignals]
         get(series_id)
     _first_names(a, found)
     _directory_pages(a, catalog, get, found, pages)
-    top = retrieved[0][0] if retrieved else None
-    named = sum(1 for s in found.values() if any(o.nameness >= 0.5 for o in s.occurrences))
     # Where each show is named: an episode number or date next to a show's name is
     # about that show (see episodes._owner_factor).
     a.extra["named_at"] = sorted(
         (o.start, s.series.id) for s in found.values() for o in s.occurrences if o.nameness >= 0.3
     )
+    uses = {sid: _uses(s) for sid, s in found.items()}
+    all_uses = sum(uses.values())
+    slug = _url_words(a)
+    medium = max(-1.0, min(1.0, a.audio / 5.0))
     for signals in found.values():
         f = signals.features
         sid = signals.series.id
-        f["content"] = all_scores.get(sid, 0.0) / attainable if attainable else 0.0
-        f["content_top"] = 1.0 if sid == top else 0.0
-        good = [o for o in signals.occurrences if o.nameness >= 0.3]
-        f["name"] = max((o.nameness for o in signals.occurrences), default=0.0)
-        f["name_count"] = math.log1p(len(good))
-        f["compare"] = (sum(1 for o in good if o.compare) / len(good)) if good else 0.0
-        f["crowd"] = math.log1p(max(0, named - (1 if good else 0)))
-        f["audio"] = max(-1.0, min(1.0, a.audio / 5.0))
+        f.content = all_scores.get(sid, 0.0) / attainable if attainable else 0.0
+        good = [o for o in signals.occurrences if o.nameness >= _AS_NAME]
+        f.name = max((o.nameness for o in signals.occurrences), default=0.0)
+        f.name_count = math.log1p(len(good))
+        f.compare = (sum(1 for o in good if o.compare) / len(good)) if good else 0.0
+        f.share = uses[sid] / all_uses if all_uses else 0.0
+        # Other shows named at least as much as this one: a roundup, not a review of it.
+        # A show named once for comparison does not make the reviewed one a roundup.
+        rivals = sum(1 for other, n in uses.items() if other != sid and n >= uses[sid] > 0)
+        f.crowd = math.log1p(rivals) if good else 0.0
+        f.headline = 1.0 if any(o.start < a.title_end for o in good) else 0.0
+        if not f.headline and good and slug and _in_slug(signals.series, slug):
+            f.headline = 1.0
+        f.medium = medium
         _dates(a, signals)
-        # Does anything say which show this is (not only what it talks about)?
-        f["anchored"] = (
-            1.0 if f["name"] >= 0.3 or f.get("link", 0) > 0 or f.get("people", 0) > 0 else 0.0
-        )
-        paragraphs = {a.paragraph_of(p) for p in signals.positions}
-        f["coverage"] = len(paragraphs) / max(1, len(a.paragraphs))
     return found
+
+
+def _uses(signals: SeriesSignals) -> float:
+    """How much the review names the show: its uses as a name, each by its nameness."""
+    return sum(o.nameness for o in signals.occurrences if o.nameness >= _AS_NAME)
+
+
+def _url_words(a: Analysis) -> tuple[str, ...]:
+    """The words of the review's own URL path ("/2017/04/podcast-review-s-town")."""
+    url = a.review.url or ""
+    path = url.split("://", 1)[-1].partition("/")[2].split("?", 1)[0]
+    return slug_words(path.replace("/", " ")) if path else ()
+
+
+def _in_slug(series: SeriesInfo, slug: tuple[str, ...]) -> bool:
+    """Whether the URL's words spell one of the show's names (two words at least, or a
+    one-word title: "s-town", "serial-season-two", "caliphate-review")."""
+    for alias in series.aliases:
+        words = alias.tokens
+        if alias.kind not in ("title", "short"):
+            continue
+        n = len(words)
+        if any(slug[i : i + n] == words for i in range(len(slug) - n + 1)):
+            return True
+    return False
 
 
 def _links(
@@ -149,7 +179,7 @@ def _links(
             signals.evidence.append(evidence)
             if link.start >= 0:
                 signals.positions.append(start)
-            signals.features["link"] = max(signals.features.get("link", 0.0), strength)
+            signals.features.link = max(signals.features.link, strength)
             if index is not None and strength == 1.0:
                 signals.link_episodes[index] = evidence
     return pages
@@ -199,7 +229,7 @@ def _directory_pages(
             else:
                 evidence = Evidence("hyperlink", link.href, -1, -1, detail)
             signals.evidence.append(evidence)
-            signals.features["link"] = max(signals.features.get("link", 0.0), strength)
+            signals.features.link = max(signals.features.link, strength)
             if index is not None:
                 signals.link_episodes[index] = evidence
 
@@ -358,16 +388,22 @@ def _people(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals]) 
                         (hit.start, hit.end, display, specific)
                     )
             elif use.role in _FOUND_ROLES:
-                group, kind = "named", "person"
+                # Named in the show's description but not credited: evidence to show,
+                # too weak to weigh (the fit gave it nothing).
+                group, kind = "", "person"
             else:
                 group, kind = "people", "person"
-            bucket = buckets.setdefault((series_id, group), {})
-            bucket[hit.name_id] = max(bucket.get(hit.name_id, 0.0), weight)
+            if group:
+                bucket = buckets.setdefault((series_id, group), {})
+                bucket[hit.name_id] = max(bucket.get(hit.name_id, 0.0), weight)
             detail = f"{use.role} {display} (ratio {hit.ratio:.0f})"
             signals.add(kind, a, hit.start, hit.end, detail)
-            signals.features["person_hits"] = signals.features.get("person_hits", 0.0) + 1
     for (series_id, group), by_name in buckets.items():
-        get(series_id).features[group] = min(3.0, sum(by_name.values()))
+        total = min(3.0, sum(by_name.values()))
+        if group == "guests":
+            get(series_id).features.guests = total
+        else:
+            get(series_id).features.people = total
 
 
 def _first_names(a: Analysis, found: dict[int, SeriesSignals]) -> None:
@@ -381,7 +417,7 @@ def _first_names(a: Analysis, found: dict[int, SeriesSignals]) -> None:
         hosts = signals.series.first_names
         present = [capitalised[n] for n in sorted(hosts) if n in capitalised]
         if len(present) >= 2:
-            signals.features["first_names"] = min(1.0, (len(present) - 1) / 2)
+            signals.features.first_names = min(1.0, (len(present) - 1) / 2)
             for token in present:
                 detail = f"first name of a host of {signals.series.title!r}"
                 signals.add("person", a, token.start, token.end, detail)
@@ -392,27 +428,13 @@ def _dates(a: Analysis, signals: SeriesSignals) -> None:
     published = a.review.published
     episodes = signals.series.episodes
     dated = dated_count(signals.series)
-    f.setdefault("link", 0.0)
-    f.setdefault("people", 0.0)
-    f.setdefault("named", 0.0)
-    f.setdefault("guests", 0.0)
-    f["person_hits"] = math.log1p(f.get("person_hits", 0.0))
-    f["before_start"] = 0.0
-    f["active"] = 0.0
+    # How long ago the show's last episode came out says nothing of whether this is a
+    # review of it: finished series are binged and reviewed years later.
     if published is not None and dated:
         first = episodes[0].published
         assert first is not None
         if published + _DATE_SLACK < first:
-            f["before_start"] = 1.0
-        # Dated episodes come first, oldest first: the last one out by the review's
-        # date (with slack) is found by bisection.
-        before = out_by(signals.series, published + _DATE_SLACK, dated)
-        if before:
-            last = episodes[before - 1].published
-            assert last is not None
-            gap = max(0.0, (published - last).total_seconds() / 86400)
-            f["active"] = math.exp(-gap / 14)
-    f["month"] = 0.0
+            f.before_start = 1.0
     # The series' months and sizes only when the review gives a month or a count.
     months: set[tuple[int, int]] | None = None
     for ref in a.dates:
@@ -420,9 +442,8 @@ def _dates(a: Analysis, signals: SeriesSignals) -> None:
             if months is None:
                 months = {(e.published.year, e.published.month) for e in episodes if e.published}
             if (ref.year, ref.month) in months:
-                f["month"] = 1.0
+                f.month = 1.0
                 signals.add("date", a, ref.start, ref.end, "episodes came out that month")
-    f["count"] = 0.0
     if not a.counts:
         return
     full = [e for e in episodes if not e.bonus]
@@ -440,8 +461,8 @@ def _dates(a: Analysis, signals: SeriesSignals) -> None:
         sizes.add(max(numbered))
     for count in a.counts:
         if count.value in sizes:
-            f["count"] = 1.0
+            f.count = 1.0
             detail = f"the series counts {count.value} {count.noun}s ({len(full)} items)"
             signals.add("count", a, count.start, count.end, detail)
-        elif f["count"] == 0.0:
-            f["count"] = -1.0
+        elif f.count == 0.0:
+            f.count = -1.0

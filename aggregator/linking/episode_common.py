@@ -16,6 +16,7 @@ from itertools import chain
 from aggregator.linking.analysis import Analysis
 from aggregator.linking.catalog import Catalog
 from aggregator.linking.entries import EpisodeInfo, SeriesInfo
+from aggregator.linking.features import EpisodeFeature, EpisodeFeatures
 from aggregator.types import Evidence
 
 __all__ = [
@@ -44,12 +45,11 @@ _FOREIGN = 0.3
 class EpisodeSignals:
     index: int
     episode: EpisodeInfo
-    features: dict[str, float] = field(default_factory=dict)
+    features: EpisodeFeatures = field(default_factory=EpisodeFeatures)
     evidence: list[Evidence] = field(default_factory=list)
 
-    def put(self, name: str, value: float, evidence: Evidence | None = None) -> None:
-        if value > self.features.get(name, 0.0):
-            self.features[name] = value
+    def put(self, name: EpisodeFeature, value: float, evidence: Evidence | None = None) -> None:
+        if self.features.raise_to(name, value):
             if evidence is not None:
                 self.evidence = [e for e in self.evidence if e.kind != evidence.kind]
                 self.evidence.append(evidence)

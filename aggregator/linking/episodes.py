@@ -69,13 +69,13 @@ def episode_signals(a: Analysis, signals: SeriesSignals, catalog: Catalog) -> li
     for item in found.values():
         episode = item.episode
         f = item.features
-        f["bonus"] = 1.0 if episode.bonus else 0.0
+        f.bonus = 1.0 if episode.bonus else 0.0
         if published is not None and episode.published is not None:
             days = max(0.0, (published - episode.published).total_seconds() / DAY)
             # Recency is a prior for reviews that name no episode; an explicit title,
             # number or link points where it points, however old.
-            explicit = max(f.get("title", 0.0), f.get("number", 0.0), f.get("link", 0.0))
-            f["recent"] = math.exp(-days / 30) * (1.0 - explicit)
+            explicit = max(f.title, f.number, f.link)
+            f.recent = math.exp(-days / 30) * (1.0 - explicit)
     return list(found.values())
 
 
@@ -125,10 +125,10 @@ def _content(
         if rank >= _CONTENT_CANDIDATES and index not in found:
             continue
         item = found.get_or_add(index)
-        item.features["content"] = score / top
-        item.features["content_share"] = score / attainable
+        item.features.content = score / top
+        item.features.content_share = score / attainable
         if rank == 0:
-            item.features["content_margin"] = (top - second) / top
+            item.features.content_margin = (top - second) / top
 
 
 def _review_terms(a: Analysis, catalog: Catalog) -> dict[int, int]:

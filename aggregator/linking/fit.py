@@ -1,140 +1,189 @@
 """Fitting the weights of ``score.py`` on labelled reviews (development use only).
 
-Plain L2-regularised logistic regression by projected gradient descent, with the
-sign of each weight held to what the feature means (a link can only count for a
-series, a review dated before a series began only against it), so that a small
-development set cannot teach the linker that evidence is bad. Thresholds are then
-chosen to maximise F1 on the same reviews. ``fit_and_print`` prints the values in
-the form ``score.py`` holds them.
+Plain L2-regularised logistic regression by projected gradient descent, with the sign
+of each weight held to what the feature means (a link can only count for a series, a
+review dated before a series began only against it), and shrunk towards a prior
+instead of towards zero for the signals whose strength is known before any data: a
+small labelled set cannot teach the linker that a link to a show's own page is weak.
+Thresholds are then chosen to maximise F1 on the same reviews.
+
+The signs and priors are values of the feature classes (``features.py``), like the
+weights they constrain.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, fields
+from typing import Protocol
 
-from aggregator.linking import score
-from aggregator.linking.catalog import Catalog
-from aggregator.linking.linker import Linker, Scored
+from aggregator.linking.features import EpisodeFeatures, SeriesFeatures
+from aggregator.linking.linker import Scored
+from aggregator.linking.score import Weights, logistic
 
-if TYPE_CHECKING:
-    from aggregator.evaluation import Dataset
+__all__ = [
+    "EPISODE_PRIOR",
+    "EPISODE_SIGNS",
+    "SERIES_PRIOR",
+    "SERIES_SIGNS",
+    "Gold",
+    "Observation",
+    "fit",
+    "fit_logistic",
+    "format_weights",
+]
 
-__all__ = ["EPISODE_SIGNS", "SERIES_SIGNS", "fit_and_print", "fit_logistic"]
+SERIES_SIGNS = SeriesFeatures(
+    link=1, name=1, name_count=1, headline=1, share=1, people=1, first_names=1, guests=1,
+    content=1, episode=1, count=1, month=1, medium=1, compare=-1, crowd=-1, before_start=-1,
+)  # fmt: skip
+# Priors: the strengths a careful reader gives each signal before seeing any data, so
+# that a few reviews cannot talk a strong signal down. A link to the show's own pages
+# is close to proof (4); the show's name written as a name is the main way reviews say
+# what they review (2.5); naming it in the headline (1) and being the show the review
+# names most (1.5) say it is the subject, not an aside; credited people (1.5) and hosts'
+# first names together (1) identify it; a matched episode supports it (2) but is not
+# needed — half of all reviews judge a whole series; a review before the show began
+# cannot review it (-3). Everything else starts from nothing.
+SERIES_PRIOR = SeriesFeatures(
+    link=4.0, name=2.5, headline=1.0, share=1.5, people=1.5, first_names=1.0, episode=2.0,
+    before_start=-3.0,
+)  # fmt: skip
+EPISODE_SIGNS = EpisodeFeatures(
+    link=1, title=1, number=1, relative=1, guest=1, date=1, content=1, content_share=1,
+    content_margin=1, bonus=-1, recent=1,
+)  # fmt: skip
+# A link to the episode is proof (5); its title (4), its number or ordinal (3), a
+# relative reference resolved by date (3) and a guest named in full (2) point at it.
+EPISODE_PRIOR = EpisodeFeatures(link=5.0, title=4.0, number=3.0, relative=3.0, guest=2.0)
 
-SERIES_SIGNS = {
-    "link": 1, "name": 1, "name_count": 1, "people": 1, "named": 1, "person_hits": 1, "guests": 1,
-    "content": 1, "content_top": 1, "active": 1, "before_start": -1, "count": 1, "month": 1,
-    "episode": 1, "audio": 1, "coverage": 1, "crowd": -1, "compare": -1, "anchored": 1,
-    "first_names": 1,
-}  # fmt: skip
-EPISODE_SIGNS = {
-    "link": 1, "title": 1, "number": 1, "relative": 1, "guest": 1, "date": 1, "content": 1,
-    "content_share": 1, "content_margin": 1, "bonus": -1, "recent": 1,
-}  # fmt: skip
 
-# Prior means the weights shrink towards (instead of zero): a hyperlink to a show's
-# own pages is close to proof, so a few development cases must not talk it down.
-SERIES_PRIOR = {
-    "link": 4.0, "episode": 3.0, "name": 2.5, "people": 1.5, "first_names": 1.0, "anchored": 1.0,
-}  # fmt: skip
-EPISODE_PRIOR = {"link": 5.0, "title": 4.0, "number": 3.0, "relative": 3.0, "guest": 2.0}
+class Gold(Protocol):
+    """What a labelled review says is right (``aggregator.evaluation`` provides it)."""
 
-Row = tuple[Mapping[str, float], int]
+    @property
+    def series(self) -> frozenset[str]: ...  # catalog files the review reviews
+    @property
+    def must(self) -> frozenset[str]: ...  # episode guids it clearly discusses
+    @property
+    def may(self) -> frozenset[str]: ...  # guids counted neither way
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """A labelled review and every candidate the linker scored for it; ``files`` names
+    each series id by its catalog file and ``guids`` each episode id by its guid, as
+    the labels do."""
+
+    gold: Gold
+    candidates: Sequence[Scored]
+    files: Mapping[int, str]
+    guids: Mapping[int, str]
+
+
+Row = tuple[tuple[float, ...], int]
 
 
 def fit_logistic(
     rows: Sequence[Row],
-    signs: Mapping[str, int],
-    prior: Mapping[str, float] | None = None,
+    signs: tuple[float, ...],
+    prior: tuple[float, ...],
     l2: float = 1.0,
-    steps: int = 1500,
+    steps: int = 1200,
     rate: float = 0.1,
-) -> tuple[dict[str, float], float]:
+) -> tuple[tuple[float, ...], float]:
     """Weights and bias minimising log-loss + l2/2 * |w - prior|^2, with sign constraints."""
-    names = list(signs)
-    means = [(prior or {}).get(n, 0.0) for n in names]
-    x = [[row.get(n, 0.0) for n in names] for row, _ in rows]
-    y = [label for _, label in rows]
-    w = list(means)
+    n = len(signs)
+    w = list(prior)
     b = 0.0
-    m = [0.0] * (len(names) + 1)
-    v = [0.0] * (len(names) + 1)
+    m = [0.0] * (n + 1)
+    v = [0.0] * (n + 1)
+    exp = math.exp
     for step in range(1, steps + 1):
-        grad = [l2 * (wi - mi) for wi, mi in zip(w, means, strict=True)] + [0.0]
-        for xi, yi in zip(x, y, strict=True):
+        grad = [l2 * (wi - mi) for wi, mi in zip(w, prior, strict=True)] + [0.0]
+        for xi, yi in rows:
             z = b + sum(wj * xj for wj, xj in zip(w, xi, strict=True))
-            p = 1 / (1 + math.exp(-max(-60.0, min(60.0, z))))
-            d = p - yi
+            d = 1 / (1 + exp(-max(-60.0, min(60.0, z)))) - yi
+            if d == 0.0:
+                continue
             for j, xj in enumerate(xi):
-                grad[j] += d * xj
-            grad[-1] += d
+                if xj:
+                    grad[j] += d * xj
+            grad[n] += d
         # Adam (Kingma & Ba 2015), then project onto the allowed signs.
         for j, g in enumerate(grad):
             m[j] = 0.9 * m[j] + 0.1 * g
             v[j] = 0.999 * v[j] + 0.001 * g * g
-            mh = m[j] / (1 - 0.9**step)
-            vh = v[j] / (1 - 0.999**step)
-            delta = rate * mh / (math.sqrt(vh) + 1e-8)
-            if j < len(w):
+            delta = rate * (m[j] / (1 - 0.9**step)) / (math.sqrt(v[j] / (1 - 0.999**step)) + 1e-8)
+            if j < n:
                 w[j] -= delta
-                sign = signs[names[j]]
-                w[j] = max(0.0, w[j]) if sign > 0 else min(0.0, w[j])
+                w[j] = max(0.0, w[j]) if signs[j] > 0 else min(0.0, w[j])
             else:
                 b -= delta
-    return dict(zip(names, w, strict=True)), b
+    return tuple(w), b
+
+
+def fit(observations: Sequence[Observation]) -> Weights:
+    """Weights fitted on the observations: the episode model first, then the series model
+    with each series' best episode scored by it."""
+    episode_rows: list[Row] = []
+    for obs in observations:
+        for candidate in obs.candidates:
+            if obs.files[candidate.signals.series.id] not in obs.gold.series:
+                continue
+            for episode, _ in candidate.episodes:
+                guid = obs.guids[episode.episode.id]
+                if guid not in obs.gold.may:
+                    episode_rows.append((episode.features.vector(), int(guid in obs.gold.must)))
+    e_weights, e_bias = fit_logistic(episode_rows, EPISODE_SIGNS.vector(), EPISODE_PRIOR.vector())
+    series_rows: list[Row] = []
+    for obs in observations:
+        for candidate in obs.candidates:
+            best = max(
+                (logistic(e_bias, e_weights, e.features.vector()) for e, _ in candidate.episodes),
+                default=0.0,
+            )
+            features = candidate.signals.features.with_episode(best)
+            label = obs.files[candidate.signals.series.id] in obs.gold.series
+            series_rows.append((features.vector(), int(label)))
+    s_weights, s_bias = fit_logistic(series_rows, SERIES_SIGNS.vector(), SERIES_PRIOR.vector())
+    return Weights(
+        series=SeriesFeatures(*s_weights),
+        series_bias=s_bias,
+        series_threshold=_threshold([(logistic(s_bias, s_weights, x), y) for x, y in series_rows]),
+        episode=EpisodeFeatures(*e_weights),
+        episode_bias=e_bias,
+        episode_threshold=_threshold(
+            [(logistic(e_bias, e_weights, x), y) for x, y in episode_rows]
+        ),
+    )
+
+
+def format_weights(weights: Weights) -> str:
+    """``weights`` as the Python source ``score.py`` holds them."""
+
+    def block(attr: str, value: SeriesFeatures | EpisodeFeatures) -> list[str]:
+        lines = [f"    {attr}={type(value).__name__}("]
+        lines += [f"        {f.name}={getattr(value, f.name):.2f}," for f in fields(value)]
+        return [*lines, "    ),"]
+
+    return "\n".join(
+        [
+            "WEIGHTS = Weights(",
+            *block("series", weights.series),
+            f"    series_bias={weights.series_bias:.2f},",
+            f"    series_threshold={weights.series_threshold:.2f},",
+            *block("episode", weights.episode),
+            f"    episode_bias={weights.episode_bias:.2f},",
+            f"    episode_threshold={weights.episode_threshold:.2f},",
+            ")",
+        ]
+    )
 
 
 def _f1(tp: int, fp: int, fn: int) -> float:
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-
-
-def fit_and_print(dataset: Dataset) -> str:
-    """Fit on ``dataset`` and return the new constants as Python source."""
-    linker = Linker(Catalog.build(dataset.series))
-    scored: list[tuple[object, list[Scored]]] = [
-        (labelled, linker.score(labelled.review)) for labelled in dataset.reviews
-    ]
-    episode_rows: list[Row] = []
-    for labelled, candidates in scored:
-        for candidate in candidates:
-            if dataset.files[candidate.signals.series.id] not in labelled.series:  # type: ignore[attr-defined]
-                continue
-            for episode, _ in candidate.episodes:
-                guid = dataset.guids[episode.episode.id]
-                if guid in labelled.may:  # type: ignore[attr-defined]
-                    continue
-                episode_rows.append((dict(episode.features), int(guid in labelled.must)))  # type: ignore[attr-defined]
-    e_weights, e_bias = fit_logistic(episode_rows, EPISODE_SIGNS, EPISODE_PRIOR)
-    series_rows: list[Row] = []
-    for labelled, candidates in scored:
-        for candidate in candidates:
-            features = dict(candidate.signals.features)
-            features["episode"] = max(
-                (score._logistic(e_bias, e_weights, e.features) for e, _ in candidate.episodes),
-                default=0.0,
-            )
-            label = dataset.files[candidate.signals.series.id] in labelled.series  # type: ignore[attr-defined]
-            series_rows.append((features, int(label)))
-    s_weights, s_bias = fit_logistic(series_rows, SERIES_SIGNS, SERIES_PRIOR)
-    s_threshold = _threshold([(score._logistic(s_bias, s_weights, f), y) for f, y in series_rows])
-    e_threshold = _threshold([(score._logistic(e_bias, e_weights, f), y) for f, y in episode_rows])
-    lines = [
-        f"# fitted on {len(dataset.reviews)} reviews: {len(series_rows)} series rows, "
-        f"{len(episode_rows)} episode rows"
-    ]
-    lines.append("SERIES_WEIGHTS = {")
-    lines += [f'    "{k}": {v:.2f},' for k, v in s_weights.items()]
-    lines.append("}")
-    lines.append(f"SERIES_BIAS = {s_bias:.2f}")
-    lines.append(f"SERIES_THRESHOLD = {s_threshold:.2f}")
-    lines.append("EPISODE_WEIGHTS = {")
-    lines += [f'    "{k}": {v:.2f},' for k, v in e_weights.items()]
-    lines.append("}")
-    lines.append(f"EPISODE_BIAS = {e_bias:.2f}")
-    lines.append(f"EPISODE_THRESHOLD = {e_threshold:.2f}")
-    return "\n".join(lines)
 
 
 def _threshold(pairs: Sequence[tuple[float, int]]) -> float:

@@ -15,9 +15,9 @@ from aggregator.linking.candidates import SeriesSignals, series_candidates
 from aggregator.linking.catalog import Catalog
 from aggregator.linking.episodes import EpisodeSignals, episode_signals
 from aggregator.linking.score import (
-    EPISODE_THRESHOLD,
     MENTION_NAMENESS,
-    SERIES_THRESHOLD,
+    WEIGHTS,
+    Weights,
     episode_score,
     series_score,
 )
@@ -51,27 +51,29 @@ class Scored:
 
 
 class Linker:
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, weights: Weights = WEIGHTS) -> None:
         self.catalog = catalog
+        self.weights = weights
 
     def link(self, review: ReviewDocument) -> list[LinkProposal]:
         proposals: list[LinkProposal] = []
+        weights = self.weights
         for scored in self.score(review):
             signals = scored.signals
             sid = signals.series.id
-            if scored.score >= SERIES_THRESHOLD:
+            if scored.score >= weights.series_threshold:
                 proposals.append(
                     LinkProposal(sid, None, Relation.REVIEWS, scored.score, _tidy(signals.evidence))
                 )
                 for episode, score in scored.episodes:
-                    if score >= EPISODE_THRESHOLD:
+                    if score >= weights.episode_threshold:
                         evidence = _tidy(episode.evidence) or _tidy(signals.evidence)[:1]
                         proposals.append(
                             LinkProposal(sid, episode.episode.id, Relation.REVIEWS, score, evidence)
                         )
             else:
-                named = signals.features.get("name", 0.0)
-                linked = signals.features.get("link", 0.0)
+                named = signals.features.name
+                linked = signals.features.link
                 if named >= MENTION_NAMENESS or linked >= 1.0:
                     evidence = tuple(
                         e
@@ -92,18 +94,19 @@ class Linker:
         candidates = list(series_candidates(a, self.catalog).values())
         # Episodes are looked at in the most promising series only (by the score without
         # episode evidence): the work stays bounded however many shows share a word.
-        candidates.sort(key=lambda s: -series_score({**s.features, "episode": 0.0}))
+        weights = self.weights
+        candidates.sort(key=lambda s: -series_score(s.features.with_episode(0.0), weights))
         for rank, signals in enumerate(candidates):
             if rank >= _EPISODE_CANDIDATES:
-                signals.features["episode"] = 0.0
-                found.append(Scored(signals, series_score(signals.features), []))
+                signals.features.episode = 0.0
+                found.append(Scored(signals, series_score(signals.features, weights), []))
                 continue
             episodes = [
-                (e, episode_score(e.features)) for e in episode_signals(a, signals, self.catalog)
+                (e, episode_score(e.features, weights)) for e in episode_signals(a, signals, self.catalog)
             ]
             episodes.sort(key=lambda item: -item[1])
-            signals.features["episode"] = episodes[0][1] if episodes else 0.0
-            found.append(Scored(signals, series_score(signals.features), episodes))
+            signals.features.episode = episodes[0][1] if episodes else 0.0
+            found.append(Scored(signals, series_score(signals.features, weights), episodes))
         found.sort(key=lambda s: -s.score)
         return found
 
