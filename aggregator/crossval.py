@@ -109,8 +109,7 @@ def format_breakdown(dataset: Dataset, ours: Link, baseline: Link) -> str:
         negatives = f"{s.negatives_abstained}/{s.negatives}" if s.negatives else "-"
         positive = any(r.series for r in part.reviews)
         cells = (
-            f"{s.series.precision:7.2f}{s.series.recall:7.2f}{s.series.f1:7.2f}"
-            f"{s.episodes.f1:7.2f}"
+            f"{s.series.precision:7.2f}{s.series.recall:7.2f}{s.series.f1:7.2f}{s.episodes.f1:7.2f}"
             if positive
             else f"{'-':>7}" * 4
         )
@@ -174,9 +173,7 @@ def baseline_for(tune: Dataset) -> Link:
     return memo(bm25_baseline(tune))
 
 
-def report(
-    named: Sequence[tuple[str, Dataset]], *, errors: bool = False, cv: bool = False
-) -> str:
+def report(named: Sequence[tuple[str, Dataset]], *, errors: bool = False, cv: bool = False) -> str:
     """The figures of each labelled set beside the BM25 baseline, broken down by trait:
     the part one may tune on, then the held-out part (figures only: its errors are never
     listed). With ``cv``, leave-series-out figures of each tune part, fitted on its other

@@ -59,6 +59,30 @@ OTHER_MEDIUM_WORDS = word_set(
     hardback publisher print page pages column columnist newspaper article
     """
 )
+# Which medium the review is about, for telling a review of a podcast from a review of
+# its TV adaptation or from news of the case it covered: words only a text about
+# listening uses, against words only a text about watching or reading uses. Episodes,
+# seasons, hosts, finales and premieres belong to TV as much as to podcasts, so they
+# are in neither list (they are in AUDIO_WORDS above, which says "a show"). Written
+# folded, as tokens are (accents stripped).
+LISTENING_WORDS = word_set(
+    """
+    podcast podcasts podcasting podcaster podcasters listen listened listening listener
+    listeners audio headphones earbuds ears narrator narration download downloaded
+    subscribe subscribed mp3 pod pods horen hoeren gehort gehoert anhoren horer horerin
+    horerinnen horspiel ecouter ecoute auditeur auditeurs balado
+    luisteren luisteraars lytte lyttar lyttere spotify stitcher itunes overcast
+    """
+)
+VIEWING_WORDS = word_set(
+    """
+    film films movie movies cinema netflix hbo hulu epix bravo showtime television tv
+    screen screens viewers viewer watch watched watching actor actors actress actresses
+    starring cast director directed adaptation dramatization dramatisation scene scenes
+    novel novels book books paperback hardback hardcover fernsehen fernsehserie
+    zuschauer serie kino buch roman
+    """
+)
 _EMPHASIS = re.compile(r"<(em|i|cite|b|strong)\b[^>]*>(.*?)</\1\s*>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 
@@ -82,7 +106,7 @@ class Analysis:
     dates: list[DateRef]
     names: list[NameHit]
     query: dict[str, float]
-    audio: float  # audio words minus other-medium words, per 100 words
+    audio: float  # listening words against viewing and reading words, -1..1
     words: int
     starts: list[int] = field(default_factory=list)  # token start offsets, for bisect
     term_counts: Counter[str] = field(default_factory=Counter)  # retrieval terms of text
@@ -139,8 +163,8 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
     )
     words = [t.norm for t in tokens if t.norm.isalpha()]
     counts = Counter(terms(text))
-    audio = sum(1 for w in words if w in AUDIO_WORDS)
-    other = sum(1 for w in words if w in OTHER_MEDIUM_WORDS)
+    audio = sum(1 for w in words if w in LISTENING_WORDS)
+    other = sum(1 for w in words if w in VIEWING_WORDS)
     return Analysis(
         review=review,
         text=text,
@@ -161,7 +185,7 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
         # (candidates._people drops the other single-word hits).
         names=catalog.names.match(text, tokens, cased, _common(catalog), catalog.credited),
         query=_query(counts, catalog),
-        audio=100.0 * (audio - other) / max(len(words), 50),
+        audio=(audio - other) / max(audio + other, 3),
         words=len(words),
         starts=[t.start for t in tokens],
         term_counts=counts,

@@ -96,7 +96,7 @@ def series_candidates(a: Analysis, catalog: Catalog) -> dict[int, SeriesSignals]
     uses = {sid: _uses(s) for sid, s in found.items()}
     all_uses = sum(uses.values())
     slug = _url_words(a)
-    medium = max(-1.0, min(1.0, a.audio / 5.0))
+    medium = a.audio
     for signals in found.values():
         f = signals.features
         sid = signals.series.id
@@ -114,6 +114,9 @@ def series_candidates(a: Analysis, catalog: Catalog) -> dict[int, SeriesSignals]
         if not f.headline and good and slug and _in_slug(signals.series, slug):
             f.headline = 1.0
         f.medium = medium
+        # A show's name in a text about a TV series, a film or a book is most often the
+        # name of the adaptation: the same name, another medium.
+        f.screen = f.name * max(0.0, -medium)
         _dates(a, signals)
     return found
 

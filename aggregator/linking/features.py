@@ -41,7 +41,8 @@ class SeriesFeatures:
     episode: float = 0.0  # best episode score within the show
     count: float = 0.0  # "a ten-episode series" agrees (+1) or disagrees (-1)
     month: float = 0.0  # "released in April 2018": episodes came out that month
-    medium: float = 0.0  # audio words minus film/TV/print words in the review, -1..1
+    medium: float = 0.0  # listening words against viewing and reading words, -1..1
+    screen: float = 0.0  # the name used in a review about watching or reading: name x -medium
     compare: float = 0.0  # share of the name's uses after "like", "than", "as", ...
     crowd: float = 0.0  # log(1 + other shows named as much as this one): roundups
     before_start: float = 0.0  # the review predates the show's first episode

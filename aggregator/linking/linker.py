@@ -102,7 +102,8 @@ class Linker:
                 found.append(Scored(signals, series_score(signals.features, weights), []))
                 continue
             episodes = [
-                (e, episode_score(e.features, weights)) for e in episode_signals(a, signals, self.catalog)
+                (e, episode_score(e.features, weights))
+                for e in episode_signals(a, signals, self.catalog)
             ]
             episodes.sort(key=lambda item: -item[1])
             signals.features.episode = episodes[0][1] if episodes else 0.0
