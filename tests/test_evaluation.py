@@ -115,17 +115,18 @@ def test_linker_meets_the_targets_on_the_development_set(
 ) -> None:
     ids = [r.id for r in dataset.reviews]
     scores = _scores(dataset, ours, ids)
-    assert scores.series.f1 >= 0.95
-    assert scores.episodes.f1 >= 0.85
-    assert scores.negatives_abstained == scores.negatives == 21
-    train, held_out = split(dataset)
+    # The weights are fitted on this set and on the tune part of the blind set of real
+    # reviews together (docs/linker.md): the dev set alone gave 0.993 / 0.971 / 21 of 21
+    # with weights that missed a third of real reviews of whole series. These floors
+    # are today's figures (0.943 / 0.936 / 16 of 21), so a change that loses ground here
+    # fails.
+    assert scores.series.f1 >= 0.94
+    assert scores.episodes.f1 >= 0.93
+    assert scores.negatives == 21 and scores.negatives_abstained >= 16
+    train, _ = split(dataset)
     baseline = evaluate(dataset, bm25_baseline(dataset.subset(train)))
     assert scores.series.f1 - baseline.series.f1 >= 0.25
     assert scores.episodes.f1 - baseline.episodes.f1 >= 0.25
-    # The weights were fitted on the training two-thirds; the rest must hold up too.
-    unseen = _scores(dataset, ours, held_out)
-    assert unseen.series.f1 >= 0.9 and unseen.episodes.f1 >= 0.8
-    assert unseen.negatives_abstained == unseen.negatives
 
 
 def test_every_evidence_span_is_exact(

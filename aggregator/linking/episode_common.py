@@ -49,10 +49,9 @@ class EpisodeSignals:
     evidence: list[Evidence] = field(default_factory=list)
 
     def put(self, name: EpisodeFeature, value: float, evidence: Evidence | None = None) -> None:
-        if self.features.raise_to(name, value):
-            if evidence is not None:
-                self.evidence = [e for e in self.evidence if e.kind != evidence.kind]
-                self.evidence.append(evidence)
+        if self.features.raise_to(name, value) and evidence is not None:
+            self.evidence = [e for e in self.evidence if e.kind != evidence.kind]
+            self.evidence.append(evidence)
 
 
 class Found(dict[int, EpisodeSignals]):

@@ -1,0 +1,52 @@
+"""Reviews that review nothing the linker could know: a clear abstention, no crash."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from aggregator.evaluation import load_dataset
+from aggregator.extract import extract_document
+from aggregator.linking import Catalog, Linker
+from aggregator.types import Relation
+
+DEV = Path(__file__).resolve().parent / "data" / "linking"
+
+
+@pytest.fixture(scope="module")
+def linker() -> Linker:
+    return Linker(Catalog.build(load_dataset(DEV).series))
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("twenty-words.txt", b"I tried it on the train this morning and honestly it was fine, "
+         b"nothing more to say, maybe later."),
+        ("long.txt", ("a quiet afternoon walk by the river " * 28_000).encode()),
+        ("cyrillic.txt", "Очень интересный выпуск, слушал всю дорогу до работы. " .encode() * 40),
+        ("cjk.txt", "今日は長い散歩をして、川のそばで本を読みました。".encode() * 60),
+        ("empty-page.html", b"<html><head><title></title></head><body><nav><a href='/'>Home"
+         b"</a></nav><div></div><footer>&copy;</footer></body></html>"),
+    ],
+)  # fmt: skip
+def test_text_about_nothing_known_gets_no_link(linker: Linker, name: str, data: bytes) -> None:
+    review = extract_document(data, filename=name, published=datetime(2019, 5, 1, tzinfo=UTC))
+    proposals = linker.link(review)
+    assert not [p for p in proposals if p.relation is Relation.REVIEWS]
+
+
+def test_a_name_alone_in_two_hundred_thousand_characters_is_read(linker: Linker) -> None:
+    # The linker reads a bounded prefix of a huge review; a review of the show at the
+    # start is still linked, and the rest costs nothing.
+    head = "Caliphate, the New York Times podcast by Rukmini Callimachi, is gripping. "
+    review = extract_document(
+        (head * 3 + "filler words about nothing " * 8_000).encode(),
+        filename="big.txt",
+        published=datetime(2018, 7, 1, tzinfo=UTC),
+    )
+    assert len(review.text) >= 200_000
+    reviewed = [p for p in linker.link(review) if p.relation is Relation.REVIEWS]
+    assert reviewed and reviewed[0].episode_id is None
