@@ -77,10 +77,37 @@ LISTENING_WORDS = word_set(
 VIEWING_WORDS = word_set(
     """
     film films movie movies cinema netflix hbo hulu epix bravo showtime television tv
-    screen screens viewers viewer watch watched watching actor actors actress actresses
-    starring cast director directed adaptation dramatization dramatisation scene scenes
-    novel novels book books paperback hardback hardcover fernsehen fernsehserie
-    zuschauer serie kino buch roman
+    screen screens onscreen viewers viewer watch watched watching actor actors
+    actress actresses starring cast casting director directs directed adaptation
+    dramatization dramatisation scene scenes recap recaps miniseries sitcom showrunner
+    performance performances novel novels book books paperback hardback
+    hardcover fernsehen fernsehserie zuschauer serie kino buch roman verfilmung
+    schauspieler schauspielerin
+    """
+)
+_HEADLINE_WEIGHT = 3
+# Is the text a review at all? A review judges and speaks to its reader: words of
+# judgement and the first and second person, in the languages reviews come in. News of
+# the case a show covered, or of its makers, reports what others said instead.
+OPINION_WORDS = word_set(
+    """
+    i me my mine myself you your yours we us our recommend recommended recommending
+    gripping compelling riveting fascinating brilliant excellent superb great good
+    bad boring addictive engrossing masterful beautifully worth enjoyed enjoy loved
+    love favorite favourite best worst disappointing disappointed annoying hooked
+    binge binged mustlisten underwhelming overrated fantastic amazing wonderful
+    ich mir mich mein meine du dich dein ihr euch wir uns empfehlen empfehlung
+    empfehlenswert horenswert gelungen grossartig toll langweilig genial fesselnd
+    spannend packend unbedingt je moi mon ma mes tu vous nous recommande passionnant
+    captivant genial ennuyeux
+    """
+)
+REPORTING_WORDS = word_set(
+    """
+    said says told according court judge judges police prosecutor prosecutors
+    prosecution lawyer lawyers attorney attorneys spokesperson spokesman spokeswoman
+    statement announced reported conviction convicted sentenced trial charges charged
+    sagte sagt erklarte laut gericht richter polizei staatsanwaltschaft anwalt
     """
 )
 _EMPHASIS = re.compile(r"<(em|i|cite|b|strong)\b[^>]*>(.*?)</\1\s*>", re.IGNORECASE | re.DOTALL)
@@ -107,6 +134,7 @@ class Analysis:
     names: list[NameHit]
     query: dict[str, float]
     audio: float  # listening words against viewing and reading words, -1..1
+    opinion: float  # words of judgement and address against words of reporting, -1..1
     words: int
     starts: list[int] = field(default_factory=list)  # token start offsets, for bisect
     term_counts: Counter[str] = field(default_factory=Counter)  # retrieval terms of text
@@ -163,8 +191,15 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
     )
     words = [t.norm for t in tokens if t.norm.isalpha()]
     counts = Counter(terms(text))
+    # The headline says what is reviewed ("TV Review: The Dropout"): its words count
+    # as much as a paragraph's worth of the body's.
+    head = [t.norm for t in tokens if t.start < title_end and t.norm.isalpha()]
     audio = sum(1 for w in words if w in LISTENING_WORDS)
+    audio += _HEADLINE_WEIGHT * sum(1 for w in head if w in LISTENING_WORDS)
     other = sum(1 for w in words if w in VIEWING_WORDS)
+    other += _HEADLINE_WEIGHT * sum(1 for w in head if w in VIEWING_WORDS)
+    opinion = sum(1 for w in words if w in OPINION_WORDS)
+    reporting = sum(1 for w in words if w in REPORTING_WORDS)
     return Analysis(
         review=review,
         text=text,
@@ -186,6 +221,7 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
         names=catalog.names.match(text, tokens, cased, _common(catalog), catalog.credited),
         query=_query(counts, catalog),
         audio=(audio - other) / max(audio + other, 3),
+        opinion=(opinion - 2 * reporting) / max(opinion + 2 * reporting, 5),
         words=len(words),
         starts=[t.start for t in tokens],
         term_counts=counts,

@@ -117,6 +117,7 @@ def series_candidates(a: Analysis, catalog: Catalog) -> dict[int, SeriesSignals]
         # A show's name in a text about a TV series, a film or a book is most often the
         # name of the adaptation: the same name, another medium.
         f.screen = f.name * max(0.0, -medium)
+        f.opinion = a.opinion
         _dates(a, signals)
     return found
 

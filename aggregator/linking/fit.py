@@ -36,7 +36,8 @@ __all__ = [
 
 SERIES_SIGNS = SeriesFeatures(
     link=1, name=1, name_count=1, headline=1, share=1, people=1, first_names=1, guests=1,
-    content=1, episode=1, count=1, month=1, medium=1, screen=-1, compare=-1, crowd=-1,
+    content=1, episode=1, count=1, month=1, medium=1, screen=-1, opinion=1, compare=-1,
+    crowd=-1,
     before_start=-1,
 )  # fmt: skip
 # Priors: the strengths a careful reader gives each signal before seeing any data, so
@@ -45,11 +46,12 @@ SERIES_SIGNS = SeriesFeatures(
 # what they review (2.5); naming it in the headline (1) and being the show the review
 # names most (1.5) say it is the subject, not an aside; credited people (1.5) and hosts'
 # first names together (1) identify it; a matched episode supports it (2) but is not
-# needed — half of all reviews judge a whole series; a review before the show began
-# cannot review it (-3). Everything else starts from nothing.
+# needed — half of all reviews judge a whole series; the show's name in a text about
+# watching or reading is most often its TV adaptation's or a book's (-3); a review
+# before the show began cannot review it (-3). Everything else starts from nothing.
 SERIES_PRIOR = SeriesFeatures(
     link=4.0, name=2.5, headline=1.0, share=1.5, people=1.5, first_names=1.0, episode=2.0,
-    before_start=-3.0,
+    screen=-3.0, before_start=-3.0,
 )  # fmt: skip
 EPISODE_SIGNS = EpisodeFeatures(
     link=1, title=1, number=1, relative=1, guest=1, date=1, content=1, content_share=1,
