@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.evaluation import load_dataset
-from aggregator.extract import extract_document
+from aggregator.reviews.extract import extract_document
 from aggregator.linking import Catalog, Linker
 from aggregator.types import Relation
 
