@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.evaluation import (
+from aggregator.evaluation.dataset import (
     PRF,
     Dataset,
     Scores,

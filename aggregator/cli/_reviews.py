@@ -156,7 +156,7 @@ def evaluate_command(
 ) -> None:
     """Score the linker, and a plain BM25 baseline, on a labelled set, side by side."""
     # Imported here: evaluation reads whole catalogs, which only this command needs.
-    from aggregator.evaluation import (
+    from aggregator.evaluation.dataset import (
         bm25_baseline,
         evaluate,
         format_errors,

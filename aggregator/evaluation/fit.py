@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
+from aggregator.evaluation.dataset import Dataset
 from aggregator.linking import score
 from aggregator.linking.catalog import Catalog
 from aggregator.linking.linker import Linker, Scored
-
-if TYPE_CHECKING:
-    from aggregator.evaluation import Dataset
 
 __all__ = ["EPISODE_SIGNS", "SERIES_SIGNS", "fit_and_print", "fit_logistic"]
 
