@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from aggregator.evaluation import load_dataset
+from aggregator.evaluation.dataset import load_dataset
 from aggregator.linking.names import extract_names
 from aggregator.linking.text import STOPWORDS, fold
 from aggregator.types import CatalogEpisode, CatalogSeries, HyperLink, Person, ReviewDocument
@@ -252,7 +252,7 @@ def load_real() -> tuple[list[CatalogSeries], list[ReviewDocument]]:
     """The dev set's catalog and reviews, plus the real feeds it does not already hold
     (another snapshot of a show already there would split its links in two).
 
-    Feeds are read with ``aggregator.evaluation.load_dataset`` (our parser and its
+    Feeds are read with ``aggregator.evaluation.dataset.load_dataset`` (our parser and its
     conversion to ``CatalogSeries``); ids are renumbered to be unique across both.
     """
     dev = load_dataset(DEV_SET)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aggregator.evaluation import Dataset, evaluate, load_dataset
+from aggregator.evaluation.dataset import Dataset, evaluate, load_dataset
 from aggregator.linking import Catalog, Linker
 from aggregator.linking.baseline import PlainBM25, _query
 from aggregator.types import CatalogSeries

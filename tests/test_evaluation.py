@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.evaluation import (
+from aggregator.evaluation.dataset import (
     PRF,
     Dataset,
     Scores,
@@ -170,7 +170,6 @@ def test_news_and_other_shows_link_to_nothing(
     linked = {
         labelled.id
         for labelled in dataset.reviews
-        if not labelled.series
-        and any(p.relation is Relation.REVIEWS for p in ours[labelled.id])
+        if not labelled.series and any(p.relation is Relation.REVIEWS for p in ours[labelled.id])
     }
     assert linked == _NEGATIVES_STILL_LINKED

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.crossval import TRAITS, folds, memo, report
-from aggregator.evaluation import Dataset, bm25_baseline, evaluate, load_dataset
+from aggregator.evaluation.crossval import TRAITS, folds, memo, report
+from aggregator.evaluation.dataset import Dataset, bm25_baseline, evaluate, load_dataset
 from aggregator.linking import Catalog, Linker
 from aggregator.types import ReviewDocument
 

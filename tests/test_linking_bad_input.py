@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.evaluation import load_dataset
-from aggregator.reviews.extract import extract_document
+from aggregator.evaluation.dataset import load_dataset
 from aggregator.linking import Catalog, Linker
+from aggregator.reviews.extract import extract_document
 from aggregator.types import Relation
 
 DEV = Path(__file__).resolve().parent / "data" / "linking"

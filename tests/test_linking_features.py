@@ -10,20 +10,20 @@ from typing import get_args
 
 import pytest
 
-from aggregator.evaluation import load_dataset
+from aggregator.evaluation.dataset import load_dataset
+from aggregator.evaluation.fit import (
+    EPISODE_PRIOR,
+    EPISODE_SIGNS,
+    SERIES_PRIOR,
+    SERIES_SIGNS,
+    fit_logistic,
+)
 from aggregator.linking import Catalog, Linker
 from aggregator.linking.features import (
     EpisodeFeature,
     EpisodeFeatures,
     SeriesFeatures,
     feature_names,
-)
-from aggregator.linking.fit import (
-    EPISODE_PRIOR,
-    EPISODE_SIGNS,
-    SERIES_PRIOR,
-    SERIES_SIGNS,
-    fit_logistic,
 )
 from aggregator.linking.score import WEIGHTS, episode_score, series_score
 

@@ -170,9 +170,9 @@ def evaluate_command(
     make reviews hard.
     """
     # Imported here: evaluation reads whole catalogs, which only this command needs.
-    from aggregator.crossval import fit_sets, report
-    from aggregator.evaluation import load_dataset
-    from aggregator.linking.fit import format_weights
+    from aggregator.evaluation.crossval import fit_sets, report
+    from aggregator.evaluation.dataset import load_dataset
+    from aggregator.evaluation.fit import format_weights
 
     named = []
     for path in datasets:

@@ -3,8 +3,8 @@
 ``SeriesFeatures`` describes one candidate series of a review, ``EpisodeFeatures`` one
 candidate episode. The producers (``candidates.py``, ``episodes.py`` and the modules
 behind it) fill them in; ``score.py`` holds its weights as values of the same classes,
-and ``fit.py`` its signs and priors, so a feature cannot be produced and then forgotten
-by the scorer or the fitter (a test checks that the three agree).
+and ``evaluation/fit.py`` its signs and priors, so a feature cannot be produced and
+then forgotten by the scorer or the fitter (a test checks that the three agree).
 
 Fewer, stronger signals: a series' score rests on whether the review names the show as
 a show, how much of the review is about it rather than about other shows, links and

@@ -1,28 +1,26 @@
 """Score a linker on a labelled development set, beside a plain BM25 baseline.
 
-The set's format is defined in ``../shared/data/dev/linking/README.md``:
+The set's format is defined in ``tests/data/linking/README.md`` (and the optional
+fields for traits and a held-out split in ``tests/data/blind/README.md``):
 ``catalog/*.xml`` (podcast feeds), ``reviews/<file>`` and ``labels.json``. Scoring:
 precision, recall and F1 over (review, series) pairs with relation ``reviews`` and
 over (review, episode guid) pairs, where a guid in ``episodes_may`` counts neither
 way; a negative (no reviewed series) is right when it gets no ``reviews`` link.
 
-``python -m aggregator.evaluation DIR`` prints the report; ``--errors`` lists what
-went wrong per review. ``aggregator eval`` adds cross-validation, the breakdown by
-trait and fitting (``aggregator.crossval``).
+``aggregator eval DIR...`` prints the report (``crossval.report``); ``fit`` refits
+the weights of ``linking/score.py``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from aggregator.feeds.parse import parse_feed
-from aggregator.linking import Catalog, Linker
 from aggregator.linking.baseline import PlainBM25
 from aggregator.reviews.extract import extract_document
 from aggregator.sanitize import html_to_text
@@ -372,28 +370,3 @@ def format_errors(scores: Scores) -> str:
         ]
         lines.append(f"{e.id}: " + "; ".join(parts))
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m aggregator.evaluation")
-    parser.add_argument("directory", type=Path)
-    parser.add_argument("--errors", action="store_true", help="list the errors per review")
-    args = parser.parse_args(argv)
-    dataset = load_dataset(args.directory)
-    train, held_out = split(dataset)
-    linker = Linker(Catalog.build(dataset.series))
-    for name, part in (
-        ("all reviews", dataset),
-        ("training two-thirds", dataset.subset(train)),
-        ("held-out third", dataset.subset(held_out)),
-    ):
-        baseline = bm25_baseline(dataset.subset(train))
-        ours = evaluate(part, linker.link)
-        print(format_report(ours, evaluate(part, baseline), f"== {name} ({len(part.reviews)})"))
-        if args.errors and name == "all reviews":
-            print(format_errors(ours))
-        print()
-
-
-if __name__ == "__main__":
-    main()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from aggregator.evaluation import (
+from aggregator.evaluation.dataset import (
     Dataset,
     LabelledReview,
     Link,
@@ -23,8 +23,8 @@ from aggregator.evaluation import (
     format_errors,
     format_report,
 )
+from aggregator.evaluation.fit import Observation, fit
 from aggregator.linking import Catalog, Linker
-from aggregator.linking.fit import Observation, fit
 from aggregator.linking.score import Weights
 from aggregator.types import LinkProposal, ReviewDocument
 
