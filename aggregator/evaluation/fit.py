@@ -42,15 +42,17 @@ SERIES_SIGNS = SeriesFeatures(
 )  # fmt: skip
 # Priors: the strengths a careful reader gives each signal before seeing any data, so
 # that a few reviews cannot talk a strong signal down. A link to the show's own pages
-# is close to proof (4); the show's name written as a name is the main way reviews say
-# what they review (2.5); naming it in the headline (1) and being the show the review
-# names most (1.5) say it is the subject, not an aside; credited people (1.5) and hosts'
-# first names together (1) identify it; a matched episode supports it (2) but is not
-# needed — half of all reviews judge a whole series; the show's name in a text about
-# watching or reading is most often its TV adaptation's or a book's (-3); a review
-# before the show began cannot review it (-3). Everything else starts from nothing.
+# is close to proof: alone, with nothing else said, it carries a review over the
+# threshold (6, against a bias near -6). The show's name written as a name is the main
+# way reviews say what they review (2.5); naming it in the headline (1) and being the
+# show the review is most about (1.5) say it is the subject, not an aside; credited
+# people (1.5) and hosts' first names together (1) identify it; a matched episode
+# supports it (2) but is not needed: half of all reviews judge a whole series. The
+# show's name in a text about watching or reading is most often its TV adaptation's or
+# a book's (-3); a review before the show began cannot review it (-3). Everything else
+# starts from nothing.
 SERIES_PRIOR = SeriesFeatures(
-    link=4.0, name=2.5, headline=1.0, share=1.5, people=1.5, first_names=1.0, episode=2.0,
+    link=6.0, name=2.5, headline=1.0, share=1.5, people=1.5, first_names=1.0, episode=2.0,
     screen=-3.0, before_start=-3.0,
 )  # fmt: skip
 EPISODE_SIGNS = EpisodeFeatures(

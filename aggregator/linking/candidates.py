@@ -122,9 +122,19 @@ def series_candidates(a: Analysis, catalog: Catalog) -> dict[int, SeriesSignals]
     return found
 
 
+# A credited person named counts half a use of the show's name towards how much of the
+# review is about the show: "Challimachi travels to Iraq" is about Caliphate, though
+# less surely than its name.
+_PERSON_USE = 0.5
+
+
 def _uses(signals: SeriesSignals) -> float:
-    """How much the review names the show: its uses as a name, each by its nameness."""
-    return sum(o.nameness for o in signals.occurrences if o.nameness >= _AS_NAME)
+    """How much the review is about the show: its name's uses, each by its nameness,
+    except in a comparison ("as gripping as Serial" is about the other show), and the
+    uses of its credited people's names."""
+    named = sum(o.nameness for o in signals.occurrences if o.nameness >= _AS_NAME and not o.compare)
+    people = sum(1 for e in signals.evidence if e.kind == "person")
+    return named + _PERSON_USE * people
 
 
 def _url_words(a: Analysis) -> tuple[str, ...]:
