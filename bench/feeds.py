@@ -45,7 +45,7 @@ from poll import big_feed, free_port  # bench/ is not a package: found via sys.p
 
 from aggregator.app import App, make_app
 from aggregator.settings import Settings
-from aggregator.syndicate_http import build_router, series_feed_bytes
+from aggregator.syndicate.routes import build_router, series_feed_bytes
 from aggregator.types import Evidence, FeedKind, LinkProposal, Relation, ReviewDocument
 
 REVIEW_TEXT = (

@@ -3,7 +3,7 @@
 Next to the narrower property tests elsewhere (arbitrary bytes and mutated feeds in
 ``test_parse.py``, arbitrary text to the linker in ``test_linking_linker.py``, to
 review intake in ``test_extract.py``, fixed script payloads in ``test_web_xss.py`` and
-``test_syndicate_http.py``), this module follows hostile input all the way:
+``test_syndicate_routes.py``), this module follows hostile input all the way:
 
 - feeds that are almost valid but carry hostile values (numbers past any column,
   control characters, NUL, references to no character, deep nesting) parse to a feed
@@ -49,7 +49,7 @@ from aggregator.linking import Catalog, Linker
 from aggregator.reviews.extract import MAX_REVIEW_BYTES
 from aggregator.settings import HttpSettings, Settings
 from aggregator.storage import Storage
-from aggregator.syndicate_http import build_router as build_feeds_router
+from aggregator.syndicate.routes import build_router as build_feeds_router
 from aggregator.types import (
     FeedKind,
     HyperLink,

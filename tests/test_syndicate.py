@@ -1,7 +1,7 @@
 """The combined feeds as documents: what goes in comes out, escaped and sanitized.
 
 Pure rendering, from records built here by hand; the served feeds, read by real
-clients, are in test_syndicate_http.py.
+clients, are in test_syndicate_routes.py.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from aggregator.syndicate import (
+from aggregator.syndicate.render import (
     AGG_NS,
     ITUNES_NS,
     PODCAST_NS,

@@ -10,7 +10,7 @@ import podcastparser  # type: ignore[import-untyped]
 import pytest
 from lxml import etree  # type: ignore[import-untyped]
 
-from aggregator.syndicate import AGG_NS
+from aggregator.syndicate.render import AGG_NS
 from tests.cli_support import Cli
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -22,7 +22,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from aggregator.app import App, make_app
-from aggregator.http import create_http_app
+from aggregator.server import create_http_app
 from aggregator.settings import HttpSettings, Settings
 from aggregator.types import FeedKind, LinkRecord, LinkStatus, Relation
 

@@ -1,7 +1,7 @@
 """The JSON API: feeds, series, episodes, reviews, links and search under ``/api``,
 plus ``/healthz`` and ``/metrics``.
 
-``build_router(app)`` gives one FastAPI router; ``aggregator.http`` includes it in
+``build_router(app)`` gives one FastAPI router; ``aggregator.server`` includes it in
 the application it serves. Errors are ``{"error": "..."}`` with a fitting status
 (``_errors``); writes need the token (``auth``); feeds and review pages named
 through the API are fetched only from public addresses (``ssrf``).

@@ -215,7 +215,7 @@ def run(
     # Imported here: the web stack is only needed by the service.
     import uvicorn
 
-    from aggregator.http import Server, create_http_app
+    from aggregator.server import Server, create_http_app
 
     with context(ctx).open() as a:
         added = a.sync_config_feeds()

@@ -33,7 +33,7 @@ def feed(
     if series is None and not reviews:
         raise typer.BadParameter("give --series ID, or --reviews", param_hint="--series")
     # Imported here: the other commands need neither FastAPI nor lxml.
-    from aggregator.syndicate_http import (
+    from aggregator.syndicate.routes import (
         default_base_url,
         reviews_feed_bytes,
         series_feed_bytes,

@@ -32,7 +32,7 @@ from aggregator.app import App
 from aggregator.exceptions import NotFoundError
 from aggregator.settings import HttpSettings
 from aggregator.storage._feed_queries import FeedVersion
-from aggregator.syndicate import (
+from aggregator.syndicate.render import (
     ReviewsFeed,
     SeriesFeed,
     render_reviews_feed,

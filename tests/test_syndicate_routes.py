@@ -31,8 +31,8 @@ from lxml import etree
 
 from aggregator.app import App, make_app
 from aggregator.settings import HttpSettings, Settings
-from aggregator.syndicate import AGG_NS
-from aggregator.syndicate_http import build_router
+from aggregator.syndicate.render import AGG_NS
+from aggregator.syndicate.routes import build_router
 from aggregator.types import (
     EpisodeRecord,
     Evidence,

@@ -12,9 +12,10 @@ from collections.abc import Iterator
 import uvicorn
 from fastapi import FastAPI
 
-from aggregator import api, syndicate_http, web
+from aggregator import api, web
 from aggregator._version import __version__
 from aggregator.app import App
+from aggregator.syndicate import routes as syndicate_routes
 
 
 def create_http_app(app: App) -> FastAPI:
@@ -27,7 +28,7 @@ def create_http_app(app: App) -> FastAPI:
         ),
     )
     http.include_router(api.build_router(app))
-    http.include_router(syndicate_http.build_router(app))
+    http.include_router(syndicate_routes.build_router(app))
     http.include_router(web.build_router(app))
     http.include_router(web.build_fallback_router(app))  # last: what nothing else answers
     return http
