@@ -5,6 +5,6 @@ labelled set (feeds through ``feeds.parse``, review files through
 ``reviews.extract``) and scores a linker on it beside a plain BM25 baseline;
 ``crossval`` breaks the figures down by trait, keeps a set's held-out part apart and
 cross-validates by series; ``fit`` refits the weights of ``linking/score.py``.
-``aggregator eval`` (and ``python -m aggregator.evaluation``) prints the figures.
+``aggregator eval`` prints the figures (the one evaluation command).
 The linker imports nothing of this package.
 """
