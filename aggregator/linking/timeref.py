@@ -36,11 +36,21 @@ _EPISODE_WORDS = frozenset(
 _PREMIERE = frozenset({"premiere", "opener", "debut", "pilot", "premier"})
 _FINALE = frozenset({"finale"})
 _LATEST = frozenset({"latest", "newest", "neue", "neuste", "neueste", "aktuelle"})
-# "The newest series from the Serial team", "the latest iPhone": not an episode.
+# "The newest series from the Serial team", "the latest iPhone", "das neue Projekt": not
+# an episode (the show itself, or something else). "Podcast" is not here: "the latest
+# Caliphate podcast" is its latest episode as often as "the newest podcast" is a show.
 _NOT_EPISODES = frozenset(
     {"series", "season", "seasons", "book", "novel", "film", "movie", "album", "game",
-     "iphone", "ipad", "mac", "version", "release", "trailer", "article", "issue", "news"}
+     "iphone", "ipad", "mac", "version", "release", "trailer", "article", "issue", "news",
+     "project", "projects", "projekt", "format", "formats", "formate",
+     "thriller", "psychothriller", "documentary", "doku", "production", "produktion",
+     "producers", "produzenten", "staffel", "serie", "serien", "reihe", "app", "apps"}
 )  # fmt: skip
+# How far after "the latest" its noun may stand ("the newest true-crime documentary").
+_NOUN_REACH = 4
+# "A new episode shows up every few days", "eine kleine Premiere": an indefinite article
+# says any episode, or a first time, not the one that came out.
+_INDEFINITE = frozenset({"a", "an", "ein", "eine", "einen", "einer", "un", "une"})
 _NUMERIC_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b")
 
 
@@ -83,6 +93,8 @@ def find_relative(text: str, tokens: Sequence[Token] | None = None) -> list[Rela
     ([('latest', None)], [('weekday', 1), ('finale', None)])
     >>> kinds("the last strip of land; the last weeks of the siege; the newest series")
     []
+    >>> kinds("the newest true-crime documentary; a new episode every week; eine kleine Premiere")
+    []
     """
     if tokens is None:
         tokens = tokenize(text)
@@ -93,6 +105,7 @@ def find_relative(text: str, tokens: Sequence[Token] | None = None) -> list[Rela
         nxt = tokens[i + 1].norm if i + 1 < n else ""
         nxt2 = tokens[i + 2].norm if i + 2 < n else ""
         prev = tokens[i - 1].norm if i > 0 else ""
+        indefinite = prev in _INDEFINITE or (i > 1 and tokens[i - 2].norm in _INDEFINITE)
         if word in ("this", "last", "past") and nxt == "fortnight":
             found.append(RelativeRef("fortnight", token.start, tokens[i + 1].end))
         elif word in ("this", "last", "past") and nxt == "week":
@@ -107,19 +120,30 @@ def find_relative(text: str, tokens: Sequence[Token] | None = None) -> list[Rela
             )
         elif word in ("yesterday", "gestern"):
             found.append(RelativeRef("yesterday", token.start, token.end))
-        elif word in _PREMIERE:
+        elif word in _PREMIERE and not indefinite:
             found.append(RelativeRef("premiere", token.start, token.end))
-        elif word in _FINALE:
+        elif word in _FINALE and not indefinite:
             found.append(RelativeRef("finale", token.start, token.end))
         elif word in ("last", "final") and nxt in _EPISODE_WORDS | {"chapter"} and prev == "the":
             found.append(RelativeRef("finale", token.start, tokens[i + 1].end))
         elif (
-            (word in _LATEST and nxt not in _NOT_EPISODES and nxt2 not in _NOT_EPISODES)
-            or (word == "new" and nxt in _EPISODE_WORDS)
-            or (word == "most" and nxt == "recent")
-        ):
+            (word in _LATEST or (word == "new" and nxt in _EPISODE_WORDS))
+            and not indefinite
+            and not _names_other_thing(tokens, i + 1)
+        ) or (word == "most" and nxt == "recent" and not _names_other_thing(tokens, i + 2)):
             found.append(RelativeRef("latest", token.start, token.end))
     return found
+
+
+def _names_other_thing(tokens: Sequence[Token], start: int) -> bool:
+    """Whether the words after "the latest" name something other than an episode before
+    they name an episode ("the newest true-crime documentary", not "die neue Folge")."""
+    for token in tokens[start : start + _NOUN_REACH]:
+        if token.norm in _EPISODE_WORDS:
+            return False
+        if token.norm in _NOT_EPISODES:
+            return True
+    return False
 
 
 def find_dates(text: str, tokens: Sequence[Token] | None = None) -> list[DateRef]:
