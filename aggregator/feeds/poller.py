@@ -20,7 +20,13 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from aggregator import metrics
-from aggregator.exceptions import FetchError, ParseError, StorageError
+from aggregator.exceptions import (
+    AlreadyExistsError,
+    FetchError,
+    NotFoundError,
+    ParseError,
+    StorageError,
+)
 from aggregator.feeds import decide, leases
 from aggregator.feeds.fetch import Fetcher
 from aggregator.feeds.parse import parse_feed
@@ -154,9 +160,10 @@ class Poller:
         started = self._clock()
         try:
             report = self._poll(feed, started, defer)
-        except StorageError as e:
-            # The database refused the write: nothing of this poll was stored; the
-            # feed stays due and is tried again at the next tick.
+        except (StorageError, NotFoundError, AlreadyExistsError) as e:
+            # The database refused the write (or the feed was removed meanwhile):
+            # nothing of this poll was stored; the feed stays due and is tried again
+            # at the next tick.
             log.error("poll %s: storage error: %s", feed.url, e)
             report = PollReport(
                 feed.id, feed.url, "failed", error=f"storage error: {e}", error_kind="StorageError"
