@@ -34,6 +34,8 @@ from aggregator.settings import PollSettings
 from aggregator.storage import Storage
 from aggregator.types import FeedKind, FeedRecord, FeedUpdate, ParsedFeed, StoreCounts
 
+__all__ = ["ContentListener", "PollReport", "PollSummary", "Poller"]
+
 log = logging.getLogger(__name__)
 
 # Enough recent publication dates to see a feed's rhythm (decide.RHYTHM_WINDOW).

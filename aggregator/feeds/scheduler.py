@@ -17,6 +17,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from aggregator.exceptions import AlreadyExistsError, NotFoundError, StorageError
 from aggregator.feeds.poller import Poller
 
+__all__ = ["Ticker"]
+
 log = logging.getLogger(__name__)
 
 
