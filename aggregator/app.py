@@ -20,6 +20,8 @@ from aggregator.settings import Settings
 from aggregator.storage import Storage, open_storage
 from aggregator.types import FeedRecord
 
+__all__ = ["App", "make_app", "utcnow"]
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

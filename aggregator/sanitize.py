@@ -15,6 +15,8 @@ from urllib.parse import urljoin
 
 import nh3
 
+__all__ = ["html_to_text", "sanitize_html", "storable_text"]
+
 # Attributes holding a URL that a reader's browser would follow or load.
 _URL_ATTRIBUTES = frozenset({"href", "src", "cite"})
 

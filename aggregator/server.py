@@ -17,6 +17,8 @@ from aggregator._version import __version__
 from aggregator.app import App
 from aggregator.syndicate import routes as syndicate_routes
 
+__all__ = ["Server", "create_http_app"]
+
 
 def create_http_app(app: App) -> FastAPI:
     http = FastAPI(

@@ -20,6 +20,17 @@ from typing import Any
 from aggregator.exceptions import ConfigError
 from aggregator.types import FeedKind
 
+__all__ = [
+    "DEFAULT_CONFIG_NAME",
+    "DEFAULT_DATABASE_URL",
+    "FeedEntry",
+    "FetchSettings",
+    "HttpSettings",
+    "PollSettings",
+    "Settings",
+    "load_settings",
+]
+
 DEFAULT_CONFIG_NAME = "config.toml"
 DEFAULT_DATABASE_URL = "sqlite:///aggregator.db"
 

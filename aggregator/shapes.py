@@ -10,6 +10,16 @@ from aggregator.types import EpisodeRecord, FeedRecord, LinkRecord, ReviewRecord
 if TYPE_CHECKING:
     from aggregator.storage import ReviewSummary
 
+__all__ = [
+    "episode_json",
+    "feed_json",
+    "iso",
+    "link_json",
+    "review_json",
+    "review_meta_json",
+    "series_json",
+]
+
 # --- output helpers ------------------------------------------------------------------
 
 

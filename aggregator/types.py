@@ -13,6 +13,33 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+__all__ = [
+    "CatalogEpisode",
+    "CatalogSeries",
+    "Enclosure",
+    "EpisodeRecord",
+    "Evidence",
+    "FeedKind",
+    "FeedRecord",
+    "FeedStatus",
+    "FeedUpdate",
+    "FetchResult",
+    "HyperLink",
+    "LinkProposal",
+    "LinkRecord",
+    "LinkStatus",
+    "ParsedEpisode",
+    "ParsedFeed",
+    "ParsedSeries",
+    "Person",
+    "Relation",
+    "ReviewDocument",
+    "ReviewRecord",
+    "SeriesRecord",
+    "StoreCounts",
+    "Validators",
+]
+
 
 class FeedKind(enum.StrEnum):
     PODCAST = "podcast"

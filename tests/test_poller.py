@@ -349,3 +349,19 @@ def test_a_stopped_poller_gives_its_unpolled_claims_back(
     # The four it never started are free for another instance at once.
     others = storage.claim_due_feeds(datetime.now(UTC), 100, owner="other", lease_seconds=60)
     assert len(others) == 4
+
+
+def test_a_feed_removed_while_it_is_polled_fails_that_poll_only(
+    server: FeedServer, fetcher: Fetcher, storage: Storage
+) -> None:
+    # "No such feed" is no failure of the database (not a StorageError), but a poll
+    # meets it like one: nothing stored, one line, the batch goes on.
+    server.serve("/gone.xml", (EXAMPLES / "serial.xml").read_bytes())
+    feed = storage.add_feed(server.url("/gone.xml"), FeedKind.PODCAST, datetime.now(UTC))
+    storage.remove_feed(feed.id)
+
+    report = make_poller(storage, fetcher).poll_feed(feed)
+
+    assert report.outcome == "failed"
+    assert report.error == f"storage error: no feed with id {feed.id}"
+    assert report.error_kind == "StorageError"

@@ -119,7 +119,7 @@ async def _handle(
         return error_response(status, message)
     except HTTPException as e:
         return error_response(e.status_code, str(e.detail), headers=e.headers)
-    except (NotFoundError, AlreadyExistsError) as e:  # StorageErrors, but the caller's
+    except (NotFoundError, AlreadyExistsError) as e:  # the caller's: 404, 409
         return error_response(status_for(e), _message(e))
     except StorageError as e:
         log.error("%s %s: %s", request.method, request.url.path, _message(e))

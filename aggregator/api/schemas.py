@@ -20,6 +20,39 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from aggregator.reviews.extract import MAX_REVIEW_BYTES
 from aggregator.types import FeedKind, LinkStatus, Relation
 
+__all__ = [
+    "MAX_ID",
+    "EpisodeDetailOut",
+    "EpisodeOut",
+    "ErrorOut",
+    "EvidenceOut",
+    "FeedIn",
+    "FeedOut",
+    "HealthOut",
+    "HyperLinkOut",
+    "Id",
+    "IsoDateTime",
+    "LinkEpisodeOut",
+    "LinkIn",
+    "LinkOut",
+    "LinkReviewOut",
+    "LinkSeriesOut",
+    "Page",
+    "PersonOut",
+    "PollOut",
+    "ReviewAddedOut",
+    "ReviewIn",
+    "ReviewOut",
+    "ReviewSummaryOut",
+    "ReviewText",
+    "SearchOut",
+    "SeriesDetailOut",
+    "SeriesOut",
+    "ShortText",
+    "UrlText",
+    "plain_text",
+]
+
 # Ids are 32-bit on PostgreSQL; a larger one names nothing and must not reach SQL.
 MAX_ID = 2**31 - 1
 

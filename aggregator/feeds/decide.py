@@ -24,6 +24,22 @@ from aggregator.exceptions import AggregatorError, FeedGone, FetchError, HTTPSta
 from aggregator.settings import PollSettings
 from aggregator.types import FeedRecord, FeedStatus, FeedUpdate, FetchResult, ParsedFeed
 
+__all__ = [
+    "BACKOFF_JITTER",
+    "JITTER_FRACTION",
+    "MIN_DATES_FOR_RHYTHM",
+    "POLLS_PER_PUBLISHING_GAP",
+    "QUIET_AFTER_GAPS",
+    "RHYTHM_WINDOW",
+    "NewFeedUrlCheck",
+    "backoff",
+    "failure_update",
+    "new_feed_url_candidate",
+    "poll_interval",
+    "publishing_rhythm",
+    "success_update",
+]
+
 # A feed is polled this many times per typical gap between its episodes: a weekly show
 # is looked at about every 17 hours, a daily one about every 2.4 hours (then clamped
 # to [min, max]). Ten looks per gap keeps the delay to a new episode near a tenth of

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+__all__ = ["parse_duration"]
+
 # One to three colon-separated groups of digits; only the last may carry a fraction.
 # Ten digits a group at most: more is junk, and int() refuses 4,300+ digits outright.
 _DURATION = re.compile(r"(\d{1,10})(?::(\d{1,10}))?(?::(\d{1,10}))?(?:[.,]\d*)?")

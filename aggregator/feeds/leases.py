@@ -19,6 +19,8 @@ from types import TracebackType
 
 from aggregator.exceptions import StorageError
 
+__all__ = ["Renewer", "instance_name"]
+
 log = logging.getLogger(__name__)
 
 

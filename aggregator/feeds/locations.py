@@ -11,6 +11,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from aggregator.exceptions import InputError
 
+__all__ = ["normalize_feed_location"]
+
 
 def normalize_feed_location(text: str, *, allow_file: bool = True) -> str:
     """The canonical URL for a feed location typed by a user.

@@ -16,6 +16,8 @@ from datetime import datetime
 from aggregator.exceptions import InputError
 from aggregator.types import FeedKind, FeedRecord
 
+__all__ = ["OpmlFeed", "read_opml", "write_opml"]
+
 _URL_ATTRIBUTES = ("xmlUrl", "xmlurl", "url")
 
 

@@ -20,13 +20,21 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from aggregator import metrics
-from aggregator.exceptions import FetchError, ParseError, StorageError
+from aggregator.exceptions import (
+    AlreadyExistsError,
+    FetchError,
+    NotFoundError,
+    ParseError,
+    StorageError,
+)
 from aggregator.feeds import decide, leases
 from aggregator.feeds.fetch import Fetcher
 from aggregator.feeds.parse import parse_feed
 from aggregator.settings import PollSettings
 from aggregator.storage import Storage
 from aggregator.types import FeedKind, FeedRecord, FeedUpdate, ParsedFeed, StoreCounts
+
+__all__ = ["ContentListener", "PollReport", "PollSummary", "Poller"]
 
 log = logging.getLogger(__name__)
 
@@ -154,9 +162,10 @@ class Poller:
         started = self._clock()
         try:
             report = self._poll(feed, started, defer)
-        except StorageError as e:
-            # The database refused the write: nothing of this poll was stored; the
-            # feed stays due and is tried again at the next tick.
+        except (StorageError, NotFoundError, AlreadyExistsError) as e:
+            # The database refused the write (or the feed was removed meanwhile):
+            # nothing of this poll was stored; the feed stays due and is tried again
+            # at the next tick.
             log.error("poll %s: storage error: %s", feed.url, e)
             report = PollReport(
                 feed.id, feed.url, "failed", error=f"storage error: {e}", error_kind="StorageError"

@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from aggregator.exceptions import StorageError
+from aggregator.exceptions import AlreadyExistsError, NotFoundError, StorageError
 from aggregator.feeds.poller import Poller
+
+__all__ = ["Ticker"]
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +75,10 @@ class Ticker:
             for chore in self._chores:
                 if not self._poller.stopping:
                     chore()
-        except StorageError as e:
-            # The database is down or unreachable: nothing was stored, claimed feeds
-            # return when their leases end, and the next tick tries again.
+        except (StorageError, NotFoundError, AlreadyExistsError) as e:
+            # The database is down or unreachable (or a chore's row went away): nothing
+            # was stored, claimed feeds return when their leases end, and the next tick
+            # tries again.
             log.error("tick failed, trying again at the next one: %s", e)
         except Exception:
             # A bug in one tick must not kill the service; the next tick tries again.

@@ -51,6 +51,8 @@ from aggregator.types import (
     StoreCounts,
 )
 
+__all__ = ["LINK_TEXT_LIMIT", "AddedReview", "Reviews", "name_words", "settle_after_build"]
+
 log = logging.getLogger(__name__)
 
 

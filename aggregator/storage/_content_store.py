@@ -6,7 +6,7 @@ from collections.abc import Callable, Collection, Iterator
 from datetime import datetime
 from typing import TypeVar
 
-from aggregator.exceptions import NotFoundError
+from aggregator.exceptions import SeriesNotFound
 from aggregator.storage import (
     _catalog,
     _episodes,
@@ -46,7 +46,7 @@ class ContentStore(StorageBase):
         """
         with self._read("listing episodes") as session:
             if series_id is not None and not _series.exists(session, series_id):
-                raise NotFoundError(f"no series with id {series_id}")
+                raise SeriesNotFound(f"no series with id {series_id}")
             return _episodes.list_page(session.connection(), series_id, limit, offset)
 
     # --- the linker's view -------------------------------------------------------

@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import Connection, FromClause, Subquery, case, func, select, true
 
-from aggregator.exceptions import NotFoundError
+from aggregator.exceptions import SeriesNotFound
 from aggregator.storage import _episodes, _links, _reviews, _series
 from aggregator.storage._models import EPISODE, FEED, LINK, REVIEW, SERIES
 from aggregator.types import EpisodeRecord, LinkRecord, LinkStatus, ReviewRecord, SeriesRecord
@@ -132,7 +132,7 @@ def series_version(connection: Connection, series_id: int) -> FeedVersion:
         _relinked_at(),
     )
     if row is None:
-        raise NotFoundError(f"no series with id {series_id}")
+        raise SeriesNotFound(f"no series with id {series_id}")
     times = (row[0], row[4], row[5], row[8], row[10], row[11])
     return FeedVersion(token=_token(("series", series_id, *row)), last_modified=_latest(*times))
 
@@ -174,7 +174,7 @@ def reviews_version(connection: Connection, series_id: int | None) -> FeedVersio
 
 def _require_series(connection: Connection, series_id: int) -> None:
     if connection.execute(select(SERIES.c.id).where(SERIES.c.id == series_id)).first() is None:
-        raise NotFoundError(f"no series with id {series_id}")
+        raise SeriesNotFound(f"no series with id {series_id}")
 
 
 # What ``_episodes.to_record`` reads, plus the author: not the plain-text copy of the
@@ -214,7 +214,7 @@ def _series_records(connection: Connection, ids: Collection[int]) -> dict[int, S
 def series_feed_rows(connection: Connection, series_id: int) -> SeriesFeedRows:
     found = _series_records(connection, [series_id])
     if not found:
-        raise NotFoundError(f"no series with id {series_id}")
+        raise SeriesNotFound(f"no series with id {series_id}")
     owner = connection.execute(
         select(SERIES.c.owner_name, SERIES.c.owner_email).where(SERIES.c.id == series_id)
     ).one()

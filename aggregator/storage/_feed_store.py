@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
-from aggregator.exceptions import AlreadyExistsError, StorageError
+from aggregator.exceptions import FeedAlreadyExists, StorageError
 from aggregator.storage import (
     _episodes,
     _feeds,
@@ -40,7 +40,7 @@ class FeedStore(StorageBase):
                 if existing is not None:
                     return _feeds.to_record(existing), False
                 return _feeds.to_record(_feeds.add(session, url, kind, now)), True
-        except AlreadyExistsError:
+        except FeedAlreadyExists:
             # Lost a race with another instance adding the same feed: it is there now.
             return self.find_feed(url), False
 

@@ -13,7 +13,7 @@ from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from aggregator.exceptions import AlreadyExistsError, NotFoundError
+from aggregator.exceptions import FeedAlreadyExists, FeedNotFound
 from aggregator.storage._batches import in_lists
 from aggregator.storage._models import FEED, Feed
 from aggregator.types import FeedKind, FeedRecord, FeedStatus, FeedUpdate, Validators
@@ -48,7 +48,7 @@ def to_record(row: Feed | Row[Any]) -> FeedRecord:
 def get(session: Session, feed_id: int, *, for_update: bool = False) -> Feed:
     row = session.get(Feed, feed_id, with_for_update=for_update)
     if row is None:
-        raise NotFoundError(f"no feed with id {feed_id}")
+        raise FeedNotFound(f"no feed with id {feed_id}")
     return row
 
 
@@ -70,14 +70,14 @@ def find(session: Session, url_or_id: str) -> Feed:
         return get(session, int(key))
     row = by_url(session, key)
     if row is None:
-        raise NotFoundError(f"no feed with id or URL {url_or_id!r}")
+        raise FeedNotFound(f"no feed with id or URL {url_or_id!r}")
     return row
 
 
 def add(session: Session, url: str, kind: FeedKind, now: datetime) -> Feed:
     existing = by_url(session, url)
     if existing is not None:
-        raise AlreadyExistsError(f"feed {existing.id} already has the URL {url}")
+        raise FeedAlreadyExists(f"feed {existing.id} already has the URL {url}")
     row = Feed(
         url=url,
         added_url=url,
@@ -91,7 +91,7 @@ def add(session: Session, url: str, kind: FeedKind, now: datetime) -> Feed:
         session.flush()  # assigns the id
     except IntegrityError as e:
         # Another process added the same URL between our look and our insert.
-        raise AlreadyExistsError(f"a feed with the URL {url} already exists") from e
+        raise FeedAlreadyExists(f"a feed with the URL {url} already exists") from e
     return row
 
 
@@ -142,7 +142,7 @@ def remove(session: Session, feed_id: int) -> None:
     # The foreign keys cascade to the feed's series and their episodes.
     result = session.connection().execute(delete(Feed).where(col(Feed.id) == feed_id))
     if result.rowcount == 0:
-        raise NotFoundError(f"no feed with id {feed_id}")
+        raise FeedNotFound(f"no feed with id {feed_id}")
 
 
 def _due_query(now: datetime, *, ahead: bool = False) -> Any:
@@ -275,7 +275,7 @@ def apply_update_fast(
     values["feed_id_"] = update.feed_id
     result = connection.execute(_update_statement(tuple(sorted(values))), values)
     if result.rowcount == 0:
-        raise NotFoundError(f"no feed with id {update.feed_id}")
+        raise FeedNotFound(f"no feed with id {update.feed_id}")
 
 
 def apply_updates_fast(

@@ -20,7 +20,13 @@ from typing import Any
 from sqlalchemy import Connection, Row, Select, bindparam, func, insert, select, update
 from sqlalchemy import delete as sa_delete
 
-from aggregator.exceptions import NotFoundError
+from aggregator.exceptions import (
+    EpisodeNotFound,
+    LinkNotFound,
+    NotFoundError,
+    ReviewNotFound,
+    SeriesNotFound,
+)
 from aggregator.storage._models import EPISODE, FEED, LINK, REVIEW, SERIES
 from aggregator.types import Evidence, LinkProposal, LinkRecord, LinkStatus, Relation
 
@@ -94,9 +100,9 @@ def _to_record(row: Row[Any]) -> LinkRecord:
     )
 
 
-def _require(connection: Connection, table: Any, row_id: int, noun: str) -> None:
+def _require(connection: Connection, table: Any, row_id: int, missing: type[NotFoundError]) -> None:
     if connection.execute(select(table.c.id).where(table.c.id == row_id)).first() is None:
-        raise NotFoundError(f"no {noun} with id {row_id}")
+        raise missing(f"no {missing.noun} with id {row_id}")
 
 
 def list_page(
@@ -113,13 +119,13 @@ def list_page(
     that does not exist (an empty list would hide a typo)."""
     query = _records_query()
     if review_id is not None:
-        _require(connection, REVIEW, review_id, "review")
+        _require(connection, REVIEW, review_id, ReviewNotFound)
         query = query.where(LINK.c.review_id == review_id)
     if series_id is not None:
-        _require(connection, SERIES, series_id, "series")
+        _require(connection, SERIES, series_id, SeriesNotFound)
         query = query.where(LINK.c.series_id == series_id)
     if episode_id is not None:
-        _require(connection, EPISODE, episode_id, "episode")
+        _require(connection, EPISODE, episode_id, EpisodeNotFound)
         query = query.where(LINK.c.episode_id == episode_id)
     if not include_rejected:
         query = query.where(LINK.c.status != LinkStatus.REJECTED.value)
@@ -133,7 +139,7 @@ def list_page(
 def get(connection: Connection, link_id: int) -> LinkRecord:
     row = connection.execute(_records_query().where(LINK.c.id == link_id)).first()
     if row is None:
-        raise NotFoundError(f"no link with id {link_id}")
+        raise LinkNotFound(f"no link with id {link_id}")
     return _to_record(row)
 
 
@@ -252,7 +258,7 @@ def replace(
 def _lock_review(connection: Connection, review_id: int) -> None:
     query = select(REVIEW.c.id).where(REVIEW.c.id == review_id).with_for_update()
     if connection.execute(query).first() is None:
-        raise NotFoundError(f"no review with id {review_id}")
+        raise ReviewNotFound(f"no review with id {review_id}")
 
 
 def set_status(connection: Connection, link_id: int, status: LinkStatus, now: datetime) -> None:
@@ -260,7 +266,7 @@ def set_status(connection: Connection, link_id: int, status: LinkStatus, now: da
         update(LINK).where(LINK.c.id == link_id).values(status=status.value, updated_at=now)
     )
     if result.rowcount == 0:
-        raise NotFoundError(f"no link with id {link_id}")
+        raise LinkNotFound(f"no link with id {link_id}")
 
 
 def add(
@@ -277,13 +283,13 @@ def add(
     takes the relation given.
     """
     _lock_review(connection, review_id)
-    _require(connection, SERIES, series_id, "series")
+    _require(connection, SERIES, series_id, SeriesNotFound)
     if episode_id is not None:
         owner = connection.execute(
             select(EPISODE.c.series_id).where(EPISODE.c.id == episode_id)
         ).scalar_one_or_none()
         if owner != series_id:
-            raise NotFoundError(f"no episode with id {episode_id} in series {series_id}")
+            raise EpisodeNotFound(f"no episode with id {episode_id} in series {series_id}")
     episode_key = episode_id or 0
     existing = connection.execute(
         select(LINK.c.id, LINK.c.status).where(

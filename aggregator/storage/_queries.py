@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, exists, func, literal, select
 from sqlmodel import Session
 
-from aggregator.exceptions import NotFoundError
+from aggregator.exceptions import EpisodeNotFound, NotFoundError, SeriesNotFound
 from aggregator.storage import _episodes, _feeds, _links, _search, _series
 from aggregator.storage._models import EPISODE, FEED, LINK, REVIEW, SERIES
 from aggregator.types import (
@@ -88,9 +88,9 @@ class StoreStats:
 # --- helpers -----------------------------------------------------------------------
 
 
-def require(connection: Connection, table: Any, row_id: int, noun: str) -> None:
+def require(connection: Connection, table: Any, row_id: int, missing: type[NotFoundError]) -> None:
     if connection.execute(select(table.c.id).where(table.c.id == row_id)).first() is None:
-        raise NotFoundError(f"no {noun} with id {row_id}")
+        raise missing(f"no {missing.noun} with id {row_id}")
 
 
 def page(query: Any, limit: int | None, offset: int) -> Any:
@@ -229,7 +229,7 @@ def episodes_page(
     """
     query = select(EPISODE)
     if series_id is not None:
-        require(connection, SERIES, series_id, "series")
+        require(connection, SERIES, series_id, SeriesNotFound)
         query = query.where(EPISODE.c.series_id == series_id)
     if reviewed is not None:
         linked = exists().where(LINK.c.episode_id == EPISODE.c.id, NOT_REJECTED)
@@ -245,7 +245,7 @@ def episodes_page(
 def episode_row(connection: Connection, episode_id: int) -> EpisodeRow:
     row = connection.execute(select(EPISODE).where(EPISODE.c.id == episode_id)).first()
     if row is None:
-        raise NotFoundError(f"no episode with id {episode_id}")
+        raise EpisodeNotFound(f"no episode with id {episode_id}")
     return _with_counts(connection, [_episodes.to_record(row)])[0]
 
 
@@ -268,7 +268,7 @@ def search_episodes(
 ) -> list[EpisodeRow]:
     words = _search.search_words(query)
     if series_id is not None:
-        require(connection, SERIES, series_id, "series")
+        require(connection, SERIES, series_id, SeriesNotFound)
     ids = _search.episode_ids(connection, words, series_id=series_id, limit=limit, offset=offset)
     return episodes_by_ids(connection, ids)
 

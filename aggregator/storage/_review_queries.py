@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Text, cast, func, or_, select
 
+from aggregator.exceptions import EpisodeNotFound, SeriesNotFound
 from aggregator.storage import _search
 from aggregator.storage._models import EPISODE, LINK, REVIEW, SERIES
 from aggregator.storage._queries import (
@@ -98,10 +99,10 @@ def reviews_page(
         # EXISTS, SQLite walked every review newest first to find them (7 ms, 10k).
         linked = select(LINK.c.review_id).where(NOT_REJECTED)
         if series_id is not None:
-            require(connection, SERIES, series_id, "series")
+            require(connection, SERIES, series_id, SeriesNotFound)
             linked = linked.where(LINK.c.series_id == series_id)
         if episode_id is not None:
-            require(connection, EPISODE, episode_id, "episode")
+            require(connection, EPISODE, episode_id, EpisodeNotFound)
             linked = linked.where(LINK.c.episode_id == episode_id)
         query = query.where(REVIEW.c.id.in_(linked))
     if person is None:

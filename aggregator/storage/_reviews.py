@@ -16,7 +16,13 @@ from sqlalchemy import Connection, Row, exists, func, insert, or_, select, text,
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.exc import IntegrityError
 
-from aggregator.exceptions import AlreadyExistsError, NotFoundError
+from aggregator.exceptions import (
+    EpisodeNotFound,
+    NotFoundError,
+    ReviewAlreadyExists,
+    ReviewNotFound,
+    SeriesNotFound,
+)
 from aggregator.storage._models import EPISODE, LINK, REVIEW, SERIES
 from aggregator.types import HyperLink, LinkStatus, ReviewDocument, ReviewRecord
 
@@ -69,7 +75,7 @@ def get(connection: Connection, review_id: int, *, for_update: bool = False) -> 
         query = query.with_for_update()
     row = connection.execute(query).first()
     if row is None:
-        raise NotFoundError(f"no review with id {review_id}")
+        raise ReviewNotFound(f"no review with id {review_id}")
     return to_record(row)
 
 
@@ -79,7 +85,7 @@ def find(connection: Connection, id_or_url: str) -> ReviewRecord:
         return get(connection, int(key))
     row = connection.execute(select(REVIEW).where(REVIEW.c.url == key)).first()
     if row is None:
-        raise NotFoundError(f"no review with id or URL {id_or_url!r}")
+        raise ReviewNotFound(f"no review with id or URL {id_or_url!r}")
     return to_record(row)
 
 
@@ -130,7 +136,7 @@ def save(
                 insert(REVIEW).values(**values, created_at=now, updated_at=now)
             ).inserted_primary_key
         except IntegrityError as e:
-            raise AlreadyExistsError(f"a review with the URL {document.url} exists") from e
+            raise ReviewAlreadyExists(f"a review with the URL {document.url} exists") from e
         assert new_id is not None
         return get(connection, new_id[0]), True
 
@@ -151,9 +157,11 @@ def save(
     return get(connection, stored.id), False
 
 
-def _check_exists(connection: Connection, table: Any, row_id: int, noun: str) -> None:
+def _check_exists(
+    connection: Connection, table: Any, row_id: int, missing: type[NotFoundError]
+) -> None:
     if connection.execute(select(table.c.id).where(table.c.id == row_id)).first() is None:
-        raise NotFoundError(f"no {noun} with id {row_id}")
+        raise missing(f"no {missing.noun} with id {row_id}")
 
 
 def list_page(
@@ -172,10 +180,10 @@ def list_page(
             LINK.c.review_id == REVIEW.c.id, LINK.c.status != LinkStatus.REJECTED.value
         )
         if series_id is not None:
-            _check_exists(connection, SERIES, series_id, "series")
+            _check_exists(connection, SERIES, series_id, SeriesNotFound)
             linked = linked.where(LINK.c.series_id == series_id)
         if episode_id is not None:
-            _check_exists(connection, EPISODE, episode_id, "episode")
+            _check_exists(connection, EPISODE, episode_id, EpisodeNotFound)
             linked = linked.where(LINK.c.episode_id == episode_id)
         query = query.where(linked)
     if limit is not None:
@@ -199,7 +207,7 @@ def delete(connection: Connection, review_id: int) -> None:
     # The foreign key cascades to the review's links.
     result = connection.execute(sa_delete(REVIEW).where(REVIEW.c.id == review_id))
     if result.rowcount == 0:
-        raise NotFoundError(f"no review with id {review_id}")
+        raise ReviewNotFound(f"no review with id {review_id}")
 
 
 def _needing_link(linker_version: str) -> Any:

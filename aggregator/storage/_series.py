@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Row, Select, bindparam, func, insert, select,
 from sqlmodel import Session, col
 from sqlmodel import select as sm_select
 
-from aggregator.exceptions import NotFoundError
+from aggregator.exceptions import SeriesNotFound
 from aggregator.sanitize import html_to_text
 from aggregator.storage._models import EPISODE, FEED, SERIES, Series
 from aggregator.types import ParsedSeries, Person, SeriesRecord
@@ -108,7 +108,7 @@ def list_all(session: Session) -> list[SeriesRecord]:
 def get(session: Session, series_id: int) -> SeriesRecord:
     row = session.connection().execute(_records_query().where(SERIES.c.id == series_id)).first()
     if row is None:
-        raise NotFoundError(f"no series with id {series_id}")
+        raise SeriesNotFound(f"no series with id {series_id}")
     return _to_record(row)
 
 

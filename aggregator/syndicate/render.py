@@ -40,6 +40,28 @@ from aggregator.types import (
     SeriesRecord,
 )
 
+__all__ = [
+    "AGG_NS",
+    "ATOM_NS",
+    "EXCERPT_CHARS",
+    "ITUNES_NS",
+    "MAX_REVIEWS_SHOWN",
+    "NSMAP",
+    "PODCAST_NS",
+    "ReviewsFeed",
+    "SeriesFeed",
+    "excerpt",
+    "feed_identity",
+    "render_reviews_feed",
+    "render_series_feed",
+    "review_page",
+    "reviewed_episode",
+    "reviews_html",
+    "rfc822",
+    "safe_url",
+    "site_name",
+]
+
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 # The spec now names https://podcastindex.org/namespace/1.0, and its parsers (ours
 # too) take both; gPodder's podcastparser (0.6.11) knows only the GitHub URI it was

@@ -39,6 +39,24 @@ from aggregator.syndicate.render import (
     render_series_feed,
 )
 
+__all__ = [
+    "GENERATOR",
+    "MAX_AGE_SECONDS",
+    "MAX_ID",
+    "MEDIA_TYPE",
+    "REVIEWS_FEED_LIMIT",
+    "build_router",
+    "default_base_url",
+    "etag_for",
+    "load_reviews_feed",
+    "load_series_feed",
+    "not_modified",
+    "reviews_feed_bytes",
+    "reviews_feed_url",
+    "series_feed_bytes",
+    "series_feed_url",
+]
+
 MEDIA_TYPE = "application/rss+xml; charset=utf-8"
 GENERATOR = f"aggregator {__version__}"
 # Items in the reviews feed: the newest reviews. Readers keep what they have seen;

@@ -14,7 +14,12 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from aggregator.app import App
-from aggregator.exceptions import NotFoundError
+from aggregator.exceptions import (
+    EpisodeNotFound,
+    LinkNotFound,
+    NotFoundError,
+    ReviewNotFound,
+)
 from aggregator.types import LinkStatus, Relation
 from aggregator.web import _views
 from aggregator.web._auth import WebAuth
@@ -136,7 +141,7 @@ class _Pages:
         eid = _number(episode_id)
         try:
             if eid is None:
-                raise NotFoundError(episode_id)
+                raise EpisodeNotFound(episode_id)
             view = _views.episode(self._storage, eid)
         except NotFoundError:
             return self._not_found(request, "There is no such episode.")
@@ -148,7 +153,7 @@ class _Pages:
         rid = _number(review_id)
         try:
             if rid is None:
-                raise NotFoundError(review_id)
+                raise ReviewNotFound(review_id)
             view = _views.review(
                 self._storage,
                 rid,
@@ -169,7 +174,7 @@ class _Pages:
         lid = _number(link_id)
         try:
             if lid is None:
-                raise NotFoundError(link_id)
+                raise LinkNotFound(link_id)
             link = self._storage.set_link_status(lid, status, self._app.clock())
         except NotFoundError:
             return self._not_found(request, "There is no such link.")
@@ -201,7 +206,7 @@ class _Pages:
             )
         try:
             if rid is None:
-                raise NotFoundError(review_id)
+                raise ReviewNotFound(review_id)
             link = self._storage.add_link(rid, sid, eid, Relation(relation), self._app.clock())
         except NotFoundError as e:
             return self._not_found(request, f"Not added: {e}.")

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
+__all__ = ["EXCERPT_AFTER", "EXCERPT_BEFORE", "Span", "excerpt", "highlight"]
+
 
 @dataclass(frozen=True, slots=True)
 class Span:
