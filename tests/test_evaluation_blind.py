@@ -26,7 +26,7 @@ def blind() -> Dataset:
 def test_the_blind_set_has_the_promised_shape(blind: Dataset) -> None:
     assert len(blind.reviews) >= 150
     assert sum(1 for r in blind.reviews if not r.series) >= 25
-    assert len({s for r in blind.reviews for s in r.series}) >= 29
+    assert len({s for r in blind.reviews for s in r.series}) >= 30
     assert len(blind.series) >= 30
     tune, held = blind.parts()
     assert len(tune.reviews) + len(held.reviews) == len(blind.reviews)
@@ -60,7 +60,7 @@ def test_folds_keep_each_series_whole(blind: Dataset) -> None:
 def test_traits_are_read_from_labels_and_text(blind: Dataset) -> None:
     names = {t.name: t for t in TRAITS}
     html = [r for r in blind.reviews if names["HTML page"].has(blind, r)]
-    assert len(html) == len(list((BLIND / "reviews").glob("*.html"))) == 15
+    assert len(html) == len(list((BLIND / "reviews").glob("*.html"))) == 16
     assert all(r.review.html for r in html)  # read as pages: links and emphasis kept
     for labelled in blind.reviews:
         assert names["negative"].has(blind, labelled) == (not labelled.series)
@@ -118,6 +118,6 @@ def test_the_linker_on_the_blind_held_out_part(blind: Dataset) -> None:
     baseline = evaluate(held, bm25_baseline(tune))
     assert ours.series.f1 >= 0.88
     assert ours.series.recall >= 0.88
-    assert ours.episodes.f1 >= 0.57
+    assert ours.episodes.f1 >= 0.62
     assert ours.negatives_abstained >= 7
     assert ours.series.f1 - baseline.series.f1 >= 0.3

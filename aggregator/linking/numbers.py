@@ -43,6 +43,23 @@ _ORDINAL_UNITS = {
     "fourteenth": 14, "fifteenth": 15, "sixteenth": 16, "seventeenth": 17,
     "eighteenth": 18, "nineteenth": 19,
 }  # fmt: skip
+# German and French ordinals as reviews write them before a noun ("die dritte Folge",
+# "der zweiten Staffel", "le troisième épisode"), folded as tokens are. "Première" is
+# left out: it is also the premiere (timeref.py).
+_GERMAN_ORDINAL_STEMS = {
+    "erst": 1, "zweit": 2, "dritt": 3, "viert": 4, "funft": 5, "sechst": 6, "siebt": 7,
+    "acht": 8, "neunt": 9, "zehnt": 10,
+}  # fmt: skip
+_FRENCH_ORDINALS = {
+    "deuxieme": 2, "troisieme": 3, "quatrieme": 4, "cinquieme": 5, "sixieme": 6,
+    "septieme": 7, "huitieme": 8, "neuvieme": 9, "dixieme": 10,
+}  # fmt: skip
+_ORDINAL_UNITS.update(
+    (stem + ending, value)
+    for stem, value in _GERMAN_ORDINAL_STEMS.items()
+    for ending in ("e", "en", "er", "es", "em")
+)
+_ORDINAL_UNITS.update(_FRENCH_ORDINALS)
 _ORDINAL_TENS = {
     "twentieth": 20, "thirtieth": 30, "fortieth": 40, "fiftieth": 50, "sixtieth": 60,
     "seventieth": 70, "eightieth": 80, "ninetieth": 90,
@@ -64,13 +81,16 @@ _GENERIC = {
     "episode": "episode", "episodes": "episode", "ep": "episode", "eps": "episode",
     "epi": "episode", "show": "episode", "installment": "episode", "instalment": "episode",
     "number": "episode", "no": "episode", "nr": "episode", "folge": "episode",
-    "one": "episode", "week": "week", "entry": "episode",
+    "one": "episode", "week": "week", "entry": "episode", "episoden": "episode",
+    "folgen": "episode",
 }  # fmt: skip
 _SPECIFIC = {
     "chapter": "chapter", "chapters": "chapter", "ch": "chapter", "part": "part",
     "parts": "part", "pt": "part", "class": "class", "day": "day", "hour": "hour",
     "lesson": "class", "session": "episode", "volume": "part", "vol": "part",
     "half": "part", "season": "season", "campaign": "season", "series": "season",
+    "teil": "part", "kapitel": "chapter", "staffel": "season", "chapitre": "chapter",
+    "partie": "part", "saison": "season",
 }  # fmt: skip
 _NOUNS = {**_GENERIC, **_SPECIFIC}
 # Nouns after which a Roman numeral is a number ("Part IV") and not the pronoun "I".
@@ -218,6 +238,8 @@ def find_number_refs(text: str, tokens: Sequence[Token] | None = None) -> list[N
     [('episode', 603, True, None)]
     >>> refs("The first two episodes of season 3")
     [('episode', 1, True, None), ('episode', 2, True, None), ('season', 3, False, None)]
+    >>> refs("die dritte Folge, Teil 2, le cinquième épisode")
+    [('episode', 3, True, None), ('part', 2, False, None), ('episode', 5, True, None)]
     """
     if tokens is None:
         tokens = tokenize(text)

@@ -169,14 +169,21 @@ def match_relative(
             chosen = in_season[:1]
             detail = "the first episode of its season"
         elif ref.kind == "finale":
-            chosen = [in_season[-1]]
-            detail = "the last episode before the review"
+            chosen = in_season[-ref.count :]
+            detail = (
+                "the last episode before the review"
+                if ref.count == 1
+                else f"the last {ref.count} episodes before the review"
+            )
         owner = owner_factor(a, series.id, ref.start)
         matches: list[tuple[float, int, Evidence]] = []
+        # "The premiere" of a show still running that began years before the review is
+        # not its first episode; of a show that had ended, binged and reviewed later, it
+        # is, as "the finale" of a finished show is its last episode however old.
+        running = days(latest) <= 60
         for index in chosen:
             strength = owner
-            if ref.kind in ("premiere", "finale"):
-                # "The premiere" of a show that began years before the review is not it.
+            if ref.kind == "premiere" and running:
                 strength *= 1.0 if days(index) <= 60 else 0.5 if days(index) <= 365 else 0.2
             s, e = a.span(ref.start, ref.end)
             when = series.episodes[index].published

@@ -35,6 +35,12 @@ _EPISODE_WORDS = frozenset(
 )  # fmt: skip
 _PREMIERE = frozenset({"premiere", "opener", "debut", "pilot", "premier"})
 _FINALE = frozenset({"finale"})
+# "The last two episodes", "die letzten drei Folgen": a finale of several.
+_FEW = {"two": 2, "three": 3, "four": 4, "zwei": 2, "drei": 3, "vier": 4, "deux": 2, "trois": 3}
+_PLURAL_EPISODE_WORDS = frozenset(
+    {"episodes", "eps", "installments", "instalments", "chapters", "parts", "folgen",
+     "episoden", "teile", "kapitel"}
+)  # fmt: skip
 _LATEST = frozenset({"latest", "newest", "neue", "neuste", "neueste", "aktuelle"})
 # "The newest series from the Serial team", "the latest iPhone", "das neue Projekt": not
 # an episode (the show itself, or something else). "Podcast" is not here: "the latest
@@ -67,6 +73,7 @@ class RelativeRef:
     end: int
     weekday: int | None = None
     last: bool = False  # "last Friday's": the Friday of the week before, or the last one
+    count: int = 1  # "the last two episodes": a finale of two
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +102,8 @@ def find_relative(text: str, tokens: Sequence[Token] | None = None) -> list[Rela
     []
     >>> kinds("the newest true-crime documentary; a new episode every week; eine kleine Premiere")
     []
+    >>> [(r.kind, r.count) for r in find_relative("the last two episodes; die letzten drei Folgen")]
+    [('finale', 2), ('finale', 3)]
     """
     if tokens is None:
         tokens = tokenize(text)
@@ -126,6 +135,12 @@ def find_relative(text: str, tokens: Sequence[Token] | None = None) -> list[Rela
             found.append(RelativeRef("finale", token.start, token.end))
         elif word in ("last", "final") and nxt in _EPISODE_WORDS | {"chapter"} and prev == "the":
             found.append(RelativeRef("finale", token.start, tokens[i + 1].end))
+        elif (
+            word in ("last", "final", "letzten", "derniers")
+            and nxt in _FEW
+            and nxt2 in _PLURAL_EPISODE_WORDS
+        ):
+            found.append(RelativeRef("finale", token.start, tokens[i + 2].end, count=_FEW[nxt]))
         elif (
             (word in _LATEST or (word == "new" and nxt in _EPISODE_WORDS))
             and not indefinite
