@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from aggregator.linking import Catalog, Linker
-from aggregator.linking.episode_common import series_stats
+from aggregator.linking.episode_found import series_stats
 from aggregator.linking.text import case_flags, tokenize
 from aggregator.types import CatalogEpisode, CatalogSeries, LinkProposal, ReviewDocument
 from tests.test_linking_linker import (

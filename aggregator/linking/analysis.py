@@ -35,8 +35,8 @@ from aggregator.types import ReviewDocument
 
 __all__ = ["AUDIO_WORDS", "Analysis", "analyse"]
 
-# How many of the review's terms (by tf-idf) go into the retrieval query: issue 3
-# measured a 30-term query as the size that full-text engines answer fast.
+# How many of the review's terms (by tf-idf) go into the retrieval query: a 30-term
+# query is the size full-text engines answered fast when measured (docs/retrieval.md).
 QUERY_TERMS = 30
 
 # Words that say the text is about something heard, and words that say it is about a

@@ -17,8 +17,8 @@ from datetime import timedelta
 from aggregator.linking.analysis import AUDIO_WORDS, OTHER_MEDIUM_WORDS, Analysis
 from aggregator.linking.catalog import Catalog, LinkTarget
 from aggregator.linking.directories import DirectoryPage, directory_page, slug_words
-from aggregator.linking.entries import SeriesInfo, dated_count
 from aggregator.linking.features import SeriesFeatures
+from aggregator.linking.series_index import SeriesInfo, dated_count
 from aggregator.linking.text import fold, stem
 from aggregator.linking.urls import prefixes, url_key
 from aggregator.types import Evidence, HyperLink

@@ -16,8 +16,8 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from aggregator.linking.bm25 import BM25
-from aggregator.linking.entries import SeriesInfo, describe_series
 from aggregator.linking.names import NameIndex
+from aggregator.linking.series_index import SeriesInfo, describe_series
 from aggregator.linking.urls import link_hash
 from aggregator.types import CatalogSeries
 

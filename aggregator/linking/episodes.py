@@ -18,8 +18,7 @@ from datetime import datetime
 from aggregator.linking.analysis import Analysis
 from aggregator.linking.candidates import SeriesSignals
 from aggregator.linking.catalog import Catalog
-from aggregator.linking.entries import SeriesInfo, dated_count, out_by
-from aggregator.linking.episode_common import (
+from aggregator.linking.episode_found import (
     DAY,
     SLACK,
     EpisodeSignals,
@@ -28,6 +27,7 @@ from aggregator.linking.episode_common import (
     series_stats,
 )
 from aggregator.linking.references import match_dates, match_numbers, match_relative
+from aggregator.linking.series_index import SeriesInfo, dated_count, out_by
 from aggregator.linking.titles import match_titles
 from aggregator.types import Evidence
 

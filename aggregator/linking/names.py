@@ -3,8 +3,8 @@
 Reviews misspell names ("Challimachi", "Calimacchi", "Callamachi" for Callimachi;
 "Syracusa" for Siracusa). A name from the catalog is found in a review when a window
 of review tokens aligned on one of its words scores rapidfuzz ``fuzz.ratio`` >= 88
-against it (the measurement in issue 3: this accepts those three variants and rejects
-"Calamari" and "Carmichael"). Candidate names are looked up first by three keys of
+against it (measured on misspellings of real names: this accepts those three variants
+and rejects "Calamari" and "Carmichael"). Candidate names are looked up first by three keys of
 single words (the folded word, its NYSIIS code, and its consonant skeleton), so the
 fuzzy comparison only runs on a handful of names even with a large catalog.
 """
@@ -33,7 +33,7 @@ __all__ = [
     "split_credit",
 ]
 
-# rapidfuzz ratio a window must reach to count as the name (issue 3's measurement).
+# rapidfuzz ratio a window must reach to count as the name (measured: see above).
 NAME_RATIO = 88.0
 # A name is also accepted with a lower ratio when every word's NYSIIS code agrees
 # ("C.G.P. Gray" for "CGP Grey" scores 87.5 but sounds the same; a lone word must then

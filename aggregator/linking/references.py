@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from aggregator.linking.analysis import Analysis
-from aggregator.linking.entries import EpisodeInfo, SeriesInfo
-from aggregator.linking.episode_common import DAY, Found, by_recency, owner_factor
+from aggregator.linking.episode_found import DAY, Found, by_recency, owner_factor
+from aggregator.linking.series_index import EpisodeInfo, SeriesInfo
 from aggregator.types import Evidence
 
 __all__ = ["match_dates", "match_numbers", "match_relative"]

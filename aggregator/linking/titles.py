@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from aggregator.linking.analysis import Analysis
 from aggregator.linking.catalog import Catalog
-from aggregator.linking.entries import SeriesInfo, canon
-from aggregator.linking.episode_common import Found, SeriesStats, by_recency
+from aggregator.linking.episode_found import Found, SeriesStats, by_recency
+from aggregator.linking.series_index import SeriesInfo, canon
 from aggregator.linking.text import STOPWORDS, Token
 from aggregator.types import Evidence
 

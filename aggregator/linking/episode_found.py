@@ -1,6 +1,7 @@
-"""What the episode-level signal modules share: the signals of one episode, the set
-found so far, within-series statistics, and two rules every reference obeys (a more
-recent episode wins a tie; a reference next to another show's name is that show's).
+"""The episodes a review points at, as the episode-level signal modules find them:
+the signals of one episode, the set found so far, the within-series statistics they
+are weighed by, and two rules every reference obeys (a more recent episode wins a tie;
+a reference next to another show's name is that show's).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from itertools import chain
 
 from aggregator.linking.analysis import Analysis
 from aggregator.linking.catalog import Catalog
-from aggregator.linking.entries import EpisodeInfo, SeriesInfo
 from aggregator.linking.features import EpisodeFeature, EpisodeFeatures
+from aggregator.linking.series_index import EpisodeInfo, SeriesInfo
 from aggregator.types import Evidence
 
 __all__ = [
