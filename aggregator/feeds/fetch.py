@@ -94,7 +94,8 @@ class Fetcher:
     ``allow_file`` lets ``file:`` URLs and filesystem paths through (a redirect never
     leads to one); ``allow_private`` lets URLs reach loopback, private, link-local and
     other non-public addresses, and redirects stay on the URL's own host there: a
-    redirect to another non-public host is refused all the same (issue 5).
+    redirect to another non-public host is refused all the same (a public feed must
+    not walk us into someone's internal network).
     ``allowed_networks`` (e.g. ``["10.20.0.0/16"]``) are exempt from that block, for a
     feed server on a known internal network.
     """
