@@ -23,6 +23,11 @@ a fetch answered 304 (bench/poll).
 Known gap: with ``allow_private=False`` the host is resolved and checked before the
 request, and httpx resolves it again to connect, so a DNS server that answers
 differently the second time (DNS rebinding) is not stopped.
+
+Why one module of over 500 lines: one request's life (redirects, moves, size limits,
+the deadline, the pool it is sent through) is one piece of state handled in order;
+the parts that stand alone (decoding, address checks, local files) are in
+``_fetch_utils``.
 """
 
 from __future__ import annotations

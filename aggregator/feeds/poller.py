@@ -4,6 +4,10 @@ One bad feed never stops a batch: a fetch or parse failure becomes data on the f
 (last error, error count, backoff) and the batch goes on. Each feed's result is
 written in one storage transaction, so a poll interrupted by shutdown leaves either
 the old state or the new one, never half of it.
+
+Why one module of 400 lines: ``Poller`` is one class whose single poll and batch
+share settings, fetchers, leases and the stop flag; how a batch hands out feeds
+and defers its writes is in ``_batch``.
 """
 
 from __future__ import annotations
