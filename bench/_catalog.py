@@ -44,7 +44,7 @@ __all__ = [
 ROOT = Path(__file__).resolve().parents[1]
 DEV_SET = ROOT / "tests" / "data" / "linking"
 REAL_FEEDS = ROOT.parent / "shared" / "data" / "feeds" / "real"
-REVIEW_CHARS = 5000  # "a 5 KB review" (issue 3, item 8)
+REVIEW_CHARS = 5000  # a 5 KB review: the size the linking targets are stated for
 
 _WORD = re.compile(r"[^\W\d_]+")
 # Share of synthetic words drawn from the made-up tail, its size and its Zipf exponent:
@@ -54,7 +54,7 @@ _TAIL_SHARE = 0.03
 _TAIL_WORDS = 300_000
 _TAIL_ZIPF = 0.7
 # Series sizes: log-uniform in [20, 300] episodes, mean ~103 (about 1,000 series per
-# 100k episodes, as issue 3's benchmark asks).
+# 100k episodes, the catalog the linking targets are stated for).
 _SMALLEST, _LARGEST = 20, 300
 # People per episode: guests (credited as podcast:person), and 0-4 names in the text,
 # most of them the show's regulars. Measured on the real feeds: 3.4 names found per

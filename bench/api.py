@@ -11,7 +11,7 @@ separate process and asks each list endpoint ``--requests`` times, one request a
 time over one keep-alive connection, for a page of 50 (random series, random early
 offsets, random search words), and reports p50 and p95 of the client-side latency.
 
-Issue 4's target: p50 <= 20 ms for the list endpoints.
+The target: p50 <= 20 ms for the list endpoints.
 """
 
 from __future__ import annotations

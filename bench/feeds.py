@@ -15,8 +15,8 @@ on a real uvicorn server on 127.0.0.1 and fetched with httpx. It measures:
    store's version query alone;
 3. the reviews feed (of the series): a full 200 and a 304.
 
-and writes a section of bench/RESULTS.md (issue 4's target: "combined feed for a
-3,000-episode series generated in <= 1 s, and answered with 304 when unchanged").
+and writes a section of bench/RESULTS.md. The target: the combined feed of a
+3,000-episode series generated in <= 1 s, and answered with 304 when unchanged.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Benchmark: the hostile servers of issue 5 (item 4), case by case: time and peak RSS.
+"""Benchmark: the hostile servers a poll must survive, case by case: time and peak RSS.
 
     python bench/hostile.py [--results bench/RESULTS.md]
 

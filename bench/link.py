@@ -11,7 +11,7 @@ after a short warm-up. Reviews: the dev set's, repeated or cut to 5 KB, and
 synthetic ones that name synthetic shows (positive) or none (negative).
 
 At the largest size the same process then measures candidate retrieval side by side
-(issue 3, item 7; docs/retrieval.md): the linker's in-memory BM25 over one document
+(the choice of index, docs/retrieval.md): the linker's in-memory BM25 over one document
 per series, against SQLite FTS5 (and tantivy when installed, PostgreSQL with
 --postgres) over the same 100k episode texts, each asked with (a) the review's 30
 most frequent terms and (b) the linker's own 30 tf x idf-chosen terms.
@@ -67,7 +67,7 @@ WARM_UP = 3
 SAMPLE = 3  # every SAMPLE-th review is also run stage by stage (and gives a query)
 TOP = 5  # hits asked of every retrieval engine (the linker keeps 5 candidates)
 QUERY_TERMS = 30
-TARGET_SIZE = 100_000  # issue 3: link p50 <= 50 ms and <= 500 MB RSS at 100k episodes
+TARGET_SIZE = 100_000  # the target: link p50 <= 50 ms and <= 500 MB RSS at 100k episodes
 Result = dict[str, Any]
 
 

@@ -1,4 +1,4 @@
-"""Scale-out benchmark (issue 5): 1, 2 and 3 ``aggregator run`` instances on one PostgreSQL.
+"""Scale-out benchmark: 1, 2 and 3 ``aggregator run`` instances on one PostgreSQL.
 
     python bench/scale.py [--feeds 5000] [--delays 0,100] [--instances 1,2,3]
 

@@ -1,11 +1,11 @@
 """Would a static embedding model help the linker? Measured on a development set.
 
-Issue 3 allows semantic similarity as one more signal "if it pays for itself" and asks
-for a measurement on the dev set first. This compares, on the same labelled reviews:
+Semantic similarity could be one more signal, if it pays for itself; whether it does is
+measured on the dev set before anything is adopted. This compares, on the same labelled reviews:
 
 - finding the series: the rank of the reviewed series among all series, by cosine
   similarity of the review to each series (title, description and episode titles), and
-  by plain BM25 over the same text (``linking.baseline``, the issue's baseline);
+  by plain BM25 over the same text (``linking.baseline``, the baseline we compare with);
 - telling negatives apart: how well the best similarity separates reviews of a show we
   follow from negatives (ROC AUC), beside the same for BM25;
 - finding episodes: within the reviewed series, the rank of the labelled episodes by

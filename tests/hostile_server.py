@@ -8,8 +8,9 @@ socket after the request head was read. Every loop here is bounded in count and 
 and stops when ``close()`` is called.
 
 Also ``gzip_bomb``: a valid gzip stream of many zeros built without ever holding them;
-``hostile_cases``: every hostile case of issue 5 (item 4) routed on one server, with
-the error each must end in (tests/test_hostile_feeds.py, bench/hostile.py); and
+``hostile_cases``: every hostile server we must survive (stalls, floods, bombs,
+loops) routed on one server, with the error each must end in
+(tests/test_hostile_feeds.py, bench/hostile.py); and
 ``run_measured``: a child process run to its end, with its own peak RSS.
 """
 
@@ -248,9 +249,10 @@ def gzip_bomb(size_mib: int) -> bytes:
 
 
 # --- the hostile batch -------------------------------------------------------------
-# One catalog of every hostile case of issue 5 (item 4), used by the end-to-end tests
-# and by bench/hostile.py. Each case is a URL on a HostileServer and what the error
-# stored on its feed must say when fetched with HOSTILE_LIMITS.
+# One catalog of every hostile server a poll must survive without harm to the batch,
+# used by the end-to-end tests and by bench/hostile.py. Each case is a URL on a
+# HostileServer and what the error stored on its feed must say when fetched with
+# HOSTILE_LIMITS.
 
 MiB = 1 << 20
 GiB = 1 << 30

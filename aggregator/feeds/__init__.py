@@ -9,8 +9,9 @@ The pipeline of one poll, in the order it runs (``poller`` drives it):
   refuses entity bombs; ``durations`` reads ``itunes:duration``);
 - ``decide`` says, without I/O, what the outcome means for the feed: its status, its
   next poll, a move to a new URL;
-- ``poller`` stores it, a pool of workers at a time; ``scheduler`` runs the poller on
-  a ticker; ``leases`` names this instance for the claims it holds on feeds.
+- ``poller`` stores it, a pool of workers at a time (``_batch`` hands out a batch's
+  feeds host by host and writes its unchanged polls together); ``scheduler`` runs
+  the poller on a ticker; ``leases`` names this instance for the claims it holds.
 
 ``opml`` reads and writes subscription lists; ``locations`` normalises what a user
 gives as a feed's location (URL or path). Nothing here imports the linker, the

@@ -6,7 +6,7 @@ Two attacks hide in a DOCTYPE's entity declarations:
   entities, ten deep, ten each, expand to 10^9 copies. expat (2.4 and later) stops
   the expansion once it outgrows the input a hundredfold, but only after 8 MiB of
   text, which feedparser's handlers receive three bytes at a time: measured 2 s and
-  +120 MB RSS per document before the strict parser gave up (issue 5, item 4);
+  +120 MB RSS per document before the strict parser gave up (tests/test_hostile_feeds);
 - **external entities** (XXE): ``<!ENTITY x SYSTEM "file:///etc/passwd">`` asks the
   parser to read a file or URL into the document. Our SAX reader never loads them
   (``feature_external_ges`` off), so this is refused for a clear error, not for safety.

@@ -23,6 +23,11 @@ a fetch answered 304 (bench/poll).
 Known gap: with ``allow_private=False`` the host is resolved and checked before the
 request, and httpx resolves it again to connect, so a DNS server that answers
 differently the second time (DNS rebinding) is not stopped.
+
+Why one module of over 500 lines: one request's life (redirects, moves, size limits,
+the deadline, the pool it is sent through) is one piece of state handled in order;
+the parts that stand alone (decoding, address checks, local files) are in
+``_fetch_utils``.
 """
 
 from __future__ import annotations
@@ -94,7 +99,8 @@ class Fetcher:
     ``allow_file`` lets ``file:`` URLs and filesystem paths through (a redirect never
     leads to one); ``allow_private`` lets URLs reach loopback, private, link-local and
     other non-public addresses, and redirects stay on the URL's own host there: a
-    redirect to another non-public host is refused all the same (issue 5).
+    redirect to another non-public host is refused all the same (a public feed must
+    not walk us into someone's internal network).
     ``allowed_networks`` (e.g. ``["10.20.0.0/16"]``) are exempt from that block, for a
     feed server on a known internal network.
     """

@@ -4,6 +4,10 @@ One bad feed never stops a batch: a fetch or parse failure becomes data on the f
 (last error, error count, backoff) and the batch goes on. Each feed's result is
 written in one storage transaction, so a poll interrupted by shutdown leaves either
 the old state or the new one, never half of it.
+
+Why one module of 400 lines: ``Poller`` is one class whose single poll and batch
+share settings, fetchers, leases and the stop flag; how a batch hands out feeds
+and defers its writes is in ``_batch``.
 """
 
 from __future__ import annotations
@@ -12,12 +16,10 @@ import hashlib
 import logging
 import random as _random
 import threading
-from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
-from urllib.parse import urlsplit
 
 from aggregator import metrics
 from aggregator.exceptions import (
@@ -28,6 +30,7 @@ from aggregator.exceptions import (
     StorageError,
 )
 from aggregator.feeds import decide, leases
+from aggregator.feeds._batch import Deferred, HostQueue
 from aggregator.feeds.fetch import Fetcher
 from aggregator.feeds.parse import parse_feed
 from aggregator.settings import PollSettings
@@ -153,7 +156,7 @@ class Poller:
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
-    def poll_feed(self, feed: FeedRecord, *, defer: _Deferred | None = None) -> PollReport:
+    def poll_feed(self, feed: FeedRecord, *, defer: Deferred | None = None) -> PollReport:
         """Poll one feed now, due or not, and store the outcome.
 
         With ``defer``, a poll that brought nothing to store (a 304, an unchanged
@@ -178,7 +181,7 @@ class Poller:
             return self._restricted_fetcher
         return self._fetcher
 
-    def _poll(self, feed: FeedRecord, started: datetime, defer: _Deferred | None) -> PollReport:
+    def _poll(self, feed: FeedRecord, started: datetime, defer: Deferred | None) -> PollReport:
         fetcher = self._fetcher_for(feed)
         try:
             result = fetcher.fetch(feed.url, feed.validators)
@@ -309,14 +312,14 @@ class Poller:
             if not feeds:
                 return PollSummary()
             refill = self._refiller(len(feeds))
-        queue = _HostQueue(
+        queue = HostQueue(
             feeds,
             self._settings.per_host,
             self._stopping,
             refill=refill,
             low=self._settings.workers,
         )
-        deferred = _Deferred(self._storage)
+        deferred = Deferred(self._storage)
         summary = PollSummary()
         lock = threading.Lock()
 
@@ -393,137 +396,6 @@ class Poller:
             log.warning(
                 "giving back %d feeds failed (their leases will run out): %s", len(feeds), e
             )
-
-
-class _HostQueue:
-    """Feeds waiting to be polled, handed out so no host has more than N at once.
-
-    With ``refill``, a queue whose waiting feeds fall under ``low`` asks for more
-    (claimed feeds) instead of letting its workers idle behind a slow poll; ``refill``
-    returning nothing means there is no more to have.
-    """
-
-    def __init__(
-        self,
-        feeds: Iterable[FeedRecord],
-        per_host: int,
-        stopping: threading.Event,
-        *,
-        refill: Callable[[], list[FeedRecord]] | None = None,
-        low: int = 0,
-    ) -> None:
-        self._waiting: dict[str, deque[FeedRecord]] = defaultdict(deque)
-        self._count = 0  # feeds waiting
-        self.size = 0  # feeds ever queued
-        self._add(feeds)
-        self._busy: dict[str, int] = defaultdict(int)
-        self.dropped: list[FeedRecord] = []  # left waiting when polling stopped
-        self._per_host = per_host
-        self._stopping = stopping
-        self._refill = refill
-        self._low = low
-        self._changed = threading.Condition()
-
-    def _add(self, feeds: Iterable[FeedRecord]) -> None:
-        for feed in feeds:
-            self._waiting[_host(feed.url)].append(feed)
-            self._count += 1
-            self.size += 1
-
-    def _refilled(self) -> bool:
-        """Whether more feeds came; called with the lock held."""
-        if self._refill is None or self._count >= self._low:
-            return False
-        more = self._refill()
-        if not more:
-            self._refill = None
-            return False
-        self._add(more)
-        return True
-
-    def take(self) -> FeedRecord | None:
-        """The next feed whose host has room; waits while all are busy; None when done."""
-        with self._changed:
-            while True:
-                if self._stopping.is_set():
-                    self._refill = None
-                    for waiting in self._waiting.values():
-                        self.dropped.extend(waiting)
-                    self._waiting.clear()
-                    self._count = 0
-                if not self._waiting:
-                    if not self._refilled():
-                        return None
-                    self._changed.notify_all()  # new feeds: room for the other waiters
-                for host, queue in self._waiting.items():
-                    if self._busy[host] < self._per_host:
-                        feed = queue.popleft()
-                        # Hosts take turns: draining the first hosts first would leave
-                        # the last few hosts' feeds for the end, polled ``per_host``
-                        # at a time while the other workers wait.
-                        del self._waiting[host]
-                        if queue:
-                            self._waiting[host] = queue
-                        self._count -= 1
-                        self._busy[host] += 1
-                        return feed
-                # Every waiting feed's host is busy: feeds of other hosts may be due.
-                if self._refilled():
-                    self._changed.notify_all()  # new hosts: room for the other waiters
-                else:
-                    self._changed.wait(timeout=1.0)  # the timeout notices stop()
-
-    def done(self, feed: FeedRecord) -> None:
-        with self._changed:
-            self._busy[_host(feed.url)] -= 1
-            # One slot came free, for one waiter; when nothing waits any more, every
-            # waiter must wake to see that it is done.
-            if self._waiting:
-                self._changed.notify()
-            else:
-                self._changed.notify_all()
-
-
-class _Deferred:
-    """Schedule-only updates waiting to be written together."""
-
-    # Big enough that the per-statement cost fades, small enough that a crash loses
-    # little: a lost schedule update only means that feed is polled again.
-    BATCH = 100
-
-    def __init__(self, storage: Storage) -> None:
-        self._storage = storage
-        self._lock = threading.Lock()
-        self._updates: list[FeedUpdate] = []
-        self._now: datetime | None = None
-
-    def add(self, update: FeedUpdate, now: datetime) -> None:
-        with self._lock:
-            self._updates.append(update)
-            self._now = now
-            if len(self._updates) < self.BATCH:
-                return
-            batch, self._updates = self._updates, []
-        self._write(batch, now)
-
-    def flush(self) -> None:
-        with self._lock:
-            batch, self._updates = self._updates, []
-            now = self._now
-        if batch and now is not None:
-            self._write(batch, now)
-
-    def _write(self, batch: list[FeedUpdate], now: datetime) -> None:
-        try:
-            self._storage.apply_schedule_updates(batch, now)
-        except StorageError as e:
-            # The feeds stay due and are polled again; nothing else was at stake.
-            log.error("storing %d unchanged polls failed: %s", len(batch), e)
-
-
-def _host(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.hostname or parts.scheme or "local"
 
 
 def _outcome(not_modified: bool, parsed: ParsedFeed | None, counts: StoreCounts) -> str:

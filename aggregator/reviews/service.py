@@ -20,6 +20,10 @@ writing links it looks again, and links again if a series changed meanwhile (see
 
 Human decisions (confirmed, rejected, manual links) survive all of it: storage's
 ``replace_links`` only replaces the linker's own links.
+
+Why one module of over 450 lines: ``Reviews`` is one object whose adding, linking,
+re-linking and catalog refresh share one catalog and one lock; none of its parts is
+used apart.
 """
 
 from __future__ import annotations

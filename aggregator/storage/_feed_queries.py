@@ -2,8 +2,9 @@
 
 Two jobs. First, a feed's *version*: a few aggregates (counts, sums of ids, latest
 change times) over the rows a combined feed shows, cheap enough to answer a
-conditional request with 304 without reading the episodes themselves (issue 4: "a
-3,000-episode series ... answered with 304 when unchanged"). Second, the rows the
+conditional request with 304 without reading the episodes themselves (a podcast app
+asks again every few minutes; a 3,000-episode series must not be read each time).
+Second, the rows the
 feeds show, read as the generic listings cannot: a series' present episodes with
 their authors and its owner (not in ``EpisodeRecord``/``SeriesRecord``), and the
 reviews feed's reviews, links and episodes in three queries.

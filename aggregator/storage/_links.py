@@ -3,7 +3,7 @@
 The linker's links (``auto``) are replaced whenever a review is re-linked; a person's
 decisions are not: a ``confirmed`` or ``manual`` link stays whatever the linker says
 later, and a ``rejected`` one stays rejected and keeps the linker from proposing it
-again (issue 4: "a human decision survives re-linking and new linker versions").
+again: a human decision survives re-linking and new linker versions.
 
 A link is identified by (review, series, ``episode_key``), where ``episode_key`` is the
 episode id, or 0 for the series as a whole (see ``_models.Link``).

@@ -2,7 +2,8 @@
 
 A review is known by its URL when it has one, else by the hash of its content. Saving
 a review again updates that row in place, so its id, and the human decisions on its
-links, survive (issue 3: "the same review added twice ... is one review, updated").
+links, survive: the same review added twice (a feed re-sends it, a person pastes it
+again) is one review, updated.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Full-text search over episodes and reviews: SQLite FTS5, or PostgreSQL's own.
 
-One behaviour on both backends (issue 4: "same API, both tested"):
+One behaviour on both backends, so the API answers alike on either (both tested):
 
 - a query is its words (letters and digits; everything else separates words, as
   both tokenizers do), and a hit has every word, in any of the indexed fields;
