@@ -118,11 +118,11 @@ def test_linker_meets_the_targets_on_the_development_set(
     # The weights are fitted on this set and on the tune part of the blind set of real
     # reviews together (docs/linker.md): the dev set alone gave 0.993 / 0.971 / 21 of 21
     # with weights that missed two in five real reviews of whole series. These floors
-    # are today's figures (0.934 / 0.932 / 18 of 21), so a change that loses ground here
+    # are today's figures (0.956 / 0.940 / 19 of 21), so a change that loses ground here
     # fails.
-    assert scores.series.f1 >= 0.93
-    assert scores.episodes.f1 >= 0.93
-    assert scores.negatives == 21 and scores.negatives_abstained >= 18
+    assert scores.series.f1 >= 0.95
+    assert scores.episodes.f1 >= 0.94
+    assert scores.negatives == 21 and scores.negatives_abstained >= 19
     train, _ = split(dataset)
     baseline = evaluate(dataset, bm25_baseline(dataset.subset(train)))
     assert scores.series.f1 - baseline.series.f1 >= 0.25
@@ -158,10 +158,10 @@ def test_the_founding_review(dataset: Dataset, ours: dict[str, list[LinkProposal
 
 # Dev-set negatives still linked with the weights fitted on the dev set and the blind
 # set's tune part together (docs/linker.md, "Where it stands"): a history podcast outside
-# the catalog compared with one inside it, a German review of another show of the same
-# hosts, and a piece on a Netflix documentary that shares a show's one-word name.
+# the catalog compared with one inside it, and a German review of another show of the
+# same hosts.
 # Listed so that a change that links one more fails, and one that fixes one is noticed.
-_NEGATIVES_STILL_LINKED = {"a-neg-lincoln-pod", "a-neg-logbuch-de", "b-neg-connected-netflix"}
+_NEGATIVES_STILL_LINKED = {"a-neg-lincoln-pod", "a-neg-logbuch-de"}
 
 
 def test_news_and_other_shows_link_to_nothing(
