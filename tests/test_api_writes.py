@@ -19,7 +19,7 @@ from tests.api_support import ApiServer, Seeded, running_api, seed
 
 REPO = Path(__file__).resolve().parents[1]
 CALIPHATE_FEED = REPO / "examples" / "feeds" / "caliphate.xml"
-FOUNDING_REVIEW = REPO.parent / "shared" / "seeds" / "000_1b6acc4887f54450.txt"
+FOUNDING_REVIEW = REPO / "tests" / "data" / "linking" / "reviews" / "seed.txt"
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import pytest
 from aggregator.cli import main
 from tests.feedserver import FeedServer
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "feeds" / "real"
+REAL = Path(__file__).resolve().parent / "data" / "feeds" / "real"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "feeds"
 SCRIPT = str(Path(sys.executable).with_name("aggregator"))
 

@@ -12,7 +12,7 @@ from tests.cli_support import Cli
 from tests.feedserver import FeedServer
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED = ROOT.parent / "shared" / "seeds" / "000_1b6acc4887f54450.txt"
+SEED = ROOT / "tests" / "data" / "linking" / "reviews" / "seed.txt"
 CALIPHATE = ROOT / "examples" / "feeds" / "caliphate.xml"
 DEV = ROOT / "tests" / "data" / "linking"
 LAST_CHAPTER_BEFORE_JULY = "d880f329-7101-567d-a25d-60dde948cb1c"  # Chapter Ten, 2018-06-21

@@ -31,7 +31,7 @@ from aggregator.types import ReviewDocument
 DATA = Path(__file__).resolve().parent / "data"
 REVIEWS = DATA / "linking" / "reviews"
 EXTRACT = DATA / "extract"
-SEED = Path(__file__).resolve().parents[1].parent / "shared" / "seeds" / "000_1b6acc4887f54450.txt"
+SEED = REVIEWS / "seed.txt"
 
 FURNITURE = ("Leave a Reply", "Share this", "Required fields", "email address", "Photo Credit")
 
@@ -56,8 +56,7 @@ def paragraphs(text: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def seed_bytes() -> bytes:
-    # The shared seed when it is there (CI has ../shared), else the dev set's copy of it.
-    return (SEED if SEED.exists() else REVIEWS / "seed.txt").read_bytes()
+    return SEED.read_bytes()
 
 
 def test_founding_review_loses_its_blog_furniture(seed_bytes: bytes) -> None:

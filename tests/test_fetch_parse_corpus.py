@@ -1,6 +1,6 @@
 """feedparser's HTTP cases through our real fetch -> parse path.
 
-feedparser's corpus (shared/data/peer/feedparser) marks the cases whose meaning
+feedparser's corpus (tests/data/peer/feedparser) marks the cases whose meaning
 depends on HTTP response headers (mostly Content-Type charsets). Each is served here
 by a real local server with its ``Header:`` lines; we fetch it with our Fetcher and
 parse what came back with the headers it came with. The result must be exactly what
@@ -25,7 +25,7 @@ from aggregator.settings import FetchSettings
 from aggregator.types import ParsedFeed
 from tests.feedserver import FeedServer
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "peer" / "feedparser"
+CORPUS = Path(__file__).resolve().parent / "data" / "peer" / "feedparser"
 CASES = [
     case
     for case in map(json.loads, (CORPUS / "expectations.jsonl").read_text().splitlines())

@@ -9,7 +9,7 @@ import pytest
 
 from aggregator.feeds._itemsplit import split_items, without_spans
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "feeds" / "real"
+REAL = Path(__file__).resolve().parent / "data" / "feeds" / "real"
 
 
 def _items(doc: bytes) -> list[bytes]:

@@ -1,5 +1,5 @@
 """feedparser's own encoding, entity and ill-formed-document cases, through our path
-(``shared/data/peer/feedparser``, README there).
+(``tests/data/peer/feedparser``, README there).
 
 Each case's ``Expect`` is a Python expression over feedparser's result dict. We
 do not expose that dict, so each clause is translated to what we do expose:
@@ -40,7 +40,7 @@ from aggregator.feeds.parse import parse_feed
 from aggregator.sanitize import html_to_text, sanitize_html
 from aggregator.types import ParsedFeed
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "peer" / "feedparser"
+CORPUS = Path(__file__).resolve().parent / "data" / "peer" / "feedparser"
 EXCLUDED_PREFIXES = ("illformed/chardet/", "illformed/geo/")
 
 # path -> why feedparser's bozo flag has no warning of ours

@@ -1,5 +1,5 @@
 """Our parse against gpodder/podcastparser's own corpus: 70 small feeds, each with
-podcastparser's expected result (``shared/data/peer/podcastparser``, README there).
+podcastparser's expected result (``tests/data/peer/podcastparser``, README there).
 
 Every feed is parsed with the URL podcastparser's tests use as base
 (``file://tests/data/X.rss``) and compared field by field with the expected JSON,
@@ -24,7 +24,7 @@ from aggregator.feeds.parse import parse_feed
 from aggregator.sanitize import html_to_text
 from aggregator.types import Enclosure, ParsedEpisode, ParsedFeed, Person
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "peer" / "podcastparser"
+CORPUS = Path(__file__).resolve().parent / "data" / "peer" / "podcastparser"
 FEEDS = sorted(CORPUS.glob("*.rss"))
 
 _GUID_RESOLVED = (

@@ -1,4 +1,4 @@
-"""parse_feed on the 22 real podcast feeds in ``shared/data/feeds/real`` (SOURCES.md).
+"""parse_feed on the 22 real podcast feeds in ``tests/data/feeds/real`` (SOURCES.md).
 
 References are computed here, independently of our parser, from the raw bytes with
 plain regular expressions: the items, each item's guid, pubDate (by
@@ -22,7 +22,7 @@ import pytest
 from aggregator.feeds.parse import parse_feed
 from aggregator.types import ParsedEpisode, ParsedFeed, Person
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "feeds" / "real"
+REAL = Path(__file__).resolve().parent / "data" / "feeds" / "real"
 FEEDS = sorted([*REAL.glob("*.xml"), *REAL.glob("*.rss")])
 CALIPHATE = REAL.parent.parent / "dev" / "caliphate.xml"
 

@@ -18,7 +18,7 @@ from aggregator.storage import Storage
 from aggregator.types import EpisodeRecord, FeedKind, FeedStatus
 from tests.feedserver import FeedServer
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "feeds" / "real"
+REAL = Path(__file__).resolve().parent / "data" / "feeds" / "real"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "feeds"
 ITEM = re.compile(rb"<item\b.*?</item>", re.S)
 

@@ -22,7 +22,7 @@ from aggregator.types import FeedKind, LinkStatus, Relation, ReviewDocument
 from tests.fakes import ok_update
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED = ROOT.parent / "shared" / "seeds" / "000_1b6acc4887f54450.txt"
+SEED = ROOT / "tests" / "data" / "linking" / "reviews" / "seed.txt"
 CALIPHATE = ROOT / "examples" / "feeds" / "caliphate.xml"
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -14,7 +14,7 @@ from aggregator.syndicate.render import AGG_NS
 from tests.cli_support import Cli
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED = ROOT.parent / "shared" / "seeds" / "000_1b6acc4887f54450.txt"
+SEED = ROOT / "tests" / "data" / "linking" / "reviews" / "seed.txt"
 CALIPHATE = ROOT / "examples" / "feeds" / "caliphate.xml"
 NS = {"agg": AGG_NS}
 

@@ -1,6 +1,6 @@
 """The combined feeds served by a real uvicorn server and read by real clients.
 
-Real feeds from shared/data/feeds/real are polled into a store by the real poller;
+Real feeds from tests/data/feeds/real are polled into a store by the real poller;
 the feeds are fetched over http://127.0.0.1 and read with feedparser, gPodder's
 podcastparser and newsboat. What the source feed says, as podcastparser reads it, is
 the reference: every episode, guid and enclosure must come out the same.
@@ -45,7 +45,7 @@ from aggregator.types import (
 )
 from tests.http_server import Served, serve
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "feeds" / "real"
+REAL = Path(__file__).resolve().parent / "data" / "feeds" / "real"
 SERIAL = REAL / "serial__podkit-2017.xml"
 BIG = REAL / "this-american-life-all-episodes__aallen-2020.xml"  # 693 items
 PC20 = REAL / "podcasting-2.0__partytime-2021.xml"  # podcast:guid, person, transcript...

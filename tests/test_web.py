@@ -27,9 +27,8 @@ from aggregator.settings import HttpSettings, Settings
 from aggregator.types import FeedKind, LinkRecord, LinkStatus, Relation
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 CALIPHATE_FEED = REPO / "examples" / "feeds" / "caliphate.xml"
-FOUNDING_REVIEW = SHARED / "seeds" / "000_1b6acc4887f54450.txt"
+FOUNDING_REVIEW = REPO / "tests" / "data" / "linking" / "reviews" / "seed.txt"
 NEWS_NEGATIVE = REPO / "tests" / "data" / "linking" / "reviews" / "neg-baghuz.txt"
 FOUNDING_TITLE = "Behind the scenes of the Islamic State: Who are we really fighting?"
 NEWS_TITLE = "Last IS enclave falls in eastern Syria"
