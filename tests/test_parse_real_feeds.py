@@ -24,7 +24,7 @@ from aggregator.types import ParsedEpisode, ParsedFeed, Person
 
 REAL = Path(__file__).resolve().parent / "data" / "feeds" / "real"
 FEEDS = sorted([*REAL.glob("*.xml"), *REAL.glob("*.rss")])
-CALIPHATE = REAL.parent.parent / "dev" / "caliphate.xml"
+CALIPHATE = Path(__file__).resolve().parent / "data" / "linking" / "catalog" / "caliphate.xml"
 
 _ITEM = re.compile(rb"<item[\s>].*?</item>", re.DOTALL)
 _CDATA = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.DOTALL)
