@@ -50,3 +50,23 @@ def test_a_name_alone_in_two_hundred_thousand_characters_is_read(linker: Linker)
     assert len(review.text) >= 200_000
     reviewed = [p for p in linker.link(review) if p.relation is Relation.REVIEWS]
     assert reviewed and reviewed[0].episode_id is None
+
+
+@pytest.mark.parametrize(
+    "published",
+    [
+        datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59),  # naive, as a sloppy feed may give it
+        datetime(1, 1, 1, tzinfo=UTC),
+    ],
+)
+def test_a_date_at_the_ends_of_the_calendar_still_links(
+    linker: Linker, published: datetime
+) -> None:
+    # A review "dated" 9999-12-31 by a broken feed overflowed the linker's date slack
+    # and failed its whole batch; it is read as dated as late as the calendar allows.
+    text = "Caliphate, the New York Times podcast by Rukmini Callimachi, is gripping. " * 3
+    review = extract_document(text.encode(), filename="r.txt", published=published)
+    proposals = linker.link(review)
+    reviewed = {p.series_id for p in proposals if p.relation is Relation.REVIEWS}
+    assert reviewed or published.year == 1  # before the show began it cannot review it

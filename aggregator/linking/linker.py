@@ -8,7 +8,8 @@ the thresholds of ``score.py`` the linker abstains: no proposal at all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from aggregator.linking.analysis import analyse
 from aggregator.linking.candidates import SeriesSignals, series_candidates
@@ -32,6 +33,11 @@ LINKER_VERSION = "2"
 # Series whose episodes are examined, best first (the dev set never has more than
 # five candidates that matter; retrieval alone adds five).
 _EPISODE_CANDIDATES = 8
+
+# The latest review date the linker reasons with: a few days' slack must still be
+# addable to it ("2 days after the review") without leaving the calendar. A review
+# dated later (9999-12-31 from a broken feed) is read as dated then.
+_LATEST_DATE = datetime.max - timedelta(days=30)
 
 # At most this many pieces of evidence per proposal, strongest kinds first.
 _MAX_EVIDENCE = 24
@@ -89,7 +95,7 @@ class Linker:
 
     def score(self, review: ReviewDocument) -> list[Scored]:
         """Every candidate series with its features and scores (what ``link`` decides on)."""
-        a = analyse(review, self.catalog)
+        a = analyse(_in_calendar(review), self.catalog)
         found: list[Scored] = []
         candidates = list(series_candidates(a, self.catalog).values())
         # Episodes are looked at in the most promising series only (by the score without
@@ -110,6 +116,15 @@ class Linker:
             found.append(Scored(signals, series_score(signals.features, weights), episodes))
         found.sort(key=lambda s: -s.score)
         return found
+
+
+def _in_calendar(review: ReviewDocument) -> ReviewDocument:
+    """The review with its date brought within the dates the linker can add slack to."""
+    published = review.published
+    if published is None:
+        return review
+    latest = _LATEST_DATE.replace(tzinfo=published.tzinfo)
+    return review if published <= latest else replace(review, published=latest)
 
 
 def _tidy(evidence: list[Evidence]) -> tuple[Evidence, ...]:
