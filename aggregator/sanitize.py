@@ -10,6 +10,7 @@ because the HTML is shown far away from the document it came from.
 from __future__ import annotations
 
 import re
+import unicodedata
 from html.parser import HTMLParser
 from urllib.parse import urljoin
 
@@ -19,6 +20,11 @@ __all__ = ["html_to_text", "sanitize_html", "storable_text"]
 
 # Attributes holding a URL that a reader's browser would follow or load.
 _URL_ATTRIBUTES = frozenset({"href", "src", "cite"})
+
+# URL schemes a link or an image may keep (nh3's own list keeps these too); any other
+# scheme, javascript: and data: first, goes with its attribute.
+_SAFE_SCHEMES = frozenset({"http", "https", "mailto", "tel", "ftp", "ftps", "sms", "news"})
+_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*):")
 
 # Elements after which text continues on a new line when flattened.
 _BLOCK_TAGS = frozenset(
@@ -54,6 +60,8 @@ def sanitize_html(html: str, base_url: str | None = None) -> str:
     '<a href="https://example.com/ep/1" rel="noopener noreferrer">notes</a>'
     >>> sanitize_html('<a href="javascript:alert(1)">x</a>')
     '<a rel="noopener noreferrer">x</a>'
+    >>> sanitize_html('<a href="&nbsp;javascript:alert(1)">x</a>')
+    '<a rel="noopener noreferrer">x</a>'
     >>> sanitize_html("   ")
     ''
     """
@@ -61,14 +69,33 @@ def sanitize_html(html: str, base_url: str | None = None) -> str:
         return ""
 
     def absolute(tag: str, attribute: str, value: str) -> str | None:
-        if base_url and attribute in _URL_ATTRIBUTES:
+        if attribute not in _URL_ATTRIBUTES:
+            return value
+        # A space of any kind, a control or an invisible format character before
+        # "javascript:" hides the scheme from nh3's check ("&nbsp;javascript:...",
+        # U+3000, U+2028, U+0085, U+200A); no link needs them at its ends.
+        value = _trim_url(value)
+        scheme = _SCHEME.match(value)
+        if scheme and scheme.group(1).lower() not in _SAFE_SCHEMES:
+            return None
+        if base_url:
             try:
-                return urljoin(base_url, value.strip())
+                return urljoin(base_url, value)
             except ValueError:  # e.g. an invalid IPv6 host in the link
                 return None
         return value
 
     return nh3.clean(html, attribute_filter=absolute).strip()
+
+
+def _trim_url(value: str) -> str:
+    """``value`` without the spaces, controls and format characters at its ends."""
+    start, end = 0, len(value)
+    while start < end and unicodedata.category(value[start])[0] in "ZC":
+        start += 1
+    while end > start and unicodedata.category(value[end - 1])[0] in "ZC":
+        end -= 1
+    return value[start:end]
 
 
 def storable_text(text: str) -> str:

@@ -65,3 +65,16 @@ def test_html_to_text_keeps_what_a_reader_sees() -> None:
 def test_html_to_text_of_plain_text_is_the_text() -> None:
     assert html_to_text("  just   words \n here ") == "just words\nhere"
     assert html_to_text("") == ""
+
+
+@pytest.mark.parametrize(
+    "space", ["&nbsp;", "\u3000", "\u2028", "\u0085", "\u200a", "\u200b", "\t"]
+)
+@pytest.mark.parametrize("attribute", ["a href", "img src", "blockquote cite"])
+def test_no_space_hides_a_javascript_url(space: str, attribute: str) -> None:
+    tag, name = attribute.split()
+    html = f'<{tag} {name}="{space}javascript:alert(1)">x</{tag}>'
+    for base in (None, "https://example.com/feed.xml"):
+        cleaned = sanitize_html(html, base)
+        assert "javascript" not in cleaned.lower(), (repr(space), cleaned)
+        assert f"{name}=" not in cleaned
