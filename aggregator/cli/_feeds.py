@@ -168,7 +168,16 @@ def poll(
             )
         else:
             due = [a.storage.find_feed(feed_key(feed))]
-        summary = _poll_with_progress(a, due)
+        try:
+            summary = _poll_with_progress(a, due)
+        except KeyboardInterrupt:
+            # Ctrl-C: the feeds this poll claimed and did not store are given back at
+            # once (a stored poll has ended its own lease), so the next poll, here or
+            # in another instance, does not skip them until the leases run out.
+            a.poller.stop()
+            a.storage.release_feeds([f.id for f in due], owner=a.owner)
+            typer.echo("interrupted: the feeds not polled yet are free again", err=True)
+            raise typer.Exit(130) from None
     for report in summary.reports:
         if report.failed:
             error = report.error or "failed"
