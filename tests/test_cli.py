@@ -11,6 +11,7 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from aggregator.cli import main
+from aggregator.storage import open_storage
 from tests.feedserver import FeedServer
 
 REAL = Path(__file__).resolve().parent / "data" / "feeds" / "real"
@@ -337,3 +339,28 @@ def test_ctrl_c_during_poll_gives_back_the_feeds_it_claimed(
     again = cli(config, database_url, "poll")
     assert again.returncode == 0, again.stderr
     assert "polled 6 feeds" in again.stdout
+
+
+def test_poll_says_which_feeds_a_killed_poll_still_holds(
+    server: FeedServer, config: Path, database_url: str
+) -> None:
+    # A poll killed with -9 cannot give its feeds back: their leases run on. The next
+    # poll polls the others and says how many it skipped, and until when.
+    body = (REAL / "cortex__podkit-2018.xml").read_bytes()
+    for n in range(3):
+        server.serve(f"/feed-{n}.xml", body)
+        assert (
+            cli(config, database_url, "feeds", "add", server.url(f"/feed-{n}.xml")).returncode == 0
+        )
+    with open_storage(database_url) as storage:
+        held = storage.claim_due_feeds(
+            datetime.now(UTC), 2, owner="killed-poll", lease_seconds=120, ahead_of_schedule=True
+        )
+    assert len(held) == 2
+    polled = cli(config, database_url, "poll")
+    assert polled.returncode == 0, polled.stderr
+    assert "polled 1 feeds" in polled.stdout
+    assert "skipped 2 feeds another poll holds (its lease ends by " in polled.stderr
+    held_paths = {"/" + f.url.rsplit("/", 1)[1] for f in held}
+    assert all(server.requests_for(path) == [] for path in held_paths)
+    assert sum(len(server.requests_for(f"/feed-{n}.xml")) for n in range(3)) == 1

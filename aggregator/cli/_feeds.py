@@ -166,6 +166,17 @@ def poll(
                 lease_seconds=a.settings.poll.lease_seconds,
                 ahead_of_schedule=not due_only,
             )
+            # Feeds another poll holds are not polled here; say so, rather than let a
+            # poll stopped by kill -9 make this one look complete.
+            held, until = a.storage.feeds_held_elsewhere(a.clock(), owner=a.owner)
+            if held:
+                typer.echo(
+                    f"skipped {held} feeds another poll holds (its lease ends by "
+                    f"{until:%H:%M:%S} UTC)"
+                    if until
+                    else f"skipped {held} feeds another poll holds",
+                    err=True,
+                )
         else:
             due = [a.storage.find_feed(feed_key(feed))]
         try:

@@ -106,6 +106,12 @@ class FeedStore(StorageBase):
             )
             return [_feeds.to_record(row) for row in rows]
 
+    def feeds_held_elsewhere(self, now: datetime, *, owner: str) -> tuple[int, datetime | None]:
+        """Feeds another poller holds now (polling them, or stopped by kill -9 with the
+        lease running on), and when the last of those leases ends."""
+        with self._read("counting feeds leased elsewhere") as session:
+            return _feeds.held_elsewhere(session, now, owner=owner)
+
     def renew_feed_leases(self, now: datetime, *, owner: str, lease_seconds: float) -> int:
         """Extend the leases ``owner`` holds (feeds claimed, not yet stored)."""
         until = now + timedelta(seconds=lease_seconds)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, insert, or_
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError
@@ -193,6 +193,17 @@ def claim_due(
         sa_update(Feed).where(col(Feed.id).in_(ids)).values(lease_owner=owner, lease_until=until)
     )
     return _rows_in_order(session, ids)
+
+
+def held_elsewhere(session: Session, now: datetime, *, owner: str) -> tuple[int, datetime | None]:
+    """How many feeds a lease other than ``owner``'s holds now, and when the last ends."""
+    query = sa_select(func.count(), func.max(col(Feed.lease_until))).where(
+        col(Feed.lease_owner).is_not(None),
+        col(Feed.lease_owner) != owner,
+        col(Feed.lease_until) > now,
+    )
+    count, last = session.connection().execute(query).one()
+    return int(count), last
 
 
 def renew_leases(connection: Connection, now: datetime, *, owner: str, until: datetime) -> int:
