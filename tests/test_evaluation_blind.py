@@ -121,3 +121,39 @@ def test_the_linker_on_the_blind_held_out_part(blind: Dataset) -> None:
     assert ours.episodes.f1 >= 0.57
     assert ours.negatives_abstained >= 7
     assert ours.series.f1 - baseline.series.f1 >= 0.3
+
+
+@pytest.mark.parametrize(
+    ("labels", "split"),
+    [
+        (None, None),  # no labels.json at all
+        ('{"reviews": [{"id": "x"}]}', None),  # a review without its file
+        ('{"reviews": []}', '{"holdout": []}'),  # split.json without holdout_series
+        ('{"reviews": []}', '{"holdout_series": 5}'),  # not a list
+        ('{"reviews": []}', "{not json"),
+    ],
+)
+def test_eval_of_a_broken_set_is_one_line(
+    tmp_path: Path,
+    labels: str | None,
+    split: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from aggregator.cli import main
+
+    root = tmp_path / "broken"
+    (root / "catalog").mkdir(parents=True)
+    (root / "reviews").mkdir()
+    if labels is not None:
+        (root / "labels.json").write_text(labels)
+    if split is not None:
+        (root / "split.json").write_text(split)
+    monkeypatch.setattr("sys.argv", ["aggregator", "eval", str(root)])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 1
+    assert "Traceback" not in err and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and f"{root}: not a labelled set" in lines[0]
