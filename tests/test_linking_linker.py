@@ -282,3 +282,44 @@ def test_hosts_by_first_name_name_a_show_with_a_common_word_title(linker: Linker
 def test_arbitrary_text_never_crashes_and_stays_in_bounds(linker: Linker, text: str) -> None:
     proposals = linker.link(review(text, "2018-06-01"))
     assert_evidence_spans(text, proposals)
+
+
+def _tech_show(first_number: int) -> CatalogSeries:
+    """A weekly show whose feed starts at ``first_number`` (1: the whole show; later:
+    a feed that keeps only its latest episodes, as long-running shows' feeds do)."""
+    start = datetime(2016, 5, 13, 1, tzinfo=UTC)
+    episodes = tuple(
+        CatalogEpisode(
+            id=400 + i,
+            series_id=4,
+            guid=f"atp-{first_number + i}",
+            title=f"{first_number + i}: Keyboards, Part {chr(65 + i)}",
+            description_text="Marco, Casey and John talk about Apple.",
+            published=start + timedelta(weeks=i),
+        )
+        for i in range(3)
+    )
+    return CatalogSeries(
+        id=4,
+        title="Accidental Tech Podcast",
+        feed_url="https://atp.example.com/rss",
+        author="Marco Arment, Casey Liss, John Siracusa",
+        description_text="Three nerds discussing tech, Apple and programming.",
+        episodes=episodes,
+    )
+
+
+@pytest.mark.parametrize(("first_number", "predates"), [(1, True), (0, True), (169, False)])
+def test_a_review_older_than_a_feed_predates_the_show_only_if_the_feed_starts_it(
+    first_number: int, predates: bool
+) -> None:
+    text = (
+        "Accidental Tech Podcast review: I love the Accidental Tech Podcast. Marco Arment "
+        "and John Siracusa argue about everything and I recommend every episode."
+    )
+    linker = Linker(Catalog.build([_tech_show(first_number)]))
+    [scored] = [s for s in linker.score(review(text, "2015-02-15")) if s.signals.series.id == 4]
+    assert (scored.signals.features.before_start == 1.0) is predates
+    if not predates:
+        # The feed keeps only its latest episodes: the show is older than its feed.
+        assert 4 in reviewed(linker.link(review(text, "2015-02-15")))

@@ -437,6 +437,24 @@ def _first_names(a: Analysis, found: dict[int, SeriesSignals]) -> None:
                 signals.add("person", a, token.start, token.end, detail)
 
 
+def _starts_with_the_show(series: SeriesInfo) -> bool:
+    """Whether the feed's oldest episode is the show's first, so that a review older
+    than it predates the show.
+
+    Feeds of long-running shows keep only their latest episodes (the Accidental Tech
+    Podcast's starts at 169, Critical Role's at C2E20): their oldest item says nothing
+    of when the show began. A first episode numbered 0 or 1, or a trailer, prologue or
+    other bonus item ahead of the first full one, does.
+    """
+    first = series.episodes[0]
+    if first.bonus:
+        return True
+    numbers = first.numbers
+    given = [n for n in (numbers.episode, numbers.plain, first.itunes_number) if n is not None]
+    given += [n for _, n in numbers.nouns]
+    return bool(given) and min(given) <= 1 and (first.season or 1) == 1
+
+
 def _dates(a: Analysis, signals: SeriesSignals) -> None:
     f = signals.features
     published = a.review.published
@@ -444,7 +462,7 @@ def _dates(a: Analysis, signals: SeriesSignals) -> None:
     dated = dated_count(signals.series)
     # How long ago the show's last episode came out says nothing of whether this is a
     # review of it: finished series are binged and reviewed years later.
-    if published is not None and dated:
+    if published is not None and dated and _starts_with_the_show(signals.series):
         first = episodes[0].published
         assert first is not None
         if published + _DATE_SLACK < first:
