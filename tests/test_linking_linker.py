@@ -323,3 +323,21 @@ def test_a_review_older_than_a_feed_predates_the_show_only_if_the_feed_starts_it
     if not predates:
         # The feed keeps only its latest episodes: the show is older than its feed.
         assert 4 in reviewed(linker.link(review(text, "2015-02-15")))
+
+
+def test_an_episode_title_in_a_tv_recap_is_the_tv_series_episode(linker: Linker) -> None:
+    # An adaptation takes over the podcast's episode titles: in a text about watching,
+    # "Leakin Park" is the TV episode, however well it matches the podcast's.
+    watched = (
+        'Serial on TV, episode recap: "Leakin Park". The actors carry this hour of '
+        "television; I watched it twice on the streaming service and the cast, the "
+        "director and the cinematography make the screen version worth watching."
+    )
+    listened = (
+        'Serial, episode review: "Leakin Park". Sarah Koenig\'s narration carries this '
+        "hour of audio; I listened to it twice on my headphones and the podcast's "
+        "sound design makes it worth a listen."
+    )
+    when = "2014-11-20"
+    assert 202 not in episodes(linker.link(review(watched, when)))
+    assert 202 in episodes(linker.link(review(listened, when)))

@@ -66,14 +66,16 @@ def episode_signals(a: Analysis, signals: SeriesSignals, catalog: Catalog) -> li
         match_relative(a, series, eligible, published, found)
     match_dates(a, series, eligible, found)
     _content(a, series, eligible, stats, catalog, found)
-    # In a text about watching (a TV adaptation's recap: "the finale", "episode 8"),
-    # numbers and relative references count that series' episodes, not the podcast's.
+    # In a text about watching (a TV adaptation's recap: "the finale", "episode 8",
+    # and the titles an adaptation takes over from the podcast), numbers, relative
+    # references and titles count that series' episodes, not the podcast's.
     listening = 1.0 - max(0.0, -a.audio)
     for item in found.values():
         episode = item.episode
         f = item.features
         f.number *= listening
         f.relative *= listening
+        f.title *= listening
         f.bonus = 1.0 if episode.bonus else 0.0
         if published is not None and episode.published is not None:
             days = max(0.0, (published - episode.published).total_seconds() / DAY)
