@@ -341,3 +341,17 @@ def test_an_episode_title_in_a_tv_recap_is_the_tv_series_episode(linker: Linker)
     when = "2014-11-20"
     assert 202 not in episodes(linker.link(review(watched, when)))
     assert 202 in episodes(linker.link(review(listened, when)))
+
+
+def test_a_phrase_naming_several_episodes_names_each_less_surely(linker: Linker) -> None:
+    # "The first three episodes" is how far a reviewer got at least as often as what
+    # they discuss; "the second episode" points at one.
+    def number_strength(text: str, episode_id: int) -> float:
+        [scored] = [s for s in linker.score(review(text, "2014-12-01")) if s.signals.series.id == 2]
+        [found] = [e for e, _ in scored.episodes if e.episode.id == episode_id]
+        return found.features.number
+
+    several = "Serial, the podcast: I listened to the first three episodes of Serial."
+    one = "Serial, the podcast: I listened to the second episode of Serial."
+    assert number_strength(several, 201) < number_strength(one, 201)
+    assert number_strength(several, 201) == pytest.approx(number_strength(one, 201) / 3**0.5)

@@ -117,6 +117,7 @@ class NumberRef:
     season: int | None
     start: int
     end: int
+    together: int = 1  # how many episodes the phrase names at once ("the first five": 5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,7 +296,7 @@ def find_number_refs(text: str, tokens: Sequence[Token] | None = None) -> list[N
                 noun = _NOUNS[tokens[noun_index].norm]
                 end = tokens[noun_index].end
                 for k in range(count):
-                    refs.append(NumberRef(noun, value + k, True, None, token.start, end))
+                    refs.append(NumberRef(noun, value + k, True, None, token.start, end, count))
                 i = noun_index + 1
                 continue
         i += 1

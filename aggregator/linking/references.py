@@ -8,6 +8,7 @@ the order within a season); ambiguous matches go to the most recent episode.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from aggregator.linking.analysis import Analysis
@@ -51,7 +52,9 @@ def match_numbers(a: Analysis, series: SeriesInfo, eligible: list[int], found: F
                 f"{'ordinal' if ref.ordinal else 'number'} {ref.value} matches {e.title!r}",
             )
             matches.append((strength, index, evidence))
-        owner = owner_factor(a, series.id, ref.start)
+        # "The first five episodes" says how far the reviewer got more often than which
+        # episode they discuss: a phrase naming several episodes names each less surely.
+        owner = owner_factor(a, series.id, ref.start) / math.sqrt(ref.together)
         for strength, index, evidence in by_recency(series, matches):
             found.get_or_add(index).put("number", strength * owner, evidence)
 
