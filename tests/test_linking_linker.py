@@ -355,3 +355,17 @@ def test_a_phrase_naming_several_episodes_names_each_less_surely(linker: Linker)
     one = "Serial, the podcast: I listened to the second episode of Serial."
     assert number_strength(several, 201) < number_strength(one, 201)
     assert number_strength(several, 201) == pytest.approx(number_strength(one, 201) / 3**0.5)
+
+
+def test_a_review_on_a_shows_own_chart_page_reviews_that_show(linker: Linker) -> None:
+    # App-store and chart-site reviews sit on the show's page and seldom name it.
+    text = (
+        "Five stars. I could not stop listening: every chapter pulls another thread "
+        "and the reporting is careful. Highly recommended."
+    )
+    on_page = review(
+        text, "2018-07-01", url="https://charts.example.org/itunes/podcast/1379959217-caliphate"
+    )
+    elsewhere = review(text, "2018-07-01", url="https://blog.example.org/2018/07/five-stars")
+    assert reviewed(linker.link(on_page)) == {1}
+    assert reviewed(linker.link(elsewhere)) == set()

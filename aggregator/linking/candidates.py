@@ -16,7 +16,12 @@ from datetime import timedelta
 
 from aggregator.linking.analysis import AUDIO_WORDS, OTHER_MEDIUM_WORDS, Analysis
 from aggregator.linking.catalog import Catalog, LinkTarget
-from aggregator.linking.directories import DirectoryPage, directory_page, slug_words
+from aggregator.linking.directories import (
+    DirectoryPage,
+    directory_page,
+    show_page_slug,
+    slug_words,
+)
 from aggregator.linking.features import SeriesFeatures
 from aggregator.linking.series_index import SeriesInfo, dated_count
 from aggregator.linking.text import fold, stem
@@ -88,6 +93,7 @@ def series_candidates(a: Analysis, catalog: Catalog) -> dict[int, SeriesSignals]
         get(series_id)
     _first_names(a, found)
     _directory_pages(a, catalog, get, found, pages)
+    _own_page(a, catalog, get)
     # Where each show is named: an episode number or date next to a show's name is
     # about that show (see episodes._owner_factor).
     a.extra["named_at"] = sorted(
@@ -246,6 +252,24 @@ def _directory_pages(
             signals.features.link = max(signals.features.link, strength)
             if index is not None:
                 signals.link_episodes[index] = evidence
+
+
+def _own_page(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals]) -> None:
+    """A review found on a show's own page of a directory or chart site (an app-store
+    review at ``/podcast/1509307460-wind-of-change``) reviews that show, though it
+    seldom names it: the page does. As sure as a link to the show's directory page."""
+    slug = show_page_slug(a.review.url or "")
+    if not slug:
+        return
+    series = _series_named(catalog, slug)
+    if not series or len(series) > 2:
+        return
+    for series_id in series:
+        signals = get(series_id)
+        detail = f"the review is on a page of the series ({a.review.url})"
+        signals.evidence.append(Evidence("hyperlink", a.review.url or "", -1, -1, detail))
+        strength = _DIRECTORY_STRENGTH / len(series)
+        signals.features.link = max(signals.features.link, strength)
 
 
 def _series_named(catalog: Catalog, words: tuple[str, ...]) -> list[int]:

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
-__all__ = ["DirectoryPage", "directory_page", "slug_words"]
+__all__ = ["DirectoryPage", "directory_page", "show_page_slug", "slug_words"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,3 +180,43 @@ _READERS = {
     "stitcher.com": _stitcher,
     "podcasts.google.com": _google,
 }
+
+
+# Path segments after which podcast directories and chart sites put a show's slug.
+_SHOW_SEGMENTS = frozenset({"podcast", "podcasts", "show", "shows"})
+_LEADING_ID = re.compile(r"^(?:id)?\d{4,}-(?P<slug>.+)$")
+
+
+def show_page_slug(url: str) -> tuple[str, ...] | None:
+    """The show's slug of a page that is a show's own page on a directory or chart
+    site, for any site: ``/podcast/<slug>``, ``/podcasts/<id>-<slug>``,
+    ``/itunes/podcast/1509307460-wind-of-change``. Used for the address a review was
+    found at: reviews written on a show's page (app-store and chart-site reviews)
+    seldom name the show, since the page does.
+
+    >>> show_page_slug("https://www.chartoo.co.uk/itunes/podcast/1509307460-wind-of-change")
+    ('wind', 'of', 'change')
+    >>> show_page_slug("https://example.com/podcasts/s-town-id1212558767/reviews")
+    ('s', 'town')
+    >>> show_page_slug("https://example.com/2017/04/podcast-review-s-town") is None
+    True
+    """
+    page = directory_page(url)
+    if page is not None:
+        return page.show or None
+    try:
+        segments = [unquote(s) for s in urlsplit(url.strip()).path.split("/") if s]
+    except ValueError:
+        return None
+    for before, segment in itertools.pairwise(segments):
+        if before.lower() not in _SHOW_SEGMENTS:
+            continue
+        segment = segment.lower()
+        for pattern in (_LEADING_ID, _TRAILING_ID):
+            if match := pattern.match(segment):
+                segment = match.group("slug")
+                break
+        words = slug_words(segment)
+        if words and not all(w.isdigit() for w in words):
+            return words
+    return None
