@@ -104,8 +104,9 @@ class HttpSettings:
         if self.allowed_hosts is not None:
             return self.allowed_hosts
         names = [bind_host or self.host, "localhost", "127.0.0.1", "[::1]"]
-        if self.base_url and urlsplit(self.base_url).hostname:
-            names.append(str(urlsplit(self.base_url).hostname))
+        public = urlsplit(self.base_url).hostname if self.base_url else None
+        if public:
+            names.append(public)
         return tuple(dict.fromkeys(host_pattern(name) for name in names))
 
 

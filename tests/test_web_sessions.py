@@ -41,7 +41,7 @@ def sites(
     database_url: str, count: int = 1, clock: Clock | None = None, **http: object
 ) -> Iterator[list[Site]]:
     """``count`` instances of the service on one database, the first filled."""
-    settings = Settings(database_url=database_url, http=HttpSettings(token=TOKEN, **http))  # type: ignore[arg-type]
+    settings = Settings(database_url=database_url, http=HttpSettings(token=TOKEN, **http))
     with ExitStack() as stack:
         running = []
         ids = (0, 0, 0)

@@ -141,18 +141,12 @@ def _guard(
             client,
             request.method,
             request.url.path,
-            _throttled_note(attempt.retry_after, throttle.limit),
+            throttle.note(attempt),
         )
         wrong = Refusal(401, "the token is not right")
         raise HTTPException(wrong.status, wrong.message, headers=wrong.headers)
 
     return guard
-
-
-def _throttled_note(retry_after: int, limit: int) -> str:
-    if not retry_after:
-        return ""
-    return f"; {limit} failures within a minute: refusing it for {retry_after} s"
 
 
 def require_write(

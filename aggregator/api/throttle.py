@@ -112,6 +112,17 @@ class FailureThrottle:
             wait = self._wait(times, now) if len(times) >= self.limit else 0
             return Attempt(Outcome.FAILED, wait, key)
 
+    def note(self, attempt: Attempt) -> str:
+        """For a log line: what the failure in ``attempt`` led to, if anything.
+
+        >>> FailureThrottle(10).note(Attempt(Outcome.FAILED, 60))
+        '; 10 failures within a minute: refusing it for 60 s'
+        """
+        if attempt.outcome is not Outcome.FAILED or not attempt.retry_after:
+            return ""
+        within = "a minute" if self.window == WINDOW_SECONDS else f"{self.window:g} s"
+        return f"; {self.limit} failures within {within}: refusing it for {attempt.retry_after} s"
+
     def failures(self, address: str) -> int:
         """Failures of the client at ``address`` within the window."""
         with self._lock:

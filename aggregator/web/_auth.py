@@ -111,13 +111,7 @@ class WebAuth:
         client = client_address(request)
         attempt = self._throttle.attempt(client, lambda: token_matches(self._settings, token))
         if attempt.outcome is Outcome.FAILED:
-            note = (
-                f"; {self._throttle.limit} failures within a minute: refusing it for "
-                f"{attempt.retry_after} s"
-                if attempt.retry_after
-                else ""
-            )
-            log.warning("failed login from %s%s", client, note)
+            log.warning("failed login from %s%s", client, self._throttle.note(attempt))
         return attempt
 
     def log_in(self, request: Request, response: Response) -> None:
