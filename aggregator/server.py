@@ -2,6 +2,12 @@
 
 Built from the composed ``App``; ``aggregator run`` serves it with uvicorn next to
 the polling ticker. Only this module and the routers it includes import FastAPI.
+
+Requests naming a ``Host`` that is not an allowed host (``http.allowed_hosts``) are
+refused (400) before any route sees them: a name an attacker points at our address
+(DNS rebinding) gets nothing, and the pages' same-origin check is given only hosts
+that are ours. The API and the login form count failures against one budget per
+client (``api.throttle``).
 """
 
 from __future__ import annotations
@@ -11,16 +17,23 @@ from collections.abc import Iterator
 
 import uvicorn
 from fastapi import FastAPI
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from aggregator import api, web
 from aggregator._version import __version__
+from aggregator.api.throttle import FailureThrottle
 from aggregator.app import App
 from aggregator.syndicate import routes as syndicate_routes
 
 __all__ = ["Server", "create_http_app"]
 
 
-def create_http_app(app: App) -> FastAPI:
+def create_http_app(app: App, *, bind_host: str | None = None) -> FastAPI:
+    """The application; ``bind_host`` is the address it is served on, when not the
+    configured ``http.host`` (an allowed host unless ``http.allowed_hosts`` is set)."""
+    settings = app.settings.http
+    hosts = settings.hosts(bind_host)
+    throttle = FailureThrottle(settings.auth_failures_per_minute)
     http = FastAPI(
         title="aggregator",
         version=__version__,
@@ -29,10 +42,12 @@ def create_http_app(app: App) -> FastAPI:
             "between the two, with their evidence."
         ),
     )
-    http.include_router(api.build_router(app))
+    http.include_router(api.build_router(app, throttle))
     http.include_router(syndicate_routes.build_router(app))
-    http.include_router(web.build_router(app))
+    http.include_router(web.build_router(app, throttle=throttle, allowed_hosts=hosts))
     http.include_router(web.build_fallback_router(app))  # last: what nothing else answers
+    # No www. redirect: a host is allowed or refused, never moved.
+    http.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts), www_redirect=False)
     return http
 
 

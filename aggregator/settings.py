@@ -2,9 +2,9 @@
 
 Sources, later ones winning: built-in defaults < ``config.toml`` (the file named by
 ``--config``, else ``$AGGREGATOR_CONFIG``, else ``./config.toml`` when it exists) <
-environment (``AGGREGATOR_DATABASE_URL``, ``AGGREGATOR_TOKEN``) < CLI options
-(``--database``). A bad value
-raises ``ConfigError`` naming the key, the file and what is wrong.
+environment (``AGGREGATOR_DATABASE_URL``, ``AGGREGATOR_TOKEN``, ``AGGREGATOR_ALLOWED_HOSTS``)
+< CLI options (``--database``). A bad value raises ``ConfigError`` naming the key, the
+file and what is wrong.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from __future__ import annotations
 import ipaddress
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aggregator.exceptions import ConfigError
 from aggregator.types import FeedKind
@@ -82,6 +83,31 @@ class HttpSettings:
     allowed_networks: tuple[str, ...] = ()
     # The service's public address, for absolute links in generated feeds.
     base_url: str | None = None
+    # Host header values the service answers, and the hosts a form may be posted from;
+    # None: the address it listens on, localhost's names and base_url's host (see
+    # ``hosts``). "*.example.org" allows the subdomains, "*" any host.
+    allowed_hosts: tuple[str, ...] | None = None
+    # Addresses of reverse proxies whose X-Forwarded-For/-Proto are believed. None
+    # by default: any client on the machine could claim any address in them, and
+    # dodge the limit on failed logins, which counts per address.
+    trusted_proxies: tuple[str, ...] = ()
+    # A web login lasts this long (it ends sooner with a logout or a new token).
+    session_hours: float = 24.0
+    # Failed logins and wrong API tokens one client address may make in a minute;
+    # beyond it, its attempts are refused (429) until the oldest is a minute old.
+    auth_failures_per_minute: int = 10
+
+    def hosts(self, bind_host: str | None = None) -> tuple[str, ...]:
+        """The allowed hosts: as configured, else what a browser is sent to by
+        default (the address given to ``aggregator run``, localhost's names, and
+        ``base_url``'s host)."""
+        if self.allowed_hosts is not None:
+            return self.allowed_hosts
+        names = [bind_host or self.host, "localhost", "127.0.0.1", "[::1]"]
+        public = urlsplit(self.base_url).hostname if self.base_url else None
+        if public:
+            names.append(public)
+        return tuple(dict.fromkeys(host_pattern(name) for name in names))
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +145,51 @@ def load_settings(
     env_token = env.get("AGGREGATOR_TOKEN")
     if env_token:
         settings = replace(settings, http=replace(settings.http, token=env_token))
+    env_hosts = env.get("AGGREGATOR_ALLOWED_HOSTS")
+    if env_hosts:
+        hosts = _host_patterns(env_hosts.split(","), "environment: AGGREGATOR_ALLOWED_HOSTS")
+        settings = replace(settings, http=replace(settings.http, allowed_hosts=hosts))
     return settings
+
+
+def host_pattern(value: str) -> str:
+    """A host name as the ``Host`` header carries it, lower-cased; IPv6 in brackets.
+
+    >>> host_pattern("Podcasts.Example.org"), host_pattern("::1"), host_pattern("*.example.org")
+    ('podcasts.example.org', '[::1]', '*.example.org')
+
+    ValueError for what is not a host alone (a URL, a port, a path, a bad wildcard).
+    """
+    host = value.strip().lower()
+    if host == "*":
+        return host
+    try:
+        address = ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+        return f"[{address.compressed}]" if address.version == 6 else address.compressed
+    except ValueError:
+        pass  # a name, then
+    name = host.removeprefix("*.")
+    if not name or not all(
+        label.isascii() and len(label) <= 63 and label.replace("-", "").replace("_", "").isalnum()
+        for label in name.split(".")
+    ):
+        raise ValueError(f"not a host name: {value!r}")
+    return host
+
+
+def _host_patterns(values: Iterable[Any], where: str) -> tuple[str, ...]:
+    patterns = []
+    for value in values:
+        try:
+            patterns.append(host_pattern(value if isinstance(value, str) else ""))
+        except ValueError:
+            raise ConfigError(
+                f"{where} must be host names without scheme or port, like "
+                f'"podcasts.example.org" or "*.example.org", not {value!r}'
+            ) from None
+    if not patterns:
+        raise ConfigError(f'{where} must name at least one host ("*" for any)')
+    return tuple(patterns)
 
 
 def _from_file(path: Path) -> Settings:
@@ -165,6 +235,10 @@ def _from_file(path: Path) -> Settings:
             public_reads=reader.boolean("http", "public_reads", True),
             allowed_networks=reader.networks("http", "allowed_networks"),
             base_url=reader.optional_string("http", "base_url"),
+            allowed_hosts=reader.hosts("http", "allowed_hosts"),
+            trusted_proxies=reader.networks("http", "trusted_proxies"),
+            session_hours=reader.number("http", "session_hours", 24.0),
+            auth_failures_per_minute=reader.integer("http", "auth_failures_per_minute", 10),
         ),
         feeds=_feeds(data.get("feeds", []), where, base),
         source=where,
@@ -230,6 +304,16 @@ class _Reader:
             except ValueError:
                 raise self._bad(section, key, "a list of IP networks", network) from None
         return tuple(value)
+
+    def hosts(self, section: str, key: str) -> tuple[str, ...] | None:
+        value = self._get(section, key)
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            raise self._bad(
+                section, key, 'a list of host names like ["podcasts.example.org"]', value
+            )
+        return _host_patterns(value, f"{self._where}: {section}.{key}")
 
     def number(self, section: str, key: str, default: float) -> float:
         value = self._get(section, key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -19,7 +20,7 @@ from aggregator.storage._search import is_search_object
 from aggregator.types import FeedKind
 from tests.fakes import T0, episode, feed, ok_update, series
 
-TABLES = {"feed", "series", "episode", "review", "link"}
+TABLES = {"feed", "series", "episode", "review", "link", "web_session"}
 
 
 @pytest.fixture
@@ -169,3 +170,18 @@ def test_the_fast_path_knows_the_newest_revision() -> None:
 
     scripts = ScriptDirectory.from_config(_migrate.alembic_config())
     assert scripts.get_current_head() == _migrate.HEAD
+
+
+def test_downgrade_to_0004_drops_only_the_sessions(database_url: str, engine: Engine) -> None:
+    with open_storage(database_url) as store:
+        store.migrate()
+        store.add_feed("https://a.example/feed", FeedKind.PODCAST, T0)
+        store.add_web_session("key", now=T0, expires=T0 + timedelta(hours=1))
+        downgrade_to(store._write_engine, "0004")
+        remaining = {t for t in inspect(engine).get_table_names() if not is_search_object(t)}
+        assert remaining == TABLES - {"web_session"} | {"alembic_version"}
+        assert len(store.list_feeds()) == 1
+        store.migrate()
+        assert not store.web_session_alive("key", T0)  # sessions are not kept across
+        store.add_web_session("key", now=T0, expires=T0 + timedelta(hours=1))
+        assert store.web_session_alive("key", T0)

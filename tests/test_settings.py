@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.exceptions import ConfigError
-from aggregator.settings import DEFAULT_DATABASE_URL, load_settings
+from aggregator.settings import DEFAULT_DATABASE_URL, HttpSettings, load_settings
 from aggregator.types import FeedKind
 
 
@@ -119,3 +119,65 @@ def test_http_settings_and_token_from_environment(tmp_path: Path) -> None:
 def test_bad_http_settings(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(write(tmp_path, text), environ={})
+
+
+def test_sessions_limits_hosts_and_proxies(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "[http]\nsession_hours = 0.5\nauth_failures_per_minute = 3\n"
+        'allowed_hosts = ["Podcasts.Example.org", "*.example.net", "::1"]\n'
+        'trusted_proxies = ["10.0.0.5", "fd00::/8"]\n',
+    )
+    http = load_settings(path, environ={}).http
+    assert http.session_hours == 0.5
+    assert http.auth_failures_per_minute == 3
+    # As a Host header carries them: lower case, IPv6 in brackets.
+    assert http.allowed_hosts == ("podcasts.example.org", "*.example.net", "[::1]")
+    assert http.hosts("0.0.0.0") == http.allowed_hosts  # configured: nothing added
+    assert http.trusted_proxies == ("10.0.0.5", "fd00::/8")
+    env = {"AGGREGATOR_ALLOWED_HOSTS": "a.example, b.example"}
+    assert load_settings(path, environ=env).http.allowed_hosts == ("a.example", "b.example")
+
+
+def test_default_hosts_are_where_the_service_listens(tmp_path: Path) -> None:
+    http = load_settings(write(tmp_path, ""), environ={}).http
+    assert (http.allowed_hosts, http.session_hours, http.auth_failures_per_minute) == (
+        None,
+        24.0,
+        10,
+    )
+    assert http.trusted_proxies == ()
+    assert http.hosts() == ("127.0.0.1", "localhost", "[::1]")
+    assert http.hosts("10.1.2.3") == ("10.1.2.3", "localhost", "127.0.0.1", "[::1]")
+    assert http.hosts("::") == ("[::]", "localhost", "127.0.0.1", "[::1]")
+    public = HttpSettings(host="0.0.0.0", base_url="https://Podcasts.Example.org/x")
+    assert public.hosts() == ("0.0.0.0", "localhost", "127.0.0.1", "[::1]", "podcasts.example.org")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('allowed_hosts = ["https://podcasts.example.org"]', "without scheme or port"),
+        ('allowed_hosts = ["podcasts.example.org:8000"]', "without scheme or port"),
+        ('allowed_hosts = ["podcasts.example.org/x"]', "without scheme or port"),
+        ('allowed_hosts = ["*example.org"]', "without scheme or port"),
+        ('allowed_hosts = "podcasts.example.org"', "http.allowed_hosts must be a list"),
+        ("allowed_hosts = []", "http.allowed_hosts must name at least one host"),
+        ("allowed_hosts = [3]", "http.allowed_hosts must be host names"),
+        ('trusted_proxies = ["proxy.internal"]', "http.trusted_proxies must be a list"),
+        ("session_hours = 0", "http.session_hours must be a positive number"),
+        ("auth_failures_per_minute = 0", "http.auth_failures_per_minute must be a whole number"),
+    ],
+)
+def test_bad_session_limit_and_host_settings(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, f"[http]\n{text}\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ={})
+    assert str(path) in str(info.value)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_bad_allowed_hosts_from_the_environment(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="environment: AGGREGATOR_ALLOWED_HOSTS must be host"):
+        load_settings(write(tmp_path, ""), environ={"AGGREGATOR_ALLOWED_HOSTS": "http://x.org"})

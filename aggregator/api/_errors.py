@@ -155,6 +155,7 @@ for _status, _what in (
     (409, "It is there already."),
     (413, "The request body, or the review, is too large."),
     (422, "A parameter or the body is not valid, or the review has no readable text."),
+    (429, "Too many wrong tokens from this address: wait Retry-After seconds."),
     (502, "The review page could not be fetched."),
     (503, "The database failed."),
 ):

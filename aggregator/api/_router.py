@@ -13,13 +13,14 @@ from aggregator.api import _episodes, _feeds, _links, _reviews, _search, _series
 from aggregator.api._context import Api
 from aggregator.api._errors import SECURITY_HEADERS, JsonErrorRoute, error_response
 from aggregator.api.auth import require_read, require_write
+from aggregator.api.throttle import FailureThrottle
 from aggregator.app import App
 
 _CATCH_ALL = "/api/{rest:path}"
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-def build_router(app: App) -> APIRouter:
+def build_router(app: App, throttle: FailureThrottle | None = None) -> APIRouter:
     api = Api.build(app)
 
     @asynccontextmanager
@@ -30,11 +31,13 @@ def build_router(app: App) -> APIRouter:
             api.close()
 
     settings = app.settings.http
-    write = Depends(require_write(settings))
+    if throttle is None:
+        throttle = FailureThrottle(settings.auth_failures_per_minute)
+    write = Depends(require_write(settings, throttle))
     root = APIRouter(lifespan=lifespan, route_class=JsonErrorRoute)
     root.include_router(_service.health_router(api))
 
-    read = Depends(require_read(settings))
+    read = Depends(require_read(settings, throttle))
     resources = [
         _feeds.router(api, write),
         _series.router(api),

@@ -250,13 +250,19 @@ def run(
             # Reviews linked by an older linker version are re-linked a batch a tick.
             chores=[lambda: reviews.relink_outdated(limit=200)],
         )
+        http = a.settings.http
         config = uvicorn.Config(
-            create_http_app(a),
-            host=host or a.settings.http.host,
-            port=port or a.settings.http.port,
+            create_http_app(a, bind_host=host),
+            host=host or http.host,
+            port=port or http.port,
             log_level="warning",
             access_log=False,
             lifespan="off",
+            # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: any local
+            # process could then claim any address, and dodge the per-address limit
+            # on failed logins. Only the configured proxies are believed.
+            proxy_headers=bool(http.trusted_proxies),
+            forwarded_allow_ips=list(http.trusted_proxies) or None,
         )
         server = Server(config)
 

@@ -218,8 +218,25 @@ class Link(_Table, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class WebSession(_Table, table=True):
+    """A browser logged in to the web pages, kept here so that every instance on the
+    database knows it (``aggregator.web._sessions``).
+
+    ``key_hash`` is an HMAC of the session id from the cookie, never the id itself:
+    whoever reads this table cannot present any row as a cookie.
+    """
+
+    __tablename__ = "web_session"
+
+    key_hash: str = Field(sa_type=Text, primary_key=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    # Expired rows are deleted in bulk at each login: the index finds them.
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
 FEED: Table = METADATA.tables["feed"]
 SERIES: Table = METADATA.tables["series"]
 EPISODE: Table = METADATA.tables["episode"]
 REVIEW: Table = METADATA.tables["review"]
 LINK: Table = METADATA.tables["link"]
+WEB_SESSION: Table = METADATA.tables["web_session"]

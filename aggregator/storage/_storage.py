@@ -7,6 +7,7 @@ from aggregator.storage._engine import make_engines, parse_url, storage_errors
 from aggregator.storage._feed_store import FeedStore
 from aggregator.storage._query_store import QueryStore
 from aggregator.storage._review_store import ReviewStore
+from aggregator.storage._session_store import SessionStore
 
 
 def open_storage(database_url: str) -> Storage:
@@ -22,11 +23,12 @@ def open_storage(database_url: str) -> Storage:
     return Storage(reads, writes)
 
 
-class Storage(FeedStore, ContentStore, ReviewStore, QueryStore):
-    """Feeds, series, episodes, reviews and links in SQLite or PostgreSQL.
+class Storage(FeedStore, ContentStore, ReviewStore, QueryStore, SessionStore):
+    """Feeds, series, episodes, reviews and links in SQLite or PostgreSQL, and the
+    web pages' login sessions.
 
     Safe to share between threads: each call takes its own connection from the pool
     and holds it only for that call. Every datetime in and out is aware UTC. The
     methods live in one store per domain (``_feed_store``, ``_content_store``,
-    ``_review_store``, ``_query_store``), over ``_base.StorageBase``.
+    ``_review_store``, ``_query_store``, ``_session_store``), over ``_base.StorageBase``.
     """

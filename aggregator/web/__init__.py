@@ -2,9 +2,9 @@
 
 ``build_router(app)`` gives the pages (``/``, ``/series/{id}``, ``/episodes/{id}``,
 ``/reviews/{id}``), the forms that confirm, reject and add links (token-protected via
-``/login``) and the stylesheet at ``/static/style.css``; ``build_fallback_router(app)``
-the 404 page for any other address, to include last. ``highlight`` marks evidence spans
-in a review's text.
+``/login``, with sessions kept in the database: ``_sessions``) and the stylesheet at
+``/static/style.css``; ``build_fallback_router(app)`` the 404 page for any other
+address, to include last. ``highlight`` marks evidence spans in a review's text.
 """
 
 from aggregator.web._routes import build_fallback_router, build_router

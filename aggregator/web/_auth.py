@@ -1,34 +1,39 @@
 """Who may change links from the web pages, and whether a form post is our own.
 
-The rule (token, session cookie, public reads) is the API's, ``aggregator.api.auth``:
-a browser gives the token once to the login form and then carries a session cookie
-holding an HMAC of the token, not the token. Changing the token in the config logs
-every browser out, and the cookie alone does not reveal the token. This module adds
-what only forms need: setting the cookie, and the same-origin check.
+The rule (token, public reads) is the API's, ``aggregator.api.auth``: a browser
+gives the token once to the login form and then carries a session cookie holding a
+random session id, kept server-side (``_sessions``): it expires, a logout ends it,
+and a login replaces it. This module adds what only forms need: logging in (with
+failed logins counted against the client's budget, shared with the API's wrong
+tokens, and logged), the cookie, and the same-origin check.
 
 Cross-site request forgery: the cookie is ``SameSite=Strict`` (a browser does not
 send it with a request started by another site), and every POST must also come with
 an ``Origin`` (or, lacking one, a ``Referer``) of this site. Either alone stops the
 usual attack; together they also cover browsers that ignore one of them.
+
+"This site" is never taken from the request alone: the ``Host`` it names must be one
+of the allowed hosts (``http.allowed_hosts``; the server also refuses any other Host
+outright), so a page on a name the attacker controls, pointed at our address (DNS
+rebinding), cannot pass its own Origin off as ours.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from fastapi import Request, Response
 
-from aggregator.api.auth import (
-    COOKIE_NAME,
-    cookie_matches,
-    read_refusal,
-    session_value,
-    token_matches,
-)
-from aggregator.settings import HttpSettings
+from aggregator.api.auth import client_address, read_refusal, token_matches
+from aggregator.api.throttle import Attempt, FailureThrottle, Outcome
+from aggregator.settings import HttpSettings, host_pattern
+from aggregator.web._sessions import Sessions
 
-# A month: the cookie only lets its holder confirm, reject and add links.
-SESSION_MAX_AGE_SECONDS = 30 * 24 * 3600
+COOKIE_NAME = "aggregator_session"
+
+log = logging.getLogger(__name__)
 
 
 def _origin(url: str) -> str | None:
@@ -42,11 +47,44 @@ def _origin(url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-class WebAuth:
-    """The token check, the session cookie and the same-origin check for forms."""
+def host_allowed(host: str, allowed: Sequence[str]) -> bool:
+    """Whether ``host`` (as a Host header names it, no port) matches one of the
+    allowed patterns: a name, ``*.domain`` for its subdomains, or ``*``.
 
-    def __init__(self, settings: HttpSettings) -> None:
+    >>> host_allowed("a.example.org", ["*.example.org"]), host_allowed("evil.example", ["x"])
+    (True, False)
+    """
+    host = host.lower()
+    return any(
+        pattern == "*"
+        or host == pattern
+        or (pattern.startswith("*.") and host.endswith(pattern[1:]))
+        for pattern in allowed
+    )
+
+
+def _origin_host(origin: str) -> str | None:
+    try:
+        hostname = urlsplit(origin).hostname
+        return host_pattern(hostname) if hostname else None
+    except ValueError:
+        return None
+
+
+class WebAuth:
+    """Logging in and out, the session check and the same-origin check for forms."""
+
+    def __init__(
+        self,
+        settings: HttpSettings,
+        sessions: Sessions,
+        throttle: FailureThrottle,
+        allowed_hosts: Sequence[str],
+    ) -> None:
         self._settings = settings
+        self._sessions = sessions
+        self._throttle = throttle
+        self._hosts = tuple(allowed_hosts)
         self._base_origin = _origin(settings.base_url) if settings.base_url else None
 
     @property
@@ -54,37 +92,52 @@ class WebAuth:
         """False when no token is configured: then nobody may change anything."""
         return bool(self._settings.token)
 
-    def check_token(self, given: str) -> bool:
-        return token_matches(self._settings, given)
-
     def logged_in(self, request: Request) -> bool:
-        return cookie_matches(self._settings, request.cookies.get(COOKIE_NAME))
+        """Whether the request carries a live session (looked up once per request)."""
+        known = getattr(request.state, "logged_in", None)
+        if known is None:
+            known = self._sessions.alive(request.cookies.get(COOKIE_NAME))
+            request.state.logged_in = known
+        return bool(known)
 
     def may_read(self, request: Request) -> bool:
-        cookie = request.cookies.get(COOKIE_NAME)
-        return read_refusal(self._settings, cookie=cookie) is None
+        if self._settings.public_reads:
+            return True
+        return read_refusal(self._settings, logged_in=self.logged_in(request)) is None
+
+    def try_token(self, request: Request, token: str) -> Attempt:
+        """Check a token from the login form, within the client's budget of failures;
+        a failure is logged (the address, never what was typed)."""
+        client = client_address(request)
+        attempt = self._throttle.attempt(client, lambda: token_matches(self._settings, token))
+        if attempt.outcome is Outcome.FAILED:
+            log.warning("failed login from %s%s", client, self._throttle.note(attempt))
+        return attempt
 
     def log_in(self, request: Request, response: Response) -> None:
-        if not self._settings.token:
-            raise ValueError("no token configured: nobody can log in")
+        """Start a new session (ending the one the browser had) and set its cookie."""
+        session_id = self._sessions.start(previous=request.cookies.get(COOKIE_NAME))
         response.set_cookie(
             COOKIE_NAME,
-            session_value(self._settings.token),
-            max_age=SESSION_MAX_AGE_SECONDS,
+            session_id,
+            max_age=int(self._sessions.lifetime.total_seconds()),
             path="/",
             httponly=True,
             samesite="strict",
             secure=request.url.scheme == "https",
         )
 
-    def log_out(self, response: Response) -> None:
+    def log_out(self, request: Request, response: Response) -> None:
+        """End the session server-side (a copy of the cookie is worthless after) and
+        tell the browser to drop it."""
+        self._sessions.end(request.cookies.get(COOKIE_NAME))
         response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
 
     def same_origin(self, request: Request) -> bool:
         """Whether a POST says it comes from a page of this site.
 
-        "This site" is the address the request was sent to (its Host), or the
-        configured public base URL when a proxy in front rewrites the Host.
+        "This site" is the configured public base URL, or the address the request
+        was sent to when its host is an allowed host.
         """
         claimed = request.headers.get("origin") or request.headers.get("referer")
         if not claimed:
@@ -92,5 +145,9 @@ class WebAuth:
         origin = _origin(claimed)
         if origin is None:  # includes Origin: null (sandboxed frames, file: pages)
             return False
-        ours = {_origin(str(request.base_url)), self._base_origin} - {None}
-        return origin in ours
+        if origin == self._base_origin:
+            return True
+        host = _origin_host(origin)
+        if host is None or not host_allowed(host, self._hosts):
+            return False
+        return origin == _origin(str(request.base_url))

@@ -7,12 +7,14 @@ review page, so reloading it does not post again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
+from aggregator.api.throttle import FailureThrottle, Outcome
 from aggregator.app import App
 from aggregator.exceptions import (
     EpisodeNotFound,
@@ -24,6 +26,7 @@ from aggregator.types import LinkStatus, Relation
 from aggregator.web import _views
 from aggregator.web._auth import WebAuth
 from aggregator.web._render import Renderer
+from aggregator.web._sessions import Sessions
 
 # Largest id a database row can have (SQLite and PostgreSQL BIGINT); anything larger
 # is not found rather than an overflow inside the driver.
@@ -55,11 +58,13 @@ def _safe_next(target: str) -> str:
 
 
 class _Pages:
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, throttle: FailureThrottle, allowed_hosts: Sequence[str]) -> None:
         self._app = app
         self._storage = app.storage
         self._render = Renderer()
-        self._auth = WebAuth(app.settings.http)
+        settings = app.settings.http
+        sessions = Sessions(app.storage, settings, app.clock)
+        self._auth = WebAuth(settings, sessions, throttle, allowed_hosts)
 
     # --- helpers -------------------------------------------------------------------
 
@@ -215,7 +220,7 @@ class _Pages:
     # --- logging in ----------------------------------------------------------------
 
     def login_form(self, request: Request, next: str = "/") -> Response:
-        return self._page(request, "login.html", next=_safe_next(next), failed=False)
+        return self._page(request, "login.html", next=_safe_next(next), failed=False, throttled=0)
 
     def login(
         self,
@@ -228,8 +233,17 @@ class _Pages:
                 request, 403, "Refused", "This form was not sent from a page of this site."
             )
         target = _safe_next(next)
-        if not self._auth.check_token(token):
-            return self._page(request, "login.html", 403, next=target, failed=True)
+        if not self._auth.writes_enabled:  # no token to log in with, nor to guess
+            return self._page(request, "login.html", 403, next=target, failed=True, throttled=0)
+        attempt = self._auth.try_token(request, token)
+        if attempt.outcome is Outcome.REFUSED:
+            page = self._page(
+                request, "login.html", 429, next=target, failed=False, throttled=attempt.retry_after
+            )
+            page.headers["Retry-After"] = str(attempt.retry_after)
+            return page
+        if attempt.outcome is Outcome.FAILED:
+            return self._page(request, "login.html", 403, next=target, failed=True, throttled=0)
         response = RedirectResponse(target, status_code=303)
         self._auth.log_in(request, response)
         return response
@@ -240,7 +254,7 @@ class _Pages:
                 request, 403, "Refused", "This form was not sent from a page of this site."
             )
         response = RedirectResponse("/?done=logout", status_code=303)
-        self._auth.log_out(response)
+        self._auth.log_out(request, response)
         return response
 
     def stylesheet(self) -> Response:
@@ -251,9 +265,22 @@ class _Pages:
         )
 
 
-def build_router(app: App) -> APIRouter:
-    """The HTML pages (home, series, episode, review, login) and their forms."""
-    pages = _Pages(app)
+def build_router(
+    app: App,
+    *,
+    throttle: FailureThrottle | None = None,
+    allowed_hosts: Sequence[str] | None = None,
+) -> APIRouter:
+    """The HTML pages (home, series, episode, review, login) and their forms.
+
+    ``throttle`` counts failed logins per client (pass the API's, for one budget);
+    ``allowed_hosts`` are the hosts forms may be posted from (by default the
+    settings' ``http.hosts()``).
+    """
+    settings = app.settings.http
+    if throttle is None:
+        throttle = FailureThrottle(settings.auth_failures_per_minute)
+    pages = _Pages(app, throttle, settings.hosts() if allowed_hosts is None else allowed_hosts)
     # Pages are for people; the API's OpenAPI schema describes the JSON resources.
     router = APIRouter(include_in_schema=False)
     get, post = ["GET"], ["POST"]
@@ -275,5 +302,7 @@ def build_fallback_router(app: App) -> APIRouter:
     """Every GET no other route answers: a 404 page (the API's JSON error under
     ``/api``). Included last, after the API, the feeds and the pages."""
     router = APIRouter(include_in_schema=False)
-    router.add_api_route("/{path:path}", _Pages(app).unknown, methods=["GET"])
+    # It posts nothing and logs nobody in: no shared throttle or hosts needed.
+    pages = _Pages(app, FailureThrottle(1), ())
+    router.add_api_route("/{path:path}", pages.unknown, methods=["GET"])
     return router
