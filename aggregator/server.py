@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import uvicorn
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from aggregator import api, web
 from aggregator._version import __version__
@@ -20,8 +21,16 @@ from aggregator.syndicate import routes as syndicate_routes
 __all__ = ["Server", "create_http_app"]
 
 
+# Where the API docs' own scripts and styles are served from (under our own address).
+DOCS_ASSETS_PATH = "/static/docs"
+
+
 def create_http_app(app: App) -> FastAPI:
-    http = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from this server, from the copies
+    # fastapi-offline ships, not from a CDN: a service on a home network or behind
+    # a firewall shows its API docs without reaching the internet.
+    http = FastAPIOffline(
+        static_url=DOCS_ASSETS_PATH,
         title="aggregator",
         version=__version__,
         description=(
