@@ -74,6 +74,12 @@ def test_series_search_without_words_is_an_input_error(storage: Storage) -> None
         storage.search_series(" !? ")
 
 
+def test_shared_titles(storage: Storage, shows: dict[str, int]) -> None:
+    assert storage.shared_series_titles() == {"Serial"}
+    storage.remove_feed(storage.get_series(shows["serial2"]).feed_id)
+    assert storage.shared_series_titles() == set()
+
+
 def test_series_by_ids_skips_unknown_ids(storage: Storage, shows: dict[str, int]) -> None:
     found = storage.series_by_ids([shows["tal"], shows["serial"], 999_999, shows["tal"]])
     assert sorted(found) == sorted([shows["tal"], shows["serial"]])

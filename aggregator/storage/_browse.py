@@ -65,6 +65,12 @@ def series_by_ids(connection: Connection, ids: Collection[int]) -> dict[int, Ser
     return found
 
 
+def shared_series_titles(connection: Connection) -> set[str]:
+    """Titles that more than one series has (two feeds both called "Serial")."""
+    query = select(SERIES.c.title).group_by(SERIES.c.title).having(func.count() > 1)
+    return {str(t) for t in connection.execute(query).scalars()}
+
+
 def review_authors(connection: Connection, *, limit: int | None, offset: int) -> list[AuthorCount]:
     """The authors of reviews, those with most reviews first, then by name."""
     count = func.count().label("n")

@@ -157,6 +157,11 @@ class QueryStore(StorageBase):
         with self._read("reading series") as session:
             return _browse.series_by_ids(session.connection(), ids)
 
+    def shared_series_titles(self) -> set[str]:
+        """Titles that more than one series has: pages add who publishes each."""
+        with self._read("reading series titles") as session:
+            return _browse.shared_series_titles(session.connection())
+
     def review_authors(self, *, limit: int | None = None, offset: int = 0) -> list[AuthorCount]:
         """Who wrote the reviews (as they name their authors), most reviews first."""
         with self._read("listing review authors") as session:
