@@ -11,15 +11,17 @@ by Ann Critic, the newer linked by hand to Serial Productions' first episode.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
 
+from aggregator.settings import HttpSettings
 from aggregator.web import _listings
 from tests.api_support import module_database
 from tests.conftest import BACKENDS
-from tests.test_web import FOUNDING_TITLE, Page, get_page
+from tests.test_web import FOUNDING_TITLE, TOKEN, Page, get_page, running_site
 from tests.webapp_support import ANN, SERIAL_A, SERIAL_B, BrowsingSite, browsing_site
 
 
@@ -319,3 +321,28 @@ def test_the_copy_script_is_served_with_the_pages_policy(browse: BrowsingSite) -
     policy = home.headers["content-security-policy"]
     assert "script-src 'self';" in policy and "unsafe-inline" not in policy
     assert "media-src http: https:;" in policy
+
+
+def test_private_reads_close_the_browsing_pages_too(tmp_path: Path) -> None:
+    settings = HttpSettings(token=TOKEN, public_reads=False)
+    with running_site(f"sqlite:///{tmp_path / 'a.db'}", settings) as site:
+        closed = [
+            "/series",
+            "/episodes?reviewed=no",
+            "/reviews?author=x",
+            "/authors",
+            "/search?q=caliphate",
+            "/feeds",
+            f"/feeds/series/{site.series_id}",
+            "/feeds/reviews",
+        ]
+        with site.client() as client:
+            for path in closed:
+                response = client.get(path)
+                assert response.status_code == 303, path
+                assert response.headers["location"].startswith("/login?next=")
+        with site.logged_in_client() as client:
+            page = get_page(client, f"/feeds/series/{site.series_id}")
+            # A podcast app must send the token too: the page says how.
+            assert "give the token as the password" in page.text
+            assert "Caliphate" in get_page(client, "/search?q=caliphate").text
