@@ -249,7 +249,8 @@ def test_search_pages_one_kind(browse: BrowsingSite, monkeypatch: pytest.MonkeyP
         ("/reviews?page=0", 404, "Not found"),
         ("/series?page=x", 404, "Not found"),
         ("/feeds/series/999999", 404, "There is no such series."),
-        ("/feeds/series/abc", 404, "There is no such series."),
+        ("/feeds/series/abc", 404, "There is no page at this address."),
+        ("/feeds/series/99999999999999999999", 404, "There is no such series."),
         ("/feeds/reviews?series=999999", 404, "There is no such series."),
         ("/static/nothing.js", 404, "There is no such file."),
     ],
@@ -274,10 +275,10 @@ def test_the_series_page_gives_its_feeds_to_copy(browse: BrowsingSite) -> None:
     assert f"/feeds/series/{sid}" in page.hrefs()
     # Feed readers and browsers find the feeds from the page.
     alternates = [a["href"] for a in attrs(page, "link") if a.get("rel") == "alternate"]
-    assert alternates == [fields["feed-episodes"]["value"], fields["feed-reviews"]["value"]]
+    assert alternates == [f"/feeds/series/{sid}.xml", f"/feeds/reviews.xml?series={sid}"]
     with httpx.Client(timeout=10) as client:
-        for url in alternates:
-            response = client.get(str(url))
+        for field in ("feed-episodes", "feed-reviews"):
+            response = client.get(str(fields[field]["value"]))
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("application/rss+xml")
 

@@ -17,7 +17,7 @@ from aggregator.exceptions import InputError, NotFoundError
 from aggregator.settings import HttpSettings
 from aggregator.storage import Storage
 from aggregator.web import _listings
-from aggregator.web._params import number, page_number
+from aggregator.web._params import MAX_ID, number, page_number
 
 # Longest author name or search query taken from an address (the API's limits).
 MAX_AUTHOR_CHARS = 200
@@ -120,14 +120,13 @@ class Browse:
         view = _listings.feed_index(self.storage, n, self._base_url(request))
         return self.render(request, "feeds.html", view=view, **self._feed_context())
 
-    def series_feed(self, request: Request, series_id: str) -> Response:
+    def series_feed(self, request: Request, series_id: int) -> Response:
         if gate := self.read_gate(request):
             return gate
-        sid = number(series_id)
         try:
-            if sid is None:
-                raise NotFoundError(series_id)
-            view = _listings.series_feed_page(self.storage, sid, self._base_url(request))
+            if not 1 <= series_id <= MAX_ID:
+                raise NotFoundError(str(series_id))
+            view = _listings.series_feed_page(self.storage, series_id, self._base_url(request))
         except NotFoundError:
             return self.not_found(request, "There is no such series.")
         return self.render(request, "feed_series.html", view=view, **self._feed_context())
@@ -152,5 +151,7 @@ class Browse:
         router.add_api_route("/authors", self.authors, methods=get)
         router.add_api_route("/search", self.search, methods=get)
         router.add_api_route("/feeds", self.feeds, methods=get)
-        router.add_api_route("/feeds/series/{series_id}", self.series_feed, methods=get)
+        # Digits only: /feeds/series/1.xml is the feed itself (syndicate's route), never
+        # this page, whichever router is included first.
+        router.add_api_route("/feeds/series/{series_id:int}", self.series_feed, methods=get)
         router.add_api_route("/feeds/reviews", self.reviews_feed, methods=get)

@@ -176,10 +176,12 @@ def search(storage: Storage, query: str, kind: str | None, page: int) -> SearchR
 
 @dataclass(frozen=True, slots=True)
 class FeedAddress:
-    """A combined feed: its address (to copy into a podcast app) and its page here."""
+    """A combined feed: its address (to copy into a podcast app), the same as a path
+    on this site (for the page's own links), and the page about it here."""
 
     title: str
     url: str
+    path: str
     page: str
 
 
@@ -214,21 +216,18 @@ def series_feeds(row: SeriesRow, base_url: str) -> SeriesFeeds:
     sid = row.series.id
     return SeriesFeeds(
         row,
-        FeedAddress(
-            f"{row.series.title}, with reviews",
-            f"{base_url}/feeds/series/{sid}.xml",
-            f"/feeds/series/{sid}",
-        ),
-        FeedAddress(
-            f"Reviews of {row.series.title}",
-            f"{base_url}/feeds/reviews.xml?series={sid}",
-            f"/feeds/reviews?series={sid}",
-        ),
+        _feed(f"{row.series.title}, with reviews", base_url, f"/feeds/series/{sid}"),
+        _feed(f"Reviews of {row.series.title}", base_url, "/feeds/reviews", f"?series={sid}"),
     )
 
 
+def _feed(title: str, base_url: str, page: str, query: str = "") -> FeedAddress:
+    path = f"{page}.xml{query}"
+    return FeedAddress(title, base_url + path, path, page + query)
+
+
 def all_reviews_feed(base_url: str) -> FeedAddress:
-    return FeedAddress("All reviews", f"{base_url}/feeds/reviews.xml", "/feeds/reviews")
+    return _feed("All reviews", base_url, "/feeds/reviews")
 
 
 def feed_index(storage: Storage, page: int, base_url: str) -> FeedIndex:
