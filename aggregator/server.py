@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 import uvicorn
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from aggregator import api, web
@@ -28,13 +29,21 @@ from aggregator.syndicate import routes as syndicate_routes
 __all__ = ["Server", "create_http_app"]
 
 
+# Where the API docs' own scripts and styles are served from (under our own address).
+DOCS_ASSETS_PATH = "/static/docs"
+
+
 def create_http_app(app: App, *, bind_host: str | None = None) -> FastAPI:
     """The application; ``bind_host`` is the address it is served on, when not the
     configured ``http.host`` (an allowed host unless ``http.allowed_hosts`` is set)."""
     settings = app.settings.http
     hosts = settings.hosts(bind_host)
     throttle = FailureThrottle(settings.auth_failures_per_minute)
-    http = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from this server, from the copies
+    # fastapi-offline ships, not from a CDN: a service on a home network or behind
+    # a firewall shows its API docs without reaching the internet.
+    http = FastAPIOffline(
+        static_url=DOCS_ASSETS_PATH,
         title="aggregator",
         version=__version__,
         description=(

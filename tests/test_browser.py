@@ -6,36 +6,27 @@ desktop and on a phone-sized viewport, with screenshots saved under
 forms, which also checks that the browser's own Origin header and SameSite cookie
 pass our CSRF checks.
 
-Playwright's bundled browser download does not work here: the system Chromium is
-launched by path.
+The browser is launched as ``tests/browser_support`` says, with no network beyond
+127.0.0.1.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from aggregator.types import LinkStatus
+from tests.browser_support import (
+    DESKTOP,
+    PHONE,
+    assert_fits_the_width,
+    launched_browser,
+    new_page,
+    screenshot,
+)
 from tests.test_web import FOUNDING_TITLE, TOKEN, Site, running_site
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
-TIMEOUT_MS = 10_000
 
 
 @pytest.fixture(scope="module")
@@ -47,30 +38,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def new_page(browser: Browser, viewport: dict[str, int], **options: object) -> Page:
-    context = browser.new_context(viewport=viewport, **options)  # type: ignore[arg-type]
-    context.set_default_timeout(TIMEOUT_MS)
-    return context.new_page()
-
-
-def screenshot(page: Page, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / name
-    page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 10_000  # a page, not a blank
-    return path
-
-
-def assert_fits_the_width(page: Page) -> None:
-    """Nothing sticks out sideways: a phone reader never scrolls left and right."""
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0
+    with launched_browser() as launched:
+        yield launched
 
 
 def test_click_from_home_to_the_highlighted_review_and_its_episode(

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -33,6 +34,7 @@ EVIL_FEED = """<?xml version="1.0" encoding="UTF-8"?>
   <description><![CDATA[<p>About <script>alert('desc')</script><img src="x"
     onerror="alert('img')"><a href="javascript:alert('a')">click</a></p>]]></description>
   <itunes:author>&lt;b onmouseover=alert(1)&gt;Mallory&lt;/b&gt;</itunes:author>
+  <itunes:image href="https://evil.example/art.png&quot; onerror=&quot;alert('art')"/>
   <item>
     <title>&lt;img src=x onerror=alert("episode")&gt; Pilot</title>
     <content:encoded><![CDATA[<p>Show notes <script>alert('notes')</script>
@@ -43,6 +45,14 @@ EVIL_FEED = """<?xml version="1.0" encoding="UTF-8"?>
     <guid>evil-1</guid>
     <pubDate>Mon, 01 Jan 2024 10:00:00 +0000</pubDate>
     <enclosure url="javascript:alert('audio')" type="audio/mpeg" length="1"/>
+    <itunes:image href="javascript:alert('episode art')"/>
+  </item>
+  <item>
+    <title>Evil Show &lt;script&gt;alert("second")&lt;/script&gt; Two</title>
+    <guid>evil-2</guid>
+    <pubDate>Mon, 08 Jan 2024 10:00:00 +0000</pubDate>
+    <enclosure url="https://evil.example/2.mp3&quot; onerror=&quot;alert('audio 2')"
+      type="audio/mpeg&quot; onplay=&quot;alert(12)" length="1"/>
   </item>
 </channel>
 </rss>
@@ -66,6 +76,8 @@ length so that the extractor keeps it as main text rather than boilerplate.</p>
 _URL_ATTRIBUTES = {"href", "src", "action", "formaction", "srcset", "poster", "data"}
 _DANGEROUS_TAGS = {"script", "iframe", "object", "embed", "svg", "math", "base", "frame"}
 _CONTROL = re.compile(r"[\x00-\x20]")
+# The one script a page may load: our copy buttons', from our own static files.
+_OWN_SCRIPT = re.compile(r'<script src="/static/copy\.js\?v=[0-9a-f]{12}" defer></script>')
 
 
 @dataclass(frozen=True)
@@ -84,7 +96,7 @@ def evil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EvilSite]:
         feed = app.storage.add_feed(feed_file.as_uri(), FeedKind.PODCAST, app.clock())
         assert not app.poller.poll_feed(feed).failed
         (series,) = app.storage.list_series()
-        (episode,) = app.storage.list_episodes(series.id)
+        episode, second = sorted(app.storage.list_episodes(series.id), key=lambda e: e.id)
         plain = app.reviews.add(
             EVIL_TEXT.encode(),
             source="file",
@@ -108,13 +120,34 @@ def evil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EvilSite]:
             f"/episodes/{episode.id}",
             f"/reviews/{plain.id}",
             f"/reviews/{html.id}",
+            # The lists, search and the pages beside the feeds show the same titles,
+            # authors, artwork and audio.
+            f"/episodes/{second.id}",
+            "/series",
+            "/episodes",
+            "/episodes?reviewed=no",
+            "/reviews",
+            "/reviews?" + urlencode({"author": "<img src=x onerror=alert(11)>"}),
+            "/authors",
+            "/search?q=evil",
+            "/search?q=evil&kind=reviews",
+            "/search?" + urlencode({"q": '"><script>alert(13)</script>'}),
+            "/feeds",
+            f"/feeds/series/{series.id}",
+            "/feeds/reviews",
+            f"/feeds/reviews?series={series.id}",
         )
         with serve(http_app) as base_url:
             yield EvilSite(base_url, paths)
 
 
+def without_own_script(html: str) -> str:
+    """The page without the one script element it may have (ours, by exact shape)."""
+    return _OWN_SCRIPT.sub("", html, count=1)
+
+
 def assert_inert(html: str) -> Page:
-    page = Page(html)
+    page = Page(without_own_script(html))
     for tag, attributes in page.tags:
         assert tag not in _DANGEROUS_TAGS, tag
         for name, value in attributes.items():
@@ -181,4 +214,10 @@ def test_the_checker_finds_live_payloads() -> None:
         assert_inert('<a href=" JaVaScRiPt:alert(1)">x</a>')
     with pytest.raises(AssertionError):
         assert_inert("<script>alert(1)</script>")
+    own = '<script src="/static/copy.js?v=0123456789ab" defer></script>'
+    assert_inert(own)
+    with pytest.raises(AssertionError):
+        assert_inert(own + own)
+    with pytest.raises(AssertionError):
+        assert_inert('<script src="/static/copy.js?v=0123456789ab" defer>alert(1)</script>')
     assert_inert('<a href="https://example.com/" title="&lt;script&gt;">ok</a>')

@@ -6,7 +6,16 @@ the linker's catalog: everything goes in and comes out as the typed values of
 ``aggregator.types``; every database failure is raised as ``StorageError``.
 """
 
+from aggregator.storage._browse import AuthorCount
 from aggregator.storage._queries import EpisodeRow, ReviewSummary, SeriesRow, StoreStats
 from aggregator.storage._storage import Storage, open_storage
 
-__all__ = ["EpisodeRow", "ReviewSummary", "SeriesRow", "Storage", "StoreStats", "open_storage"]
+__all__ = [
+    "AuthorCount",
+    "EpisodeRow",
+    "ReviewSummary",
+    "SeriesRow",
+    "Storage",
+    "StoreStats",
+    "open_storage",
+]

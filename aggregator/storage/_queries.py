@@ -168,14 +168,14 @@ def _episode_counts(connection: Connection, series_ids: Collection[int]) -> dict
     return {int(s): int(n) for s, n in connection.execute(query)}
 
 
-def series_page(connection: Connection, *, limit: int | None, offset: int) -> list[SeriesRow]:
-    """Series by title (case-insensitive), then id, with episode and review counts."""
-    query = (
-        select(SERIES, FEED.c.url.label("feed_url"), literal(0).label("n"))
-        .join(FEED, FEED.c.id == SERIES.c.feed_id)
-        .order_by(func.lower(SERIES.c.title), SERIES.c.id)
+def _series_query() -> Any:
+    # Episode counts are taken for the rows read only (_with_series_counts).
+    return select(SERIES, FEED.c.url.label("feed_url"), literal(0).label("n")).join(
+        FEED, FEED.c.id == SERIES.c.feed_id
     )
-    records = [_series._to_record(r) for r in connection.execute(page(query, limit, offset))]
+
+
+def _with_series_counts(connection: Connection, records: list[SeriesRecord]) -> list[SeriesRow]:
     ids = [s.id for s in records]
     episodes = _episode_counts(connection, ids)
     reviews = _series_review_counts(connection, ids)
@@ -183,6 +183,23 @@ def series_page(connection: Connection, *, limit: int | None, offset: int) -> li
         SeriesRow(replace(s, episode_count=episodes.get(s.id, 0)), reviews.get(s.id, 0))
         for s in records
     ]
+
+
+def series_page(connection: Connection, *, limit: int | None, offset: int) -> list[SeriesRow]:
+    """Series by title (case-insensitive), then id, with episode and review counts."""
+    query = _series_query().order_by(func.lower(SERIES.c.title), SERIES.c.id)
+    records = [_series._to_record(r) for r in connection.execute(page(query, limit, offset))]
+    return _with_series_counts(connection, records)
+
+
+def series_rows_for(connection: Connection, ids: Sequence[int]) -> list[SeriesRow]:
+    """The series with these ids (at most ``ID_BATCH``), in the order given, unknown
+    ids skipped, with episode and review counts."""
+    if not ids:
+        return []
+    rows = connection.execute(_series_query().where(SERIES.c.id.in_(ids)))
+    found = {r.id: _series._to_record(r) for r in rows}
+    return _with_series_counts(connection, in_order(ids, found))
 
 
 def series_row(session: Session, series_id: int) -> SeriesRow:

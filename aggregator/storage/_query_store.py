@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from aggregator.storage import (
+    _browse,
     _feed_queries,
     _queries,
     _review_queries,
 )
 from aggregator.storage._base import StorageBase
+from aggregator.storage._browse import AuthorCount
 from aggregator.storage._feed_queries import FeedVersion, ReviewsForFeed, SeriesFeedRows
 from aggregator.storage._queries import EpisodeRow, ReviewSummary, SeriesRow, StoreStats
 from aggregator.types import (
@@ -94,6 +97,7 @@ class QueryStore(StorageBase):
         series_id: int | None = None,
         episode_id: int | None = None,
         person: str | None = None,
+        author: str | None = None,
         limit: int | None = None,
         offset: int = 0,
     ) -> list[ReviewSummary]:
@@ -107,6 +111,7 @@ class QueryStore(StorageBase):
                 series_id=series_id,
                 episode_id=episode_id,
                 person=person,
+                author=author,
                 limit=limit,
                 offset=offset,
             )
@@ -136,6 +141,31 @@ class QueryStore(StorageBase):
             return _review_queries.search_reviews(
                 session.connection(), query, limit=limit, offset=offset
             )
+
+    # --- browsing, for the web pages (see _browse) ---------------------------------------
+
+    def search_series(
+        self, query: str, *, limit: int | None = None, offset: int = 0
+    ) -> list[SeriesRow]:
+        """Series whose title or author has a word starting with each word of ``query``,
+        by title. InputError when the query has no words (or too many)."""
+        with self._read("searching series") as session:
+            return _browse.search_series(session.connection(), query, limit=limit, offset=offset)
+
+    def series_by_ids(self, ids: Collection[int]) -> dict[int, SeriesRow]:
+        """The series with these ids, by id; unknown ids are left out."""
+        with self._read("reading series") as session:
+            return _browse.series_by_ids(session.connection(), ids)
+
+    def shared_series_titles(self) -> set[str]:
+        """Titles that more than one series has: pages add who publishes each."""
+        with self._read("reading series titles") as session:
+            return _browse.shared_series_titles(session.connection())
+
+    def review_authors(self, *, limit: int | None = None, offset: int = 0) -> list[AuthorCount]:
+        """Who wrote the reviews (as they name their authors), most reviews first."""
+        with self._read("listing review authors") as session:
+            return _browse.review_authors(session.connection(), limit=limit, offset=offset)
 
     def get_link(self, link_id: int) -> LinkRecord:
         with self._read(f"reading link {link_id}") as session:

@@ -84,6 +84,7 @@ def reviews_page(
     series_id: int | None = None,
     episode_id: int | None = None,
     person: str | None = None,
+    author: str | None = None,
     limit: int | None = None,
     offset: int = 0,
 ) -> list[ReviewSummary]:
@@ -91,9 +92,12 @@ def reviews_page(
 
     ``series_id``/``episode_id`` keep reviews with a link (not rejected) to that
     series (or any of its episodes) or episode, NotFoundError if there is none;
-    ``person`` keeps reviews that name that person (see ``reviews_naming``).
+    ``person`` keeps reviews that name that person (see ``reviews_naming``);
+    ``author`` those whose author is that name, exactly as stored.
     """
     query = _summary_query()
+    if author is not None:
+        query = query.where(REVIEW.c.author == author)
     if series_id is not None or episode_id is not None:
         # IN, not EXISTS: a series has few reviews, found by the link's index; with
         # EXISTS, SQLite walked every review newest first to find them (7 ms, 10k).

@@ -10,6 +10,7 @@ a script.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -18,11 +19,15 @@ from urllib.parse import urlsplit
 import jinja2
 from fastapi.responses import HTMLResponse
 
-# No script runs on these pages, none may be injected, and no other site may frame
-# them; images in show notes come from anywhere on the web.
+# Scripts come from our own static files only (the copy buttons), never inline, so
+# none may be injected; no other site may frame these pages. Images (artwork, and
+# pictures in show notes) and an episode's audio are on the publishers' own hosts,
+# which could be any host on the web: proxying them would make this service fetch
+# arbitrary URLs for its readers, so the reader's browser loads them directly
+# (Referrer-Policy keeps our addresses from those hosts).
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; style-src 'self'; img-src http: https: data:; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src http: https: data:; "
+    "media-src http: https:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -89,6 +94,18 @@ def format_duration(seconds: int | None) -> str:
     return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
 
 
+def format_size(length: int | None) -> str:
+    """A file's size as a reader wants it; empty when unknown.
+
+    >>> format_size(48_300_000), format_size(900_000), format_size(None)
+    ('48 MB', '0.9 MB', '')
+    """
+    if not length:
+        return ""
+    megabytes = length / 1_000_000
+    return f"{megabytes:.0f} MB" if megabytes >= 10 else f"{megabytes:.1f} MB"
+
+
 def percent(score: float) -> str:
     """A score in [0, 1] as a whole percentage.
 
@@ -96,6 +113,26 @@ def percent(score: float) -> str:
     ('98%', '100%')
     """
     return f"{round(score * 100)}%"
+
+
+# The files under static/ that pages load, with their media types.
+STATIC_FILES = {
+    "style.css": "text/css",
+    "copy.js": "text/javascript",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StaticFile:
+    body: bytes
+    media_type: str
+    url: str  # with a version that changes with the content, so it can be cached for long
+
+
+def _static_file(name: str, media_type: str) -> StaticFile:
+    body = resources.files("aggregator.web").joinpath(f"static/{name}").read_bytes()
+    version = hashlib.sha256(body).hexdigest()[:12]
+    return StaticFile(body, media_type, f"/static/{name}?v={version}")
 
 
 class Renderer:
@@ -115,13 +152,11 @@ class Renderer:
             date=format_date,
             duration=format_duration,
             percent=percent,
+            size=format_size,
         )
-        self.stylesheet = (
-            resources.files("aggregator.web").joinpath("static/style.css").read_bytes()
-        )
-        # The stylesheet's URL changes with its content, so it can be cached for long.
-        version = hashlib.sha256(self.stylesheet).hexdigest()[:12]
-        self._env.globals["stylesheet_url"] = f"/static/style.css?v={version}"
+        self.static = {name: _static_file(name, kind) for name, kind in STATIC_FILES.items()}
+        self._env.globals["stylesheet_url"] = self.static["style.css"].url
+        self._env.globals["script_url"] = self.static["copy.js"].url
 
     def page(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         html = self._env.get_template(name).render(**context)

@@ -25,13 +25,11 @@ from aggregator.exceptions import (
 from aggregator.types import LinkStatus, Relation
 from aggregator.web import _views
 from aggregator.web._auth import WebAuth
+from aggregator.web._browse import Browse, feed_base_url
+from aggregator.web._params import number as _number
+from aggregator.web._params import page_number as _page_number
 from aggregator.web._render import Renderer
 from aggregator.web._sessions import Sessions
-
-# Largest id a database row can have (SQLite and PostgreSQL BIGINT); anything larger
-# is not found rather than an overflow inside the driver.
-_MAX_ID = 2**63 - 1
-_MAX_PAGE = 100_000
 
 # Messages after a successful post, chosen by key so no text is reflected from a URL.
 _DONE = {
@@ -40,14 +38,6 @@ _DONE = {
     "added": "Link added.",
     "logout": "Logged out.",
 }
-
-
-def _number(raw: str, maximum: int = _MAX_ID) -> int | None:
-    """A positive decimal number, or None (ASCII digits only: int() takes others)."""
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 19:
-        return None
-    value = int(raw)
-    return value if 1 <= value <= maximum else None
 
 
 def _safe_next(target: str) -> str:
@@ -115,15 +105,12 @@ class _Pages:
             return self._error(request, 403, "Log in first", "Log in to change links.")
         return None
 
-    def _page_number(self, raw: str) -> int | None:
-        return _number(raw, _MAX_PAGE)
-
     # --- pages ---------------------------------------------------------------------
 
     def home(self, request: Request, page: str = "1") -> Response:
         if gate := self._read_gate(request):
             return gate
-        number = self._page_number(page)
+        number = _page_number(page)
         if number is None:
             return self._not_found(request, f"There is no page {page!r}.")
         return self._page(request, "home.html", view=_views.home(self._storage, number))
@@ -131,11 +118,13 @@ class _Pages:
     def series(self, request: Request, series_id: str, page: str = "1") -> Response:
         if gate := self._read_gate(request):
             return gate
-        sid, number = _number(series_id), self._page_number(page)
+        sid, number = _number(series_id), _page_number(page)
         if sid is None or number is None:
             return self._not_found(request, "There is no such series or page.")
         try:
-            view = _views.series(self._storage, sid, number)
+            view = _views.series(
+                self._storage, sid, number, feed_base_url(self._app.settings.http, request)
+            )
         except NotFoundError:
             return self._not_found(request, f"There is no series with id {sid}.")
         return self._page(request, "series.html", view=view)
@@ -257,11 +246,14 @@ class _Pages:
         self._auth.log_out(request, response)
         return response
 
-    def stylesheet(self) -> Response:
+    def static_file(self, request: Request, name: str) -> Response:
+        found = self._render.static.get(name)
+        if found is None:
+            return self._not_found(request, "There is no such file.")
         return Response(
-            self._render.stylesheet,
-            media_type="text/css",
-            headers={"Cache-Control": "public, max-age=86400"},
+            found.body,
+            media_type=found.media_type,
+            headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
         )
 
 
@@ -271,7 +263,8 @@ def build_router(
     throttle: FailureThrottle | None = None,
     allowed_hosts: Sequence[str] | None = None,
 ) -> APIRouter:
-    """The HTML pages (home, series, episode, review, login) and their forms.
+    """The HTML pages (home, series, episode, review, the lists and search, the pages
+    beside the combined feeds, login) and their forms.
 
     ``throttle`` counts failed logins per client (pass the API's, for one budget);
     ``allowed_hosts`` are the hosts forms may be posted from (by default the
@@ -294,7 +287,9 @@ def build_router(
     router.add_api_route("/login", pages.login_form, methods=get)
     router.add_api_route("/login", pages.login, methods=post)
     router.add_api_route("/logout", pages.logout, methods=post)
-    router.add_api_route("/static/style.css", pages.stylesheet, methods=get)
+    router.add_api_route("/static/{name}", pages.static_file, methods=get)
+    browse = Browse(app.storage, app.settings.http, pages._page, pages._read_gate, pages._not_found)
+    browse.add_routes(router)
     return router
 
 

@@ -15,16 +15,21 @@ from markupsafe import Markup
 from aggregator.sanitize import sanitize_html
 from aggregator.storage import EpisodeRow, Storage
 from aggregator.types import (
+    Enclosure,
     EpisodeRecord,
     LinkRecord,
     LinkStatus,
     ReviewRecord,
     SeriesRecord,
 )
+from aggregator.web._listings import SeriesFeeds, series_feeds, series_labels
+from aggregator.web._render import http_url
 from aggregator.web.highlight import Span, excerpt, highlight
 
 REVIEWS_PER_PAGE = 20
 EPISODES_PER_PAGE = 100
+# Series on the home page; the rest are a click away on /series.
+HOME_SERIES = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +44,9 @@ class ReviewItem:
 @dataclass(frozen=True, slots=True)
 class HomePage:
     reviews: tuple[ReviewItem, ...]
-    series: tuple[SeriesRecord, ...]
+    labels: dict[int, str]  # series told apart from others of their title (series_labels)
+    series: tuple[SeriesRecord, ...]  # the first few by title
+    more_series: bool
     page: int
     more: bool
 
@@ -47,10 +54,12 @@ class HomePage:
 @dataclass(frozen=True, slots=True)
 class SeriesPage:
     series: SeriesRecord
+    feeds: SeriesFeeds  # the combined feeds of the series, to subscribe to
     description: Markup
     episodes: tuple[EpisodeRow, ...]
     # Reviews linked to the series as a whole (not to one of its episodes).
     series_reviews: tuple[ReviewItem, ...]
+    labels: dict[int, str]
     page: int
     more: bool
 
@@ -63,9 +72,20 @@ class EpisodeReview:
 
 
 @dataclass(frozen=True, slots=True)
+class Media:
+    """An episode's enclosure, as the page's player plays it."""
+
+    url: str
+    type: str | None
+    length: int | None
+    video: bool  # a <video> player, else <audio>
+
+
+@dataclass(frozen=True, slots=True)
 class EpisodePage:
     episode: EpisodeRecord
     series: SeriesRecord
+    media: Media | None  # None: nothing a browser could play
     description: Markup
     reviews: tuple[EpisodeReview, ...]
 
@@ -75,6 +95,7 @@ class ReviewPage:
     review: ReviewRecord
     text: Markup
     links: tuple[LinkRecord, ...]  # rejected ones included: a person may undo
+    labels: dict[int, str]
     all_series: tuple[SeriesRecord, ...]
     chosen_series: SeriesRecord | None  # whose episodes the add-link form offers
     episodes: tuple[EpisodeRecord, ...]
@@ -110,11 +131,41 @@ def home(storage: Storage, page: int) -> HomePage:
         _review_item(review, storage.list_links(review_id=review.id))
         for review in reviews[:REVIEWS_PER_PAGE]
     )
-    return HomePage(items, tuple(storage.list_series()), page, len(reviews) > REVIEWS_PER_PAGE)
+    shows = storage.series_page(limit=HOME_SERIES + 1)
+    return HomePage(
+        items,
+        series_labels(storage, (link for item in items for link in item.links)),
+        tuple(row.series for row in shows[:HOME_SERIES]),
+        len(shows) > HOME_SERIES,
+        page,
+        len(reviews) > REVIEWS_PER_PAGE,
+    )
 
 
-def series(storage: Storage, series_id: int, page: int) -> SeriesPage:
-    record = storage.get_series(series_id)
+def media(enclosure: Enclosure | None) -> Media | None:
+    """The enclosure as a player's source, when it is an http(s) URL of audio or video
+    (or of no stated type: most podcasts are audio, and the player says if it is not).
+
+    >>> media(Enclosure("https://cdn.example/1.mp3", "audio/mpeg", 10)).video
+    False
+    >>> media(Enclosure("https://cdn.example/1.mp4", "video/mp4")).video
+    True
+    >>> media(Enclosure("javascript:alert(1)", "audio/mpeg")), media(None)
+    (None, None)
+    >>> media(Enclosure("https://cdn.example/1.pdf", "application/pdf"))
+    """
+    if enclosure is None or http_url(enclosure.url) is None:
+        return None
+    kind = (enclosure.type or "").split(";")[0].strip().lower()
+    if kind and not kind.startswith(("audio/", "video/")):
+        return None
+    url = enclosure.url.strip()
+    return Media(url, enclosure.type, enclosure.length, kind.startswith("video/"))
+
+
+def series(storage: Storage, series_id: int, page: int, base_url: str) -> SeriesPage:
+    row = storage.series_row(series_id)
+    record = row.series
     episodes = storage.episodes_page(
         series_id=series_id, limit=EPISODES_PER_PAGE + 1, offset=(page - 1) * EPISODES_PER_PAGE
     )
@@ -129,9 +180,11 @@ def series(storage: Storage, series_id: int, page: int) -> SeriesPage:
     )
     return SeriesPage(
         series=record,
+        feeds=series_feeds(row, base_url),
         description=Markup(sanitize_html(record.description_html)),
         episodes=tuple(episodes[:EPISODES_PER_PAGE]),
         series_reviews=series_reviews,
+        labels=series_labels(storage, (link for item in series_reviews for link in item.links)),
         page=page,
         more=len(episodes) > EPISODES_PER_PAGE,
     )
@@ -146,6 +199,7 @@ def episode(storage: Storage, episode_id: int) -> EpisodePage:
     return EpisodePage(
         episode=record,
         series=storage.get_series(record.series_id),
+        media=media(record.enclosure),
         description=Markup(sanitize_html(record.description_html)),
         reviews=tuple(reviews),
     )
@@ -162,11 +216,12 @@ def review(
     record = storage.get_review(review_id)
     links = tuple(storage.list_links(review_id=review_id, include_rejected=True))
     text = highlight(record.text, evidence_spans(links))
+    labels = series_labels(storage, links)
     if not with_forms:
-        return ReviewPage(record, text, links, (), None, ())
+        return ReviewPage(record, text, links, labels, (), None, ())
     all_series = tuple(storage.list_series())
     by_id = {s.id: s for s in all_series}
     wanted = [series_id] if series_id is not None else [link.series_id for link in links]
     chosen = next((by_id[i] for i in wanted if i in by_id), all_series[0] if all_series else None)
     episodes = tuple(storage.list_episodes(chosen.id)) if chosen else ()
-    return ReviewPage(record, text, links, all_series, chosen, episodes)
+    return ReviewPage(record, text, links, labels, all_series, chosen, episodes)
