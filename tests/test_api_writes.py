@@ -164,6 +164,10 @@ def test_review_delete(fresh: ApiServer) -> None:
         ({"text": "ok", "format": "pdf"}, 422, "body.format"),
         ({"text": "ok", "published": "soon"}, 422, "body.published"),
         ({"text": "ok", "url": "javascript:alert(1)"}, 400, "only http and https"),
+        ({"text": "ok", "url": "http://93.184.216.34:99999/r"}, 400, "port 99999 is out of range"),
+        ({"text": "ok", "url": "https://blog.example:0/r"}, 400, "port 0 is out of range"),
+        ({"text": "ok", "url": "https://blog..example/r"}, 400, "host name blog..example is not"),
+        ({"text": "ok", "url": "http://0x7f.1/r"}, 400, "host name 0x7f.1 is not valid"),
     ],
 )
 def test_review_bodies_that_are_refused(
@@ -205,6 +209,31 @@ def test_an_oversized_body_is_refused(scratch: ApiServer) -> None:
 
     streamed = scratch.write("POST", "/api/reviews", content=chunks(), headers=json_type)
     assert streamed.status_code == 413
+
+
+def test_an_error_names_a_few_problems_not_every_one(scratch: ApiServer) -> None:
+    # Every unknown key is a problem of its own; an error that named each one echoed
+    # the whole body back, and more (9.5 MB of keys gave a 36.7 MB error).
+    body = b'{"text": "ok", ' + b", ".join(b'"k%07d": 0' % i for i in range(200_000)) + b"}"
+    key = "x" * 100_000  # one key longer than any error needs to say
+    json_type = {"content-type": "application/json"}
+    many = scratch.write("POST", "/api/reviews", content=body, headers=json_type)
+    long = scratch.write("POST", "/api/reviews", json={"text": "ok", key: 1})
+    assert (many.status_code, long.status_code) == (422, 422)
+    error = many.json()["error"]
+    assert error.startswith("body.k0000000: Extra inputs are not permitted; ")
+    assert error.count("Extra inputs are not permitted") == 10
+    assert error.endswith("; and 199,990 more")
+    assert len(many.content) < 1000 and len(long.content) < 1000
+    assert long.json()["error"].startswith("body.xxxx")
+    assert scratch.get("/api/reviews").json()["items"] == []
+
+
+def test_a_long_path_is_not_echoed_whole(scratch: ApiServer) -> None:
+    response = scratch.get("/api/" + "x" * 20_000)
+    assert response.status_code == 404
+    assert response.json()["error"].startswith("no such endpoint: /api/xxx")
+    assert len(response.json()["error"]) <= 2000
 
 
 # --- writes: links -----------------------------------------------------------------------------
