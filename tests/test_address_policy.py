@@ -17,17 +17,20 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from aggregator.app import make_app
 from aggregator.exceptions import BlockedURL
 from aggregator.feeds.fetch import Fetcher
 from aggregator.feeds.poller import Poller
 from aggregator.reviews.service import Reviews
-from aggregator.settings import FetchSettings, PollSettings
+from aggregator.settings import FetchSettings, HttpSettings, PollSettings, Settings
 from aggregator.storage import Storage
 from aggregator.types import FeedKind, FeedRecord
 from tests.feedserver import FeedServer
@@ -326,3 +329,29 @@ def test_a_review_page_named_on_the_command_line_stays_on_its_origin(
         "is a loopback address 127.0.0.1, not allowed here"
     )
     assert internal.log == []
+
+
+# --- the app's own wiring ----------------------------------------------------------------
+
+
+def test_allowed_networks_count_as_public_for_every_feed(
+    tmp_path: Path, public: FeedServer, internal: FeedServer
+) -> None:
+    # [http] allowed_networks is one setting of the one policy: an operator's feed may
+    # be redirected into an allow-listed network, as an API feed may be added there.
+    public.fail("/feed.xml", 301, {"Location": internal.url("/feed.xml")})
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'a.db'}",
+        http=HttpSettings(allowed_networks=("127.0.0.0/8",)),
+    )
+    with make_app(settings) as app:
+        feed = app.storage.add_feed(public.url("/feed.xml"), FeedKind.PODCAST, app.clock())
+        report = app.poller.poll_feed(feed)
+        assert report.error is None and report.counts.new == 1
+        assert app.storage.get_feed(feed.id).url == internal.url("/feed.xml")
+    with make_app(replace(settings, http=HttpSettings())) as app:
+        other = app.storage.add_feed(public.url("/other.xml"), FeedKind.PODCAST, app.clock())
+        public.fail("/other.xml", 302, {"Location": internal.url("/feed.xml")})
+        report = app.poller.poll_feed(other)
+    assert report.error is not None and "not allowed here" in report.error
+    assert len(internal.log) == 1
