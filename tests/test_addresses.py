@@ -174,6 +174,9 @@ def test_metadata_addresses_are_refused_even_as_the_trusted_origin() -> None:
     assert str(info.value) == "is a link-local address 169.254.169.254, never fetched"
     with pytest.raises(Refused, match="never fetched"):
         check("http://[fe80::1]/", trusted="http://[fe80::1]/")
+    assert refusal("http://0.0.0.0:8080/", trusted="http://0.0.0.0:8080/") == (
+        "is an unspecified address 0.0.0.0, never fetched"
+    )
 
 
 def test_a_name_is_judged_by_every_address_and_its_addresses_are_never_told() -> None:

@@ -64,6 +64,8 @@ _METADATA: frozenset[IPAddress] = frozenset(
     )
 )
 _BROADCAST = ipaddress.IPv4Address("255.255.255.255")
+# The kinds of rule 1: refused whoever asks.
+_NEVER = frozenset({"link-local", "cloud metadata", "unspecified", "multicast", "broadcast"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -146,7 +148,7 @@ def check_url(
         literal: IPAddress | None = ipaddress.ip_address(origin.host)
     except ValueError:
         literal = None
-    if literal:
+    if literal is not None:
         addresses = [origin.host]
     else:
         try:
@@ -158,17 +160,15 @@ def check_url(
     for address in addresses:
         problem = judge_address(address, trusted=on_trusted, allowed=allowed)
         if problem is not None:
+            a = "an" if problem[0] in "aeiou" else "a"
             what = (
-                f"is a {problem} address {_reached(address)}"
-                if literal
-                else f"{origin.host} resolves to a {problem} address"
+                f"is {a} {problem} address {_reached(address)}"
+                if literal is not None
+                else f"{origin.host} resolves to {a} {problem} address"
             )
             never = problem in _NEVER
             raise Refused(f"{what}, {'never fetched' if never else 'not allowed here'}")
     return origin
-
-
-_NEVER = frozenset({"link-local", "cloud metadata", "unspecified", "multicast", "broadcast"})
 
 
 def judge_address(
