@@ -74,7 +74,10 @@ def make_app(
     try:
         if migrate:
             storage.migrate()
-        fetcher = Fetcher(settings.fetch, clock=clock)
+        # One address policy for every fetcher (feeds/addresses.py): the operator's own
+        # feeds may be on a private host; the allow-listed networks count as public.
+        networks = settings.http.allowed_networks
+        fetcher = Fetcher(settings.fetch, clock=clock, allowed_networks=networks)
         # A review page over the review size limit is refused while it downloads,
         # not after 32 MiB of it have arrived.
         review_limits = replace(
@@ -82,7 +85,9 @@ def make_app(
             max_body_bytes=min(settings.fetch.max_body_bytes, MAX_REVIEW_BYTES),
             max_decompressed_bytes=min(settings.fetch.max_decompressed_bytes, MAX_REVIEW_BYTES),
         )
-        review_fetcher = Fetcher(review_limits, clock=clock, allow_file=False)
+        review_fetcher = Fetcher(
+            review_limits, clock=clock, allow_file=False, allowed_networks=networks
+        )
         # Feeds added through the HTTP API may only reach public addresses unless
         # allow-listed (the API fetches review pages with restrictions of its own).
         restricted_fetcher = Fetcher(
@@ -90,7 +95,7 @@ def make_app(
             clock=clock,
             allow_file=False,
             allow_private=False,
-            allowed_networks=settings.http.allowed_networks,
+            allowed_networks=networks,
         )
     except BaseException:
         storage.close()

@@ -78,8 +78,10 @@ class HttpSettings:
     token: str | None = None
     # Reads are open unless this is false (then they need the token too).
     public_reads: bool = True
-    # Networks that feeds added through the API may reach although private
-    # (e.g. "10.20.0.0/16" for an intranet feed server); loopback is never implied.
+    # Private networks every fetch may reach as if public: feeds added through the
+    # API, and redirects and announced new URLs of any feed (e.g. "10.20.0.0/16" for
+    # an intranet feed server); loopback is never implied, and link-local and cloud
+    # metadata addresses are refused even here (feeds/addresses.py).
     allowed_networks: tuple[str, ...] = ()
     # The service's public address, for absolute links in generated feeds.
     base_url: str | None = None

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from aggregator.api._errors import MAX_BODY_BYTES
+from aggregator.api._errors import MAX_BODY_BYTES, describe_validation
 from aggregator.types import FeedKind
 from tests.api_support import ApiServer, Seeded, running_api, seed
 
@@ -164,6 +164,10 @@ def test_review_delete(fresh: ApiServer) -> None:
         ({"text": "ok", "format": "pdf"}, 422, "body.format"),
         ({"text": "ok", "published": "soon"}, 422, "body.published"),
         ({"text": "ok", "url": "javascript:alert(1)"}, 400, "only http and https"),
+        ({"text": "ok", "url": "http://93.184.216.34:99999/r"}, 400, "port 99999 is out of range"),
+        ({"text": "ok", "url": "https://blog.example:0/r"}, 400, "port 0 is out of range"),
+        ({"text": "ok", "url": "https://blog..example/r"}, 400, "host name blog..example is not"),
+        ({"text": "ok", "url": "http://0x7f.1/r"}, 400, "host name 0x7f.1 is not valid"),
     ],
 )
 def test_review_bodies_that_are_refused(
@@ -205,6 +209,45 @@ def test_an_oversized_body_is_refused(scratch: ApiServer) -> None:
 
     streamed = scratch.write("POST", "/api/reviews", content=chunks(), headers=json_type)
     assert streamed.status_code == 413
+
+
+def test_unknown_fields_are_one_problem_however_many(scratch: ApiServer) -> None:
+    # An error per unknown key echoed the whole body back, and more (9.5 MB of keys gave
+    # a 36.7 MB error), after the server spent seconds building them.
+    body = b'{"text": "ok", ' + b", ".join(b'"k%07d": 0' % i for i in range(200_000)) + b"}"
+    json_type = {"content-type": "application/json"}
+    many = scratch.write("POST", "/api/reviews", content=body, headers=json_type)
+    assert many.status_code == 422
+    assert many.json() == {
+        "error": "body: Value error, unknown fields 'k0000000', 'k0000001', 'k0000002' "
+        "and 199,997 more"
+    }
+    key = "x" * 100_000
+    long = scratch.write("POST", "/api/feeds", json={"url": "http://93.184.216.34/", key: 1})
+    assert long.status_code == 422
+    assert long.json() == {"error": f"body: Value error, unknown fields {'x' * 40!r}"}
+    assert scratch.get("/api/reviews").json()["items"] == []
+    assert scratch.get("/api/feeds").json()["items"] == []
+
+
+def test_an_error_names_ten_problems_at_most_each_cut_short() -> None:
+    errors = [{"loc": ("body", "x" * 500, i), "msg": "bad"} for i in range(50)]
+    status, message = describe_validation(errors)
+    assert status == 422
+    parts = message.split("; ")
+    assert len(parts) == 11 and parts[-1] == "and 40 more"
+    assert parts[0] == "body." + "x" * 94 + "…: bad"
+    assert describe_validation([{"type": "json_invalid", "loc": (), "msg": "x"}] * 3) == (
+        400,
+        "the request body is not valid JSON",
+    )
+
+
+def test_a_long_path_is_not_echoed_whole(scratch: ApiServer) -> None:
+    response = scratch.get("/api/" + "x" * 20_000)
+    assert response.status_code == 404
+    assert response.json()["error"].startswith("no such endpoint: /api/xxx")
+    assert len(response.json()["error"]) <= 2000
 
 
 # --- writes: links -----------------------------------------------------------------------------

@@ -128,20 +128,22 @@ def test_reviews_feed_items_become_linked_reviews(cli: Cli, server: FeedServer) 
         "<title>A blog</title><link>https://blog.example/</link><description>x</description>"
         + item("Behind the scenes", "https://blog.example/caliphate", seed)
         + item("Last IS enclave falls", "https://blog.example/baghuz", news)
+        # A link no browser could follow: the review is taken in without a URL.
+        + item("Port out of range", "https://blog.example:99999/port", "A port too far.")
         + "</channel></rss>"
     )
     server.serve("/reviews.xml", rss.encode())
     assert cli("feeds", "add", server.url("/reviews.xml"), "--kind", "reviews")[0] == 0
     code, out, err = cli("poll")
     assert code == 0, err
-    assert "0 new episodes, 0 updated, 2 reviews taken in" in out  # items are not episodes
+    assert "0 new episodes, 0 updated, 3 reviews taken in" in out  # items are not episodes
     reviews = {r["url"]: r for r in cli.json("reviews", "list")}
-    assert set(reviews) == {"https://blog.example/caliphate", "https://blog.example/baghuz"}
+    assert set(reviews) == {"https://blog.example/caliphate", "https://blog.example/baghuz", None}
     linked = cli.json("links")
     assert {x["review"]["url"] for x in linked} == {"https://blog.example/caliphate"}
     # polling again changes nothing
     assert cli("poll", "--feed", server.url("/reviews.xml"))[0] == 0
-    assert len(cli.json("reviews", "list")) == 2
+    assert len(cli.json("reviews", "list")) == 3
 
 
 def test_garbage_is_refused_with_one_line_and_nothing_changes(
@@ -167,6 +169,14 @@ def test_garbage_is_refused_with_one_line_and_nothing_changes(
         (["reviews", "add", server.url("/broken")], "500"),
         (["reviews", "add", server.url("/huge.html")], "over the 5 MiB limit"),
         (["reviews", "add", str(SEED), "--published", "July 2018"], "YYYY-MM-DD"),
+        (
+            ["reviews", "add", str(SEED), "--url", "https://blog.example:99999/caliphate"],
+            "https://blog.example:99999/caliphate: not a valid URL: port 99999 is out of range",
+        ),
+        (
+            ["reviews", "add", str(SEED), "--url", "javascript:alert(1)"],
+            "javascript:alert(1): not a valid URL: only http and https URLs are accepted",
+        ),
     ]
     for args, message in cases:
         code, _, err = cli(*args)

@@ -206,12 +206,33 @@ class TestSuccess:
             now=NOW,
             poll=POLL,
             new_feed_url=decide.NewFeedUrlCheck(
-                "https://moved.example.org/rss", error="connection refused"
+                "https://moved.example.org/rss", problem=decide.NewFeedUrlProblem.UNREACHABLE
             ),
         )
         assert update.url is None
-        assert update.note is not None
-        assert "not followed" in update.note and "connection refused" in update.note
+        assert update.note == (
+            "itunes:new-feed-url https://moved.example.org/rss not followed on "
+            f"{NOW:%Y-%m-%d}: it could not be fetched"
+        )
+
+    def test_a_refused_new_feed_url_is_not_named_in_the_note(self) -> None:
+        # The note is published; the refused URL's host may be an internal name.
+        update = decide.success_update(
+            feed(),
+            result(),
+            parsed(new_feed_url="http://db.internal:5432/"),
+            content_hash=None,
+            published=[],
+            now=NOW,
+            poll=POLL,
+            new_feed_url=decide.NewFeedUrlCheck(
+                "http://db.internal:5432/", problem=decide.NewFeedUrlProblem.REFUSED
+            ),
+        )
+        assert update.url is None
+        assert update.note == (
+            f"itunes:new-feed-url not followed on {NOW:%Y-%m-%d}: its address is not one we fetch"
+        )
 
     def test_retry_after_on_success_delays_the_next_poll(self) -> None:
         later = NOW + timedelta(hours=5)

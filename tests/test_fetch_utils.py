@@ -14,15 +14,11 @@ from aggregator.feeds._fetch_utils import (
     ContentDecoder,
     DecodingError,
     UnsupportedEncoding,
-    address_problem,
     format_size,
     http_date,
-    is_ip_literal,
     os_reason,
     parse_max_age,
-    parse_networks,
     parse_retry_after,
-    resolve_host,
 )
 from tests.hostile_server import gzip_bomb
 
@@ -108,60 +104,6 @@ def test_http_date_is_imf_fixdate_in_gmt() -> None:
 )
 def test_format_size(n: int, text: str) -> None:
     assert format_size(n) == text
-
-
-# --- addresses ---------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("address", "problem"),
-    [
-        ("127.0.0.1", "loopback address 127.0.0.1"),
-        ("127.8.9.10", "loopback address 127.8.9.10"),
-        ("10.1.2.3", "private address 10.1.2.3"),
-        ("172.16.0.1", "private address 172.16.0.1"),
-        ("192.168.1.1", "private address 192.168.1.1"),
-        ("169.254.169.254", "link-local address 169.254.169.254"),  # cloud metadata
-        ("224.0.0.251", "multicast address 224.0.0.251"),
-        ("0.0.0.0", "unspecified address 0.0.0.0"),
-        ("100.64.0.1", "non-public address 100.64.0.1"),  # carrier-grade NAT
-        ("::1", "loopback address ::1"),
-        ("fe80::1", "link-local address fe80::1"),
-        ("fe80::1%eth0", "link-local address fe80::1"),
-        ("fc00::1", "private address fc00::1"),
-        ("ff02::1", "multicast address ff02::1"),
-        ("::ffff:127.0.0.1", "loopback address 127.0.0.1"),  # IPv4 inside IPv6
-        ("::ffff:10.0.0.1", "private address 10.0.0.1"),
-        ("93.184.215.14", None),
-        ("8.8.8.8", None),
-        ("2606:4700:4700::1111", None),
-    ],
-)
-def test_address_problem(address: str, problem: str | None) -> None:
-    assert address_problem(address) == problem
-
-
-def test_allowed_networks_exempt_only_their_addresses() -> None:
-    allowed = parse_networks(["10.20.0.0/16", "::1"])
-    assert address_problem("10.20.3.4", allowed) is None
-    assert address_problem("::1", allowed) is None
-    assert address_problem("10.21.0.1", allowed) == "private address 10.21.0.1"
-    assert address_problem("127.0.0.1", allowed) == "loopback address 127.0.0.1"
-    with pytest.raises(ValueError):
-        parse_networks(["not-a-network"])
-
-
-def test_is_ip_literal() -> None:
-    assert is_ip_literal("127.0.0.1")
-    assert is_ip_literal("[::1]")
-    assert is_ip_literal("::1")
-    assert not is_ip_literal("localhost")
-    assert not is_ip_literal("example.com")
-
-
-def test_resolve_host_finds_loopback_for_localhost() -> None:
-    assert "127.0.0.1" in resolve_host("localhost", 80)
-    assert resolve_host("127.0.0.1", 80) == ["127.0.0.1"]
 
 
 # --- OS error reasons --------------------------------------------------------------

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import doctest
+import re
+import unicodedata
+from collections.abc import Callable
+from html.parser import HTMLParser
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from aggregator import sanitize
 from aggregator.feeds import _itemsplit, durations
@@ -78,3 +84,86 @@ def test_no_space_hides_a_javascript_url(space: str, attribute: str) -> None:
         cleaned = sanitize_html(html, base)
         assert "javascript" not in cleaned.lower(), (repr(space), cleaned)
         assert f"{name}=" not in cleaned
+
+
+# --- URL attributes, after every normalization a browser might do -------------------------
+
+# The schemes that run code or read local files, in the spellings a browser accepts.
+_DANGEROUS = ("javascript", "vbscript", "data", "file", "JaVaScRiPt")
+# Spaces, line and paragraph separators, controls and format (invisible) characters:
+# what a browser drops from a URL (tabs and line breaks anywhere, C0 controls and spaces
+# at its ends) and the rest, which hides a scheme from a scheme check that drops less.
+_NOISE = st.characters(categories=["Zs", "Zl", "Zp", "Cc", "Cf"])
+
+
+class _UrlAttributes(HTMLParser):
+    """The values of every href, src and cite in a document, entities decoded."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.values: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.values += [v or "" for k, v in attrs if k in ("href", "src", "cite")]
+
+
+def _scheme_after(url: str, drop: Callable[[int, str], bool]) -> str | None:
+    kept = "".join(ch for i, ch in enumerate(url) if not drop(i, url))
+    match = re.match(r"([a-zA-Z][a-zA-Z0-9+.\-]*):", kept)
+    return match.group(1).lower() if match else None
+
+
+def _whatwg_scheme(url: str) -> str | None:
+    """The scheme the WHATWG URL parser (browsers) reads: C0 controls and spaces
+    trimmed from both ends, tabs and line breaks removed anywhere."""
+    return _scheme_after(url.strip("".join(map(chr, range(0x21)))), lambda i, u: u[i] in "\t\n\r")
+
+
+def _strict_scheme(url: str) -> str | None:
+    """The scheme once every space, control and format character is removed."""
+    return _scheme_after(url, lambda i, u: unicodedata.category(u[i])[0] in "ZC")
+
+
+@st.composite
+def _disguised_url(draw: st.DrawFn) -> str:
+    """``javascript:alert(1)`` and its kin with noise anywhere, each character written
+    as itself or as a numeric character reference."""
+    url = list(f"{draw(st.sampled_from(_DANGEROUS))}:alert(1)")
+    for _ in range(draw(st.integers(1, 4))):
+        url.insert(draw(st.integers(0, len(url))), draw(_NOISE))
+    as_reference = draw(st.lists(st.booleans(), min_size=len(url), max_size=len(url)))
+    return "".join(
+        f"&#x{ord(ch):x};" if ref or ch in '"&<>' else ch
+        for ch, ref in zip(url, as_reference, strict=True)
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    url=_disguised_url(),
+    element=st.sampled_from(["a href", "img src", "blockquote cite", "q cite"]),
+    base=st.sampled_from([None, "https://pod.example/feed.xml", "file:///srv/feeds/x.xml"]),
+)
+@example(url="java\u200bscript:alert(1)", element="a href", base=None)
+@example(url="&#x3000;javascript:alert(1)", element="img src", base=None)
+@example(url="java&#9;script:alert(1)", element="a href", base="https://pod.example/feed.xml")
+def test_no_space_or_control_anywhere_lets_a_dangerous_scheme_through(
+    url: str, element: str, base: str | None
+) -> None:
+    tag, name = element.split()
+    cleaned = sanitize_html(f'<{tag} {name}="{url}">x</{tag}>', base)
+    reader = _UrlAttributes()
+    reader.feed(cleaned)
+    for value in reader.values:
+        assert _whatwg_scheme(value) in (None, "http", "https"), (url, cleaned)
+        assert _strict_scheme(value) in (None, "http", "https"), (url, cleaned)
+
+
+def test_a_relative_link_is_joined_and_checked_again() -> None:
+    # An empty href joins to the base itself: a local feed's path is no link to publish.
+    assert sanitize_html('<a href="">x</a>', "file:///home/me/feeds/pod.xml") == (
+        '<a rel="noopener noreferrer">x</a>'
+    )
+    assert sanitize_html('<a href="">x</a>', "https://pod.example/feed.xml") == (
+        '<a href="https://pod.example/feed.xml" rel="noopener noreferrer">x</a>'
+    )

@@ -56,6 +56,14 @@ STATUS: tuple[tuple[type[AggregatorError], int], ...] = (
 # UTF-8, which JSON escaping can at most double).
 MAX_BODY_BYTES = 12 * 1024 * 1024
 
+# An error names at most this many problems of a request, each place (a body's key
+# path) cut to ``_MAX_PLACE`` characters, and the whole message to
+# ``MAX_ERROR_CHARS``: errors echo what the client sent, and a 9.5 MB body of 800,000
+# unknown keys made an error body of 36.7 MB. One line a person reads needs no more.
+MAX_LISTED_PROBLEMS = 10
+_MAX_PLACE = 100
+MAX_ERROR_CHARS = 2000
+
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
@@ -67,7 +75,14 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {}  # filled in below, per st
 def error_response(
     status: int, message: str, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
+    """``{"error": message}``, the message cut to ``MAX_ERROR_CHARS``."""
+    return JSONResponse(
+        {"error": _clip(message, MAX_ERROR_CHARS)}, status_code=status, headers=headers
+    )
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def status_for(error: AggregatorError) -> int:
@@ -78,13 +93,17 @@ def status_for(error: AggregatorError) -> int:
 
 
 def describe_validation(errors: Sequence[Any]) -> tuple[int, str]:
-    """(status, one line) for FastAPI's validation errors."""
+    """(status, one line) for FastAPI's validation errors: the first few of them."""
+    if any(error.get("type") == "json_invalid" for error in errors):
+        return 400, "the request body is not valid JSON"
     parts = []
-    for error in errors:
-        if error.get("type") == "json_invalid":
-            return 400, "the request body is not valid JSON"
-        where = ".".join(str(p) for p in error.get("loc", ()))
-        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else error.get("msg", ""))
+    for error in errors[:MAX_LISTED_PROBLEMS]:
+        where = _clip(".".join(str(p) for p in error.get("loc", ())), _MAX_PLACE)
+        what = _clip(str(error.get("msg", "invalid")), _MAX_PLACE)
+        parts.append(f"{where}: {what}" if where else what)
+    more = len(errors) - len(parts)
+    if more > 0:
+        parts.append(f"and {more:,} more")
     return 422, "; ".join(parts) or "invalid request"
 
 

@@ -13,9 +13,9 @@ text, and all of it is JSON — a client that puts it in a page must escape it.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from aggregator.reviews.extract import MAX_REVIEW_BYTES
 from aggregator.types import FeedKind, LinkStatus, Relation
@@ -97,6 +97,20 @@ class _Out(BaseModel):
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_unknown_fields(cls, data: Any) -> Any:
+        # One error for all unknown fields, before pydantic makes one per field: a
+        # 12 MB body of 800,000 unknown keys cost 28 s of server time building
+        # 800,000 errors that no answer names anyway.
+        if isinstance(data, dict):
+            unknown = [key for key in data if key not in cls.model_fields]
+            if unknown:
+                shown = ", ".join(repr(str(key)[:40]) for key in unknown[:3])
+                more = f" and {len(unknown) - 3:,} more" if len(unknown) > 3 else ""
+                raise ValueError(f"unknown fields {shown}{more}")
+        return data
 
 
 class ErrorOut(_Out):

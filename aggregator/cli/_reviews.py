@@ -11,6 +11,7 @@ import typer
 
 from aggregator.cli._app import JsonOption, app, context, print_json, reviews_app
 from aggregator.exceptions import InputError, ReviewError, ReviewTooLarge
+from aggregator.feeds.locations import normalize_http_url
 from aggregator.reviews.extract import MAX_REVIEW_BYTES
 from aggregator.reviews.service import AddedReview
 from aggregator.shapes import link_json, review_json
@@ -43,6 +44,8 @@ def reviews_add(
 ) -> None:
     """Add a review, link it at once, and print its id and links."""
     when = _date(published)
+    # Checked before anything is read: the URL is stored and shown as a link.
+    where = normalize_http_url(url) if url is not None else None
     with context(ctx).open() as a:
         try:
             if source.startswith(("http://", "https://")):
@@ -53,7 +56,7 @@ def reviews_add(
                     data,
                     source="stdin" if source == "-" else "file",
                     filename=name,
-                    url=url,
+                    url=where,
                     title=title,
                     author=author,
                     published=when,

@@ -1,6 +1,6 @@
-"""Helpers of the fetch stage that need no httpx: header parsing, address checks,
-body decoding, error reasons, telling a local path from a URL, and reading a local
-feed file.
+"""Helpers of the fetch stage that need no httpx: header parsing, body decoding,
+error reasons, telling a local path from a URL, and reading a local feed file.
+Which addresses may be fetched is ``addresses``' to say.
 
 Each piece is tested on its own (``tests/test_fetch_utils.py``); ``fetch`` wires them
 to the HTTP client.
@@ -9,14 +9,13 @@ to the HTTP client.
 from __future__ import annotations
 
 import errno
-import ipaddress
 import os
 import socket
 import ssl
 import stat
 import time
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
@@ -25,8 +24,6 @@ from urllib.parse import unquote, urlsplit
 from aggregator.exceptions import BlockedURL, BodyTooLarge, FetchError
 from aggregator.settings import FetchSettings
 from aggregator.types import FetchResult, Validators
-
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Decompressed output is produced in pieces of at most this size, so a gzip bomb never
 # inflates more than one piece past the size limit (zlib alone would hand back a 1,000:1
@@ -106,57 +103,6 @@ def format_size(n: int) -> str:
         if value < 1024 or unit == "GiB":
             break
     return f"{value:.1f}".removesuffix(".0") + f" {unit}"
-
-
-# --- addresses ---------------------------------------------------------------------
-
-
-def parse_networks(networks: Iterable[str]) -> tuple[IPNetwork, ...]:
-    """Networks given as text (``"10.1.0.0/16"``, ``"::1"``); a bad one raises ValueError."""
-    return tuple(ipaddress.ip_network(n, strict=False) for n in networks)
-
-
-def is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
-
-
-def resolve_host(host: str, port: int) -> list[str]:
-    """Every address ``host`` resolves to; raises ``socket.gaierror`` when none."""
-    infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
-    return sorted({str(info[4][0]) for info in infos})
-
-
-def address_problem(address: str, allowed: Sequence[IPNetwork] = ()) -> str | None:
-    """Why we refuse to connect to ``address``, or None when it is a public address.
-
-    Loopback, private, link-local (cloud metadata at 169.254.169.254), multicast,
-    reserved, unspecified and shared (100.64/10) addresses are refused unless they fall
-    in one of the ``allowed`` networks. An IPv4 address mapped into IPv6
-    (``::ffff:127.0.0.1``) is judged as the IPv4 address it reaches.
-    """
-    # A zone ("fe80::1%eth0") says which interface, not which address: drop it.
-    ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if any(ip in network for network in allowed):
-        return None
-    kinds = (
-        ("loopback", ip.is_loopback),
-        ("link-local", ip.is_link_local),
-        ("multicast", ip.is_multicast),
-        ("unspecified", ip.is_unspecified),
-        ("private", ip.is_private),
-        ("reserved", ip.is_reserved),
-        ("non-public", not ip.is_global),
-    )
-    for kind, hit in kinds:
-        if hit:
-            return f"{kind} address {ip}"
-    return None
 
 
 # --- body decoding -----------------------------------------------------------------

@@ -18,6 +18,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 from itertools import pairwise
 
 from aggregator.exceptions import AggregatorError, FeedGone, FetchError, HTTPStatusError
@@ -32,6 +33,7 @@ __all__ = [
     "QUIET_AFTER_GAPS",
     "RHYTHM_WINDOW",
     "NewFeedUrlCheck",
+    "NewFeedUrlProblem",
     "backoff",
     "failure_update",
     "new_feed_url_candidate",
@@ -58,12 +60,25 @@ JITTER_FRACTION = 0.1
 BACKOFF_JITTER = 0.25
 
 
+class NewFeedUrlProblem(Enum):
+    """Why an announced new URL was not followed, in words fit to publish."""
+
+    REFUSED = "its address is not one we fetch"
+    UNREACHABLE = "it could not be fetched"
+    NOT_A_FEED = "it is not a feed we can read"
+
+
 @dataclass(frozen=True, slots=True)
 class NewFeedUrlCheck:
-    """The poller's check of an itunes:new-feed-url: ``error`` is None when it works."""
+    """The poller's check of an itunes:new-feed-url: ``problem`` is None when it works.
+
+    The problem is one of a few fixed phrases, never the fetch's own error: the note
+    made of it is published, and an error text names addresses, ports and what a
+    server behind them answered.
+    """
 
     url: str
-    error: str | None = None
+    problem: NewFeedUrlProblem | None = None
 
 
 def success_update(
@@ -267,14 +282,14 @@ def _new_location(
         )
     if new_feed_url is None:
         return None, None
-    if new_feed_url.error is None:
+    problem = new_feed_url.problem
+    if problem is None:
         return new_feed_url.url, (
             f"moved from {feed.url} to {new_feed_url.url} (itunes:new-feed-url) on {now:%Y-%m-%d}"
         )
-    return None, (
-        f"itunes:new-feed-url {new_feed_url.url} not followed on {now:%Y-%m-%d}: "
-        f"{new_feed_url.error}"
-    )
+    # A refused URL is left out: its host may be an internal name.
+    named = "" if problem is NewFeedUrlProblem.REFUSED else f" {new_feed_url.url}"
+    return None, f"itunes:new-feed-url{named} not followed on {now:%Y-%m-%d}: {problem.value}"
 
 
 def _one_line(error: AggregatorError) -> str:

@@ -20,8 +20,9 @@ its cookie jar on every response). Each origin has its own small connection pool
 on every request and every response close. Both together cut a third of the CPU of
 a fetch answered 304 (bench/poll).
 
-Known gap: with ``allow_private=False`` the host is resolved and checked before the
-request, and httpx resolves it again to connect, so a DNS server that answers
+Every request, redirects included, is first judged by the address policy
+(``feeds.addresses.check_url``). Known gap: the host is resolved and checked before
+the request, and httpx resolves it again to connect, so a DNS server that answers
 differently the second time (DNS rebinding) is not stopped.
 
 Why one module of over 500 lines: one request's life (redirects, moves, size limits,
@@ -60,19 +61,16 @@ from aggregator.feeds._fetch_utils import (
     ContentDecoder,
     DecodingError,
     UnsupportedEncoding,
-    address_problem,
     fetch_file,
     first_line,
     format_size,
     int_or_none,
-    is_ip_literal,
     local_feed_path,
     os_reason,
     parse_max_age,
-    parse_networks,
     parse_retry_after,
-    resolve_host,
 )
+from aggregator.feeds.addresses import InvalidURL, Origin, Refused, check_url, parse_networks
 from aggregator.settings import FetchSettings
 from aggregator.types import FetchResult, Validators
 
@@ -97,12 +95,13 @@ class Fetcher:
     """Fetches feeds with one shared, thread-safe HTTP client.
 
     ``allow_file`` lets ``file:`` URLs and filesystem paths through (a redirect never
-    leads to one); ``allow_private`` lets URLs reach loopback, private, link-local and
-    other non-public addresses, and redirects stay on the URL's own host there: a
-    redirect to another non-public host is refused all the same (a public feed must
-    not walk us into someone's internal network).
-    ``allowed_networks`` (e.g. ``["10.20.0.0/16"]``) are exempt from that block, for a
-    feed server on a known internal network.
+    leads to one). ``allow_private`` says the URLs this fetcher is given come from the
+    operator (config, CLI, OPML): the host and port of each (or of the ``trusted_url``
+    given with it) may be a loopback or private address, and its redirects may stay
+    there. Without it every address must be public. ``allowed_networks`` (e.g.
+    ``["10.20.0.0/16"]``) count as public, for a feed server on a known internal
+    network. Link-local and metadata addresses are never fetched. The whole policy is
+    ``feeds.addresses``.
     """
 
     def __init__(
@@ -133,6 +132,12 @@ class Fetcher:
     def close(self) -> None:
         self._transport.close()
 
+    def _through_proxy(self, url: str) -> bool:
+        pools = self._transport
+        if not isinstance(pools, _OriginPools) or not pools._proxies:
+            return False  # nearly always: no URL parsed
+        return pools.proxy_for(httpx.URL(url)) is not None
+
     def __enter__(self) -> Fetcher:
         return self
 
@@ -144,11 +149,20 @@ class Fetcher:
     ) -> None:
         self.close()
 
-    def fetch(self, url: str, validators: Validators = Validators()) -> FetchResult:  # noqa: B008
+    def fetch(
+        self,
+        url: str,
+        validators: Validators = Validators(),  # noqa: B008
+        *,
+        trusted_url: str | None = None,
+    ) -> FetchResult:
         """Fetch ``url`` (http, https, file or a path), sending ``validators``.
 
-        Returns a result whose ``content`` is None when the feed is not modified.
-        Raises a ``FetchError`` subclass for anything that is not a usable response.
+        ``trusted_url`` is the URL the operator gave, when ``url`` is not it (a feed
+        that moved, a feed's announced new URL): only its host and port may be
+        non-public. Returns a result whose ``content`` is None when the feed is not
+        modified. Raises a ``FetchError`` subclass for anything that is not a usable
+        response.
         """
         started = time.monotonic()
         path = local_feed_path(url, allow_file=self._allow_file)
@@ -160,7 +174,8 @@ class Fetcher:
             if len(self._parsed) >= _PARSED_URLS:
                 self._parsed.clear()
             self._parsed[url] = parsed
-        return _Attempt(self, url, parsed, validators, started).run()
+        trusted = Origin.trusted(trusted_url or url) if self._allow_private else None
+        return _Attempt(self, url, parsed, validators, started, trusted).run()
 
 
 class _Attempt:
@@ -173,8 +188,10 @@ class _Attempt:
         parsed: httpx.URL,
         validators: Validators,
         started: float,
+        trusted: Origin | None,
     ) -> None:
         self.f = fetcher
+        self.trusted = trusted  # the operator's origin, which may be non-public
         self.s = fetcher._settings
         self.url = url
         self.parsed = parsed
@@ -236,27 +253,23 @@ class _Attempt:
         return str(target)
 
     def _check_address(self, current: str, *, redirected: bool) -> None:
-        if self.f._allow_private and not redirected:
-            return
-        u = _http_url(self.url, current)
-        if self.f._allow_private and u.host == _http_url(self.url, self.url).host:
-            # Whoever chose the feed's URL trusts its host, private or not; a redirect
-            # elsewhere is the server's choice, and may not reach inward (SSRF).
-            return
-        what = f"refused redirect to {current}" if redirected else "refused"
-        if is_ip_literal(u.host):
-            addresses = [u.host]
-        else:
-            port = u.port or (443 if u.scheme == "https" else 80)
-            try:  # raw_host: the IDNA (punycode) form, as DNS wants it
-                addresses = resolve_host(u.raw_host.decode("ascii"), port)
-            except OSError as e:
-                raise FetchConnectionError(self.url, f"could not resolve host name {u.host}") from e
-        for address in addresses:
-            problem = address_problem(address, self.f._allowed_networks)
-            if problem:
-                resolves = "is a" if address == u.host else f"{u.host} resolves to a"
-                raise BlockedURL(self.url, f"{what}: {resolves} {problem}, not allowed here")
+        """The address policy (``feeds.addresses``), before any connection to ``current``."""
+        try:
+            check_url(
+                current,
+                trusted=self.trusted,
+                allowed=self.f._allowed_networks,
+                proxied=self.f._through_proxy(current),
+            )
+        except InvalidURL as e:
+            where = f"redirect to an invalid URL {current!r}" if redirected else "not a valid URL"
+            raise FetchError(self.url, f"{where}: {e}") from e
+        except Refused as e:
+            what = f"refused redirect to {current}" if redirected else "refused"
+            raise BlockedURL(self.url, f"{what}: {e}") from e
+        except OSError as e:
+            host = urlsplit(current).hostname
+            raise FetchConnectionError(self.url, f"could not resolve host name {host}") from e
 
     def _send(self, current: str, url: httpx.URL) -> httpx.Response:
         s = self.s
@@ -453,10 +466,11 @@ class _OriginPools(httpx.BaseTransport):
     def _new_pool(self, url: httpx.URL) -> _Pool:
         if self._ssl is None:  # loading the CA bundle takes tens of ms: once
             self._ssl = httpx.create_ssl_context()
-        proxy = self._proxy_for(url)
+        proxy = self.proxy_for(url)
         return _Pool(httpx.HTTPTransport(verify=self._ssl, limits=self._limits, proxy=proxy))
 
-    def _proxy_for(self, url: httpx.URL) -> str | None:
+    def proxy_for(self, url: httpx.URL) -> str | None:
+        """The proxy a request to ``url`` goes through, None when it goes straight."""
         if not self._proxies or urllib.request.proxy_bypass(url.host, self._proxies):
             return None
         proxy = self._proxies.get(url.scheme) or self._proxies.get("all")

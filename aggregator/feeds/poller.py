@@ -24,6 +24,7 @@ from typing import Protocol
 from aggregator import metrics
 from aggregator.exceptions import (
     AlreadyExistsError,
+    BlockedURL,
     FetchError,
     NotFoundError,
     ParseError,
@@ -184,7 +185,9 @@ class Poller:
     def _poll(self, feed: FeedRecord, started: datetime, defer: Deferred | None) -> PollReport:
         fetcher = self._fetcher_for(feed)
         try:
-            result = fetcher.fetch(feed.url, feed.validators)
+            # Only the host and port of the URL as added were chosen by whoever added
+            # the feed; a URL it moved to was chosen by the publisher.
+            result = fetcher.fetch(feed.url, feed.validators, trusted_url=feed.added_url)
         except FetchError as e:
             return self._fail(feed, e, started)
         metrics.observe_fetch(result.elapsed_seconds)
@@ -214,7 +217,7 @@ class Poller:
         check = None
         if parsed is not None:
             candidate = decide.new_feed_url_candidate(feed, result, parsed)
-            check = self._check_new_feed_url(fetcher, candidate) if candidate else None
+            check = self._check_new_feed_url(fetcher, feed, candidate) if candidate else None
         update = decide.success_update(
             feed,
             result,
@@ -251,18 +254,28 @@ class Poller:
             elapsed_seconds=(self._clock() - started).total_seconds(),
         )
 
-    def _check_new_feed_url(self, fetcher: Fetcher, url: str) -> decide.NewFeedUrlCheck:
+    def _check_new_feed_url(
+        self, fetcher: Fetcher, feed: FeedRecord, url: str
+    ) -> decide.NewFeedUrlCheck:
         """Fetch and parse a feed's announced new URL before we follow it.
 
         Only happens when the old feed's content changed, so an unreachable new URL
-        costs one extra request per change, not one per poll.
+        costs one extra request per change, not one per poll. The URL is the
+        publisher's choice: the address policy trusts only the origin of the URL the
+        feed was added with. What went wrong goes to the log, not into the feed's
+        note: the note is published, and an error names addresses and ports behind it.
         """
         try:
-            result = fetcher.fetch(url)
+            result = fetcher.fetch(url, trusted_url=feed.added_url)
             if result.content is not None:
                 parse_feed(result.content, url=result.final_url, headers=result.headers)
         except (FetchError, ParseError) as e:
-            return decide.NewFeedUrlCheck(url, error=e.reason)
+            log.info("poll %s: itunes:new-feed-url %s not followed: %s", feed.url, url, e.reason)
+            if isinstance(e, BlockedURL):
+                return decide.NewFeedUrlCheck(url, problem=decide.NewFeedUrlProblem.REFUSED)
+            if isinstance(e, ParseError):
+                return decide.NewFeedUrlCheck(url, problem=decide.NewFeedUrlProblem.NOT_A_FEED)
+            return decide.NewFeedUrlCheck(url, problem=decide.NewFeedUrlProblem.UNREACHABLE)
         return decide.NewFeedUrlCheck(result.moved_to or url)
 
     def _recent_published(self, feed: FeedRecord, parsed: ParsedFeed | None) -> list[datetime]:

@@ -42,6 +42,7 @@ from aggregator import metrics
 from aggregator.exceptions import ReviewError, StorageError
 from aggregator.feeds import leases
 from aggregator.feeds.fetch import Fetcher
+from aggregator.feeds.locations import http_url_problem
 from aggregator.linking import LINKER_VERSION, Catalog, Linker
 from aggregator.reviews.extract import extract_document, extract_html, review_content_hash
 from aggregator.storage import Storage
@@ -155,7 +156,9 @@ class Reviews:
             try:
                 document = extract_html(
                     item.description_html,
-                    url=item.link,
+                    # A link no browser can follow (port 99999, no host) is no
+                    # review URL: the review is kept without one.
+                    url=item.link if item.link and http_url_problem(item.link) is None else None,
                     title=item.title,
                     author=item.author,
                     published=item.published,
