@@ -19,7 +19,7 @@ from aggregator.storage._search import is_search_object
 from aggregator.types import FeedKind
 from tests.fakes import T0, episode, feed, ok_update, series
 
-TABLES = {"feed", "series", "episode", "review", "link"}
+TABLES = {"feed", "series", "episode", "review", "link", "review_band", "review_source"}
 
 
 @pytest.fixture
