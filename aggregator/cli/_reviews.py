@@ -103,7 +103,7 @@ def _print_added(added: AddedReview) -> None:
 
 
 def _added_line(added: AddedReview) -> str:
-    """"review 1 added: ...", "review 1 updated: ...", or for a copy of a stored
+    """ "review 1 added: ...", "review 1 updated: ...", or for a copy of a stored
     review "review 1: already stored (same text), source added: ..."."""
     r, saved = added.review, added.saved
     title = r.title or r.url or "(untitled)"
@@ -115,7 +115,7 @@ def _added_line(added: AddedReview) -> str:
     if saved.source_added:
         said += ", source added"
     if saved.took_text:
-        said += ", text taken from this longer copy"
+        said += ", this copy's longer text kept"
     return f"{said}: {title}"
 
 

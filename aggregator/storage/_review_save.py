@@ -145,6 +145,7 @@ def _updated(stored: Row[Any], values: dict[str, Any]) -> dict[str, Any]:
         name: value
         for name, value in values.items()
         if old[name] != value
+        and name != "source"  # how it first came: the sources say the rest
         and not (value is None and name in _KEPT_WHEN_MISSING)
         and not (name == "url" and old[name] is not None)
     }

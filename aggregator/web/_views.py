@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from markupsafe import Markup
 
 from aggregator.sanitize import sanitize_html
+from aggregator.shapes import review_source_json
 from aggregator.storage import EpisodeRow, Storage
 from aggregator.types import (
     EpisodeRecord,
@@ -78,6 +80,7 @@ class ReviewPage:
     all_series: tuple[SeriesRecord, ...]
     chosen_series: SeriesRecord | None  # whose episodes the add-link form offers
     episodes: tuple[EpisodeRecord, ...]
+    sources: tuple[dict[str, Any], ...] = ()  # the ways it arrived (shapes.review_source_json)
 
 
 def link_target(link: LinkRecord) -> str:
@@ -162,11 +165,12 @@ def review(
     record = storage.get_review(review_id)
     links = tuple(storage.list_links(review_id=review_id, include_rejected=True))
     text = highlight(record.text, evidence_spans(links))
+    sources = tuple(review_source_json(s) for s in storage.review_sources(review_id))
     if not with_forms:
-        return ReviewPage(record, text, links, (), None, ())
+        return ReviewPage(record, text, links, (), None, (), sources)
     all_series = tuple(storage.list_series())
     by_id = {s.id: s for s in all_series}
     wanted = [series_id] if series_id is not None else [link.series_id for link in links]
     chosen = next((by_id[i] for i in wanted if i in by_id), all_series[0] if all_series else None)
     episodes = tuple(storage.list_episodes(chosen.id)) if chosen else ()
-    return ReviewPage(record, text, links, all_series, chosen, episodes)
+    return ReviewPage(record, text, links, all_series, chosen, episodes, sources)
