@@ -465,15 +465,16 @@ class Match(enum.StrEnum):
 class SavedReview:
     """What saving a copy of a review did.
 
-    ``match`` is None for a new review. For one already stored: ``source_added``
-    when the copy came a new way (another address, file or feed), ``changed`` when the
-    stored review changed (its text or what is known about it), ``took_text`` when
-    that change is this copy's text in place of the shorter one stored.
+    ``match`` is None for a new review. ``source_added`` when the copy came a new
+    way (always for a new review; for one stored already: another address, file or
+    feed); ``changed`` when the stored review changed (its text or what is known
+    about it), ``took_text`` when that change is this copy's text in place of the
+    shorter one stored.
     """
 
     review: ReviewRecord
     match: Match | None = None
-    source_added: bool = False
+    source_added: bool = True
     changed: bool = False
     took_text: bool = False
 
