@@ -99,7 +99,7 @@ def built_copies(text: str) -> list[tuple[str, str, str]]:
 
 def shingle_sizes(reviews: list[tuple[str, str, frozenset[str], str | None]]) -> None:
     print("## 1. Exact Jaccard of word shingles\n")
-    print("| shingle words | different reviews, one show: max | any: max | paraphrase (same URL) |")
+    print("| shingle words | different reviews, one show: max | any: max | pairs sharing a URL |")
     print("|---:|---:|---:|---:|")
     for k in (3, 4, 5):
         same_show, other, paraphrase = 0.0, 0.0, []
@@ -115,7 +115,11 @@ def shingle_sizes(reviews: list[tuple[str, str, frozenset[str], str | None]]) ->
         print(f"| {k} | {same_show:.3f} | {other:.3f} | {para} |")
     print()
     print("Copies built from every review of at least 50 words: the minimum per length.\n")
-    print("| shingle words | copy | " + " | ".join(f"{a}-{b if b < 10**9 else ''} words" for a, b in BUCKETS) + " |")
+    print(
+        "| shingle words | copy | "
+        + " | ".join(f"{a}-{b if b < 10**9 else ''} words" for a, b in BUCKETS)
+        + " |"
+    )
     print("|---:|---|" + "---:|" * len(BUCKETS))
     for k in (3, 4, 5):
         lows: dict[str, dict[tuple[int, int], float]] = {}
@@ -151,11 +155,23 @@ def hand_made() -> None:
             text(COPIES / "with-author-note.txt"),
             True,
         ),
-        ("seed / cal-vs-serial (both Caliphate)", seed.text, text(LINKING / "cal-vs-serial.txt"), False),
-        ("seed / a-cal-longread (both Caliphate)", seed.text, text(LINKING / "a-cal-longread.html"), False),
+        (
+            "seed / cal-vs-serial (both Caliphate)",
+            seed.text,
+            text(LINKING / "cal-vs-serial.txt"),
+            False,
+        ),
+        (
+            "seed / a-cal-longread (both Caliphate)",
+            seed.text,
+            text(LINKING / "a-cal-longread.html"),
+            False,
+        ),
         ("seed / a-cal-editors-note", seed.text, text(LINKING / "a-cal-editors-note.txt"), False),
     ]
-    print("| pair | same review? | words | exact Jaccard (3) | estimated | LSH candidate | merged |")
+    print(
+        "| pair | same review? | words | exact Jaccard (3) | estimated | LSH candidate | merged |"
+    )
     print("|---|---|---:|---:|---:|---|---|")
     for name, a, b, same in pairs:
         sa, sb = fingerprint.sketch(a), fingerprint.sketch(b)
@@ -194,13 +210,18 @@ def lsh(reviews: list[tuple[str, str, frozenset[str], str | None]]) -> None:
             sa, sb = fingerprint.sketch(a), fingerprint.sketch(b)
             assert sa is not None and sb is not None
             hit = bool(set(sa.bands) & set(sb.bands))
-            ok = hit and fingerprint.similarity(sa.signature, sb.signature) >= fingerprint.SAME_REVIEW
+            ok = (
+                hit
+                and fingerprint.similarity(sa.signature, sb.signature) >= fingerprint.SAME_REVIEW
+            )
             counts = found.setdefault(kind, [0, 0, 0])
             counts[0] += 1
             counts[1] += hit
             counts[2] += ok
     for kind, (n, hit, ok) in found.items():
-        print(f"- copies ({kind}), reviews of 100 words or more: {n} pairs, {hit} candidates, {ok} merged")
+        print(
+            f"- copies ({kind}), reviews of 100 words or more: {n} pairs, {hit} candidates, {ok} merged"
+        )
     print()
 
 
@@ -222,7 +243,9 @@ def timing(reviews: list[tuple[str, str, frozenset[str], str | None]]) -> None:
     for name, values in (("extract (baseline)", extract_ms), ("fingerprints", sketch_ms)):
         values.sort()
         p95 = values[int(0.95 * (len(values) - 1))]
-        print(f"- {name}: p50 {statistics.median(values):.2f} ms, p95 {p95:.2f} ms ({len(values)} reviews)")
+        print(
+            f"- {name}: p50 {statistics.median(values):.2f} ms, p95 {p95:.2f} ms ({len(values)} reviews)"
+        )
     print()
 
 
