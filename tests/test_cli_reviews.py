@@ -271,3 +271,15 @@ def test_copies_from_two_feeds_and_a_page_are_one_review(cli: Cli, server: FeedS
     for url in ("https://blog.example/bts", "https://weekly.example/bts", server.url("/bts.html")):
         found = cli.json("links", "--review", url)
         assert {x["review"]["id"] for x in found} == {review["id"]}, url
+    # The blog's feed changes (it is re-read, its item taken in again): its shorter
+    # copy does not replace the page's text, and the review is not linked again.
+    [before] = cli.json("reviews", "list")
+    assert "Podcast Weekly" in before["text"]  # the weekly's copy: the longest, footer and all
+    linked_at = cli.json("links", "--review", str(review["id"]))[0]
+    server.serve("/blog.xml", rss("Blog, renamed", "https://blog.example/bts", item))
+    code, out, err = cli("poll", "--feed", server.url("/blog.xml"))
+    assert code == 0, err
+    assert "1 reviews taken in" in out
+    [after] = cli.json("reviews", "list")
+    assert (after["id"], after["text"]) == (review["id"], before["text"])
+    assert cli.json("links", "--review", str(review["id"]))[0] == linked_at

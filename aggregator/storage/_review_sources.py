@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, or_, select, update
+from sqlalchemy import Connection, Row, insert, select, union, update
 
 from aggregator.storage._models import REVIEW, REVIEW_SOURCE
 from aggregator.types import ReviewSourceRecord
@@ -45,8 +45,12 @@ def review_at(connection: Connection, url: str) -> Row[Any] | None:
 
 def reviews_with_text(connection: Connection, content_hash: str) -> list[Row[Any]]:
     """The reviews holding this text, or having had it from one of their sources; by id."""
-    had = select(REVIEW_SOURCE.c.review_id).where(REVIEW_SOURCE.c.content_hash == content_hash)
-    query = select(REVIEW).where(or_(REVIEW.c.content_hash == content_hash, REVIEW.c.id.in_(had)))
+    # A UNION of two index lookups: with OR, PostgreSQL reads every review.
+    ids = union(
+        select(REVIEW.c.id).where(REVIEW.c.content_hash == content_hash),
+        select(REVIEW_SOURCE.c.review_id).where(REVIEW_SOURCE.c.content_hash == content_hash),
+    )
+    query = select(REVIEW).where(REVIEW.c.id.in_(ids.scalar_subquery()))
     return list(connection.execute(query.order_by(REVIEW.c.id)))
 
 
