@@ -12,8 +12,10 @@ now." is not one review.
 What a copy does to the review it repeats:
 
 - from the source whose copy the review holds (the same page, feed item or file
-  again): it replaces the review in place, as an update — its text, and what it says
-  about the review (title, author, date), what it lacks being kept;
+  again; stdin, and text given to the API without a URL, are one source each, so a
+  text pasted again after an edit is that edit): it replaces the review in place, as
+  an update — its text, and what it says about the review (title, author, date), what
+  it lacks being kept;
 - from another source: the source is recorded, and the richer copy wins — the longer
   main text (with its HTML and hyperlinks; on a tie the stored one), that copy's title
   and author (the other's where it has none), the earliest date, the first URL.
@@ -95,6 +97,7 @@ def save(
 
     stored, match = found
     known = _review_sources.find(connection, stored.id, arrival)
+    # The source whose copy the review holds sends it again: an update in place.
     in_place = known is not None and known.content_hash == stored.content_hash
     took_text = not in_place and len(document.text) > len(stored.text)
     changes = _updated(stored, values) if in_place else _merged(stored, values, took_text)
