@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
-from aggregator.types import EpisodeRecord, FeedRecord, LinkRecord, ReviewRecord, SeriesRecord
+from aggregator.types import (
+    EpisodeRecord,
+    FeedRecord,
+    LinkRecord,
+    ReviewRecord,
+    ReviewSourceRecord,
+    SeriesRecord,
+)
 
 if TYPE_CHECKING:
     from aggregator.storage import ReviewSummary
@@ -17,6 +25,7 @@ __all__ = [
     "link_json",
     "review_json",
     "review_meta_json",
+    "review_source_json",
     "series_json",
 ]
 
@@ -101,6 +110,20 @@ def review_meta_json(r: ReviewRecord | ReviewSummary) -> dict[str, Any]:
 
 def review_json(r: ReviewRecord) -> dict[str, Any]:
     return {**review_meta_json(r), "text": r.text}
+
+
+def review_source_json(source: ReviewSourceRecord) -> dict[str, Any]:
+    """One way a review arrived. A file is named, not located: where it lay on the
+    machine that added it is nobody else's business."""
+    location = source.location
+    if source.kind == "file":
+        location = PurePath(location).name
+    return {
+        "kind": source.kind,
+        "location": location,
+        "feed_id": source.feed_id,
+        "added_at": iso(source.added_at),
+    }
 
 
 def link_json(link: LinkRecord) -> dict[str, Any]:

@@ -31,6 +31,7 @@ __all__ = [
     "LinkProposal",
     "LinkRecord",
     "LinkStatus",
+    "Match",
     "ParsedEpisode",
     "ParsedFeed",
     "ParsedSeries",
@@ -38,8 +39,11 @@ __all__ = [
     "Relation",
     "ReviewDocument",
     "ReviewRecord",
+    "ReviewSourceRecord",
+    "SavedReview",
     "SeriesRecord",
     "StoreCounts",
+    "TextSketch",
     "Validators",
 ]
 
@@ -423,6 +427,60 @@ class ReviewRecord:
             links=self.links,
             html=self.html,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class TextSketch:
+    """A text's MinHash signature over its word shingles, and the hashes of its LSH
+    bands (``aggregator.fingerprint``): what finds a copy that is nearly the same."""
+
+    signature: tuple[int, ...]
+    bands: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewSourceRecord:
+    """One way a review arrived: a feed's item, a page, a file, stdin, the API.
+
+    ``location`` is the item's link, the page's URL or the file's path ("" for stdin
+    and for text given to the API without a URL); ``feed_id`` the reviews feed of an
+    item (None once the feed is removed).
+    """
+
+    kind: str  # "feed", "url", "file", "stdin" or "api"
+    location: str
+    feed_id: int | None
+    added_at: datetime
+
+
+class Match(enum.StrEnum):
+    """How a copy of a review was found to be one already stored."""
+
+    ADDRESS = "same address"  # the review's URL, or a URL it came from before
+    TEXT = "same text"  # the same words (case, spacing and punctuation aside)
+    NEAR_TEXT = "nearly the same text"  # a headline, footer or a few edits apart
+
+
+@dataclass(frozen=True, slots=True)
+class SavedReview:
+    """What saving a copy of a review did.
+
+    ``match`` is None for a new review. ``source_added`` when the copy came a new
+    way (always for a new review; for one stored already: another address, file or
+    feed); ``changed`` when the stored review changed (its text or what is known
+    about it), ``took_text`` when that change is this copy's text in place of the
+    shorter one stored.
+    """
+
+    review: ReviewRecord
+    match: Match | None = None
+    source_added: bool = True
+    changed: bool = False
+    took_text: bool = False
+
+    @property
+    def created(self) -> bool:
+        return self.match is None
 
 
 @dataclass(frozen=True, slots=True)

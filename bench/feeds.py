@@ -85,9 +85,9 @@ def add_reviews(a: App, series_id: int, count: int) -> int:
             author="A. Critic",
             published=now - timedelta(days=i),
         )
-        review, _ = a.storage.save_review(
+        review = a.storage.save_review(
             document, content_hash=f"bench-{i}", source="url", now=now
-        )
+        ).review
         evidence = (
             Evidence(
                 kind="episode-title",

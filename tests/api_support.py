@@ -203,9 +203,9 @@ def seed(app: App) -> Seeded:
         ),
     }
     for n, document in documents.items():
-        record, _ = storage.save_review(
+        record = storage.save_review(
             document, content_hash=text_hash(document), source="file", now=now
-        )
+        ).review
         ids.r[n] = record.id
 
     def link(

@@ -137,9 +137,9 @@ def test_search_follows_every_change(database_url: str) -> None:
         assert hits(server, path, q="bistro") == [episode_id]
 
         document = review(1, text="A bistro of a podcast.")
-        stored, _ = storage.save_review(
+        stored = storage.save_review(
             document, content_hash=text_hash(document), source="file", now=now
-        )
+        ).review
         assert hits(server, "/api/search/reviews", q="bistro") == [stored.id]
         changed = review(1, text="A brasserie of a podcast.")
         storage.save_review(changed, content_hash=text_hash(changed), source="file", now=now)

@@ -16,6 +16,7 @@ import pytest
 from aggregator.api._errors import MAX_BODY_BYTES, describe_validation
 from aggregator.types import FeedKind
 from tests.api_support import ApiServer, Seeded, running_api, seed
+from tests.feedserver import FeedServer
 
 REPO = Path(__file__).resolve().parents[1]
 CALIPHATE_FEED = REPO / "examples" / "feeds" / "caliphate.xml"
@@ -144,6 +145,46 @@ def test_review_added_by_text_is_linked_and_found_by_person(fresh: ApiServer) ->
     assert again.status_code == 200
     assert again.json()["created"] is False
     assert again.json()["review"]["id"] == review["id"]
+
+
+def test_copies_of_one_review_by_url_and_by_text_are_one_review(database_url: str) -> None:
+    """The blog's page fetched by URL, then its feed's copy given as text: the second
+    answers 200 with the stored review, which lists both sources."""
+    copies = REPO / "tests" / "data" / "copies"
+    with (
+        FeedServer() as pages,
+        running_api(database_url, allowed_networks=("127.0.0.1/32",)) as api,
+    ):
+        pages.serve("/bts.html", (copies / "page.html").read_bytes(), content_type="text/html")
+        first = api.write("POST", "/api/reviews", json={"url": pages.url("/bts.html")})
+        assert first.status_code == 201, first.text
+        assert (first.json()["created"], first.json()["match"]) == (True, None)
+        review = first.json()["review"]
+        assert review["text"].startswith("Behind the scenes of the Islamic State")
+
+        item = (copies / "feed-item.html").read_text(encoding="utf-8")
+        body = {"text": item, "format": "html", "url": "https://blog.example/bts"}
+        second = api.write("POST", "/api/reviews", json=body)
+        assert second.status_code == 200, second.text
+        answer = second.json()
+        assert (answer["created"], answer["match"], answer["source_added"]) == (
+            False,
+            "nearly the same text",
+            True,
+        )
+        assert answer["review"]["id"] == review["id"]
+        assert answer["review"]["text"] == review["text"]  # the page's: the longer copy
+        sources = [(s["kind"], s["location"]) for s in answer["review"]["sources"]]
+        assert sources == [("url", pages.url("/bts.html")), ("api", "https://blog.example/bts")]
+        got = api.get(f"/api/reviews/{review['id']}").json()
+        assert got["sources"] == answer["review"]["sources"]
+
+        third = api.write("POST", "/api/reviews", json=body)
+        assert third.status_code == 200
+        assert (third.json()["match"], third.json()["source_added"]) == ("same address", False)
+        other = {"text": (REPO / "tests/data/linking/reviews/cal-vs-serial.txt").read_text()}
+        assert api.write("POST", "/api/reviews", json=other).status_code == 201
+        assert len(api.get("/api/reviews").json()["items"]) == 2
 
 
 def test_review_delete(fresh: ApiServer) -> None:

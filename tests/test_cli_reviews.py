@@ -201,3 +201,95 @@ def test_eval_of_a_folder_that_is_no_dataset(sqlite_cli: Cli, tmp_path: Path) ->
     code, _, err = sqlite_cli("eval", str(tmp_path / "nothing-here"))
     assert code == 1
     assert err.startswith("aggregator: error: ") and "labels.json" in err
+
+
+COPIES = ROOT / "tests" / "data" / "copies"
+EXAMPLES = ROOT / "examples" / "feeds"
+
+
+def test_the_quick_start_stores_the_founding_review_once(cli: Cli, tmp_path: Path) -> None:
+    """The README: the bundled feeds (the review feed brings the founding review), then
+    the founding review added by hand, as its example shows: one review, two sources."""
+    (tmp_path / "config.toml").write_text(
+        f'[[feeds]]\nurl = "{EXAMPLES / "caliphate.xml"}"\n\n'
+        f'[[feeds]]\nurl = "{EXAMPLES / "example-reviews.xml"}"\nkind = "reviews"\n',
+        encoding="utf-8",
+    )
+    assert cli("init")[0] == 0
+    code, out, err = cli("poll")
+    assert code == 0, err
+    assert "2 reviews taken in" in out
+    code, out, err = cli("reviews", "add", str(SEED), "--published", "2018-07-01")
+    assert code == 0, err
+    first, *rest = out.splitlines()
+    assert first == (
+        "review 1: already stored (nearly the same text), source added, this copy's longer "
+        "text kept: Behind the scenes of the Islamic State: Who are we really fighting?"
+    )
+    linked = [line.split()[2:] for line in rest if line.startswith("  reviews ")]
+    assert ["Caliphate"] in linked
+    listed = cli.json("reviews", "list")
+    assert [r["title"] for r in listed] == [
+        "Last IS enclave falls in eastern Syria",
+        "Behind the scenes of the Islamic State: Who are we really fighting?",
+    ]
+    founding = listed[1]
+    assert founding["published"] == "2018-07-01T00:00:00+00:00"  # the earlier date
+    assert founding["text"].startswith("Behind the scenes")  # the longer copy's text
+    # Again: nothing new to say.
+    code, out, _ = cli("reviews", "add", str(SEED), "--published", "2018-07-01")
+    assert out.splitlines()[0] == (
+        "review 1: already stored (same text): "
+        "Behind the scenes of the Islamic State: Who are we really fighting?"
+    )
+    code, out, _ = cli("reviews", "add", "-", stdin=SEED.read_bytes())
+    assert out.splitlines()[0].startswith("review 1: already stored (same text), source added:")
+    assert len(cli.json("reviews", "list")) == 2
+
+
+def test_copies_from_two_feeds_and_a_page_are_one_review(cli: Cli, server: FeedServer) -> None:
+    """A blog's feed item, a weekly's re-published copy with its own footer, and the
+    blog's page with headline and comment form: one review, found by each address."""
+    follow_caliphate(cli)
+    item = (COPIES / "feed-item.html").read_text(encoding="utf-8")
+    republished = (COPIES / "republished.txt").read_text(encoding="utf-8")
+    paragraphs = "".join(f"<p>{p}</p>" for p in republished.split("\n\n")[1:] if p.strip())
+
+    def rss(title: str, link: str, body: str) -> bytes:
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+            f"<title>{title}</title><link>https://x.example/</link><description>x</description>"
+            f"<item><title>Behind the scenes</title><link>{link}</link><guid>{link}</guid>"
+            "<pubDate>Sun, 01 Jul 2018 09:00:00 +0000</pubDate>"
+            f"<description><![CDATA[{body}]]></description></item></channel></rss>"
+        ).encode()
+
+    server.serve("/blog.xml", rss("Blog", "https://blog.example/bts", item))
+    server.serve("/weekly.xml", rss("Weekly", "https://weekly.example/bts", paragraphs))
+    page_bytes = (COPIES / "page.html").read_bytes()
+    server.serve("/bts.html", page_bytes, content_type="text/html; charset=utf-8")
+    for path in ("/blog.xml", "/weekly.xml"):
+        assert cli("feeds", "add", server.url(path), "--kind", "reviews")[0] == 0
+    code, out, err = cli("poll")
+    assert code == 0, err
+    assert "2 reviews taken in" in out  # two items taken in, as one review
+    [review] = cli.json("reviews", "list")
+    code, out, err = cli("reviews", "add", server.url("/bts.html"))
+    assert code == 0, err
+    assert out.startswith(f"review {review['id']}: already stored (nearly the same text)")
+    assert len(cli.json("reviews", "list")) == 1
+    for url in ("https://blog.example/bts", "https://weekly.example/bts", server.url("/bts.html")):
+        found = cli.json("links", "--review", url)
+        assert {x["review"]["id"] for x in found} == {review["id"]}, url
+    # The blog's feed changes (it is re-read, its item taken in again): its shorter
+    # copy does not replace the page's text, and the review is not linked again.
+    [before] = cli.json("reviews", "list")
+    assert "Podcast Weekly" in before["text"]  # the weekly's copy: the longest, footer and all
+    linked_at = cli.json("links", "--review", str(review["id"]))[0]
+    server.serve("/blog.xml", rss("Blog, renamed", "https://blog.example/bts", item))
+    code, out, err = cli("poll", "--feed", server.url("/blog.xml"))
+    assert code == 0, err
+    assert "1 reviews taken in" in out
+    [after] = cli.json("reviews", "list")
+    assert (after["id"], after["text"]) == (review["id"], before["text"])
+    assert cli.json("links", "--review", str(review["id"]))[0] == linked_at

@@ -137,7 +137,7 @@ def _review(storage: Storage, n: int) -> int:
     document = ReviewDocument(
         text=f"review number {n}: a podcast I liked", url=f"https://r.example/{n}"
     )
-    record, _ = storage.save_review(document, content_hash=f"h{n}", source="file", now=T0)
+    record = storage.save_review(document, content_hash=f"h{n}", source="file", now=T0).review
     return record.id
 
 

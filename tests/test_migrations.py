@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -12,15 +13,19 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, inspect, text
 
+from aggregator import fingerprint
 from aggregator.exceptions import StorageError
+from aggregator.reviews.extract import extract_document, extract_html
 from aggregator.storage import open_storage
 from aggregator.storage._migrate import alembic_config, downgrade_to
 from aggregator.storage._models import METADATA
 from aggregator.storage._search import is_search_object
-from aggregator.types import FeedKind
+from aggregator.types import FeedKind, Match, ReviewDocument, SavedReview
 from tests.fakes import T0, episode, feed, ok_update, series
 
-TABLES = {"feed", "series", "episode", "review", "link", "web_session"}
+TABLES = {
+    "feed", "series", "episode", "review", "link", "web_session", "review_band", "review_source",
+}  # fmt: skip
 
 
 @pytest.fixture
@@ -177,11 +182,90 @@ def test_downgrade_to_0004_drops_only_the_sessions(database_url: str, engine: En
         store.migrate()
         store.add_feed("https://a.example/feed", FeedKind.PODCAST, T0)
         store.add_web_session("key", now=T0, expires=T0 + timedelta(hours=1))
+        downgrade_to(store._write_engine, "0005")
         downgrade_to(store._write_engine, "0004")
         remaining = {t for t in inspect(engine).get_table_names() if not is_search_object(t)}
-        assert remaining == TABLES - {"web_session"} | {"alembic_version"}
+        # 0006's review copies went first, on the way down to 0005.
+        later = {"web_session", "review_band", "review_source"}
+        assert remaining == TABLES - later | {"alembic_version"}
         assert len(store.list_feeds()) == 1
         store.migrate()
         assert not store.web_session_alive("key", T0)  # sessions are not kept across
         store.add_web_session("key", now=T0, expires=T0 + timedelta(hours=1))
         assert store.web_session_alive("key", T0)
+
+
+def test_upgrade_to_0006_gives_stored_reviews_a_source_and_fingerprints(
+    database_url: str, engine: Engine
+) -> None:
+    """Reviews stored before 0006, two copies of one among them, come out with one
+    source each, their content hash recomputed, a MinHash and its bands: later copies
+    find them; the two copies stay two (nothing is merged by the migration)."""
+    copies = Path(__file__).resolve().parent / "data" / "copies"
+    item = extract_html((copies / "feed-item.html").read_text(encoding="utf-8")).text
+    page = extract_document((copies / "page.html").read_bytes(), filename="page.html").text
+    with open_storage(database_url) as store:
+        store.migrate()
+        feed_id = store.add_feed("https://blog.example/feed", FeedKind.REVIEWS, T0).id
+        downgrade_to(store._write_engine, "0005")
+        assert "review_source" not in inspect(engine).get_table_names()
+        with engine.begin() as connection:
+            insert = text(
+                "INSERT INTO review (url, text, links, content_hash, source, feed_id, "
+                "created_at, updated_at) VALUES (:url, :text, '[]', 'old', :source, :feed, "
+                ":at, :at)"
+            )
+            connection.execute(
+                insert,
+                [
+                    {"url": "https://blog.example/r", "text": item, "source": "feed",
+                     "feed": feed_id, "at": T0},
+                    {"url": None, "text": page, "source": "file", "feed": None, "at": T0},
+                    {"url": None, "text": "Too short to sketch.", "source": "stdin",
+                     "feed": None, "at": T0},
+                ],
+            )  # fmt: skip
+        store.migrate()
+        assert versions(engine) == [head()]
+        with engine.connect() as connection:
+            sources = connection.execute(
+                text(
+                    "SELECT review_id, kind, location, feed_id, content_hash "
+                    "FROM review_source ORDER BY review_id"
+                )
+            ).all()
+            reviews = connection.execute(
+                text("SELECT id, content_hash, minhash IS NOT NULL FROM review ORDER BY id")
+            ).all()
+            bands = connection.execute(
+                text("SELECT review_id, count(*) FROM review_band GROUP BY review_id ORDER BY 1")
+            ).all()
+        ids = [r[0] for r in reviews]
+        hashes = [fingerprint.content_hash(t) for t in (item, page, "Too short to sketch.")]
+        assert [r[1] for r in reviews] == hashes
+        assert [bool(r[2]) for r in reviews] == [True, True, False]  # too short: no MinHash
+        assert sources == [
+            (ids[0], "feed", "https://blog.example/r", feed_id, hashes[0]),
+            (ids[1], "file", "", None, hashes[1]),
+            (ids[2], "stdin", "", None, hashes[2]),
+        ]
+        assert bands == [(ids[0], 32), (ids[1], 32)]
+        assert store.review_count() == 3
+
+        # A copy arriving now finds them: the item's text by its hash, another copy
+        # by its bands.
+        def save(body: str) -> SavedReview:
+            document = ReviewDocument(text=body)
+            return store.save_review(
+                document,
+                content_hash=fingerprint.content_hash(body),
+                sketch=fingerprint.sketch(body),
+                source="stdin",
+                now=T0,
+            )
+
+        again = save(item)
+        assert (again.review.id, again.match) == (ids[0], Match.TEXT)
+        republished = (copies / "republished.txt").read_text(encoding="utf-8")
+        assert save(republished).match is Match.NEAR_TEXT
+        assert store.review_count() == 3

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import gc
+import itertools
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -291,3 +292,39 @@ def test_warm_up_builds_the_linker_in_the_background(
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()  # this test process is no long-running service
+
+
+def test_a_copy_that_changes_nothing_is_not_linked_again(storage: Storage) -> None:
+    """The feed's copy after the file's: stored already, nothing the linker reads
+    changed, so its links stand (their time says so); a longer copy is linked anew."""
+    store_caliphate(storage)
+    ticks = itertools.count()
+    copies = ROOT / "tests" / "data" / "copies"
+    with Fetcher(FetchSettings(), allow_file=False) as fetcher:
+        # A clock that moves on at every reading: a link written again shows it.
+        service = Reviews(storage, fetcher, clock=lambda: NOW + timedelta(minutes=next(ticks)))
+        day = datetime(2018, 7, 1, tzinfo=UTC)
+        first = service.add(
+            SEED.read_bytes(),
+            source="file",
+            filename="seed.txt",
+            origin="/a/seed.txt",
+            published=day,
+        )
+        linked_at = storage.get_review(first.review.id).linked_at
+        assert linked_at is not None
+        item = (copies / "feed-item.html").read_bytes()
+        later = day.replace(hour=9)  # the feed's time of day: the file's date stays
+        again = service.add(item, source="api", content_type="text/html", published=later)
+        assert (again.review.id, again.created, again.saved.changed) == (
+            first.review.id,
+            False,
+            False,
+        )
+        assert [x.id for x in again.links] == [x.id for x in first.links]
+        assert storage.get_review(first.review.id).linked_at == linked_at
+        longer = service.add(
+            (copies / "republished.txt").read_bytes(), source="file", origin="/a/r.txt"
+        )
+        assert (longer.review.id, longer.saved.took_text) == (first.review.id, True)
+        assert storage.get_review(first.review.id).linked_at != linked_at

@@ -50,7 +50,9 @@ def add_show(storage: Storage, name: str = "show", episodes: int = 3) -> Show:
 
 def save(storage: Storage, n: int = 1, **overrides: object) -> ReviewRecord:
     document = review(n, **overrides)
-    return storage.save_review(document, content_hash=text_hash(document), source="url", now=T0)[0]
+    return storage.save_review(
+        document, content_hash=text_hash(document), source="url", now=T0
+    ).review
 
 
 def statuses(storage: Storage, review_id: int) -> dict[tuple[int, int | None], str]:
@@ -68,10 +70,11 @@ def test_saved_review_reads_back_with_every_field(storage: Storage) -> None:
         HyperLink("https://x.example/", "x"),
     )
     document = review(1, html="<p>Review 1 ...</p>", links=links)
-    record, created = storage.save_review(
+    saved = storage.save_review(
         document, content_hash="h1", source="feed", now=T0, feed_id=reviews_feed
     )
-    assert created is True
+    record = saved.review
+    assert saved.created is True
     assert record.document() == document
     assert (record.content_hash, record.source, record.feed_id) == ("h1", "feed", reviews_feed)
     assert (record.linker_version, record.linked_at) == (None, None)
@@ -84,10 +87,9 @@ def test_saved_review_reads_back_with_every_field(storage: Storage) -> None:
 def test_same_url_again_is_the_same_review_updated(storage: Storage) -> None:
     first = save(storage, 1)
     again = review(1, text="Review 1, corrected.", title=None, author="B. Critic")
-    record, created = storage.save_review(
-        again, content_hash=text_hash(again), source="url", now=T1
-    )
-    assert created is False
+    saved = storage.save_review(again, content_hash=text_hash(again), source="url", now=T1)
+    record = saved.review
+    assert saved.created is False
     assert record.id == first.id
     assert record.text == "Review 1, corrected."
     assert record.author == "B. Critic"
@@ -125,10 +127,9 @@ def test_same_text_at_two_urls_stays_two_reviews(storage: Storage) -> None:
 def test_unchanged_review_is_not_rewritten(storage: Storage) -> None:
     save(storage, 1)
     document = review(1)
-    record, created = storage.save_review(
-        document, content_hash=text_hash(document), source="url", now=T1
-    )
-    assert created is False
+    saved = storage.save_review(document, content_hash=text_hash(document), source="url", now=T1)
+    record = saved.review
+    assert saved.created is False
     assert record.updated_at == T0
 
 
@@ -603,9 +604,9 @@ def test_removing_a_reviews_feed_keeps_its_reviews(storage: Storage) -> None:
     show = add_show(storage)
     blog = storage.add_feed("https://blog.example/feed", FeedKind.REVIEWS, T0).id
     document = review(1)
-    record, _ = storage.save_review(
+    record = storage.save_review(
         document, content_hash=text_hash(document), source="feed", now=T0, feed_id=blog
-    )
+    ).review
     storage.replace_links(record.id, [proposal(show.series_id)], linker_version="v1", now=T1)
     storage.remove_feed(blog)
     kept = storage.get_review(record.id)

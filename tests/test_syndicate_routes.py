@@ -92,7 +92,7 @@ def _poll(a: App, path: Path) -> SeriesRecord:
 def _review(a: App, n: int, text: str, **fields: Any) -> int:
     document = ReviewDocument(text=text, **fields)
     now = a.clock()
-    return a.storage.save_review(document, content_hash=f"t{n}", source="url", now=now)[0].id
+    return a.storage.save_review(document, content_hash=f"t{n}", source="url", now=now).review.id
 
 
 def _fill(a: App, tmp: Path) -> dict[str, Any]:

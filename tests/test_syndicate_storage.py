@@ -46,9 +46,8 @@ def poll(
 
 def save(storage: Storage, n: int, when: datetime = T0, **overrides: object) -> ReviewRecord:
     document = review(n, **overrides)
-    return storage.save_review(document, content_hash=text_hash(document), source="url", now=when)[
-        0
-    ]
+    saved = storage.save_review(document, content_hash=text_hash(document), source="url", now=when)
+    return saved.review
 
 
 def token(storage: Storage, show: Show) -> str:

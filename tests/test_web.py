@@ -582,6 +582,22 @@ def test_a_review_from_the_web_links_to_its_site(fresh: Site) -> None:
     assert "example.com" in page.text and "A. Critic" in page.text and "5 Jan 2019" in page.text
 
 
+def test_a_copy_from_elsewhere_is_one_review_listing_its_sources(fresh: Site) -> None:
+    """The founding review's feed copy (no headline) arrives after the file: the home
+    page lists the review once, and its page says where its copies came from."""
+    item = (REPO / "tests" / "data" / "copies" / "feed-item.html").read_bytes()
+    added = fresh.app.reviews.add(
+        item, source="url", content_type="text/html", url="https://blog.example/bts"
+    )
+    assert (added.review.id, added.created) == (fresh.founding_id, False)
+    with fresh.client() as client:
+        home = get_page(client, "/")
+        page = get_page(client, f"/reviews/{fresh.founding_id}")
+    assert home.text.count(FOUNDING_TITLE) == 1
+    assert "2 copies of this review arrived" in page.text
+    assert "https://blog.example/bts" in page.hrefs()
+
+
 def test_logout_ends_the_session(site: Site) -> None:
     with site.logged_in_client() as client:
         assert (

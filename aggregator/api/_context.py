@@ -26,10 +26,11 @@ from aggregator.shapes import (
     link_json,
     review_json,
     review_meta_json,
+    review_source_json,
     series_json,
 )
 from aggregator.storage import EpisodeRow, ReviewSummary, SeriesRow
-from aggregator.types import FeedRecord, LinkRecord, ReviewRecord
+from aggregator.types import FeedRecord, LinkRecord, ReviewRecord, ReviewSourceRecord
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -167,11 +168,14 @@ def review_summary_out(r: ReviewSummary) -> dict[str, Any]:
     }
 
 
-def review_out(review: ReviewRecord, links: Sequence[LinkRecord]) -> dict[str, Any]:
+def review_out(
+    review: ReviewRecord, links: Sequence[LinkRecord], sources: Sequence[ReviewSourceRecord]
+) -> dict[str, Any]:
     return {
         **review_json(review),
         "hyperlinks": [
             {"href": h.href, "text": h.text, "start": h.start, "end": h.end} for h in review.links
         ],
         "links": [link_out(link) for link in links],
+        "sources": [review_source_json(source) for source in sources],
     }

@@ -77,14 +77,20 @@ def router(api: Api, write: params.Depends) -> APIRouter:
         """The review's text (evidence offsets index it), its hyperlinks, and its links
         (rejected ones left out)."""
         review = storage.get_review(review_id)
-        return review_out(review, storage.list_links(review_id=review_id))
+        links = storage.list_links(review_id=review_id)
+        return review_out(review, links, storage.review_sources(review_id))
 
     @r.post(
         "",
         response_model=ReviewAddedOut,
         status_code=201,
         dependencies=[write],
-        responses={200: {"model": ReviewAddedOut, "description": "Known already; updated."}},
+        responses={
+            200: {
+                "model": ReviewAddedOut,
+                "description": "Stored already: the stored review, with this source added.",
+            }
+        },
         summary="Add a review by its text or its URL",
     )
     def add_review(body: ReviewIn, response: Response) -> dict[str, Any]:
@@ -92,12 +98,21 @@ def router(api: Api, write: params.Depends) -> APIRouter:
 
         With ``text``: that is the review (``url``, if given, only says where it lives).
         Without: the page at ``url`` is fetched (http(s) on a public address only) and
-        its main text read. The same review again (same URL, or same text) updates the
-        stored one (200) rather than adding a second (201).
+        its main text read. A review stored already (the same URL, the same text, or
+        nearly the same text) is answered with 200 and the stored review, this way of
+        arriving added to its sources and the richer copy's text kept (the longer
+        text, the earliest date); a new one with 201.
         """
         added = _add(api, body)
         response.status_code = 201 if added.created else 200
-        return {"created": added.created, "review": review_out(added.review, added.links)}
+        saved = added.saved
+        sources = storage.review_sources(added.review.id)
+        return {
+            "created": added.created,
+            "match": None if saved.match is None else saved.match.value,
+            "source_added": saved.source_added,
+            "review": review_out(added.review, added.links, sources),
+        }
 
     @r.delete(
         "/{review_id}",

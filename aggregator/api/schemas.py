@@ -296,6 +296,19 @@ class HyperLinkOut(_Out):
     end: int
 
 
+class ReviewSourceOut(_Out):
+    kind: str = Field(
+        description="How the review came: feed (a reviews feed's item), url (a page "
+        "fetched), file, stdin, or api (text given to the API)."
+    )
+    location: str = Field(
+        description="The item's link or the page's URL; a file's name; empty for stdin and "
+        "text given without a URL."
+    )
+    feed_id: int | None = Field(description="The reviews feed of an item, while it is followed.")
+    added_at: IsoDateTime
+
+
 class ReviewOut(_Out):
     id: int
     url: str | None
@@ -309,10 +322,20 @@ class ReviewOut(_Out):
     text: str = Field(description="The review's main text (plain text; evidence offsets index it).")
     hyperlinks: list[HyperLinkOut]
     links: list[LinkOut]
+    sources: list[ReviewSourceOut] = Field(
+        description="Every way the review arrived, first come first: copies of one review "
+        "(the same address, the same text, or nearly the same text) are one review."
+    )
 
 
 class ReviewAddedOut(_Out):
-    created: bool = Field(description="false: the same review was there and is updated")
+    created: bool = Field(description="false: the review was stored already (see match)")
+    match: Literal["same address", "same text", "nearly the same text"] | None = Field(
+        description="How the stored review was found: its URL or one it came from, the same "
+        "words, or nearly the same text (a headline, footer or a few edits apart); null "
+        "for a new review."
+    )
+    source_added: bool = Field(description="true: the review came a new way, now recorded")
     review: ReviewOut
 
 

@@ -56,6 +56,7 @@ def reviews_add(
                     data,
                     source="stdin" if source == "-" else "file",
                     filename=name,
+                    origin=None if source == "-" else str(Path(source).resolve()),
                     url=where,
                     title=title,
                     author=author,
@@ -95,15 +96,30 @@ def _read_at_most(stream: BinaryIO) -> bytes:
 
 
 def _print_added(added: AddedReview) -> None:
-    r = added.review
-    state = "added" if added.created else "updated"
-    typer.echo(f"review {r.id} {state}: {r.title or r.url or '(untitled)'}")
+    typer.echo(_added_line(added))
     if not added.links:
         typer.echo("  no links: it reviews no podcast we know")
     for link in added.links:
         typer.echo(_link_line(link))
         for e in link.evidence[:6]:
             typer.echo(f"      {e.kind}: {e.text!r} ({e.detail})")
+
+
+def _added_line(added: AddedReview) -> str:
+    """ "review 1 added: ...", "review 1 updated: ...", or for a copy of a stored
+    review "review 1: already stored (same text), source added: ..."."""
+    r, saved = added.review, added.saved
+    title = r.title or r.url or "(untitled)"
+    if saved.match is None:
+        return f"review {r.id} added: {title}"
+    if saved.changed and not saved.source_added:
+        return f"review {r.id} updated: {title}"  # its source sent it again, changed
+    said = f"review {r.id}: already stored ({saved.match.value})"
+    if saved.source_added:
+        said += ", source added"
+    if saved.took_text:
+        said += ", this copy's longer text kept"
+    return f"{said}: {title}"
 
 
 def _link_line(link: LinkRecord) -> str:

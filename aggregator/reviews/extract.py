@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import re
-import unicodedata
 from datetime import UTC, date, datetime, time
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -27,6 +25,7 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html  # type: ignore[import-untyped]
 from markdown_it import MarkdownIt
 
+from aggregator import fingerprint
 from aggregator.exceptions import ReviewError, ReviewTooLarge
 from aggregator.reviews._htmltext import (
     CONTROLS,
@@ -151,14 +150,13 @@ def extract_html(
 
 def review_content_hash(document: ReviewDocument) -> str:
     """SHA-256 (hex) of the main text with case, whitespace and punctuation ignored:
-    the identity of "the same review" when it arrives again without a URL.
+    the identity of "the same text" however a review arrives.
 
     >>> a = review_content_hash(ReviewDocument(text="Great  show!\\n\\nReally."))
     >>> a == review_content_hash(ReviewDocument(text="great show really"))
     True
     """
-    words = re.findall(r"[^\W_]+", unicodedata.normalize("NFKC", document.text).casefold())
-    return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
+    return fingerprint.content_hash(document.text)
 
 
 # --- garbage ------------------------------------------------------------------------

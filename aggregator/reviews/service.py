@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from aggregator import metrics
+from aggregator import fingerprint, metrics
 from aggregator.exceptions import ReviewError, StorageError
 from aggregator.feeds import leases
 from aggregator.feeds.fetch import Fetcher
@@ -53,6 +53,7 @@ from aggregator.types import (
     ParsedFeed,
     ReviewDocument,
     ReviewRecord,
+    SavedReview,
     StoreCounts,
 )
 
@@ -63,9 +64,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class AddedReview:
+    """A review taken in, with its links, and how storage saved it: new, or a copy of
+    one stored (``SavedReview``: how it was found, whether the source is new, whether
+    the stored review changed)."""
+
     review: ReviewRecord
     links: list[LinkRecord]
-    created: bool  # False: the same review (same URL or content) was there and is updated
+    saved: SavedReview
+
+    @property
+    def created(self) -> bool:
+        return self.saved.created
 
 
 class Reviews:
@@ -110,8 +119,12 @@ class Reviews:
         title: str | None = None,
         author: str | None = None,
         published: datetime | None = None,
+        origin: str | None = None,
     ) -> AddedReview:
-        """Take in a review from bytes (a file, stdin, an API body) and link it."""
+        """Take in a review from bytes (a file, stdin, an API body) and link it.
+
+        ``origin`` says where the bytes came from when that is no URL (a file's path).
+        """
         document = extract_document(
             data,
             filename=filename,
@@ -121,7 +134,7 @@ class Reviews:
             author=author,
             published=published,
         )
-        return self._save_and_link(document, source=source)
+        return self._save_and_link(document, source=source, origin=origin)
 
     def add_url(
         self,
@@ -166,29 +179,46 @@ class Reviews:
             except ReviewError as e:
                 log.info("reviews feed %s: item %s skipped: %s", feed.url, item.guid, e)
                 continue
-            self._save_and_link(document, source="feed", feed_id=feed.id)
+            # An item without a link is known by its guid within the feed.
+            origin = item.link or item.guid
+            self._save_and_link(document, source="feed", feed_id=feed.id, origin=origin)
             taken += 1
         return taken
 
     def _save_and_link(
-        self, document: ReviewDocument, *, source: str, feed_id: int | None = None
+        self,
+        document: ReviewDocument,
+        *,
+        source: str,
+        feed_id: int | None = None,
+        origin: str | None = None,
     ) -> AddedReview:
+        # Fingerprinted before the lock: the MinHash is the costly part.
+        content_hash = review_content_hash(document)
+        sketch = fingerprint.sketch(document.text)
         # Saving and linking under the lock that series_changed holds too: a review
         # saved while a new series is being looked for is either seen by that search
         # or linked with a catalog that already has the series — never neither.
         with self._lock:
-            record, created = self._storage.save_review(
+            saved = self._storage.save_review(
                 document,
-                content_hash=review_content_hash(document),
+                content_hash=content_hash,
+                sketch=sketch,
                 source=source,
+                origin=origin,
                 now=self._clock(),
                 feed_id=feed_id,
             )
+            record = saved.review
+            if record.linker_version == LINKER_VERSION:
+                # A copy that changed nothing the linker reads: its links stand
+                # (kept current as series and episodes change, see series_changed).
+                return AddedReview(record, self._storage.list_links(review_id=record.id), saved)
             # Saved first, then the catalog brought up to date: a series another
             # instance stores meanwhile either finds this review when it looks for its
             # reviews (series_changed) or is in the catalog that links it.
             self._refresh_catalog()
-            return AddedReview(record, self._link_current([record])[record.id], created)
+            return AddedReview(record, self._link_current([record])[record.id], saved)
 
     # --- linking -------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Index,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -173,7 +174,10 @@ class Review(_Table, table=True):
     html: str | None = Field(default=None, sa_type=Text)
     links: list[dict[str, Any]] = Field(default_factory=list, sa_type=json_type())
     content_hash: str = Field(sa_type=Text, index=True)
-    source: str = Field(sa_type=String(16))
+    # The MinHash signature of the text (aggregator.fingerprint), NUM_PERM unsigned
+    # 32-bit values, little-endian; NULL for a text too short to compare that way.
+    minhash: bytes | None = Field(default=None, sa_type=LargeBinary)
+    source: str = Field(sa_type=String(16))  # how it first came (see ReviewSource)
     # A reviews feed may go; the reviews it brought stay.
     feed_id: int | None = Field(
         default=None, foreign_key="feed.id", ondelete="SET NULL", index=True
@@ -185,6 +189,45 @@ class Review(_Table, table=True):
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ReviewBand(_Table, table=True):
+    """The LSH band hashes of a review's MinHash: a review sharing one with a new copy
+    is a candidate "nearly the same text". In the database rather than in memory, so
+    that every instance sharing it finds the same candidates."""
+
+    __tablename__ = "review_band"
+    __table_args__ = (Index("ix_review_band_band_hash", "band_hash"),)
+
+    review_id: int = Field(foreign_key="review.id", ondelete="CASCADE", primary_key=True)
+    band_hash: int = Field(sa_type=BigInteger, primary_key=True)
+
+
+class ReviewSource(_Table, table=True):
+    """A way the review arrived (a feed's item, a page, a file, stdin, the API), with
+    the content hash of the copy it last brought: the same text from it again changes
+    nothing, and a source whose copy the review holds may update it in place."""
+
+    __tablename__ = "review_source"
+    __table_args__ = (
+        UniqueConstraint("review_id", "kind", "location"),
+        # A review is found by any address it came from.
+        Index("ix_review_source_location", "location"),
+        # ... and by the text any of its copies had.
+        Index("ix_review_source_content_hash", "content_hash"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    review_id: int = Field(foreign_key="review.id", ondelete="CASCADE")
+    kind: str = Field(sa_type=String(16))
+    # The item's link, the page's URL, the file's path; "" when there is none (not
+    # NULL: NULLs are distinct in the unique constraint above).
+    location: str = Field(sa_type=Text)
+    feed_id: int | None = Field(
+        default=None, foreign_key="feed.id", ondelete="SET NULL", index=True
+    )
+    content_hash: str = Field(sa_type=Text)
+    added_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class Link(_Table, table=True):
@@ -240,3 +283,5 @@ EPISODE: Table = METADATA.tables["episode"]
 REVIEW: Table = METADATA.tables["review"]
 LINK: Table = METADATA.tables["link"]
 WEB_SESSION: Table = METADATA.tables["web_session"]
+REVIEW_BAND: Table = METADATA.tables["review_band"]
+REVIEW_SOURCE: Table = METADATA.tables["review_source"]

@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from aggregator.storage import (
     _links,
     _queries,
+    _review_save,
+    _review_sources,
     _reviews,
     _search,
 )
@@ -19,6 +21,9 @@ from aggregator.types import (
     Relation,
     ReviewDocument,
     ReviewRecord,
+    ReviewSourceRecord,
+    SavedReview,
+    TextSketch,
 )
 
 
@@ -35,23 +40,38 @@ class ReviewStore(StorageBase):
         source: str,
         now: datetime,
         feed_id: int | None = None,
-    ) -> tuple[ReviewRecord, bool]:
-        """Store a review, or update the one it repeats; True if it is new.
+        sketch: TextSketch | None = None,
+        origin: str | None = None,
+    ) -> SavedReview:
+        """Store a review, or the copy of one already stored (``_review_save`` says
+        how a copy is found and what it changes).
 
-        A review is the one stored with the same URL, else the one with the same
-        content (``content_hash``) and no other URL. Updating keeps its id and links;
-        metadata the new copy lacks (title, author, date, URL, feed) is kept; a
-        changed text makes the review due for linking again.
+        ``content_hash`` and ``sketch`` are the text's fingerprints
+        (``aggregator.fingerprint``); no sketch means a text too short to compare by
+        MinHash, and to be one review with a copy at another address. ``source`` is
+        how the copy came ("feed", "url", "file", "stdin", "api") and ``origin`` from
+        where (a file's path; by default the document's URL). A changed text makes the
+        review due for linking again.
         """
         with self._write(f"saving review {document.url or content_hash}") as session:
-            return _reviews.save(
+            return _review_save.save(
                 session.connection(),
                 document,
                 content_hash=content_hash,
+                sketch=sketch,
                 source=source,
+                origin=origin,
                 now=now,
                 feed_id=feed_id,
             )
+
+    def review_sources(self, review_id: int) -> list[ReviewSourceRecord]:
+        """The ways the review arrived, first come first. NotFoundError if there is
+        no such review."""
+        with self._read(f"reading the sources of review {review_id}") as session:
+            connection = session.connection()
+            _reviews.get_row(connection, review_id)
+            return _review_sources.list_for(connection, review_id)
 
     def get_review(self, review_id: int) -> ReviewRecord:
         with self._read(f"reading review {review_id}") as session:

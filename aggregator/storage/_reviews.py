@@ -1,9 +1,6 @@
-"""Reviews: texts about podcasts, saved once however often they arrive.
+"""Reviews: texts about podcasts, read, listed, deleted, and claimed for linking.
 
-A review is known by its URL when it has one, else by the hash of its content. Saving
-a review again updates that row in place, so its id, and the human decisions on its
-links, survive: the same review added twice (a feed re-sends it, a person pastes it
-again) is one review, updated.
+Saving one, once however often and however it arrives, is ``_review_save``.
 """
 
 from __future__ import annotations
@@ -13,33 +10,18 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, exists, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Row, exists, func, or_, select, update
 from sqlalchemy import delete as sa_delete
-from sqlalchemy.exc import IntegrityError
 
 from aggregator.exceptions import (
     EpisodeNotFound,
     NotFoundError,
-    ReviewAlreadyExists,
     ReviewNotFound,
     SeriesNotFound,
 )
+from aggregator.storage import _review_sources
 from aggregator.storage._models import EPISODE, LINK, REVIEW, SERIES
-from aggregator.types import HyperLink, LinkStatus, ReviewDocument, ReviewRecord
-
-# PostgreSQL advisory lock held while a review is saved. Two instances saving the same
-# review (same content, no URL) at once would otherwise both find nothing and insert
-# twice: no constraint can catch that. SQLite writers queue anyway (BEGIN IMMEDIATE).
-_PG_SAVE_LOCK = 0x72657677  # "revw"
-
-# Metadata kept from the stored row when a new copy of the review lacks it (a file
-# added again without --published must not lose the date it was first given).
-_KEPT_WHEN_MISSING = ("url", "title", "author", "published", "feed_id")
-
-
-# What the linker reads (``ReviewRecord.document()``; the date places "the last
-# episode"): a change to any of them makes the review due for linking again.
-_LINKED_FROM = frozenset({"text", "html", "links", "title", "url", "author", "published"})
+from aggregator.types import HyperLink, LinkStatus, ReviewRecord
 
 
 def hyperlinks_to_json(links: tuple[HyperLink, ...]) -> list[dict[str, Any]]:
@@ -70,92 +52,29 @@ def to_record(row: Row[Any]) -> ReviewRecord:
     )
 
 
-def get(connection: Connection, review_id: int, *, for_update: bool = False) -> ReviewRecord:
+def get_row(connection: Connection, review_id: int, *, for_update: bool = False) -> Row[Any]:
     query = select(REVIEW).where(REVIEW.c.id == review_id)
     if for_update:
         query = query.with_for_update()
     row = connection.execute(query).first()
     if row is None:
         raise ReviewNotFound(f"no review with id {review_id}")
-    return to_record(row)
+    return row
+
+
+def get(connection: Connection, review_id: int, *, for_update: bool = False) -> ReviewRecord:
+    return to_record(get_row(connection, review_id, for_update=for_update))
 
 
 def find(connection: Connection, id_or_url: str) -> ReviewRecord:
+    """By id (all digits), else by URL: the review's own, or one it came from."""
     key = id_or_url.strip()
     if key.isdigit():
         return get(connection, int(key))
-    row = connection.execute(select(REVIEW).where(REVIEW.c.url == key)).first()
+    row = _review_sources.review_at(connection, key)
     if row is None:
         raise ReviewNotFound(f"no review with id or URL {id_or_url!r}")
     return to_record(row)
-
-
-def _match(connection: Connection, url: str | None, content_hash: str) -> Row[Any] | None:
-    """The stored review that ``url`` or ``content_hash`` names, if any.
-
-    By URL first. Failing that, by content, but a review at one address never takes
-    over another's: the same text at two URLs stays two reviews (each URL must find
-    its own), while text first added without an address takes the URL it comes with.
-    """
-    if url is not None:
-        row = connection.execute(select(REVIEW).where(REVIEW.c.url == url)).first()
-        if row is not None:
-            return row
-    query = select(REVIEW).where(REVIEW.c.content_hash == content_hash)
-    if url is not None:
-        query = query.where(REVIEW.c.url.is_(None))
-    return connection.execute(query.order_by(REVIEW.c.id).limit(1)).first()
-
-
-def save(
-    connection: Connection,
-    document: ReviewDocument,
-    *,
-    content_hash: str,
-    source: str,
-    now: datetime,
-    feed_id: int | None,
-) -> tuple[ReviewRecord, bool]:
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SAVE_LOCK})
-    values: dict[str, Any] = {
-        "url": document.url,
-        "title": document.title,
-        "author": document.author,
-        "published": document.published,
-        "text": document.text,
-        "html": document.html,
-        "links": hyperlinks_to_json(document.links),
-        "content_hash": content_hash,
-        "source": source,
-        "feed_id": feed_id,
-    }
-    stored = _match(connection, document.url, content_hash)
-    if stored is None:
-        try:
-            new_id = connection.execute(
-                insert(REVIEW).values(**values, created_at=now, updated_at=now)
-            ).inserted_primary_key
-        except IntegrityError as e:
-            raise ReviewAlreadyExists(f"a review with the URL {document.url} exists") from e
-        assert new_id is not None
-        return get(connection, new_id[0]), True
-
-    old = stored._mapping
-    changes = {
-        name: value
-        for name, value in values.items()
-        if old[name] != value and not (value is None and name in _KEPT_WHEN_MISSING)
-    }
-    if changes.keys() & _LINKED_FROM:
-        # The links made from the old document must be remade (their evidence spans
-        # point into the old text); reviews_needing_link returns the review again.
-        changes.update(linker_version=None, linked_at=None)
-    if changes:
-        connection.execute(
-            update(REVIEW).where(REVIEW.c.id == stored.id).values(**changes, updated_at=now)
-        )
-    return get(connection, stored.id), False
 
 
 def _check_exists(

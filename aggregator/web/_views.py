@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from markupsafe import Markup
 
 from aggregator.sanitize import sanitize_html
+from aggregator.shapes import review_source_json
 from aggregator.storage import EpisodeRow, Storage
 from aggregator.types import (
     Enclosure,
@@ -99,6 +101,7 @@ class ReviewPage:
     all_series: tuple[SeriesRecord, ...]
     chosen_series: SeriesRecord | None  # whose episodes the add-link form offers
     episodes: tuple[EpisodeRecord, ...]
+    sources: tuple[dict[str, Any], ...] = ()  # the ways it arrived (shapes.review_source_json)
 
 
 def link_target(link: LinkRecord) -> str:
@@ -217,11 +220,12 @@ def review(
     links = tuple(storage.list_links(review_id=review_id, include_rejected=True))
     text = highlight(record.text, evidence_spans(links))
     labels = series_labels(storage, links)
+    sources = tuple(review_source_json(s) for s in storage.review_sources(review_id))
     if not with_forms:
-        return ReviewPage(record, text, links, labels, (), None, ())
+        return ReviewPage(record, text, links, labels, (), None, (), sources)
     all_series = tuple(storage.list_series())
     by_id = {s.id: s for s in all_series}
     wanted = [series_id] if series_id is not None else [link.series_id for link in links]
     chosen = next((by_id[i] for i in wanted if i in by_id), all_series[0] if all_series else None)
     episodes = tuple(storage.list_episodes(chosen.id)) if chosen else ()
-    return ReviewPage(record, text, links, labels, all_series, chosen, episodes)
+    return ReviewPage(record, text, links, labels, all_series, chosen, episodes, sources)
