@@ -23,6 +23,7 @@ from typing import Protocol
 
 from aggregator import metrics
 from aggregator.exceptions import (
+    AggregatorError,
     AlreadyExistsError,
     FetchError,
     NotFoundError,
@@ -40,6 +41,10 @@ from aggregator.types import FeedKind, FeedRecord, FeedUpdate, ParsedFeed, Store
 __all__ = ["ContentListener", "PollReport", "PollSummary", "Poller"]
 
 log = logging.getLogger(__name__)
+
+# The metrics' name for a poll failed by a bug (any exception not ours): one name, so
+# that the failure counter's labels stay a small fixed set.
+INTERNAL_ERROR = "InternalError"
 
 # Enough recent publication dates to see a feed's rhythm (decide.RHYTHM_WINDOW).
 _RHYTHM_DATES = decide.RHYTHM_WINDOW
@@ -173,8 +178,45 @@ class Poller:
             report = PollReport(
                 feed.id, feed.url, "failed", error=f"storage error: {e}", error_kind="StorageError"
             )
+        except Exception as e:
+            # A bug met on this feed's content (an input no stage foresaw): that feed's
+            # poll failed, as a fetch error fails it; the worker, and with it the rest
+            # of the batch, carries on. An exception out of here would end the worker
+            # thread and leave the feeds it had yet to take claimed until their leases
+            # ran out, with a summary that counted none of them.
+            log.exception("poll %s: internal error", feed.url)
+            report = self._fail_internal(feed, e, started)
         metrics.observe_poll(report.outcome, error=report.error_kind)
         return report
+
+    def _fail_internal(self, feed: FeedRecord, error: Exception, started: datetime) -> PollReport:
+        """Store a poll that a bug failed: backed off like any failing feed, so a feed
+        that meets the bug at every poll is not polled at every tick; its lease ends."""
+        reason = AggregatorError(
+            f"internal error ({type(error).__name__}: {error}); the log has the details"
+        )
+        now = self._clock()
+        try:
+            update = decide.failure_update(
+                feed, reason, now=now, poll=self._settings, random=self._random
+            )
+            self._storage.apply_poll(update, None, now)
+        except Exception as e:
+            # Not even the failure could be stored: at least let the feed go, for this
+            # instance or another to try again at once rather than when the lease ends.
+            log.error("poll %s: storing the failure failed too: %s", feed.url, e)
+            try:
+                self._storage.release_feeds([feed.id], owner=self._owner)
+            except StorageError as release_error:
+                log.error("poll %s: giving the feed back failed: %s", feed.url, release_error)
+        return PollReport(
+            feed.id,
+            feed.url,
+            "failed",
+            error=str(reason),
+            elapsed_seconds=(now - started).total_seconds(),
+            error_kind=INTERNAL_ERROR,
+        )
 
     def _fetcher_for(self, feed: FeedRecord) -> Fetcher:
         if feed.added_via == "api" and self._restricted_fetcher is not None:
