@@ -271,8 +271,11 @@ class Poller:
             defer.add(update, now)
             counts = StoreCounts()
         elif parsed is not None and feed.kind is FeedKind.REVIEWS:
-            self._storage.apply_poll(update, None, now)
+            # The items first, the poll (with the new content hash) after: a poll that
+            # fails while its items are taken in is not "unchanged" at the next poll,
+            # which takes them all in again (the same review is updated, never doubled).
             taken = self._listener.reviews_fetched(feed, parsed) if self._listener else 0
+            self._storage.apply_poll(update, None, now)
             return PollReport(
                 feed.id,
                 feed.url,
