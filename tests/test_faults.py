@@ -10,6 +10,8 @@ does to interleave instances); everything around it is real.
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -33,6 +35,8 @@ from aggregator.types import (
     ReviewDocument,
     StoreCounts,
 )
+from tests.api_support import running_api
+from tests.cli_support import Cli
 from tests.fakes import T0, ok_update, text_hash
 from tests.feedserver import FeedServer
 
@@ -233,3 +237,127 @@ def test_a_changed_series_relinks_the_others_when_one_review_meets_a_bug(
     monkeypatch.undo()
     assert reviews.relink_outdated() == 1
     assert storage.reviews_needing_link(LINKER_VERSION, limit=10) == []
+
+
+# --- dates outside what we take in ----------------------------------------------------
+
+CALIPHATE = (EXAMPLES / "caliphate.xml").read_bytes()
+PUB_DATE = re.compile(rb"<pubDate>[^<]*</pubDate>")
+
+
+def with_dates(document: bytes, *dates: str) -> bytes:
+    """``document`` with its first pubDates (each unique) replaced by ``dates``."""
+    for old, new in zip(PUB_DATE.findall(document), dates, strict=False):
+        document = document.replace(old, b"<pubDate>%s</pubDate>" % new.encode(), 1)
+    return document
+
+
+def test_feed_dates_outside_1970_to_2100_are_read_as_no_date_with_a_note(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    document = with_dates(
+        CALIPHATE,
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+        "Mon, 01 Jan 0001 00:00:00 GMT",
+        "Wed, 31 Dec 1969 23:59:59 GMT",
+        "Fri, 01 Jan 2100 00:00:00 GMT",
+        "Thu, 01 Jan 1970 00:00:00 GMT",  # the first moment taken in
+        "Thu, 31 Dec 2099 23:59:59 GMT",  # and the last
+    )
+    with caplog.at_level(logging.INFO, logger="aggregator.feeds.parse"):
+        parsed = parse_feed(document, url="https://feeds.example/caliphate.xml")
+    published = [e.published for e in parsed.episodes[:7]]
+    assert published == [
+        None,
+        None,
+        None,
+        None,
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(2099, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(2018, 5, 24, 10, 0, tzinfo=UTC),  # as in the feed
+    ]
+    notes = [r.getMessage() for r in caplog.records]
+    assert notes == [
+        "https://feeds.example/caliphate.xml: 4 items dated outside 1970-01-01 to "
+        "2099-12-31, read as undated"
+    ]
+
+
+def test_a_review_dated_outside_1970_to_2100_is_refused_by_the_api(database_url: str) -> None:
+    text = "Caliphate, the podcast by Rukmini Callimachi, is gripping. " * 3
+    with running_api(database_url) as api:
+        for published in ("9999-12-31T23:59:59", "1900-01-01T00:00:00Z", "2100-01-01"):
+            response = api.write(
+                "POST", "/api/reviews", json={"text": text, "published": published}
+            )
+            assert response.status_code == 400, response.text
+            error = response.json()["error"]
+            assert error.startswith("published: ") and "outside the dates we take in" in error
+        assert api.get("/api/reviews").json()["items"] == []  # nothing stored
+        taken = api.write(
+            "POST", "/api/reviews", json={"text": text, "published": "2018-07-01T00:00:00"}
+        )
+        assert taken.status_code == 201
+        assert taken.json()["review"]["published"] == "2018-07-01T00:00:00+00:00"
+
+
+def test_a_review_feed_item_dated_9999_is_taken_in_undated(
+    server: FeedServer, database_url: str
+) -> None:
+    # Through the API's poll-now, as found: the item used to be stored dated 9999 and
+    # (with the linker of the time) fail the feed's poll with a 500.
+    feed = reviews_feed(
+        ("a", REVIEW_TEXT.format("gripping")), ("b", REVIEW_TEXT.format("haunting"))
+    ).replace(b"Sun, 01 Jul 2018 10:00:00 GMT", b"Fri, 31 Dec 9999 23:59:59 GMT", 1)
+    server.serve("/reviews.xml", feed)
+    with running_api(database_url, allowed_networks=("127.0.0.0/8",)) as api:
+        added = api.write(
+            "POST", "/api/feeds", json={"url": server.url("/reviews.xml"), "kind": "reviews"}
+        )
+        polled = api.write("POST", f"/api/feeds/{added.json()['id']}/poll")
+        assert polled.status_code == 200, polled.text
+        assert polled.json()["outcome"] == "new"
+        items = api.get("/api/reviews").json()["items"]
+    dated = {r["url"]: r["published"] for r in items}
+    assert dated == {
+        "https://reviews.example/a": None,
+        "https://reviews.example/b": "2018-07-01T10:00:00+00:00",
+    }
+
+
+def test_poll_of_a_feed_dated_year_one_stores_it_undated_and_polls_the_rest(
+    server: FeedServer, cli: Cli, tmp_path: Path
+) -> None:
+    # New episodes re-link the reviews of their series from the day before the
+    # earliest of them: 0001-01-01 minus a day left the calendar, and with one worker
+    # that ended the batch ("polled 0 feeds ... 0 failed", the feeds left claimed).
+    (tmp_path / "config.toml").write_text("[poll]\nworkers = 1\n", encoding="utf-8")
+    paths = ["/changing.xml", *(f"/feed-{n}.xml" for n in range(4))]
+    for path in paths:
+        server.serve(path, CALIPHATE)
+        assert cli("feeds", "add", server.url(path))[0] == 0
+    assert cli("poll")[0] == 0
+    review = tmp_path / "review.txt"
+    review.write_text(REVIEW_TEXT.format("gripping"), encoding="utf-8")
+    assert cli("reviews", "add", str(review), "--published", "2021-01-01")[0] == 0
+    server.serve("/changing.xml", with_dates(CALIPHATE, "Mon, 01 Jan 0001 00:00:00 GMT"))
+
+    code, out, err = cli("poll")
+
+    assert code == 0, err
+    assert out.strip() == "polled 5 feeds: 0 new episodes, 1 updated, 4 feeds unchanged, 0 failed"
+    assert "Traceback" not in err
+    episodes = cli.json("episodes", "list", "--limit", "1000")
+    assert len(episodes) == 5 * 13
+    undated = [e for e in episodes if e["published"] is None]
+    assert len(undated) == 1 and undated[0]["title"] == "An Editors' Note on Caliphate"
+
+
+def test_reviews_add_refuses_a_date_outside_1970_to_2100(cli: Cli, tmp_path: Path) -> None:
+    review = tmp_path / "review.txt"
+    review.write_text(REVIEW_TEXT.format("gripping"), encoding="utf-8")
+    code, _, err = cli("reviews", "add", str(review), "--published", "9999-12-31")
+    assert code == 2  # a usage error, as a date not of the form YYYY-MM-DD is
+    words = " ".join(err.replace("│", " ").split())  # unwrapped from typer's box
+    assert "9999-12-31 is outside the dates we take in (1970-01-01 to 2099-12-31)" in words
+    assert cli.json("reviews", "list") == []
