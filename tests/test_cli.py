@@ -307,8 +307,18 @@ def test_run_polls_and_stops_cleanly_on_sigterm(tmp_path: Path, database_url: st
     assert err.rstrip().endswith("stopped")
 
 
-def test_ctrl_c_during_poll_gives_back_the_feeds_it_claimed(
-    server: FeedServer, tmp_path: Path, database_url: str
+@pytest.mark.parametrize(
+    ("stop", "code", "said"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_a_poll_stopped_by_ctrl_c_or_sigterm_gives_back_the_feeds_it_claimed(
+    server: FeedServer,
+    tmp_path: Path,
+    database_url: str,
+    stop: signal.Signals,
+    code: int,
+    said: str,
 ) -> None:
     # One worker and slow answers: Ctrl-C lands while most feeds are still to poll.
     config = tmp_path / "config.toml"
@@ -329,10 +339,10 @@ def test_ctrl_c_during_poll_gives_back_the_feeds_it_claimed(
     while time.monotonic() < deadline and not any(server.requests_for(p) for p in paths):
         time.sleep(0.1)
     time.sleep(0.5)  # the first poll is under way
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, err
-    assert "interrupted: the feeds not polled yet are free again" in err
+    assert proc.returncode == code, err
+    assert f"{said}: the feeds not polled yet are free again" in err
     assert "Traceback" not in err
     # The next poll polls every feed at once: none is left leased to the dead one.
     server.delay = 0.0
