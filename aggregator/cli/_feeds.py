@@ -187,17 +187,14 @@ def _claim_and_poll(a: App, feed: str | None, due_only: bool, due: list[FeedReco
     and poll them."""
     if feed is None:
         a.sync_config_feeds()
+        # A poll killed with -9 on this host left its feeds claimed: they are ours to
+        # poll now, not when its leases run out.
+        taken = a.poller.take_back_dead_leases()
+        if taken:
+            typer.echo(f"took back {taken} feeds claimed by a poll that died", err=True)
         # Claimed like a running instance's batch: instances polling the same
         # database meanwhile leave these feeds alone.
-        due.extend(
-            a.storage.claim_due_feeds(
-                a.clock(),
-                1_000_000,
-                owner=a.owner,
-                lease_seconds=a.settings.poll.lease_seconds,
-                ahead_of_schedule=not due_only,
-            )
-        )
+        due.extend(a.poller.claim(1_000_000, ahead_of_schedule=not due_only))
         # Feeds another poll holds are not polled here; say so, rather than let a
         # poll stopped by kill -9 make this one look complete.
         held, until = a.storage.feeds_held_elsewhere(a.clock(), owner=a.owner)

@@ -141,8 +141,10 @@ class Poller:
         owner: str | None = None,
     ) -> None:
         self._storage = storage
-        # The name this instance's feed leases carry (see aggregator.feeds.leases).
+        # The name this instance's feed leases carry (see aggregator.feeds.leases),
+        # and the process they name, for others on this host to see when it is gone.
         self._owner = owner or leases.instance_name()
+        self._holder = leases.this_process()
         self._listener = listener
         # Feeds added through the HTTP API are fetched with this one: public addresses
         # only, redirects included (no server-side request forgery through a feed URL).
@@ -398,12 +400,32 @@ class Poller:
         return summary
 
     def _claim(self) -> list[FeedRecord]:
+        try:
+            self.take_back_dead_leases()
+        except StorageError as e:
+            log.warning("taking back the feeds of dead processes failed: %s", e)
+        return self.claim(self._settings.batch_size)
+
+    def claim(self, limit: int, *, ahead_of_schedule: bool = False) -> list[FeedRecord]:
+        """Lease up to ``limit`` due feeds to this poller (see
+        ``Storage.claim_due_feeds``), naming this process on the leases."""
+        holder = self._holder
         return self._storage.claim_due_feeds(
             self._clock(),
-            self._settings.batch_size,
+            limit,
             owner=self._owner,
             lease_seconds=self._settings.lease_seconds,
+            ahead_of_schedule=ahead_of_schedule,
+            host=holder.host if holder else None,
+            pid=holder.pid if holder else None,
         )
+
+    def take_back_dead_leases(self) -> int:
+        """Free the feeds claimed by processes of this host that are gone (a poll
+        killed with -9): polled now, not when their leases run out. Returns how many."""
+        if self._holder is None:
+            return 0
+        return leases.take_back_from_dead(self._storage, self._clock(), self._holder)
 
     def _refiller(self, claimed: int) -> Callable[[], list[FeedRecord]] | None:
         """More due feeds for a queue running low, while the first claim was full.
