@@ -82,6 +82,12 @@ class HttpSettings:
     allowed_networks: tuple[str, ...] = ()
     # The service's public address, for absolute links in generated feeds.
     base_url: str | None = None
+    # Polls asked for through the API (POST /api/feeds/{id}/poll) run at most this many
+    # at once, on threads of their own, with this many more waiting; beyond that the
+    # API answers 429 with Retry-After. A poll may take minutes (a slow server): run
+    # on the web server's threads, 40 of them left no thread for anything else.
+    poll_now_workers: int = 4
+    poll_now_waiting: int = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +171,8 @@ def _from_file(path: Path) -> Settings:
             public_reads=reader.boolean("http", "public_reads", True),
             allowed_networks=reader.networks("http", "allowed_networks"),
             base_url=reader.optional_string("http", "base_url"),
+            poll_now_workers=reader.integer("http", "poll_now_workers", 4),
+            poll_now_waiting=reader.integer("http", "poll_now_waiting", 16, minimum=0),
         ),
         feeds=_feeds(data.get("feeds", []), where, base),
         source=where,
