@@ -61,6 +61,10 @@ class PollSettings:
     # it; renewed every third of it while the work goes on. When an instance dies, its
     # feeds return to the others after at most this long.
     lease_seconds: float = 120.0
+    # Episodes gone from their feed that each series keeps (the most recently gone);
+    # older ones are deleted, never one a review is linked to. Real archives stay far
+    # below it (a daily show's 27 years); a feed that changes every poll stops here.
+    keep_missing_episodes: int = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +167,9 @@ def _from_file(path: Path) -> Settings:
             tick_seconds=reader.number("poll", "tick_seconds", 30.0),
             batch_size=reader.integer("poll", "batch_size", 200),
             lease_seconds=reader.number("poll", "lease_seconds", 120.0),
+            keep_missing_episodes=reader.integer(
+                "poll", "keep_missing_episodes", 10_000, minimum=0
+            ),
         ),
         http=HttpSettings(
             host=reader.string("http", "host", "127.0.0.1"),

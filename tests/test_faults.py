@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -31,7 +31,9 @@ from aggregator.types import (
     FeedRecord,
     FeedStatus,
     LinkProposal,
+    LinkStatus,
     ParsedFeed,
+    Relation,
     ReviewDocument,
     StoreCounts,
 )
@@ -361,3 +363,85 @@ def test_reviews_add_refuses_a_date_outside_1970_to_2100(cli: Cli, tmp_path: Pat
     words = " ".join(err.replace("│", " ").split())  # unwrapped from typer's box
     assert "9999-12-31 is outside the dates we take in (1970-01-01 to 2099-12-31)" in words
     assert cli.json("reviews", "list") == []
+
+
+# --- feeds that churn: episodes gone missing beyond what is kept -------------------------
+
+
+def churning_feed(round_: int, items: int = 50) -> bytes:
+    """A feed whose every item is new at each round (new guids): gone at the next."""
+    entries = "".join(
+        f"<item><guid>{round_}-{n}</guid><title>Round {round_}, item {n}</title>"
+        f"<pubDate>Mon, 05 Jan 2026 {n // 60:02d}:{n % 60:02d}:00 GMT</pubDate></item>"
+        for n in range(items)
+    )
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Churn</title>'
+        f"<link>https://churn.example/</link>{entries}</channel></rss>"
+    ).encode()
+
+
+class Clock:
+    """Moves on 15 minutes at each reading: each poll at its own time."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(minutes=15)
+        return self.now
+
+
+def churn_poller(storage: Storage, fetcher: Fetcher, keep: int) -> Poller:
+    settings = replace(PollSettings(), keep_missing_episodes=keep)
+    return Poller(storage, fetcher, settings, clock=Clock(), random=lambda: 0.5)
+
+
+def test_a_feed_that_changes_every_poll_keeps_only_the_missing_episodes_set(
+    server: FeedServer, fetcher: Fetcher, storage: Storage
+) -> None:
+    # 20 polls of 50 new items each: 1,000 episodes, 950 of them gone, without a limit.
+    poller = churn_poller(storage, fetcher, keep=100)
+    feed = storage.add_feed(server.url("/churn.xml"), FeedKind.PODCAST, T0)
+    for round_ in range(20):
+        server.serve("/churn.xml", churning_feed(round_))
+        report = poller.poll_feed(storage.get_feed(feed.id))
+        assert report.counts.new == 50, report
+
+    episodes = storage.list_episodes()
+    live = {e.guid for e in episodes if e.missing_since is None}
+    kept = {e.guid for e in episodes if e.missing_since is not None}
+    assert live == {f"19-{n}" for n in range(50)}
+    # The 100 gone most recently: the items of the two rounds before the last.
+    assert kept == {f"{r}-{n}" for r in (17, 18) for n in range(50)}
+
+
+def test_missing_episodes_reviews_are_linked_to_are_never_deleted(
+    server: FeedServer, fetcher: Fetcher, storage: Storage
+) -> None:
+    poller = churn_poller(storage, fetcher, keep=0)
+    feed = storage.add_feed(server.url("/churn.xml"), FeedKind.PODCAST, T0)
+    server.serve("/churn.xml", churning_feed(0, items=5))
+    series_id = poller.poll_feed(feed).counts.series_id
+    assert series_id is not None
+    by_guid = {e.guid: e.id for e in storage.list_episodes()}
+    document = ReviewDocument(text="Round 0, item 1 was the best of them all.")
+    review, _ = storage.save_review(
+        document, content_hash=text_hash(document), source="file", now=T0
+    )
+    manual = storage.add_link(review.id, series_id, by_guid["0-1"], Relation.REVIEWS, T0)
+    rejected = storage.add_link(review.id, series_id, by_guid["0-2"], Relation.MENTIONS, T0)
+    storage.set_link_status(rejected.id, LinkStatus.REJECTED, T0)
+
+    server.serve("/churn.xml", churning_feed(1, items=5))
+    report = poller.poll_feed(storage.get_feed(feed.id))
+
+    assert report.counts.missing == 5
+    left = {e.guid for e in storage.list_episodes()}
+    # Nothing gone is kept but what a review is linked to, a rejected link included.
+    assert left == {f"1-{n}" for n in range(5)} | {"0-1", "0-2"}
+    links = storage.list_links(review_id=review.id, include_rejected=True)
+    assert {(x.id, x.episode_id, x.status) for x in links} == {
+        (manual.id, by_guid["0-1"], LinkStatus.MANUAL),
+        (rejected.id, by_guid["0-2"], LinkStatus.REJECTED),
+    }
