@@ -62,6 +62,10 @@ class PollSettings:
     # it; renewed every third of it while the work goes on. When an instance dies, its
     # feeds return to the others after at most this long.
     lease_seconds: float = 120.0
+    # Episodes gone from their feed that each series keeps (the most recently gone);
+    # older ones are deleted, never one a review is linked to. Real archives stay far
+    # below it (a daily show's 27 years); a feed that changes every poll stops here.
+    keep_missing_episodes: int = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +89,12 @@ class HttpSettings:
     allowed_networks: tuple[str, ...] = ()
     # The service's public address, for absolute links in generated feeds.
     base_url: str | None = None
+    # Polls asked for through the API (POST /api/feeds/{id}/poll) run at most this many
+    # at once, on threads of their own, with this many more waiting; beyond that the
+    # API answers 429 with Retry-After. A poll may take minutes (a slow server): run
+    # on the web server's threads, 40 of them left no thread for anything else.
+    poll_now_workers: int = 4
+    poll_now_waiting: int = 16
     # Host header values the service answers, and the hosts a form may be posted from;
     # None: the address it listens on, localhost's names and base_url's host (see
     # ``hosts``). "*.example.org" allows the subdomains, "*" any host.
@@ -229,6 +239,9 @@ def _from_file(path: Path) -> Settings:
             tick_seconds=reader.number("poll", "tick_seconds", 30.0),
             batch_size=reader.integer("poll", "batch_size", 200),
             lease_seconds=reader.number("poll", "lease_seconds", 120.0),
+            keep_missing_episodes=reader.integer(
+                "poll", "keep_missing_episodes", 10_000, minimum=0
+            ),
         ),
         http=HttpSettings(
             host=reader.string("http", "host", "127.0.0.1"),
@@ -241,6 +254,8 @@ def _from_file(path: Path) -> Settings:
             trusted_proxies=reader.networks("http", "trusted_proxies"),
             session_hours=reader.number("http", "session_hours", 24.0),
             auth_failures_per_minute=reader.integer("http", "auth_failures_per_minute", 10),
+            poll_now_workers=reader.integer("http", "poll_now_workers", 4),
+            poll_now_waiting=reader.integer("http", "poll_now_waiting", 16, minimum=0),
         ),
         feeds=_feeds(data.get("feeds", []), where, base),
         source=where,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -67,14 +67,15 @@ def running_api(
     public_reads: bool = True,
     allowed_networks: tuple[str, ...] = (),
     migrate: bool = True,
+    poll_now: tuple[int, int] | None = None,
+    fetch: FetchSettings = QUICK_FETCH,
 ) -> Iterator[ApiServer]:
-    settings = Settings(
-        database_url=database_url,
-        fetch=QUICK_FETCH,
-        http=HttpSettings(
-            token=token, public_reads=public_reads, allowed_networks=allowed_networks
-        ),
-    )
+    """The API served on 127.0.0.1; ``poll_now`` is (workers, waiting) of the
+    poll-now queue, when not the defaults."""
+    http = HttpSettings(token=token, public_reads=public_reads, allowed_networks=allowed_networks)
+    if poll_now is not None:
+        http = replace(http, poll_now_workers=poll_now[0], poll_now_waiting=poll_now[1])
+    settings = Settings(database_url=database_url, fetch=fetch, http=http)
     with (
         make_app(settings, migrate=migrate) as app,
         serve(build_http(app)) as served,

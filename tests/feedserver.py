@@ -41,6 +41,10 @@ class FeedServer:
         self._lock = threading.Lock()
         self.log: list[LoggedRequest] = []
         self.delay = 0.0  # seconds to wait before answering, to make polls overlap
+        # Cleared, every answer waits until it is set again: a server as slow as a
+        # test needs, with no clock involved.
+        self.gate = threading.Event()
+        self.gate.set()
         self.in_flight = 0
         self.max_in_flight = 0
         server = self
@@ -102,6 +106,7 @@ class FeedServer:
         try:
             if self.delay:
                 time.sleep(self.delay)
+            self.gate.wait()
             self._answer(h)
         finally:
             with self._lock:

@@ -307,8 +307,18 @@ def test_run_polls_and_stops_cleanly_on_sigterm(tmp_path: Path, database_url: st
     assert err.rstrip().endswith("stopped")
 
 
-def test_ctrl_c_during_poll_gives_back_the_feeds_it_claimed(
-    server: FeedServer, tmp_path: Path, database_url: str
+@pytest.mark.parametrize(
+    ("stop", "code", "said"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_a_poll_stopped_by_ctrl_c_or_sigterm_gives_back_the_feeds_it_claimed(
+    server: FeedServer,
+    tmp_path: Path,
+    database_url: str,
+    stop: signal.Signals,
+    code: int,
+    said: str,
 ) -> None:
     # One worker and slow answers: Ctrl-C lands while most feeds are still to poll.
     config = tmp_path / "config.toml"
@@ -329,15 +339,53 @@ def test_ctrl_c_during_poll_gives_back_the_feeds_it_claimed(
     while time.monotonic() < deadline and not any(server.requests_for(p) for p in paths):
         time.sleep(0.1)
     time.sleep(0.5)  # the first poll is under way
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, err
-    assert "interrupted: the feeds not polled yet are free again" in err
+    assert proc.returncode == code, err
+    assert f"{said}: the feeds not polled yet are free again" in err
     assert "Traceback" not in err
     # The next poll polls every feed at once: none is left leased to the dead one.
     server.delay = 0.0
     again = cli(config, database_url, "poll")
     assert again.returncode == 0, again.stderr
+    assert "polled 6 feeds" in again.stdout
+
+
+def test_a_poll_after_one_killed_with_9_takes_back_the_feeds_it_held(
+    server: FeedServer, tmp_path: Path, database_url: str
+) -> None:
+    # kill -9 gives a poll no chance to give its feeds back. The next poll on this
+    # host sees its pid gone and polls them now, not when the leases run out.
+    config = tmp_path / "config.toml"
+    config.write_text("[poll]\nworkers = 1\n", encoding="utf-8")
+    body = (REAL / "cortex__podkit-2018.xml").read_bytes()
+    paths = [f"/feed-{n}.xml" for n in range(6)]
+    for path in paths:
+        server.serve(path, body)
+        assert cli(config, database_url, "feeds", "add", server.url(path)).returncode == 0
+    server.delay = 1.5
+    proc = subprocess.Popen(
+        [SCRIPT, "--config", str(config), "--database", database_url, "poll"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(server.requests_for(p) for p in paths):
+        time.sleep(0.1)
+    proc.kill()
+    proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    with open_storage(database_url) as storage:
+        held, _ = storage.feeds_held_elsewhere(datetime.now(UTC), owner="nobody")
+    assert held >= 5  # the one in flight, and those it had yet to take
+
+    server.delay = 0.0
+    again = cli(config, database_url, "poll")
+
+    assert again.returncode == 0, again.stderr
+    assert f"took back {held} feeds claimed by a poll that died" in again.stderr
+    assert "skipped" not in again.stderr
     assert "polled 6 feeds" in again.stdout
 
 

@@ -7,9 +7,14 @@ ends the claim, a lease that runs out returns the work, renewal keeps it.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from aggregator.feeds import leases
 from aggregator.linking import LINKER_VERSION
 from aggregator.storage import Storage, open_storage
 from aggregator.types import FeedKind, FeedStatus, FeedUpdate, ReviewDocument
@@ -166,3 +171,62 @@ def test_relink_work_is_claimed_once_and_returned_when_linked_or_expired(
         LINKER_VERSION, limit=10, now=T0 + timedelta(seconds=61), owner="c", lease_seconds=60
     )
     assert [r.id for r in again] == ids[:3]
+
+
+def _gone_pid() -> int:
+    """The pid of a process that has run and exited (and been waited for)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_feeds_of_a_dead_process_on_this_host_are_taken_back_at_once(
+    storage: Storage,
+) -> None:
+    me = leases.this_process()
+    assert me is not None  # Linux: /proc tells host, boot and pid namespace
+    ids = _feeds(storage, 4)
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as alive:
+        try:
+            dead = _gone_pid()
+            assert leases.process_gone(dead) and not leases.process_gone(alive.pid)
+            holders = [
+                ("dead-here", me.host, dead),  # gone from this host: taken back
+                ("alive-here", me.host, alive.pid),  # still running: kept
+                ("dead-elsewhere", "other-host boot pid:[1]", dead),  # cannot tell: kept
+                ("unnamed", None, None),  # an older version's lease: kept
+            ]
+            for owner, host, pid in holders:
+                storage.claim_due_feeds(T0, 1, owner=owner, lease_seconds=60, host=host, pid=pid)
+
+            assert leases.take_back_from_dead(storage, T0, me) == 1
+
+            free = storage.claim_due_feeds(T0, 10, owner="next", lease_seconds=60)
+            assert [f.id for f in free] == ids[:1]
+            assert storage.feeds_held_elsewhere(T0, owner="next") == (3, T0 + timedelta(seconds=60))
+        finally:
+            alive.kill()
+
+
+def test_this_process_is_never_taken_for_dead(storage: Storage) -> None:
+    me = leases.this_process()
+    assert me is not None
+    _feeds(storage, 1)
+    storage.claim_due_feeds(T0, 1, owner="me", lease_seconds=60, host=me.host, pid=me.pid)
+    assert leases.take_back_from_dead(storage, T0, me) == 0
+    assert storage.claim_due_feeds(T0, 1, owner="other", lease_seconds=60) == []
+
+
+def test_a_zombie_is_a_process_gone() -> None:
+    # Killed but not yet waited for by its parent: it holds nothing any more.
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert not leases.process_gone(proc.pid)
+        proc.kill()
+        deadline = time.monotonic() + 10
+        while not leases.process_gone(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert leases.process_gone(proc.pid)
+        assert Path(f"/proc/{proc.pid}").exists()  # still a zombie: not waited for yet
+    finally:
+        proc.wait()

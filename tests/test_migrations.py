@@ -188,7 +188,9 @@ def test_downgrade_to_0004_drops_only_the_sessions(database_url: str, engine: En
         # 0006's review copies went first, on the way down to 0005.
         later = {"web_session", "review_band", "review_source"}
         assert remaining == TABLES - later | {"alembic_version"}
-        assert len(store.list_feeds()) == 1
+        # Read by hand: the models are the newest schema's, whose lease columns 0007 adds.
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM feed")).scalar() == 1
         store.migrate()
         assert not store.web_session_alive("key", T0)  # sessions are not kept across
         store.add_web_session("key", now=T0, expires=T0 + timedelta(hours=1))

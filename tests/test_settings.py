@@ -154,6 +154,21 @@ def test_default_hosts_are_where_the_service_listens(tmp_path: Path) -> None:
     assert public.hosts() == ("0.0.0.0", "localhost", "127.0.0.1", "[::1]", "podcasts.example.org")
 
 
+def test_episode_retention_and_poll_now_queue_settings(tmp_path: Path) -> None:
+    defaults = load_settings(write(tmp_path, ""), environ={})
+    assert defaults.poll.keep_missing_episodes == 10_000
+    assert (defaults.http.poll_now_workers, defaults.http.poll_now_waiting) == (4, 16)
+    text = "[poll]\nkeep_missing_episodes = 0\n[http]\npoll_now_workers = 2\npoll_now_waiting = 0\n"
+    settings = load_settings(write(tmp_path, text), environ={})
+    assert settings.poll.keep_missing_episodes == 0  # nothing gone from a feed is kept
+    assert (settings.http.poll_now_workers, settings.http.poll_now_waiting) == (2, 0)
+    # The shipped config.toml says the defaults.
+    shipped = load_settings(Path(__file__).resolve().parents[1] / "config.toml", environ={})
+    assert shipped.poll.keep_missing_episodes == defaults.poll.keep_missing_episodes
+    assert shipped.http.poll_now_workers == defaults.http.poll_now_workers
+    assert shipped.http.poll_now_waiting == defaults.http.poll_now_waiting
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -181,3 +196,19 @@ def test_bad_session_limit_and_host_settings(tmp_path: Path, text: str, message:
 def test_bad_allowed_hosts_from_the_environment(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="environment: AGGREGATOR_ALLOWED_HOSTS must be host"):
         load_settings(write(tmp_path, ""), environ={"AGGREGATOR_ALLOWED_HOSTS": "http://x.org"})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[poll]\nkeep_missing_episodes = -1\n",
+            "poll.keep_missing_episodes must be a whole number >= 0, not -1",
+        ),
+        ("[http]\npoll_now_workers = 0\n", "http.poll_now_workers must be a whole number >= 1"),
+        ("[http]\npoll_now_waiting = 1.5\n", "http.poll_now_waiting must be a whole number >= 0"),
+    ],
+)
+def test_bad_retention_and_poll_now_settings(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(write(tmp_path, text), environ={})

@@ -9,12 +9,14 @@ API with them, and any other feed with the app's own poller.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Query
 
+from aggregator.api._pollnow import PollNowQueue
 from aggregator.app import App
 from aggregator.exceptions import InputError
 from aggregator.feeds.fetch import Fetcher
@@ -46,6 +48,10 @@ class Api:
     feed_fetcher: Fetcher
     review_fetcher: Fetcher
     poller: Poller  # polls feeds added through the API, with feed_fetcher
+    poll_queue: PollNowQueue  # where "poll now" requests wait and run
+    # /healthz's own threads for its database check: in the web server's shared pool
+    # it waited behind whatever else held those threads (slow polls: 115 s).
+    health_checks: ThreadPoolExecutor
 
     @classmethod
     def build(cls, app: App) -> Api:
@@ -73,9 +79,15 @@ class Api:
         poller = Poller(
             app.storage, feed_fetcher, settings.poll, clock=app.clock, listener=app.reviews
         )
-        return cls(app, feed_fetcher, review_fetcher, poller)
+        queue = PollNowQueue(
+            workers=settings.http.poll_now_workers, waiting=settings.http.poll_now_waiting
+        )
+        checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="healthz")
+        return cls(app, feed_fetcher, review_fetcher, poller, queue, checks)
 
     def close(self) -> None:
+        self.poll_queue.close()
+        self.health_checks.shutdown(wait=False, cancel_futures=True)
         self.feed_fetcher.close()
         self.review_fetcher.close()
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Response, params
+from fastapi import APIRouter, Depends, HTTPException, Path, Response, params
 
 from aggregator.api._context import Api, Paging, feed_out, paging
 from aggregator.api._errors import ERROR_RESPONSES, JsonErrorRoute
-from aggregator.api.schemas import MAX_ID, FeedIn, FeedOut, Page, PollOut
+from aggregator.api._pollnow import QueueFull
+from aggregator.api.schemas import MAX_ID, ErrorOut, FeedIn, FeedOut, Page, PollOut
 from aggregator.api.ssrf import check_public_url
 from aggregator.types import FeedKind, FeedStatus
 
@@ -80,12 +82,29 @@ def router(api: Api, write: params.Depends) -> APIRouter:
         "/{feed_id}/poll",
         response_model=PollOut,
         dependencies=[write],
+        responses={
+            429: {
+                "model": ErrorOut,
+                "description": "Too many polls asked for at once: try again after "
+                "Retry-After seconds.",
+            }
+        },
         summary="Poll a feed now",
     )
-    def poll_feed(feed_id: FeedId) -> dict[str, Any]:
+    async def poll_feed(feed_id: FeedId) -> dict[str, Any]:
         """Fetch, parse and store the feed now, due or not. A failed poll is an
-        answer too (outcome ``failed``, with the error), stored on the feed."""
-        report = api.poll_now(storage.get_feed(feed_id))
+        answer too (outcome ``failed``, with the error), stored on the feed.
+
+        At most ``[http] poll_now_workers`` such polls run at once and
+        ``poll_now_waiting`` more wait; beyond that the answer is 429 with
+        ``Retry-After``. The same feed asked for again while it waits or is polled
+        gets that poll's answer."""
+        try:
+            future = api.poll_queue.submit(feed_id, lambda: api.poll_now(storage.get_feed(feed_id)))
+        except QueueFull as e:
+            raise HTTPException(429, str(e), headers={"Retry-After": str(e.retry_after)}) from None
+        # Waited for here, on the event loop: no thread is held while the poll runs.
+        report = await asyncio.wrap_future(future)
         c = report.counts
         return {
             "feed_id": report.feed_id,

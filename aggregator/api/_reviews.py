@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Response, params
 from pydantic import AfterValidator
 
+from aggregator import dates
 from aggregator.api._context import Api, Paging, paging, review_out, review_summary_out, utc
 from aggregator.api._errors import ERROR_RESPONSES, JsonErrorRoute
 from aggregator.api.schemas import (
@@ -130,6 +131,10 @@ def router(api: Api, write: params.Depends) -> APIRouter:
 
 def _add(api: Api, body: ReviewIn) -> AddedReview:
     published = utc(body.published, "published")
+    if published is not None and not dates.within(published):
+        raise InputError(
+            f"published: {published.isoformat()} is outside the dates we take in ({dates.RANGE})"
+        )
     if body.text is not None:
         return api.app.reviews.add(
             body.text.encode("utf-8"),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -154,41 +157,20 @@ def poll(
     newly added feed is). Exits 1 when the one feed asked for, or every feed polled,
     failed.
     """
-    with context(ctx).open() as a:
-        if feed is None:
-            a.sync_config_feeds()
-            # Claimed like a running instance's batch: instances polling the same
-            # database meanwhile leave these feeds alone.
-            due = a.storage.claim_due_feeds(
-                a.clock(),
-                1_000_000,
-                owner=a.owner,
-                lease_seconds=a.settings.poll.lease_seconds,
-                ahead_of_schedule=not due_only,
-            )
-            # Feeds another poll holds are not polled here; say so, rather than let a
-            # poll stopped by kill -9 make this one look complete.
-            held, until = a.storage.feeds_held_elsewhere(a.clock(), owner=a.owner)
-            if held:
-                typer.echo(
-                    f"skipped {held} feeds another poll holds (its lease ends by "
-                    f"{until:%H:%M:%S} UTC)"
-                    if until
-                    else f"skipped {held} feeds another poll holds",
-                    err=True,
-                )
-        else:
-            due = [a.storage.find_feed(feed_key(feed))]
+    due: list[FeedRecord] = []
+    with context(ctx).open() as a, _sigterm_raises():
         try:
-            summary = _poll_with_progress(a, due)
-        except KeyboardInterrupt:
-            # Ctrl-C: the feeds this poll claimed and did not store are given back at
-            # once (a stored poll has ended its own lease), so the next poll, here or
-            # in another instance, does not skip them until the leases run out.
+            summary = _claim_and_poll(a, feed, due_only, due)
+        except (KeyboardInterrupt, _Terminated) as stop:
+            # Ctrl-C or SIGTERM: the feeds this poll claimed and did not store are
+            # given back at once (a stored poll has ended its own lease), so the next
+            # poll, here or in another instance, does not skip them until the leases
+            # run out.
             a.poller.stop()
             a.storage.release_feeds([f.id for f in due], owner=a.owner)
-            typer.echo("interrupted: the feeds not polled yet are free again", err=True)
-            raise typer.Exit(130) from None
+            how = "terminated" if isinstance(stop, _Terminated) else "interrupted"
+            typer.echo(f"{how}: the feeds not polled yet are free again", err=True)
+            raise typer.Exit(143 if isinstance(stop, _Terminated) else 130) from None
     for report in summary.reports:
         if report.failed:
             error = report.error or "failed"
@@ -198,6 +180,57 @@ def poll(
     typer.echo(summary.line())
     if summary.polled and summary.failed == summary.polled:
         raise typer.Exit(1)
+
+
+def _claim_and_poll(a: App, feed: str | None, due_only: bool, due: list[FeedRecord]) -> PollSummary:
+    """Claim the feeds to poll (into ``due``, for the caller to give back if stopped)
+    and poll them."""
+    if feed is None:
+        a.sync_config_feeds()
+        # A poll killed with -9 on this host left its feeds claimed: they are ours to
+        # poll now, not when its leases run out.
+        taken = a.poller.take_back_dead_leases()
+        if taken:
+            typer.echo(f"took back {taken} feeds claimed by a poll that died", err=True)
+        # Claimed like a running instance's batch: instances polling the same
+        # database meanwhile leave these feeds alone.
+        due.extend(a.poller.claim(1_000_000, ahead_of_schedule=not due_only))
+        # Feeds another poll holds are not polled here; say so, rather than let a
+        # poll stopped by kill -9 make this one look complete.
+        held, until = a.storage.feeds_held_elsewhere(a.clock(), owner=a.owner)
+        if held:
+            typer.echo(
+                f"skipped {held} feeds another poll holds (its lease ends by {until:%H:%M:%S} UTC)"
+                if until
+                else f"skipped {held} feeds another poll holds",
+                err=True,
+            )
+    else:
+        due.append(a.storage.find_feed(feed_key(feed)))
+    return _poll_with_progress(a, due)
+
+
+class _Terminated(Exception):
+    """SIGTERM arrived: raised in the main thread, as Ctrl-C raises KeyboardInterrupt."""
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While the block runs, SIGTERM (what service managers and ``kill`` send) stops
+    a poll as Ctrl-C does, giving its feeds back, instead of ending the process with
+    its claims held until their leases run out."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread (a CLI run in a test's)
+        return
+
+    def raise_terminated(signum: int, frame: FrameType | None) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _poll_with_progress(a: App, feeds: list[FeedRecord]) -> PollSummary:

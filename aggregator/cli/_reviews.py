@@ -9,6 +9,7 @@ from typing import Annotated, BinaryIO
 
 import typer
 
+from aggregator import dates
 from aggregator.cli._app import JsonOption, app, context, print_json, reviews_app
 from aggregator.exceptions import InputError, ReviewError, ReviewTooLarge
 from aggregator.feeds.locations import normalize_http_url
@@ -25,6 +26,8 @@ def _date(value: str | None) -> datetime | None:
         day = datetime.strptime(value, "%Y-%m-%d")
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not a date of the form YYYY-MM-DD") from None
+    if not dates.within(day):
+        raise typer.BadParameter(f"{value} is outside the dates we take in ({dates.RANGE})")
     return day.replace(tzinfo=UTC)
 
 

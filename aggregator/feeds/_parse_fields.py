@@ -20,12 +20,16 @@ Rules, where feeds disagree with each other:
   also on its own ("Arts", "Arts/Design").
 - persons: ``podcast:person`` with the spec's defaults (role "host", group
   "cast"), lower-cased; nameless ones skipped.
+- published: ``pubDate`` (or Atom published, else updated) in UTC; a date outside
+  what we take in (``aggregator.dates``: 9999-12-31, 0001-01-01) is no date, with
+  one log line per parse saying how many items had one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import fields as dataclass_fields
@@ -35,9 +39,12 @@ from html import escape as html_escape
 from typing import Any, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit
 
+from aggregator import dates
 from aggregator.feeds.durations import parse_duration
 from aggregator.sanitize import html_to_text, sanitize_html, storable_text
 from aggregator.types import Enclosure, ParsedEpisode, ParsedSeries, Person
+
+log = logging.getLogger("aggregator.feeds.parse")  # its lines are the parser's
 
 _EPISODE_TYPES = frozenset({"full", "trailer", "bonus"})
 _SERIES_TYPES = frozenset({"episodic", "serial"})
@@ -77,23 +84,32 @@ def episodes_from(
     """The episodes of ``entries`` (document order); ``item_hashes[i]`` is the raw
     hash of entry i, when known."""
     episodes = []
+    undated = 0  # items whose date is outside what we take in
     for index, entry in enumerate(entries):
         if entry.get("agg_live"):
             continue  # a podcast:liveItem left over in a broken document
-        episode = _episode(entry, base, item_hashes[index] if item_hashes else None)
+        given = _utc(_raw(entry, "published_parsed") or _raw(entry, "updated_parsed"))
+        published = dates.bounded(given)
+        undated += given is not None and published is None
+        episode = _episode(entry, base, item_hashes[index] if item_hashes else None, published)
         if episode is not None:
             episodes.append(episode)
+    if undated:
+        # One line per parse, not per item: a feed of 3,000 items dated 9999-12-31
+        # would otherwise write 3,000 lines at each change.
+        log.info("%s: %d items dated outside %s, read as undated", base, undated, dates.RANGE)
     return tuple(episodes)
 
 
-def _episode(entry: Mapping[str, Any], base: str, item_hash: str | None) -> ParsedEpisode | None:
+def _episode(
+    entry: Mapping[str, Any], base: str, item_hash: str | None, published: datetime | None
+) -> ParsedEpisode | None:
     enclosures = _enclosures(entry, base)
     urls = {enclosure.url for enclosure in enclosures}
     single_url = next(iter(urls)) if len(urls) == 1 else None
     title = _plain(entry, "title") or (_file_stem(single_url) if single_url else "")
     guid = _squash(entry.get("id"))
     link = _url(entry.get("link"), base)
-    published = _utc(_raw(entry, "published_parsed") or _raw(entry, "updated_parsed"))
     if not (guid or link or enclosures or title):
         return None  # nothing to tell this item by, nothing to show of it
     description = _first_html(

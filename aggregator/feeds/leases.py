@@ -1,10 +1,17 @@
-"""Who this instance is, and keeping its claims alive while it works.
+"""Who this instance is, keeping its claims alive while it works, and taking back
+the claims of a process that died.
 
 Several ``aggregator run`` instances may share one PostgreSQL database. Each claims
 the feeds it polls (and the reviews it re-links) with a lease: an owner name and a
 time the claim runs out. Work that takes longer than one lease renews it; an
 instance that dies stops renewing, and its claims return to the others when they
 run out. The claiming itself is storage's job (``SELECT ... FOR UPDATE SKIP LOCKED``).
+
+A feed lease also names the process holding it (``LeaseHolder``: where its pid means
+something, and the pid). A process on the same host can see that pid gone (a poll
+killed with -9, a crashed instance) and take those feeds back at once
+(``take_back_from_dead``) rather than wait out the lease; a process on another host
+cannot tell, and waits.
 """
 
 from __future__ import annotations
@@ -15,11 +22,22 @@ import secrets
 import socket
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 
 from aggregator.exceptions import StorageError
+from aggregator.storage import Storage
 
-__all__ = ["Renewer", "instance_name"]
+__all__ = [
+    "LeaseHolder",
+    "Renewer",
+    "instance_name",
+    "process_gone",
+    "take_back_from_dead",
+    "this_process",
+]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +49,63 @@ def instance_name() -> str:
     instance may be pid 1 on a host named after the image).
     """
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseHolder:
+    """The process holding a lease: ``host`` names where its ``pid`` means something."""
+
+    host: str
+    pid: int
+
+
+def this_process() -> LeaseHolder | None:
+    """This process as a lease holder; None where that cannot be told safely.
+
+    ``host`` is the host name, the kernel's boot id and the pid namespace: two
+    containers may share a host name (one named after its image), and a pid in one
+    says nothing of the other's; after a reboot no earlier pid is alive. Without
+    /proc (not Linux) there is no telling, and leases only run out, as before.
+    """
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+        namespace = str(Path("/proc/self/ns/pid").readlink())
+    except OSError:
+        return None
+    return LeaseHolder(f"{socket.gethostname()} {boot} {namespace}", os.getpid())
+
+
+def process_gone(pid: int) -> bool:
+    """Whether no live process with this pid exists here (signal 0 checks, sends
+    nothing). A zombie, dead but not yet waited for by its parent, is gone too."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # there is one, another user's
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False  # it was there a moment ago; no /proc to tell more
+    # "pid (name) state ...": the name may hold spaces and parentheses.
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
+
+
+def take_back_from_dead(storage: Storage, now: datetime, me: LeaseHolder) -> int:
+    """End the feed leases held by processes of ``me``'s host that no longer exist;
+    returns how many feeds are free again.
+
+    A pid that came back (another process got it since) looks alive: its leases run
+    out as they would have. This process's own pid is never taken for dead.
+    """
+    holders = storage.feed_lease_holders(now, host=me.host)
+    dead = sorted({owner for owner, pid in holders if pid != me.pid and process_gone(pid)})
+    if not dead:
+        return 0
+    freed = storage.end_feed_leases_of(dead)
+    log.info("took back %d feeds from %s: gone from this host", freed, ", ".join(dead))
+    return freed
 
 
 class Renewer:

@@ -5,9 +5,10 @@ One bad feed never stops a batch: a fetch or parse failure becomes data on the f
 written in one storage transaction, so a poll interrupted by shutdown leaves either
 the old state or the new one, never half of it.
 
-Why one module of 400 lines: ``Poller`` is one class whose single poll and batch
-share settings, fetchers, leases and the stop flag; how a batch hands out feeds
-and defers its writes is in ``_batch``.
+``Poller`` is one class whose single poll and batch share settings, fetchers,
+claims and the stop flag; how a batch hands out feeds and defers its writes is in
+``_batch``, how its feeds are claimed and given back in ``_claims``, what a poll
+reports in ``_reports``.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ import logging
 import random as _random
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from aggregator import metrics
 from aggregator.exceptions import (
+    AggregatorError,
     AlreadyExistsError,
     BlockedURL,
     FetchError,
@@ -32,6 +33,8 @@ from aggregator.exceptions import (
 )
 from aggregator.feeds import decide, leases
 from aggregator.feeds._batch import Deferred, HostQueue
+from aggregator.feeds._claims import Claims
+from aggregator.feeds._reports import PollReport, PollSummary
 from aggregator.feeds.fetch import Fetcher
 from aggregator.feeds.parse import parse_feed
 from aggregator.settings import PollSettings
@@ -42,70 +45,12 @@ __all__ = ["ContentListener", "PollReport", "PollSummary", "Poller"]
 
 log = logging.getLogger(__name__)
 
+# The metrics' name for a poll failed by a bug (any exception not ours): one name, so
+# that the failure counter's labels stay a small fixed set.
+INTERNAL_ERROR = "InternalError"
+
 # Enough recent publication dates to see a feed's rhythm (decide.RHYTHM_WINDOW).
 _RHYTHM_DATES = decide.RHYTHM_WINDOW
-
-
-@dataclass(frozen=True, slots=True)
-class PollReport:
-    """What happened to one feed in one poll."""
-
-    feed_id: int
-    url: str
-    outcome: str  # "new", "updated", "unchanged", "not-modified", "failed", "gone"
-    counts: StoreCounts = field(default_factory=StoreCounts)
-    error: str | None = None
-    elapsed_seconds: float = 0.0
-    error_kind: str | None = None  # the error's class name, for metrics
-    reviews: int = 0  # reviews taken in from a reviews feed (its items are not episodes)
-
-    @property
-    def failed(self) -> bool:
-        return self.outcome in ("failed", "gone")
-
-    def line(self) -> str:
-        """One log line for this poll."""
-        c = self.counts
-        head = f"poll {self.url}: {self.outcome}"
-        if self.error:
-            return f"{head}: {self.error}"
-        if self.reviews:
-            return f"{head} ({self.reviews} reviews) in {self.elapsed_seconds * 1000:.0f} ms"
-        return (
-            f"{head} (new {c.new}, updated {c.updated}, unchanged {c.unchanged}, "
-            f"missing {c.missing}) in {self.elapsed_seconds * 1000:.0f} ms"
-        )
-
-
-@dataclass(slots=True)
-class PollSummary:
-    """Totals over a batch of polls; ``line()`` is the summary a user sees."""
-
-    polled: int = 0
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    failed: int = 0
-    reviews: int = 0
-    reports: list[PollReport] = field(default_factory=list)
-
-    def add(self, report: PollReport) -> None:
-        self.polled += 1
-        self.reports.append(report)
-        if report.failed:
-            self.failed += 1
-        self.new += report.counts.new
-        self.updated += report.counts.updated
-        self.reviews += report.reviews
-        if report.outcome in ("unchanged", "not-modified"):
-            self.unchanged += 1
-
-    def line(self) -> str:
-        reviews = f", {self.reviews} reviews taken in" if self.reviews else ""
-        return (
-            f"polled {self.polled} feeds: {self.new} new episodes, {self.updated} updated"
-            f"{reviews}, {self.unchanged} feeds unchanged, {self.failed} failed"
-        )
 
 
 class ContentListener(Protocol):
@@ -121,9 +66,6 @@ class ContentListener(Protocol):
 class Poller:
     """Polls feeds: one at a time (``poll_feed``) or due ones in a bounded pool."""
 
-    # Batches one ``poll_due`` may claim in all (see ``_refiller``).
-    REFILL_BATCHES = 10
-
     def __init__(
         self,
         storage: Storage,
@@ -137,8 +79,8 @@ class Poller:
         owner: str | None = None,
     ) -> None:
         self._storage = storage
-        # The name this instance's feed leases carry (see aggregator.feeds.leases).
-        self._owner = owner or leases.instance_name()
+        # The feeds this poller holds, under this instance's name (feeds.leases).
+        self._claims = Claims(storage, settings, clock, owner or leases.instance_name())
         self._listener = listener
         # Feeds added through the HTTP API are fetched with this one: public addresses
         # only, redirects included (no server-side request forgery through a feed URL).
@@ -174,8 +116,42 @@ class Poller:
             report = PollReport(
                 feed.id, feed.url, "failed", error=f"storage error: {e}", error_kind="StorageError"
             )
+        except Exception as e:
+            # A bug met on this feed's content (an input no stage foresaw): that feed's
+            # poll failed, as a fetch error fails it; the worker, and with it the rest
+            # of the batch, carries on. An exception out of here would end the worker
+            # thread and leave the feeds it had yet to take claimed until their leases
+            # ran out, with a summary that counted none of them.
+            log.exception("poll %s: internal error", feed.url)
+            report = self._fail_internal(feed, e, started)
         metrics.observe_poll(report.outcome, error=report.error_kind)
         return report
+
+    def _fail_internal(self, feed: FeedRecord, error: Exception, started: datetime) -> PollReport:
+        """Store a poll that a bug failed: backed off like any failing feed, so a feed
+        that meets the bug at every poll is not polled at every tick; its lease ends."""
+        reason = AggregatorError(
+            f"internal error ({type(error).__name__}: {error}); the log has the details"
+        )
+        now = self._clock()
+        try:
+            update = decide.failure_update(
+                feed, reason, now=now, poll=self._settings, random=self._random
+            )
+            self._storage.apply_poll(update, None, now)
+        except Exception as e:
+            # Not even the failure could be stored: at least let the feed go, for this
+            # instance or another to try again at once rather than when the lease ends.
+            log.error("poll %s: storing the failure failed too: %s", feed.url, e)
+            self._claims.release([feed])
+        return PollReport(
+            feed.id,
+            feed.url,
+            "failed",
+            error=str(reason),
+            elapsed_seconds=(now - started).total_seconds(),
+            error_kind=INTERNAL_ERROR,
+        )
 
     def _fetcher_for(self, feed: FeedRecord) -> Fetcher:
         if feed.added_via == "api" and self._restricted_fetcher is not None:
@@ -232,8 +208,11 @@ class Poller:
             defer.add(update, now)
             counts = StoreCounts()
         elif parsed is not None and feed.kind is FeedKind.REVIEWS:
-            self._storage.apply_poll(update, None, now)
+            # The items first, the poll (with the new content hash) after: a poll that
+            # fails while its items are taken in is not "unchanged" at the next poll,
+            # which takes them all in again (the same review is updated, never doubled).
             taken = self._listener.reviews_fetched(feed, parsed) if self._listener else 0
+            self._storage.apply_poll(update, None, now)
             return PollReport(
                 feed.id,
                 feed.url,
@@ -243,6 +222,8 @@ class Poller:
             )
         else:
             counts = self._storage.apply_poll(update, parsed, now)
+            if counts.missing and counts.series_id is not None:
+                self._prune(feed, counts.series_id, now)
             if parsed is not None and self._listener and (counts.new or counts.updated):
                 self._listener.podcast_stored(feed, parsed, counts)
         outcome = _outcome(result.not_modified, parsed, counts)
@@ -253,6 +234,25 @@ class Poller:
             counts,
             elapsed_seconds=(self._clock() - started).total_seconds(),
         )
+
+    def _prune(self, feed: FeedRecord, series_id: int, now: datetime) -> None:
+        """Episodes went missing: delete those beyond ``keep_missing_episodes``.
+
+        After the poll is stored, on its own: if this fails, the poll stands and the
+        next poll that finds an episode gone tries again."""
+        keep = self._settings.keep_missing_episodes
+        try:
+            deleted = self._storage.prune_missing_episodes(series_id, keep=keep, now=now)
+        except StorageError as e:
+            log.warning("poll %s: deleting old missing episodes failed: %s", feed.url, e)
+            return
+        if deleted:
+            log.info(
+                "poll %s: deleted %d episodes gone from the feed, beyond the %d kept",
+                feed.url,
+                deleted,
+                keep,
+            )
 
     def _check_new_feed_url(
         self, fetcher: Fetcher, feed: FeedRecord, url: str
@@ -321,10 +321,10 @@ class Poller:
         if feeds is None:
             # Leased to this instance: another one polling the same database skips
             # them until each poll is stored (or this instance dies and the lease ends).
-            feeds = self._claim()
+            feeds = self._claims.next_batch()
             if not feeds:
                 return PollSummary()
-            refill = self._refiller(len(feeds))
+            refill = self._claims.refiller(len(feeds))
         queue = HostQueue(
             feeds,
             self._settings.per_host,
@@ -354,7 +354,7 @@ class Poller:
             threading.Thread(target=work, name=f"poll-{i}", daemon=True) for i in range(count)
         ]
         try:
-            with leases.Renewer(self._renew_leases, self._settings.lease_seconds / 3):
+            with leases.Renewer(self._claims.renew, self._settings.lease_seconds / 3):
                 for worker in workers:
                     worker.start()
                 for worker in workers:
@@ -362,53 +362,17 @@ class Poller:
         finally:
             deferred.flush()
             if claimed:
-                self._release(queue.dropped)
+                self._claims.release(queue.dropped)
         return summary
 
-    def _claim(self) -> list[FeedRecord]:
-        return self._storage.claim_due_feeds(
-            self._clock(),
-            self._settings.batch_size,
-            owner=self._owner,
-            lease_seconds=self._settings.lease_seconds,
-        )
+    def claim(self, limit: int, *, ahead_of_schedule: bool = False) -> list[FeedRecord]:
+        """Lease up to ``limit`` due feeds to this poller (``Claims.claim``)."""
+        return self._claims.claim(limit, ahead_of_schedule=ahead_of_schedule)
 
-    def _refiller(self, claimed: int) -> Callable[[], list[FeedRecord]] | None:
-        """More due feeds for a queue running low, while the first claim was full.
-
-        Without it the workers of a batch wait for its slowest poll (a server that
-        times out after a minute) before any feed of the next batch is claimed. Up to
-        ``REFILL_BATCHES`` batches per call, so a tick still ends and its chores run.
-        """
-        if claimed < self._settings.batch_size:
-            return None  # that was everything due
-        budget = [self.REFILL_BATCHES - 1]
-
-        def refill() -> list[FeedRecord]:
-            if budget[0] <= 0:
-                return []
-            budget[0] -= 1
-            try:
-                return self._claim()
-            except StorageError as e:
-                log.warning("claiming more due feeds failed: %s", e)
-                return []
-
-        return refill
-
-    def _renew_leases(self) -> None:
-        self._storage.renew_feed_leases(
-            self._clock(), owner=self._owner, lease_seconds=self._settings.lease_seconds
-        )
-
-    def _release(self, feeds: list[FeedRecord]) -> None:
-        """Give back claimed feeds left unpolled (stopping), for other instances now."""
-        try:
-            self._storage.release_feeds([f.id for f in feeds], owner=self._owner)
-        except StorageError as e:
-            log.warning(
-                "giving back %d feeds failed (their leases will run out): %s", len(feeds), e
-            )
+    def take_back_dead_leases(self) -> int:
+        """Free the feeds claimed by processes of this host that are gone (a poll
+        killed with -9): polled now, not when their leases run out. Returns how many."""
+        return self._claims.take_back_dead()
 
 
 def _outcome(not_modified: bool, parsed: ParsedFeed | None, counts: StoreCounts) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 import re
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -25,7 +26,7 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html  # type: ignore[import-untyped]
 from markdown_it import MarkdownIt
 
-from aggregator import fingerprint
+from aggregator import dates, fingerprint
 from aggregator.exceptions import ReviewError, ReviewTooLarge
 from aggregator.reviews._htmltext import (
     CONTROLS,
@@ -49,6 +50,8 @@ __all__ = [
     "extract_html",
     "review_content_hash",
 ]
+
+log = logging.getLogger(__name__)
 
 # A long newspaper feature is ~100 KB of HTML with its page furniture; 5 MiB leaves
 # room for bloated pages and still refuses a 50 MB download before parsing it.
@@ -306,13 +309,20 @@ def _clean_author(value: str | None) -> str | None:
 
 
 def _parse_date(value: str | None) -> datetime | None:
+    """A page's own date (from its metadata); one outside what we take in is none."""
     try:
-        return datetime.combine(date.fromisoformat((value or "")[:10]), time(), UTC)
+        day = datetime.combine(date.fromisoformat((value or "")[:10]), time(), UTC)
     except ValueError:
         return None
+    return dates.bounded(day)
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    """The date a caller gave, in UTC; one outside what we take in is read as none.
+
+    The API and the command line refuse such a date before it gets here; a reviews
+    feed's items come with theirs already bounded by the parser."""
+    taken = dates.bounded(value)
+    if value is not None and taken is None:
+        log.info("review dated %s, outside %s: read as undated", value.isoformat(), dates.RANGE)
+    return taken

@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from aggregator import fingerprint, metrics
-from aggregator.exceptions import ReviewError, StorageError
+from aggregator.exceptions import ReviewError, ReviewNotFound, StorageError
 from aggregator.feeds import leases
 from aggregator.feeds.fetch import Fetcher
 from aggregator.feeds.locations import http_url_problem
@@ -162,9 +162,12 @@ class Reviews:
         """Every item of a reviews feed becomes a review; returns how many were taken.
 
         An item that is not a review we can read (empty, only an image) is skipped with
-        a log line; the rest of the feed carries on.
+        a log line; the rest of the feed carries on. An item that meets a bug is logged
+        and the rest carry on too; then the first such error is raised once all are
+        done, so that the poll fails and the feed is polled again (after its backoff).
         """
         taken = 0
+        bug: Exception | None = None
         for item in parsed.episodes:
             try:
                 document = extract_html(
@@ -181,8 +184,17 @@ class Reviews:
                 continue
             # An item without a link is known by its guid within the feed.
             origin = item.link or item.guid
-            self._save_and_link(document, source="feed", feed_id=feed.id, origin=origin)
+            try:
+                self._save_and_link(document, source="feed", feed_id=feed.id, origin=origin)
+            except StorageError:
+                raise  # the database failed: the next items would fail alike
+            except Exception as e:
+                log.exception("reviews feed %s: item %s: internal error", feed.url, item.guid)
+                bug = bug or e
+                continue
             taken += 1
+        if bug is not None:
+            raise bug
         return taken
 
     def _save_and_link(
@@ -367,7 +379,10 @@ class Reviews:
                 if review.id not in todo and only_this.link(review.document()):
                     todo[review.id] = review
         if todo:
-            self._link_current(list(todo.values()))
+            failed = self._link_apart(list(todo.values()))
+            if failed:
+                # Left for the re-linking chore, which tries them again.
+                self._storage.mark_needing_link(failed)
         return len(todo)
 
     def _reviews_naming(
@@ -395,7 +410,7 @@ class Reviews:
         Each review is claimed first: instances sharing the database split the work,
         and a review claimed by an instance that died is taken up when its lease ends.
         """
-        done = 0
+        done = linked = 0
         while done < limit:
             # Small claims: a batch is linked well within one lease (no renewals), and
             # an instance that dies holds little work hostage.
@@ -411,9 +426,39 @@ class Reviews:
             with self._lock:
                 self.linker()
                 self._refresh_catalog()
-                self._link_current(batch)
+                # A review that fails stays claimed until its lease ends, then is
+                # tried again; the others are linked now.
+                failed = self._link_apart(batch)
             done += len(batch)
-        return done
+            linked += len(batch) - len(failed)
+        return linked
+
+    def _link_apart(self, reviews: list[ReviewRecord]) -> list[int]:
+        """``_link_current`` over ``reviews``, and if that fails, over each on its own,
+        so that a review that meets a bug keeps none of the others from their links;
+        returns the ids of those that failed. With the lock held. A failing database
+        fails them all alike: that is raised."""
+        try:
+            self._link_current(reviews)
+            return []
+        except StorageError:
+            raise
+        except Exception:
+            if len(reviews) == 1:
+                log.exception("linking review %d failed", reviews[0].id)
+                return [reviews[0].id]
+        failed = []
+        for review in reviews:
+            try:
+                self._link_current([review])
+            except StorageError:
+                raise
+            except ReviewNotFound:
+                pass  # deleted meanwhile: nothing to link
+            except Exception:
+                log.exception("linking review %d failed", review.id)
+                failed.append(review.id)
+        return failed
 
 
 def settle_after_build() -> None:

@@ -10,6 +10,7 @@ from aggregator.exceptions import SeriesNotFound
 from aggregator.storage import (
     _catalog,
     _episodes,
+    _retention,
     _series,
 )
 from aggregator.storage._base import StorageBase
@@ -35,6 +36,13 @@ class ContentStore(StorageBase):
     def get_series(self, series_id: int) -> SeriesRecord:
         with self._read(f"reading series {series_id}") as session:
             return _series.get(session, series_id)
+
+    def prune_missing_episodes(self, series_id: int, *, keep: int, now: datetime) -> int:
+        """Delete the series' episodes gone from its feed beyond the ``keep`` gone most
+        recently, never one a review is linked to; returns how many were deleted
+        (see ``_retention``)."""
+        with self._write(f"deleting missing episodes of series {series_id}") as session:
+            return _retention.prune_missing(session.connection(), series_id, keep, now)
 
     def list_episodes(
         self, series_id: int | None = None, *, limit: int | None = None, offset: int = 0

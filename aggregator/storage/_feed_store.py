@@ -91,20 +91,43 @@ class FeedStore(StorageBase):
         owner: str,
         lease_seconds: float,
         ahead_of_schedule: bool = False,
+        host: str | None = None,
+        pid: int | None = None,
     ) -> list[FeedRecord]:
         """Like ``due_feeds``, but each feed is leased to ``owner``: no other instance
         takes it until its poll is stored (which ends the lease) or the lease runs out.
 
         ``ahead_of_schedule`` also claims the healthy feeds not due yet (a poll asked
         for by hand); feeds whose last polls failed still wait out their backoff,
-        Retry-After included.
+        Retry-After included. ``host`` and ``pid`` name the process holding the
+        leases, for others on its host to see when it is gone (``feed_lease_holders``).
         """
         until = now + timedelta(seconds=lease_seconds)
         with self._write("claiming due feeds") as session:
             rows = _feeds.claim_due(
-                session, now, limit, owner=owner, until=until, ahead=ahead_of_schedule
+                session,
+                now,
+                limit,
+                owner=owner,
+                until=until,
+                ahead=ahead_of_schedule,
+                host=host,
+                pid=pid,
             )
             return [_feeds.to_record(row) for row in rows]
+
+    def feed_lease_holders(self, now: datetime, *, host: str) -> list[tuple[str, int]]:
+        """(owner, pid) of the processes on ``host`` that hold live feed leases."""
+        with self._read("reading who holds feed leases") as session:
+            return _feeds.holders_on(session.connection(), now, host=host)
+
+    def end_feed_leases_of(self, owners: Sequence[str]) -> int:
+        """End the feed leases of these owners (processes known to be gone); returns
+        how many feeds are free again."""
+        if not owners:
+            return 0
+        with self._write(f"ending the feed leases of {len(owners)} processes") as session:
+            return _feeds.end_leases_of(session.connection(), owners)
 
     def feeds_held_elsewhere(self, now: datetime, *, owner: str) -> tuple[int, datetime | None]:
         """Feeds another poller holds now (polling them, or stopped by kill -9 with the

@@ -145,6 +145,15 @@ def remove(session: Session, feed_id: int) -> None:
         raise FeedNotFound(f"no feed with id {feed_id}")
 
 
+# The columns of a feed no one holds.
+_NO_LEASE: dict[str, Any] = {
+    "lease_owner": None,
+    "lease_until": None,
+    "lease_host": None,
+    "lease_pid": None,
+}
+
+
 def _due_query(now: datetime, *, ahead: bool = False) -> Any:
     """Feeds to poll now; with ``ahead``, also the healthy ones whose next poll is later
     (a poll asked for by hand), while failing feeds still wait out their backoff."""
@@ -177,6 +186,8 @@ def claim_due(
     owner: str,
     until: datetime,
     ahead: bool = False,
+    host: str | None = None,
+    pid: int | None = None,
 ) -> list[Row[Any]]:
     """Lease up to ``limit`` due feeds to ``owner`` until ``until``; return them.
 
@@ -190,7 +201,9 @@ def claim_due(
     if not ids:
         return []
     session.connection().execute(
-        sa_update(Feed).where(col(Feed.id).in_(ids)).values(lease_owner=owner, lease_until=until)
+        sa_update(Feed)
+        .where(col(Feed.id).in_(ids))
+        .values(lease_owner=owner, lease_until=until, lease_host=host, lease_pid=pid)
     )
     return _rows_in_order(session, ids)
 
@@ -204,6 +217,27 @@ def held_elsewhere(session: Session, now: datetime, *, owner: str) -> tuple[int,
     )
     count, last = session.connection().execute(query).one()
     return int(count), last
+
+
+def holders_on(connection: Connection, now: datetime, *, host: str) -> list[tuple[str, int]]:
+    """(owner, pid) of every live feed lease held by a process on ``host``."""
+    query = (
+        sa_select(col(Feed.lease_owner), col(Feed.lease_pid))
+        .distinct()
+        .where(col(Feed.lease_host) == host)
+        .where(col(Feed.lease_until) > now)
+        .where(col(Feed.lease_owner).is_not(None), col(Feed.lease_pid).is_not(None))
+    )
+    rows = connection.execute(query)
+    return [(owner, pid) for owner, pid in rows if owner is not None and pid is not None]
+
+
+def end_leases_of(connection: Connection, owners: Sequence[str]) -> int:
+    """End every feed lease these owners hold; returns how many ended."""
+    result = connection.execute(
+        sa_update(Feed).where(col(Feed.lease_owner).in_(owners)).values(**_NO_LEASE)
+    )
+    return result.rowcount
 
 
 def renew_leases(connection: Connection, now: datetime, *, owner: str, until: datetime) -> int:
@@ -223,7 +257,7 @@ def release_leases(connection: Connection, feed_ids: Sequence[int], *, owner: st
         sa_update(Feed)
         .where(col(Feed.id).in_(feed_ids))
         .where(col(Feed.lease_owner) == owner)
-        .values(lease_owner=None, lease_until=None)
+        .values(**_NO_LEASE)
     )
 
 
@@ -249,8 +283,7 @@ def update_values(update: FeedUpdate, now: datetime) -> dict[str, Any]:
         "warning": update.warning,
         "updated_at": now,
         # The poll is stored: the claim on the feed ends with it.
-        "lease_owner": None,
-        "lease_until": None,
+        **_NO_LEASE,
     }
     if update.validators is not None:
         values["etag"] = update.validators.etag

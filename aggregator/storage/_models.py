@@ -82,6 +82,10 @@ class Feed(_Table, table=True):
     # Claimed by one instance for one poll when several share a PostgreSQL database.
     lease_owner: str | None = Field(default=None, sa_type=Text, index=True)
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The process holding the lease: where its pid means something (host, boot, pid
+    # namespace) and the pid, so that a process on that host can tell it is gone.
+    lease_host: str | None = Field(default=None, sa_type=Text, index=True)
+    lease_pid: int | None = Field(default=None)
     # "api" for a feed added through the HTTP API: it is fetched with the API's
     # restrictions (http(s) only, no private addresses); None from the config or CLI.
     added_via: str | None = Field(default=None, sa_type=String(16))

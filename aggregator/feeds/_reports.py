@@ -1,0 +1,75 @@
+"""What a poll did: ``PollReport`` for one feed, ``PollSummary`` over a batch.
+
+The poller (``poller``, which re-exports both) makes them; the CLI, the API and the
+log print them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aggregator.types import StoreCounts
+
+__all__ = ["PollReport", "PollSummary"]
+
+
+@dataclass(frozen=True, slots=True)
+class PollReport:
+    """What happened to one feed in one poll."""
+
+    feed_id: int
+    url: str
+    outcome: str  # "new", "updated", "unchanged", "not-modified", "failed", "gone"
+    counts: StoreCounts = field(default_factory=StoreCounts)
+    error: str | None = None
+    elapsed_seconds: float = 0.0
+    error_kind: str | None = None  # the error's class name, for metrics
+    reviews: int = 0  # reviews taken in from a reviews feed (its items are not episodes)
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome in ("failed", "gone")
+
+    def line(self) -> str:
+        """One log line for this poll."""
+        c = self.counts
+        head = f"poll {self.url}: {self.outcome}"
+        if self.error:
+            return f"{head}: {self.error}"
+        if self.reviews:
+            return f"{head} ({self.reviews} reviews) in {self.elapsed_seconds * 1000:.0f} ms"
+        return (
+            f"{head} (new {c.new}, updated {c.updated}, unchanged {c.unchanged}, "
+            f"missing {c.missing}) in {self.elapsed_seconds * 1000:.0f} ms"
+        )
+
+
+@dataclass(slots=True)
+class PollSummary:
+    """Totals over a batch of polls; ``line()`` is the summary a user sees."""
+
+    polled: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    reviews: int = 0
+    reports: list[PollReport] = field(default_factory=list)
+
+    def add(self, report: PollReport) -> None:
+        self.polled += 1
+        self.reports.append(report)
+        if report.failed:
+            self.failed += 1
+        self.new += report.counts.new
+        self.updated += report.counts.updated
+        self.reviews += report.reviews
+        if report.outcome in ("unchanged", "not-modified"):
+            self.unchanged += 1
+
+    def line(self) -> str:
+        reviews = f", {self.reviews} reviews taken in" if self.reviews else ""
+        return (
+            f"polled {self.polled} feeds: {self.new} new episodes, {self.updated} updated"
+            f"{reviews}, {self.unchanged} feeds unchanged, {self.failed} failed"
+        )
