@@ -21,7 +21,7 @@ def add_series(storage: Storage, host: str, title: str, author: str | None = Non
 def save_review(storage: Storage, n: int, author: str | None) -> int:
     document = review(n, author=author)
     saved = storage.save_review(document, content_hash=text_hash(document), source="url", now=T0)
-    return saved[0].id
+    return saved.review.id
 
 
 @pytest.fixture
