@@ -4,7 +4,7 @@ Nothing else reads settings or constructs dependencies; every other module gets
 what it needs passed in (reader's ``make_reader()`` is the model).
 
 The stages are imported when ``make_app`` builds them, not with this module: a
-command that only reads the store (``open_reader``) pays for none of httpx,
+command that only reads the store (``open_store``) pays for none of httpx,
 feedparser, trafilatura or the linker.
 """
 

@@ -5,7 +5,8 @@
 Runs ``python -m aggregator`` as a user runs the command, with this tree (and, with
 ``--baseline``, another checkout, e.g. ``git worktree add /tmp/base main``) on
 ``PYTHONPATH``, over an empty database made by ``init``: ``--help``, ``feeds list``,
-``feeds list --json`` and ``series list``. Trees alternate run by run so that load on
+``feeds list --json`` and ``series list``, with compiled modules cached as a user has
+them (``PYTHONDONTWRITEBYTECODE`` is ignored). Trees alternate run by run so that load on
 the machine hits them alike. Each figure is the CPU (user + system) of the child
 process, from ``getrusage(RUSAGE_CHILDREN)``: wall time on these shared 2-core machines
 says more about the neighbours than about us. For scale, the same is measured for the
@@ -60,9 +61,15 @@ def measure(trees: dict[str, Path], runs: int) -> dict[tuple[str, str], list[flo
         config = cwd / "config.toml"
         config.write_text("", encoding="utf-8")  # no feeds: nothing to add or poll
         base = ["--config", str(config), "--database", f"sqlite:///{cwd / 'bench.db'}"]
-        envs = {name: {**os.environ, "PYTHONPATH": str(tree)} for name, tree in trees.items()}
+        # As a user runs it: with the compiled modules Python caches (a first round,
+        # not counted, writes them), whatever this shell says about bytecode.
+        environ = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        envs = {name: {**environ, "PYTHONPATH": str(tree)} for name, tree in trees.items()}
         first = next(iter(trees))
         cpu_seconds([sys.executable, "-m", "aggregator", *base, "init"], envs[first], cwd)
+        for name in trees:
+            for args in COMMANDS.values():
+                cpu_seconds([sys.executable, "-m", "aggregator", *base, *args], envs[name], cwd)
         for _ in range(runs):
             for label, args in COMMANDS.items():
                 for name in trees:
@@ -76,10 +83,14 @@ def measure(trees: dict[str, Path], runs: int) -> dict[tuple[str, str], list[flo
 
 
 def describe(tree: Path) -> str:
-    out = subprocess.run(
-        ["git", "-C", str(tree), "log", "-1", "--format=%h %s"], capture_output=True, text=True
+    """The tree's commit, and whether it has changes not committed yet."""
+    git = ["git", "-C", str(tree)]
+    head = subprocess.run([*git, "log", "-1", "--format=%h %s"], capture_output=True, text=True)
+    dirty = subprocess.run(
+        [*git, "status", "--porcelain", "--", "aggregator"], capture_output=True, text=True
     )
-    return out.stdout.strip()[:60] or str(tree)
+    described = head.stdout.strip()[:60] or str(tree)
+    return described + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
 
 
 def report(trees: dict[str, Path], figures: dict[tuple[str, str], list[float]], runs: int) -> str:

@@ -197,21 +197,6 @@ def redact(url: str) -> str:
     return f"{head}{sep}{user}:***@{host}"
 
 
-def database_location(url: str) -> str:
-    """The database as a user names it: a SQLite file's path, else the URL without
-    its password.
-
-    >>> database_location("sqlite:////var/lib/aggregator/aggregator.db")
-    '/var/lib/aggregator/aggregator.db'
-    >>> database_location("postgresql+psycopg://me:secret@db:5432/agg")
-    'postgresql+psycopg://me:***@db:5432/agg'
-    """
-    path = url.removeprefix("sqlite:///")
-    if path != url and path and path != ":memory:":
-        return path
-    return redact(url)
-
-
 @contextmanager
 def naming_database(database_url: str) -> Iterator[None]:
     """Say which database a storage error is about, unless it says so already: with
@@ -219,7 +204,12 @@ def naming_database(database_url: str) -> Iterator[None]:
     try:
         yield
     except StorageError as e:
-        where = database_location(database_url)
-        if where in str(e):
+        from aggregator.storage import database_name
+
+        try:
+            where: str | None = database_name(database_url)
+        except StorageError:  # not a URL we can read: that error says so already
+            where = None
+        if where is None or where in str(e):
             raise
         raise StorageError(f"{where}: {e}") from e

@@ -7,6 +7,14 @@ the linker's catalog: everything goes in and comes out as the typed values of
 """
 
 from aggregator.storage._queries import EpisodeRow, ReviewSummary, SeriesRow, StoreStats
-from aggregator.storage._storage import Storage, open_storage
+from aggregator.storage._storage import Storage, database_name, open_storage
 
-__all__ = ["EpisodeRow", "ReviewSummary", "SeriesRow", "Storage", "StoreStats", "open_storage"]
+__all__ = [
+    "EpisodeRow",
+    "ReviewSummary",
+    "SeriesRow",
+    "Storage",
+    "StoreStats",
+    "database_name",
+    "open_storage",
+]

@@ -92,7 +92,7 @@ def _sqlite_read_url(url: URL) -> URL:
     companions = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
     if not any(p.exists() for p in companions) and not os.access(path.parent, os.W_OK):
         mode = "immutable=1"
-    return url.set(database=f"{path.resolve().as_uri()}?{mode}", query={"uri": "true"})
+    return url.set(database=f"{path.resolve().as_uri()}?{mode}").update_query_dict({"uri": "true"})
 
 
 def _create_sqlite_dir(url: URL) -> None:

@@ -9,6 +9,12 @@ from aggregator.storage._query_store import QueryStore
 from aggregator.storage._review_store import ReviewStore
 
 
+def database_name(database_url: str) -> str:
+    """The database as our messages name it: a SQLite file's path, or the URL without
+    its password."""
+    return where(parse_url(database_url))
+
+
 def open_storage(database_url: str, *, read_only: bool = False) -> Storage:
     """Open (not migrate) the database at ``database_url``.
 
