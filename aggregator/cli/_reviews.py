@@ -205,7 +205,7 @@ def evaluate_command(
     datasets: Annotated[
         list[Path],
         typer.Argument(
-            metavar="DIR...",
+            metavar="DIR",
             help="Labelled sets: catalog/, reviews/, labels.json (split.json).",
         ),
     ],
