@@ -2,6 +2,10 @@
 
 Nothing else reads settings or constructs dependencies; every other module gets
 what it needs passed in (reader's ``make_reader()`` is the model).
+
+The stages are imported when ``make_app`` builds them, not with this module: a
+command that only reads the store (``open_store``) pays for none of httpx,
+feedparser, trafilatura or the linker.
 """
 
 from __future__ import annotations
@@ -10,17 +14,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from aggregator.feeds.fetch import Fetcher
-from aggregator.feeds.leases import instance_name
-from aggregator.feeds.poller import Poller
-from aggregator.reviews.extract import MAX_REVIEW_BYTES
-from aggregator.reviews.service import Reviews
 from aggregator.settings import Settings
 from aggregator.storage import Storage, open_storage
-from aggregator.types import FeedRecord
 
-__all__ = ["App", "make_app", "utcnow"]
+if TYPE_CHECKING:
+    from aggregator.feeds.fetch import Fetcher
+    from aggregator.feeds.poller import Poller
+    from aggregator.reviews.service import Reviews
+    from aggregator.types import FeedRecord
+
+__all__ = ["App", "make_app", "open_store", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -66,14 +71,45 @@ class App:
         self.close()
 
 
-def make_app(
-    settings: Settings, *, migrate: bool = True, clock: Callable[[], datetime] = utcnow
-) -> App:
-    """Open the store (migrating it to the current schema) and wire the pipeline."""
-    storage = open_storage(settings.database_url)
+def open_store(settings: Settings, *, read_only: bool = False) -> Storage:
+    """The store alone, for a command that needs nothing else: migrated to the
+    current schema, or with ``read_only`` neither created nor migrated (a reader may
+    have no right to write it), a schema that is not this version's being refused in
+    one line naming the database."""
+    storage = open_storage(settings.database_url, read_only=read_only)
     try:
-        if migrate:
+        if read_only:
+            storage.check_schema()
+        else:
             storage.migrate()
+    except BaseException:
+        storage.close()
+        raise
+    return storage
+
+
+def make_app(
+    settings: Settings,
+    *,
+    migrate: bool = True,
+    read_only: bool = False,
+    clock: Callable[[], datetime] = utcnow,
+) -> App:
+    """Open the store (migrating it to the current schema) and wire the pipeline.
+
+    ``read_only``: the caller only reads; the store is opened as ``open_store`` does.
+    """
+    from aggregator.feeds.fetch import Fetcher
+    from aggregator.feeds.leases import instance_name
+    from aggregator.feeds.poller import Poller
+    from aggregator.reviews.extract import MAX_REVIEW_BYTES
+    from aggregator.reviews.service import Reviews
+
+    if read_only or migrate:
+        storage = open_store(settings, read_only=read_only)
+    else:
+        storage = open_storage(settings.database_url)
+    try:
         # One address policy for every fetcher (feeds/addresses.py): the operator's own
         # feeds may be on a private host; the allow-listed networks count as public.
         networks = settings.http.allowed_networks

@@ -4,11 +4,13 @@ Sources, later ones winning: built-in defaults < ``config.toml`` (the file named
 ``--config``, else ``$AGGREGATOR_CONFIG``, else ``./config.toml`` when it exists) <
 environment (``AGGREGATOR_DATABASE_URL``, ``AGGREGATOR_TOKEN``, ``AGGREGATOR_ALLOWED_HOSTS``)
 < CLI options (``--database``). A bad value raises ``ConfigError`` naming the key, the
-file and what is wrong.
+file and what is wrong; a key we do not know (a typo: ``workerz = 3``) stops nothing
+but is named in ``Settings.warnings``.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import tomllib
@@ -130,6 +132,9 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     feeds: tuple[FeedEntry, ...] = ()
     source: str = "defaults"  # where the settings came from, for messages
+    # What a user should hear about but that stops nothing (keys we do not know, so
+    # ignore): one line each, naming the file and the key.
+    warnings: tuple[str, ...] = ()
 
 
 def load_settings(
@@ -259,6 +264,7 @@ def _from_file(path: Path) -> Settings:
         ),
         feeds=_feeds(data.get("feeds", []), where, base),
         source=where,
+        warnings=reader.unknown_keys(data.get("feeds", [])),
     )
     poll = settings.poll
     if poll.min_interval_minutes > poll.max_interval_minutes:
@@ -275,12 +281,37 @@ class _Reader:
     def __init__(self, data: dict[str, Any], where: str) -> None:
         self._data = data
         self._where = where
+        self._known: dict[str, set[str]] = {"feeds": set()}
 
     def _get(self, section: str, key: str) -> Any:
+        self._known.setdefault(section, set()).add(key)
         table = self._data.get(section, {})
         if not isinstance(table, dict):
             raise ConfigError(f"{self._where}: [{section}] must be a table")
         return table.get(key)
+
+    def unknown_keys(self, feeds: Any) -> tuple[str, ...]:
+        """A line for each key of the document that no setting read (once all were
+        read), with the known key it most looks like."""
+        where = self._where
+        found = []
+        for section, table in self._data.items():
+            if section not in self._known:
+                spelled = "[{}]" if isinstance(table, dict) else "{}"
+                found.append(_unknown(where, section, self._known, spelled))
+            elif isinstance(table, dict):
+                known = self._known[section]
+                spelled = f"{section}.{{}}"
+                found += [_unknown(where, key, known, spelled) for key in table if key not in known]
+        for i, item in enumerate(feeds if isinstance(feeds, list) else []):
+            if isinstance(item, dict):
+                spelled = f"feeds[{i}].{{}}"
+                found += [
+                    _unknown(where, key, _FEED_KEYS, spelled)
+                    for key in item
+                    if key not in _FEED_KEYS
+                ]
+        return tuple(found)
 
     def _bad(self, section: str, key: str, what: str, value: Any) -> ConfigError:
         return ConfigError(f"{self._where}: {section}.{key} must be {what}, not {value!r}")
@@ -361,6 +392,25 @@ class _Reader:
         ):
             raise self._bad(section, key, f"a whole number {limits}", value)
         return value
+
+
+# The keys of a [[feeds]] entry.
+_FEED_KEYS = ("url", "kind")
+
+
+def _unknown(where: str, key: str, known: Iterable[str], spelled: str) -> str:
+    """The warning for an unknown ``key``, written as ``spelled`` writes keys there,
+    with the known key it most looks like.
+
+    >>> _unknown("c.toml", "workerz", ["workers", "per_host"], "poll.{}")
+    'c.toml: unknown key poll.workerz, ignored (did you mean poll.workers?)'
+    >>> _unknown("c.toml", "pol", ["poll", "http"], "[{}]")
+    'c.toml: unknown table [pol], ignored (did you mean [poll]?)'
+    """
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    hint = f" (did you mean {spelled.format(close[0])}?)" if close else ""
+    what = "table" if spelled == "[{}]" else "key"
+    return f"{where}: unknown {what} {spelled.format(key)}, ignored{hint}"
 
 
 def _feeds(raw: Any, where: str, base: Path) -> tuple[FeedEntry, ...]:

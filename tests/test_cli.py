@@ -126,7 +126,7 @@ def test_add_poll_list_then_conditional_repoll(
     # The schedule's own view: nothing is due right after a poll; one feed on demand.
     assert "polled 0 feeds" in cli(config, database_url, "poll", "--due").stdout
     one = cli(config, database_url, "poll", "--feed", server.url("/serial.xml"))
-    assert "polled 1 feeds: 0 new episodes, 0 updated, 1 feeds unchanged, 0 failed" in one.stdout
+    assert "polled 1 feed: 0 new episodes, 0 updated, 1 feed unchanged, 0 failed" in one.stdout
     assert [r.status for r in server.requests_for("/serial.xml")] == [200, 304, 304]
 
 
@@ -156,7 +156,7 @@ def test_failed_feed_does_not_stop_the_batch(
 
     # Polled again by hand: the failing feeds wait out their backoff, the others go.
     again = cli(config, database_url, "poll")
-    assert "polled 1 feeds: 0 new episodes, 0 updated, 1 feeds unchanged, 0 failed" in again.stdout
+    assert "polled 1 feed: 0 new episodes, 0 updated, 1 feed unchanged, 0 failed" in again.stdout
     assert len(server.requests_for("/broken.xml")) == 1
     assert len(server.requests_for("/ok.xml")) == 2
 
@@ -177,7 +177,7 @@ def test_local_file_feed_and_opml_round_trip(
     )
     imported = cli(config, database_url, "opml", "import", str(opml))
     assert imported.returncode == 0, imported.stderr
-    assert "1 feeds added" in imported.stdout
+    assert "1 feed added" in imported.stdout
     assert "skipped" in imported.stderr  # OPML may not add local files
     out = tmp_path / "export.opml"
     assert cli(config, database_url, "opml", "export", "-o", str(out)).returncode == 0
@@ -207,9 +207,9 @@ def test_user_errors_are_one_line(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, _, err = run_main(
-        ["--config", str(config), "--database", database_url, *args], monkeypatch, capsys
-    )
+    base = ["--config", str(config), "--database", database_url]
+    assert run_main([*base, "init"], monkeypatch, capsys)[0] == 0  # readers need a database
+    code, _, err = run_main([*base, *args], monkeypatch, capsys)
     assert code == 1
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
@@ -407,7 +407,7 @@ def test_poll_says_which_feeds_a_killed_poll_still_holds(
     assert len(held) == 2
     polled = cli(config, database_url, "poll")
     assert polled.returncode == 0, polled.stderr
-    assert "polled 1 feeds" in polled.stdout
+    assert "polled 1 feed:" in polled.stdout
     assert "skipped 2 feeds another poll holds (its lease ends by " in polled.stderr
     held_paths = {"/" + f.url.rsplit("/", 1)[1] for f in held}
     assert all(server.requests_for(path) == [] for path in held_paths)

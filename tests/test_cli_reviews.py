@@ -289,7 +289,7 @@ def test_copies_from_two_feeds_and_a_page_are_one_review(cli: Cli, server: FeedS
     server.serve("/blog.xml", rss("Blog, renamed", "https://blog.example/bts", item))
     code, out, err = cli("poll", "--feed", server.url("/blog.xml"))
     assert code == 0, err
-    assert "1 reviews taken in" in out
+    assert "1 review taken in" in out
     [after] = cli.json("reviews", "list")
     assert (after["id"], after["text"]) == (review["id"], before["text"])
     assert cli.json("links", "--review", str(review["id"]))[0] == linked_at

@@ -356,6 +356,7 @@ def test_poll_of_a_feed_dated_year_one_stores_it_undated_and_polls_the_rest(
 
 
 def test_reviews_add_refuses_a_date_outside_1970_to_2100(cli: Cli, tmp_path: Path) -> None:
+    assert cli("init")[0] == 0  # `reviews list` reads a database, and makes none
     review = tmp_path / "review.txt"
     review.write_text(REVIEW_TEXT.format("gripping"), encoding="utf-8")
     code, _, err = cli("reviews", "add", str(review), "--published", "9999-12-31")

@@ -212,3 +212,24 @@ def test_bad_allowed_hosts_from_the_environment(tmp_path: Path) -> None:
 def test_bad_retention_and_poll_now_settings(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(write(tmp_path, text), environ={})
+
+
+def test_unknown_keys_are_warnings_naming_file_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        'workers = 3\n[database]\nuri = "sqlite:///x.db"\n[fetch]\nzzz = 1\n', encoding="utf-8"
+    )
+    settings = load_settings(path, environ={})
+    assert settings.database_url == DEFAULT_DATABASE_URL.replace(
+        "aggregator.db", str(tmp_path / "aggregator.db")
+    )  # the misspelled key changed nothing
+    assert settings.warnings == (
+        f"{path}: unknown key workers, ignored",
+        f"{path}: unknown key database.uri, ignored (did you mean database.url?)",
+        f"{path}: unknown key fetch.zzz, ignored",
+    )
+
+
+def test_the_shipped_config_has_no_unknown_keys() -> None:
+    shipped = Path(__file__).resolve().parents[1] / "config.toml"
+    assert load_settings(shipped, environ={}).warnings == ()

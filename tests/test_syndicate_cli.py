@@ -98,6 +98,7 @@ def test_feed_command_writes_the_reviews_feed_to_stdout(cli: Cli) -> None:
 
 
 def test_feed_command_usage_and_unknown_series(cli: Cli) -> None:
+    assert cli("init")[0] == 0
     code, _, err = cli("feed")
     assert code == 2
     assert "--series ID, or --reviews" in err

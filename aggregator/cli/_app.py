@@ -1,38 +1,55 @@
-"""The command tree, the options every command shares, and small shared helpers."""
+"""The command tree, the options every command shares, and small shared helpers.
+
+Every command, ``--help`` included, imports this module and the command modules: they
+import only the standard library, Typer and our settings at the top. What a command
+needs beyond that (the store, the poller, the linker, the web stack) it imports when
+it runs, so ``aggregator feeds list`` never pays for FastAPI or the linker.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from aggregator._version import __version__
-from aggregator.app import App, make_app
-from aggregator.exceptions import InputError
+from aggregator.exceptions import InputError, StorageError
 from aggregator.feeds.locations import normalize_feed_location
 from aggregator.settings import Settings, load_settings
 
-app = typer.Typer(
+if TYPE_CHECKING:
+    from aggregator.app import App
+    from aggregator.storage import Storage
+
+
+def _typer(help: str, **options: Any) -> typer.Typer:
+    # Plain help, not Rich's panels: Rich markup swallows "[env: ...]" and "[config:
+    # ...]" in help texts as if they were style tags, and its panels print a value
+    # type ("<bool>") after every flag, --help included.
+    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None, **options)
+
+
+app = _typer(
+    "Follow podcasts together with what is written about them.",
     name="aggregator",
-    help="Follow podcasts together with what is written about them.",
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-feeds_app = typer.Typer(help="Add, list and remove the feeds we poll.", no_args_is_help=True)
-opml_app = typer.Typer(help="Import and export OPML subscription lists.", no_args_is_help=True)
-series_app = typer.Typer(help="The podcast series in the store.", no_args_is_help=True)
-episodes_app = typer.Typer(help="The episodes in the store.", no_args_is_help=True)
+feeds_app = _typer("Add, list and remove the feeds we poll.")
+opml_app = _typer("Import and export OPML subscription lists.")
+series_app = _typer("The podcast series in the store.")
+episodes_app = _typer("The episodes in the store.")
+reviews_app = _typer("Add and list reviews.")
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(opml_app, name="opml")
 app.add_typer(series_app, name="series")
 app.add_typer(episodes_app, name="episodes")
-reviews_app = typer.Typer(help="Add and list reviews.", no_args_is_help=True)
 app.add_typer(reviews_app, name="reviews")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -43,12 +60,38 @@ class _Context:
     config: Path | None
     database: str | None
     verbose: bool
+    _settings: Settings | None = field(default=None, repr=False)
 
     def settings(self) -> Settings:
-        return load_settings(self.config, database_url=self.database)
+        if self._settings is None:
+            self._settings = load_settings(self.config, database_url=self.database)
+            for warning in self._settings.warnings:
+                typer.echo(f"aggregator: warning: {warning}", err=True)
+        return self._settings
 
-    def open(self) -> App:
-        return make_app(self.settings())
+    @contextmanager
+    def open(self, *, read_only: bool = False) -> Iterator[App]:
+        """The whole service (store migrated, fetchers, poller, linker), for commands
+        that write or fetch; ``read_only`` as ``read()`` opens the store."""
+        from aggregator.app import make_app
+
+        settings = self.settings()
+        with naming_database(settings.database_url), make_app(settings, read_only=read_only) as a:
+            yield a
+
+    @contextmanager
+    def store(self, *, read_only: bool = False) -> Iterator[Storage]:
+        """The store alone, for commands that need nothing else. ``read_only``: the
+        command only reads, so the store is never created or migrated, and a read-only
+        database (another user's, on a read-only mount) can still be listed."""
+        from aggregator.app import open_store
+
+        settings = self.settings()
+        with (
+            naming_database(settings.database_url),
+            open_store(settings, read_only=read_only) as storage,
+        ):
+            yield storage
 
 
 def context(ctx: typer.Context) -> _Context:
@@ -63,18 +106,27 @@ def _root(
     config: Annotated[
         Path | None,
         typer.Option(
-            "--config", "-c", help="Config file [env: AGGREGATOR_CONFIG].", dir_okay=False
+            "--config",
+            "-c",
+            metavar="FILE",
+            help="Config file [env: AGGREGATOR_CONFIG; default: ./config.toml].",
+            dir_okay=False,
         ),
     ] = None,
     database: Annotated[
         str | None,
-        typer.Option("--database", help="Database URL [env: AGGREGATOR_DATABASE_URL]."),
+        typer.Option(
+            "--database",
+            metavar="URL",
+            help="Database URL [env: AGGREGATOR_DATABASE_URL; config: database.url].",
+        ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
 ) -> None:
     ctx.obj = _Context(config=config, database=database, verbose=verbose)
-    # The service and polls log a line per poll; other commands speak only of trouble.
-    quiet = ctx.invoked_subcommand not in ("run", "poll")
+    # The service logs a line per poll; commands speak only of trouble (a poll prints
+    # its own summary and failures).
+    quiet = ctx.invoked_subcommand != "run"
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
@@ -92,21 +144,37 @@ def _root(
 @app.command()
 def version() -> None:
     """Print the version."""
+    from aggregator._version import __version__
+
     typer.echo(__version__)
 
 
-@app.command()
+@app.command(short_help="Create or upgrade the database; add the config's feeds.")
 def init(ctx: typer.Context) -> None:
     """Create or upgrade the database, and add the feeds listed in the config."""
     with context(ctx).open() as a:
         added = a.sync_config_feeds()
         typer.echo(f"database ready: {redact(a.settings.database_url)}")
         if added:
-            typer.echo(f"added {len(added)} feeds from {a.settings.source}")
+            typer.echo(f"added {counted(len(added), 'feed')} from {a.settings.source}")
 
 
 def print_json(value: Any) -> None:
     typer.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def say_none(what: str) -> None:
+    """An empty list says so (on stderr: stdout holds only the list itself)."""
+    typer.echo(f"no {what}", err=True)
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and the noun, singular or plural.
+
+    >>> counted(1, "feed"), counted(2, "feed"), counted(0, "series", "series")
+    ('1 feed', '2 feeds', '0 series')
+    """
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def feed_key(text: str) -> str:
@@ -127,3 +195,21 @@ def redact(url: str) -> str:
     credentials, _, host = tail.rpartition("@")
     user = credentials.split(":", 1)[0]
     return f"{head}{sep}{user}:***@{host}"
+
+
+@contextmanager
+def naming_database(database_url: str) -> Iterator[None]:
+    """Say which database a storage error is about, unless it says so already: with
+    several configs and instances about, "readonly database" alone does not tell which."""
+    try:
+        yield
+    except StorageError as e:
+        from aggregator.storage import database_name
+
+        try:
+            where: str | None = database_name(database_url)
+        except StorageError:  # not a URL we can read: that error says so already
+            where = None
+        if where is None or where in str(e):
+            raise
+        raise StorageError(f"{where}: {e}") from e

@@ -1,41 +1,46 @@
-"""Commands about podcast feeds: feeds, OPML, polling, the service, series, episodes."""
+"""Commands about podcast feeds: feeds, OPML, polling, the service, series, episodes.
+
+Imported for every command, ``--help`` included: the stages a command needs (the
+poller, the web stack, Rich's progress bar) are imported in the command itself.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from aggregator._version import __version__
-from aggregator.app import App
 from aggregator.cli._app import (
     JsonOption,
     app,
     context,
+    counted,
     episodes_app,
     feed_key,
     feeds_app,
     opml_app,
     print_json,
     redact,
+    say_none,
     series_app,
 )
 from aggregator.exceptions import InputError
 from aggregator.feeds.locations import normalize_feed_location
-from aggregator.feeds.opml import read_opml, write_opml
-from aggregator.feeds.poller import PollReport, PollSummary
-from aggregator.feeds.scheduler import Ticker
 from aggregator.shapes import episode_json, feed_json, series_json
 from aggregator.types import FeedKind, FeedRecord
+
+if TYPE_CHECKING:
+    from aggregator.app import App
+    from aggregator.feeds.poller import PollSummary
 
 # --- feeds ---------------------------------------------------------------------------
 
@@ -43,26 +48,30 @@ from aggregator.types import FeedKind, FeedRecord
 @feeds_app.command("add")
 def feeds_add(
     ctx: typer.Context,
-    url: Annotated[str, typer.Argument(help="Feed URL, file: URL or local path.")],
+    url: Annotated[str, typer.Argument(metavar="URL", help="Feed URL, file: URL or local path.")],
     kind: Annotated[FeedKind, typer.Option("--kind", help="What the feed carries.")] = (
         FeedKind.PODCAST
     ),
 ) -> None:
     """Follow a feed; it is polled at the next `poll` or tick."""
+    from aggregator.app import utcnow
+
     location = normalize_feed_location(url)
-    with context(ctx).open() as a:
-        feed = a.storage.add_feed(location, kind, a.clock())
+    with context(ctx).store() as storage:
+        feed = storage.add_feed(location, kind, utcnow())
     typer.echo(f"added feed {feed.id}: {feed.url} ({feed.kind})")
 
 
 @feeds_app.command("list")
 def feeds_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List the feeds and how their last poll went."""
-    with context(ctx).open() as a:
-        feeds = a.storage.list_feeds()
+    with context(ctx).store(read_only=True) as storage:
+        feeds = storage.list_feeds()
     if as_json:
         print_json([feed_json(f) for f in feeds])
         return
+    if not feeds:
+        say_none("feeds yet: add one with `aggregator feeds add URL`")
     for f in feeds:
         state = f.status.value
         if f.last_error:
@@ -74,12 +83,12 @@ def feeds_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @feeds_app.command("remove")
 def feeds_remove(
     ctx: typer.Context,
-    feed: Annotated[str, typer.Argument(help="Feed id or URL.")],
+    feed: Annotated[str, typer.Argument(metavar="FEED", help="Feed id or URL.")],
 ) -> None:
     """Stop following a feed and delete its series and episodes."""
-    with context(ctx).open() as a:
-        record = a.storage.find_feed(feed_key(feed))
-        a.storage.remove_feed(record.id)
+    with context(ctx).store() as storage:
+        record = storage.find_feed(feed_key(feed))
+        storage.remove_feed(record.id)
     typer.echo(f"removed feed {record.id}: {record.url}")
 
 
@@ -89,9 +98,14 @@ def feeds_remove(
 @opml_app.command("import")
 def opml_import(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="OPML file ('-' for stdin).", allow_dash=True)],
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="OPML file ('-' for stdin).", allow_dash=True)
+    ],
 ) -> None:
     """Follow every feed in an OPML file; ones already followed are left as they are."""
+    from aggregator.app import utcnow
+    from aggregator.feeds.opml import read_opml
+
     source = "stdin" if str(file) == "-" else str(file)
     try:
         content = sys.stdin.buffer.read() if source == "stdin" else file.read_bytes()
@@ -106,11 +120,12 @@ def opml_import(
         except InputError as e:
             typer.echo(f"skipped: {e}", err=True)
             skipped += 1
-    with context(ctx).open() as a:
-        added = a.storage.ensure_feeds(wanted, a.clock())
+    with context(ctx).store() as storage:
+        added = storage.ensure_feeds(wanted, utcnow())
+    followed = len(entries) - added - skipped
     typer.echo(
-        f"imported {source}: {added} feeds added, {len(entries) - added - skipped} already "
-        f"followed, {skipped} skipped"
+        f"imported {source}: {counted(added, 'feed')} added, {followed} already followed, "
+        f"{skipped} skipped"
     )
 
 
@@ -118,12 +133,16 @@ def opml_import(
 def opml_export(
     ctx: typer.Context,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write to this file, not stdout."),
     ] = None,
 ) -> None:
     """Write the followed feeds as OPML."""
-    with context(ctx).open() as a:
-        content = write_opml(a.storage.list_feeds(), now=a.clock())
+    from aggregator.app import utcnow
+    from aggregator.feeds.opml import write_opml
+
+    with context(ctx).store(read_only=True) as storage:
+        content = write_opml(storage.list_feeds(), now=utcnow())
     if output is None:
         sys.stdout.buffer.write(content)
         return
@@ -136,11 +155,12 @@ def opml_export(
 # --- polling -------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(short_help="Poll the feeds once, now, and exit.")
 def poll(
     ctx: typer.Context,
     feed: Annotated[
-        str | None, typer.Option("--feed", help="Poll only this feed (id or URL), due or not.")
+        str | None,
+        typer.Option("--feed", metavar="FEED", help="Poll only this feed (id or URL), due or not."),
     ] = None,
     due_only: Annotated[
         bool,
@@ -191,7 +211,7 @@ def _claim_and_poll(a: App, feed: str | None, due_only: bool, due: list[FeedReco
         # poll now, not when its leases run out.
         taken = a.poller.take_back_dead_leases()
         if taken:
-            typer.echo(f"took back {taken} feeds claimed by a poll that died", err=True)
+            typer.echo(f"took back {counted(taken, 'feed')} claimed by a poll that died", err=True)
         # Claimed like a running instance's batch: instances polling the same
         # database meanwhile leave these feeds alone.
         due.extend(a.poller.claim(1_000_000, ahead_of_schedule=not due_only))
@@ -199,10 +219,9 @@ def _claim_and_poll(a: App, feed: str | None, due_only: bool, due: list[FeedReco
         # poll stopped by kill -9 make this one look complete.
         held, until = a.storage.feeds_held_elsewhere(a.clock(), owner=a.owner)
         if held:
+            skipped = f"skipped {counted(held, 'feed')} another poll holds"
             typer.echo(
-                f"skipped {held} feeds another poll holds (its lease ends by {until:%H:%M:%S} UTC)"
-                if until
-                else f"skipped {held} feeds another poll holds",
+                f"{skipped} (its lease ends by {until:%H:%M:%S} UTC)" if until else skipped,
                 err=True,
             )
     else:
@@ -214,7 +233,7 @@ class _Terminated(Exception):
     """SIGTERM arrived: raised in the main thread, as Ctrl-C raises KeyboardInterrupt."""
 
 
-@contextlib.contextmanager
+@contextmanager
 def _sigterm_raises() -> Iterator[None]:
     """While the block runs, SIGTERM (what service managers and ``kill`` send) stops
     a poll as Ctrl-C does, giving its feeds back, instead of ending the process with
@@ -236,6 +255,17 @@ def _sigterm_raises() -> Iterator[None]:
 def _poll_with_progress(a: App, feeds: list[FeedRecord]) -> PollSummary:
     if len(feeds) < 2 or not sys.stderr.isatty():
         return a.poller.poll_due(feeds=feeds)
+    # Imported here: only an interactive poll of several feeds draws a bar.
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from aggregator.feeds.poller import PollReport
+
     columns = (
         TextColumn("polling"),
         BarColumn(),
@@ -243,7 +273,8 @@ def _poll_with_progress(a: App, feeds: list[FeedRecord]) -> PollSummary:
         TimeElapsedColumn(),
         TextColumn("{task.description}"),
     )
-    with Progress(*columns, transient=True) as progress:
+    stderr = sys.stderr
+    with Progress(*columns, transient=True) as progress, _logs_above_the_bar(stderr):
         task = progress.add_task("", total=len(feeds))
 
         def advance(report: PollReport) -> None:
@@ -252,28 +283,65 @@ def _poll_with_progress(a: App, feeds: list[FeedRecord]) -> PollSummary:
         return a.poller.poll_due(feeds=feeds, on_report=advance)
 
 
-@app.command()
+@contextmanager
+def _logs_above_the_bar(stderr: TextIO) -> Iterator[None]:
+    """Log lines go where a progress bar on stderr prints them: above the bar.
+
+    While Rich draws its bar it puts a proxy in ``sys.stderr`` that prints each line
+    above the bar, but our log handler holds the ``stderr`` it was given at start-up:
+    its lines landed in the bar's own line and were half erased by the next redraw
+    (most of them in 80 columns, where a log line wraps).
+    """
+    handlers = [
+        h
+        for h in logging.getLogger().handlers
+        if isinstance(h, logging.StreamHandler) and h.stream is stderr
+    ]
+    for handler in handlers:
+        handler.setStream(sys.stderr)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.setStream(stderr)
+
+
+@app.command(short_help="Run the service: poll on a schedule, serve HTTP.")
 def run(
     ctx: typer.Context,
     host: Annotated[
-        str | None, typer.Option("--host", help="Listen on this address [config: http.host].")
+        str | None,
+        typer.Option(
+            "--host", metavar="ADDRESS", help="Listen on this address [config: http.host]."
+        ),
     ] = None,
     port: Annotated[
         int | None,
-        typer.Option("--port", min=1, max=65535, help="Listen on this port [config: http.port]."),
+        typer.Option(
+            "--port",
+            metavar="PORT",
+            min=1,
+            max=65535,
+            help="Listen on this port [config: http.port].",
+        ),
     ] = None,
 ) -> None:
-    """Run the service in the foreground: poll on a schedule and serve the API, pages and
-    feeds, until stopped with Ctrl-C or SIGTERM."""
+    """Run the service in the foreground: poll on a schedule and serve the API, pages
+    and feeds, until stopped with Ctrl-C or SIGTERM."""
     # Imported here: the web stack is only needed by the service.
     import uvicorn
 
+    from aggregator._version import __version__
+    from aggregator.feeds.scheduler import Ticker
     from aggregator.server import Server, create_http_app
 
-    with context(ctx).open() as a:
+    http = context(ctx).settings().http
+    # The port is taken before anything else: a second `run` on a busy port stops
+    # here, before it says "serving" or touches the database.
+    with _listening(host or http.host, port or http.port) as sock, context(ctx).open() as a:
         added = a.sync_config_feeds()
         if added:
-            logging.info("added %d feeds from %s", len(added), a.settings.source)
+            logging.info("added %s from %s", counted(len(added), "feed"), a.settings.source)
         reviews = a.reviews
         reviews.warm_up()
         ticker = Ticker(
@@ -283,7 +351,6 @@ def run(
             # Reviews linked by an older linker version are re-linked a batch a tick.
             chores=[lambda: reviews.relink_outdated(limit=200)],
         )
-        http = a.settings.http
         config = uvicorn.Config(
             create_http_app(a, bind_host=host),
             host=host or http.host,
@@ -314,13 +381,30 @@ def run(
                 redact(a.settings.database_url),
                 a.settings.poll.tick_seconds,
             )
-            server.run()
+            server.run(sockets=[sock])
         finally:
             ticker.stop()
             for s, handler in previous.items():
                 signal.signal(s, handler)
-    # (A port already in use: uvicorn logs why in one line and exits 1.)
     logging.info("stopped")
+
+
+@contextmanager
+def _listening(host: str, port: int) -> Iterator[socket.socket]:
+    """A socket bound to ``host:port`` for the server, or a one-line error saying why
+    not (the address family chosen as uvicorn chooses it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # As any server: a restart need not wait for the old connections' TIME_WAIT.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        where = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
+        raise InputError(f"cannot listen on {where}: {e.strerror or e}") from e
+    with sock:
+        yield sock
 
 
 # --- series and episodes -------------------------------------------------------------
@@ -329,30 +413,39 @@ def run(
 @series_app.command("list")
 def series_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List the series with their episode counts."""
-    with context(ctx).open() as a:
-        series = a.storage.list_series()
+    with context(ctx).store(read_only=True) as storage:
+        series = storage.list_series()
     if as_json:
         print_json([series_json(s) for s in series])
         return
+    if not series:
+        say_none("series yet: they come with the first poll of a podcast feed")
     for s in series:
-        typer.echo(f"{s.id:>5} {s.title} ({s.episode_count} episodes) <{s.feed_url}>")
+        episodes = counted(s.episode_count, "episode")
+        typer.echo(f"{s.id:>5} {s.title} ({episodes}) <{s.feed_url}>")
 
 
 @episodes_app.command("list")
 def episodes_list(
     ctx: typer.Context,
-    series: Annotated[int | None, typer.Option("--series", help="Only this series (id).")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many.")] = None,
+    series: Annotated[
+        int | None, typer.Option("--series", metavar="ID", help="Only this series (id).")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", metavar="N", min=1, help="At most this many.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """List episodes, newest first."""
-    with context(ctx).open() as a:
+    with context(ctx).store(read_only=True) as storage:
         if series is not None:
-            a.storage.get_series(series)  # a clear "no series 7" instead of an empty list
-        episodes = a.storage.list_episodes(series, limit=limit)
+            storage.get_series(series)  # a clear "no series 7" instead of an empty list
+        episodes = storage.list_episodes(series, limit=limit)
     if as_json:
         print_json([episode_json(e) for e in episodes])
         return
+    if not episodes:
+        say_none("episodes yet" if series is None else f"episodes in series {series}")
     for e in episodes:
         date = e.published.date().isoformat() if e.published else "undated   "
         typer.echo(f"{e.id:>6} {date} {e.title}")

@@ -14,18 +14,21 @@ from aggregator.cli._app import app, context
 from aggregator.exceptions import InputError
 
 
-@app.command("feed")
+@app.command("feed", short_help="Write a combined feed: a series, or reviews.")
 def feed(
     ctx: typer.Context,
     series: Annotated[
-        int | None, typer.Option("--series", help="A series id: its feed, or its reviews.")
+        int | None,
+        typer.Option("--series", metavar="ID", help="A series id: its feed, or its reviews."),
     ] = None,
     reviews: Annotated[
         bool, typer.Option("--reviews", help="The reviews feed (of --series, if given).")
     ] = False,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write here instead of stdout.", dir_okay=False),
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="Write here instead of stdout.", dir_okay=False
+        ),
     ] = None,
 ) -> None:
     """Write a combined feed: `--series ID` (the series, each episode with its reviews)
@@ -39,7 +42,7 @@ def feed(
         series_feed_bytes,
     )
 
-    with context(ctx).open() as a:
+    with context(ctx).open(read_only=True) as a:
         base_url = default_base_url(a.settings.http)
         if reviews:
             data = reviews_feed_bytes(a, series, base_url)

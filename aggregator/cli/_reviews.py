@@ -1,22 +1,28 @@
-"""Commands about reviews and links: reviews add/list, links, eval."""
+"""Commands about reviews and links: reviews add/list, links, eval.
+
+Imported for every command, ``--help`` included: the review intake and the linker
+(trafilatura, rapidfuzz) are imported by the commands that take reviews in.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
 from aggregator import dates
-from aggregator.cli._app import JsonOption, app, context, print_json, reviews_app
+from aggregator.cli._app import JsonOption, app, context, print_json, reviews_app, say_none
 from aggregator.exceptions import InputError, ReviewError, ReviewTooLarge
 from aggregator.feeds.locations import normalize_http_url
-from aggregator.reviews.extract import MAX_REVIEW_BYTES
-from aggregator.reviews.service import AddedReview
 from aggregator.shapes import link_json, review_json
 from aggregator.types import LinkRecord
+
+if TYPE_CHECKING:
+    from aggregator.reviews.service import AddedReview
 
 
 def _date(value: str | None) -> datetime | None:
@@ -35,13 +41,24 @@ def _date(value: str | None) -> datetime | None:
 def reviews_add(
     ctx: typer.Context,
     source: Annotated[
-        str, typer.Argument(help="A file (.txt, .md, .html), an http(s) URL, or - for stdin.")
+        str,
+        typer.Argument(
+            metavar="SOURCE",
+            help="A file (.txt, .md, .html), an http(s) URL, or - for stdin.",
+        ),
     ],
-    url: Annotated[str | None, typer.Option("--url", help="Where the review lives.")] = None,
-    title: Annotated[str | None, typer.Option("--title", help="The review's title.")] = None,
-    author: Annotated[str | None, typer.Option("--author", help="Who wrote it.")] = None,
+    url: Annotated[
+        str | None, typer.Option("--url", metavar="URL", help="Where the review lives.")
+    ] = None,
+    title: Annotated[
+        str | None, typer.Option("--title", metavar="TEXT", help="The review's title.")
+    ] = None,
+    author: Annotated[
+        str | None, typer.Option("--author", metavar="NAME", help="Who wrote it.")
+    ] = None,
     published: Annotated[
-        str | None, typer.Option("--published", help="When it was published (YYYY-MM-DD).")
+        str | None,
+        typer.Option("--published", metavar="DATE", help="When it was published (YYYY-MM-DD)."),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -80,11 +97,14 @@ def _read_source(source: str) -> tuple[bytes, str | None]:
     if source == "-":
         return _read_at_most(sys.stdin.buffer), None
     path = Path(source)
-    if not path.is_file():
-        raise InputError(f"{source}: no such file")
+    # Opened as it is, not checked first: a pipe (`<(command)`) is a file to read too.
     try:
         with path.open("rb") as file:
             return _read_at_most(file), path.name
+    except FileNotFoundError:
+        raise InputError(f"{source}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{source}: is a directory, not a review file") from None
     except OSError as e:
         raise InputError(f"{source}: cannot read: {e.strerror or e}") from e
 
@@ -92,6 +112,8 @@ def _read_source(source: str) -> tuple[bytes, str | None]:
 def _read_at_most(stream: BinaryIO) -> bytes:
     """The bytes of ``stream``, refused once past the review limit: a 10 GB file or
     an endless pipe is not read into memory first."""
+    from aggregator.reviews.extract import MAX_REVIEW_BYTES
+
     data = stream.read(MAX_REVIEW_BYTES + 1)
     if len(data) > MAX_REVIEW_BYTES:
         raise ReviewTooLarge(f"review is too large (over the limit of {MAX_REVIEW_BYTES:,} bytes)")
@@ -103,9 +125,7 @@ def _print_added(added: AddedReview) -> None:
     if not added.links:
         typer.echo("  no links: it reviews no podcast we know")
     for link in added.links:
-        typer.echo(_link_line(link))
-        for e in link.evidence[:6]:
-            typer.echo(f"      {e.kind}: {e.text!r} ({e.detail})")
+        _print_link(link)
 
 
 def _added_line(added: AddedReview) -> str:
@@ -125,55 +145,91 @@ def _added_line(added: AddedReview) -> str:
     return f"{said}: {title}"
 
 
-def _link_line(link: LinkRecord) -> str:
+def _print_link(link: LinkRecord, *, status: bool = False) -> None:
+    """A link in one line, then (some of) its evidence, one line each."""
     target = link.series_title
     if link.episode_id is not None:
         target += f" / {link.episode_title}"
-    return f"  {link.relation.value:<8} {link.score:.2f}  {target}"
+    line = f"  {link.relation.value:<8} {link.score:.2f}  {target}"
+    typer.echo(f"{line}  [{link.status.value}]" if status else line)
+    for e in link.evidence[:_EVIDENCE_SHOWN]:
+        typer.echo(f"      {e.kind}: {e.text!r} ({e.detail})")
+    if len(link.evidence) > _EVIDENCE_SHOWN:
+        typer.echo(f"      ... and {len(link.evidence) - _EVIDENCE_SHOWN} more (--json lists all)")
+
+
+# The strongest few say why; the rest are for --json.
+_EVIDENCE_SHOWN = 6
 
 
 @reviews_app.command("list")
 def reviews_list(
     ctx: typer.Context,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many.")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", metavar="N", min=1, help="At most this many.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """List reviews, newest first."""
-    with context(ctx).open() as a:
-        reviews = a.storage.list_reviews(limit=limit)
+    with context(ctx).store(read_only=True) as storage:
+        reviews = storage.list_reviews(limit=limit)
     if as_json:
         print_json([review_json(r) for r in reviews])
         return
+    if not reviews:
+        say_none("reviews yet: add one with `aggregator reviews add FILE|URL|-`")
     for r in reviews:
         date = r.published.date().isoformat() if r.published else "undated   "
         typer.echo(f"{r.id:>6} {date} {r.title or r.url or '(untitled)'}")
 
 
-@app.command()
+@app.command(short_help="List the links of reviews to series and episodes.")
 def links(
     ctx: typer.Context,
-    review: Annotated[str | None, typer.Option("--review", help="A review's id or URL.")] = None,
-    series: Annotated[int | None, typer.Option("--series", help="A series id.")] = None,
-    episode: Annotated[int | None, typer.Option("--episode", help="An episode id.")] = None,
+    review: Annotated[
+        str | None, typer.Option("--review", metavar="ID|URL", help="A review's id or URL.")
+    ] = None,
+    series: Annotated[
+        int | None, typer.Option("--series", metavar="ID", help="A series id.")
+    ] = None,
+    episode: Annotated[
+        int | None, typer.Option("--episode", metavar="ID", help="An episode id.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List links between reviews and series or episodes, with their evidence."""
-    with context(ctx).open() as a:
-        review_id = a.storage.find_review(review).id if review is not None else None
-        found = a.storage.list_links(review_id=review_id, series_id=series, episode_id=episode)
+    """List links between reviews and series or episodes, with their status (auto,
+    confirmed, manual) and evidence."""
+    with context(ctx).store(read_only=True) as storage:
+        review_id = storage.find_review(review).id if review is not None else None
+        found = storage.list_links(review_id=review_id, series_id=series, episode_id=episode)
     if as_json:
         print_json([link_json(x) for x in found])
         return
-    for link in found:
-        typer.echo(f"review {link.review_id}: {link.review_title or link.review_url}")
-        typer.echo(_link_line(link))
+    if not found:
+        filtered = any(v is not None for v in (review, series, episode))
+        say_none("links" if filtered else "links yet")
+    _print_links(found)
 
 
-@app.command("eval")
+def _print_links(links: Sequence[LinkRecord]) -> None:
+    """Each review's name once, then its links."""
+    shown = None
+    for link in links:
+        if link.review_id != shown:
+            title = link.review_title or link.review_url or "(untitled)"
+            typer.echo(f"review {link.review_id}: {title}")
+            shown = link.review_id
+        _print_link(link, status=True)
+
+
+@app.command("eval", short_help="Score the linker on labelled sets, beside BM25.")
 def evaluate_command(
     datasets: Annotated[
         list[Path],
-        typer.Argument(help="Labelled sets: catalog/, reviews/, labels.json (split.json)."),
+        typer.Argument(
+            metavar="DIR",
+            help="Labelled sets: catalog/, reviews/, labels.json (split.json).",
+        ),
     ],
     errors: Annotated[
         bool, typer.Option("--errors", help="List each review's errors (tune parts only).")

@@ -68,8 +68,12 @@ class PollSummary:
             self.unchanged += 1
 
     def line(self) -> str:
-        reviews = f", {self.reviews} reviews taken in" if self.reviews else ""
+        def n(count: int, noun: str) -> str:
+            return f"{count} {noun}{'' if count == 1 else 's'}"
+
+        reviews = f", {n(self.reviews, 'review')} taken in" if self.reviews else ""
         return (
-            f"polled {self.polled} feeds: {self.new} new episodes, {self.updated} updated"
-            f"{reviews}, {self.unchanged} feeds unchanged, {self.failed} failed"
+            f"polled {n(self.polled, 'feed')}: {n(self.new, 'new episode')}, "
+            f"{self.updated} updated{reviews}, {n(self.unchanged, 'feed')} unchanged, "
+            f"{self.failed} failed"
         )

@@ -8,7 +8,7 @@ the linker's catalog: everything goes in and comes out as the typed values of
 
 from aggregator.storage._browse import AuthorCount
 from aggregator.storage._queries import EpisodeRow, ReviewSummary, SeriesRow, StoreStats
-from aggregator.storage._storage import Storage, open_storage
+from aggregator.storage._storage import Storage, database_name, open_storage
 
 __all__ = [
     "AuthorCount",
@@ -17,5 +17,6 @@ __all__ = [
     "SeriesRow",
     "Storage",
     "StoreStats",
+    "database_name",
     "open_storage",
 ]

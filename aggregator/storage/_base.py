@@ -19,9 +19,11 @@ from aggregator.storage._engine import storage_errors
 class StorageBase:
     """Engines and sessions: a short session per call, one transaction per write."""
 
-    def __init__(self, reads: Engine, writes: Engine) -> None:
+    def __init__(self, reads: Engine, writes: Engine, *, where: str | None = None) -> None:
         self._engine = reads
         self._write_engine = writes
+        # The database as messages name it (a SQLite path, a URL without password).
+        self.where = where or reads.url.render_as_string(hide_password=True)
 
     @property
     def url(self) -> str:
@@ -57,6 +59,12 @@ class StorageBase:
         """Create or upgrade the tables to the newest schema; harmless when current."""
         with storage_errors("migrating the database"):
             _migrate.upgrade_to_head(self._write_engine)
+
+    def check_schema(self) -> None:
+        """StorageError naming the database unless its schema is current; a reader's
+        ``migrate()``, which changes nothing."""
+        with storage_errors(f"{self.where}: reading the schema version"):
+            _migrate.require_head(self._engine, self.where)
 
     def ping(self) -> None:
         """One round trip to the database; StorageError when it does not answer."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,22 +39,60 @@ def parse_url(database_url: str) -> URL:
     return url
 
 
-def make_engines(url: URL) -> tuple[Engine, Engine]:
+def where(url: URL) -> str:
+    """The database as a user names it in a message: a SQLite file's path, or the URL
+    without its password."""
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return url.database
+    return url.render_as_string(hide_password=True)
+
+
+def make_engines(url: URL, *, read_only: bool = False) -> tuple[Engine, Engine]:
     """Return (reads, writes): the same pool, but SQLite writers begin IMMEDIATE.
 
     A deferred SQLite transaction that reads and then writes cannot wait for a lock
     held by another writer: SQLite fails it at once with "database is locked", whatever
     the busy timeout. Taking the write lock at BEGIN makes writers queue instead.
     PostgreSQL needs none of this; both engines are the same there.
+
+    ``read_only`` is for callers that only read: a SQLite file is then never created
+    (nor its directory), nor switched to WAL, and is read even where we may not write.
     """
     if url.get_backend_name() == "sqlite":
-        _create_sqlite_dir(url)
+        if read_only:
+            url = _sqlite_read_url(url)
+        else:
+            _create_sqlite_dir(url)
         engine = create_engine(url)
-        event.listen(engine, "connect", _sqlite_on_connect)
+        on_connect = functools.partial(_sqlite_on_connect, switch_to_wal=not read_only)
+        event.listen(engine, "connect", on_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine, engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
     engine = create_engine(url, pool_pre_ping=True)
     return engine, engine
+
+
+def _sqlite_read_url(url: URL) -> URL:
+    """A URL that opens an existing SQLite file without ever creating it.
+
+    A reader of a WAL database needs its ``-shm`` file, which SQLite creates beside the
+    database, so a database in a directory we may not write (another user's, a
+    read-only mount) cannot be read once its last writer has closed it and removed
+    ``-shm``. Then no writer has it open (one would hold ``-shm``) and, while we cannot
+    write there, the file is read as immutable: SQLite takes no locks and needs no
+    ``-shm``. A writer that starts meanwhile can at worst make this read fail.
+    """
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return url
+    path = Path(database)
+    if not path.is_file():
+        raise StorageError(f"{database}: no database here (`aggregator init` creates one)")
+    mode = "mode=rw"  # read-write when allowed, read-only otherwise; never created
+    companions = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
+    if not any(p.exists() for p in companions) and not os.access(path.parent, os.W_OK):
+        mode = "immutable=1"
+    return url.set(database=f"{path.resolve().as_uri()}?{mode}").update_query_dict({"uri": "true"})
 
 
 def _create_sqlite_dir(url: URL) -> None:
@@ -65,7 +105,9 @@ def _create_sqlite_dir(url: URL) -> None:
         raise StorageError(f"cannot create the directory of {database}: {e}") from e
 
 
-def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+def _sqlite_on_connect(
+    dbapi_connection: Any, connection_record: Any, *, switch_to_wal: bool = True
+) -> None:
     # Let SQLAlchemy emit BEGIN itself (pysqlite's own handling skips it for SELECT
     # and DDL); the SQLAlchemy sqlite dialect documents this recipe.
     dbapi_connection.isolation_level = None
@@ -74,8 +116,10 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
         # First: switching a new file to WAL needs a lock that another connection
         # (a migration in another instance) may hold, and must wait for it too.
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        # WAL: readers never block the writer and the writer never blocks readers.
-        cursor.execute("PRAGMA journal_mode=WAL")
+        if switch_to_wal:
+            # WAL: readers never block the writer and the writer never blocks readers.
+            # (A reader leaves the mode to the writers: switching it is a write.)
+            cursor.execute("PRAGMA journal_mode=WAL")
         # NORMAL is durable across application crashes in WAL mode, and much faster.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.exceptions import StorageError
@@ -50,6 +50,22 @@ def current_revision(engine: Engine) -> str | None:
             return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except SQLAlchemyError:
         return None  # no alembic_version table yet (or no database: upgrade will say)
+
+
+def require_head(engine: Engine, where: str) -> None:
+    """StorageError naming the database unless its schema is the newest: for readers,
+    who must not create or upgrade it (and may have no right to)."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            raise StorageError(
+                f"{where}: no aggregator tables yet (`aggregator init` creates them)"
+            )
+        found = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    if found != HEAD:
+        raise StorageError(
+            f"{where}: the database's schema is revision {found}, this aggregator reads "
+            f"{HEAD} (`aggregator init` upgrades an older one)"
+        )
 
 
 def upgrade_to_head(engine: Engine) -> None:

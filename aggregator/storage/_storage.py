@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 from aggregator.storage._content_store import ContentStore
-from aggregator.storage._engine import make_engines, parse_url, storage_errors
+from aggregator.storage._engine import make_engines, parse_url, storage_errors, where
 from aggregator.storage._feed_store import FeedStore
 from aggregator.storage._query_store import QueryStore
 from aggregator.storage._review_store import ReviewStore
 from aggregator.storage._session_store import SessionStore
 
 
-def open_storage(database_url: str) -> Storage:
+def database_name(database_url: str) -> str:
+    """The database as our messages name it: a SQLite file's path, or the URL without
+    its password."""
+    return where(parse_url(database_url))
+
+
+def open_storage(database_url: str, *, read_only: bool = False) -> Storage:
     """Open (not migrate) the database at ``database_url``.
 
     ``sqlite:///path/to/file.db`` (the directory is created; WAL mode, foreign keys
     on, writers wait for each other) or ``postgresql+psycopg://user@host/db``. No
-    connection is made until the first call.
+    connection is made until the first call. ``read_only``: the caller will only
+    read; a SQLite file must exist then, and is read even where we may not write.
     """
     url = parse_url(database_url)
     with storage_errors(f"cannot open {url.render_as_string(hide_password=True)}"):
-        reads, writes = make_engines(url)
-    return Storage(reads, writes)
+        reads, writes = make_engines(url, read_only=read_only)
+    return Storage(reads, writes, where=where(url))
 
 
 class Storage(FeedStore, ContentStore, ReviewStore, QueryStore, SessionStore):

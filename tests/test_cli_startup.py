@@ -1,0 +1,116 @@
+"""What a command imports before it does anything: the heavy stages only where used.
+
+Every command pays for what it imports, ``--help`` included: FastAPI and uvicorn,
+feedparser, trafilatura, rapidfuzz and the linker cost most of a second together
+(bench/cli_startup.py measures it). Each case runs the real command in a fresh
+interpreter and reads ``sys.modules`` as it exits.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Records every module imported by the time the command exits, then runs it.
+_PROBE = """
+import atexit, json, sys
+out = sys.argv.pop(1)
+atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
+sys.argv[0] = "aggregator"
+from aggregator.cli import main
+main()
+"""
+
+# Needed by the service, a poll, or taking a review in; never by reading the store.
+STAGES = [
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "jinja2",
+    "feedparser",
+    "httpx",
+    "apscheduler",
+    "trafilatura",
+    "lxml",
+    "rapidfuzz",
+    "rich",
+    "alembic",
+    "aggregator.linking",
+    "aggregator.reviews",
+    "aggregator.feeds.poller",
+    "aggregator.feeds.fetch",
+    "aggregator.server",
+]
+# Needed to read the store; not to print help. (Not pydantic: Typer coerces option
+# values with it, so any command that parses its options loads it.)
+STORE = ["sqlalchemy", "sqlmodel", "psycopg", "aggregator.storage", "aggregator.app"]
+
+
+def imported(tmp_path: Path, *args: str) -> set[str]:
+    """The modules loaded by ``aggregator ARGS`` by the time it exits (successfully)."""
+    out = tmp_path / "modules.json"
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(out), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(out.read_text(encoding="utf-8")))
+
+
+def loaded(modules: set[str], names: list[str]) -> list[str]:
+    """Which of ``names`` (packages count with their submodules) were loaded."""
+    return [n for n in names if any(m == n or m.startswith(n + ".") for m in modules)]
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> list[str]:
+    """Options for an empty config and a database made by `init` (SQLite: the imports
+    do not depend on the backend, bar the driver)."""
+    config = tmp_path / "config.toml"
+    config.write_text("", encoding="utf-8")
+    options = ["--config", str(config), "--database", f"sqlite:///{tmp_path / 'a.db'}"]
+    assert "aggregator.storage" in imported(tmp_path, *options, "init")
+    return options
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["feeds", "--help"], ["run", "--help"], ["version"]], ids=" ".join
+)
+def test_help_imports_neither_the_store_nor_the_stages(tmp_path: Path, args: list[str]) -> None:
+    modules = imported(tmp_path, *args)
+    assert loaded(modules, STAGES + STORE) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["feeds", "list"],
+        ["feeds", "list", "--json"],
+        ["series", "list"],
+        ["episodes", "list"],
+        ["reviews", "list"],
+        ["links"],
+        ["opml", "export"],
+    ],
+    ids=" ".join,
+)
+def test_reading_the_store_imports_none_of_the_stages(
+    tmp_path: Path, base: list[str], args: list[str]
+) -> None:
+    modules = imported(tmp_path, *base, *args)
+    assert "aggregator.storage" in modules  # it did read the store
+    assert loaded(modules, STAGES) == []
+
+
+def test_a_poll_does_import_the_poller(tmp_path: Path, base: list[str]) -> None:
+    # The probe sees what a command loads: one that polls loads the fetch and parse
+    # stages, so the empty lists above are not an artefact of the probe.
+    modules = imported(tmp_path, *base, "poll")
+    assert {"feedparser", "httpx", "aggregator.feeds.poller"} <= modules
