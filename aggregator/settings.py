@@ -61,6 +61,9 @@ class PollSettings:
     # it; renewed every third of it while the work goes on. When an instance dies, its
     # feeds return to the others after at most this long.
     lease_seconds: float = 120.0
+    # Items read per poll of one feed: the newest this many. The largest real podcast
+    # feeds hold a few thousand; a 30 MB feed of a million tiny items took 3 GB.
+    max_items: int = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +160,7 @@ def _from_file(path: Path) -> Settings:
             tick_seconds=reader.number("poll", "tick_seconds", 30.0),
             batch_size=reader.integer("poll", "batch_size", 200),
             lease_seconds=reader.number("poll", "lease_seconds", 120.0),
+            max_items=reader.integer("poll", "max_items", 5000),
         ),
         http=HttpSettings(
             host=reader.string("http", "host", "127.0.0.1"),

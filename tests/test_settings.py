@@ -20,6 +20,7 @@ def test_defaults_without_a_config_file(tmp_path: Path, monkeypatch: pytest.Monk
     settings = load_settings(environ={})
     assert settings.database_url == DEFAULT_DATABASE_URL
     assert settings.poll.interval_minutes == 60
+    assert settings.poll.max_items == 5000
     assert settings.feeds == ()
 
 
@@ -35,6 +36,7 @@ url = "sqlite:///data/agg.db"
 [poll]
 workers = 3
 interval_minutes = 30
+max_items = 50
 [[feeds]]
 url = "feeds/show.xml"
 [[feeds]]
@@ -46,6 +48,7 @@ kind = "reviews"
     assert settings.database_url == f"sqlite:///{tmp_path}/data/agg.db"
     assert settings.poll.workers == 3
     assert settings.poll.interval_minutes == 30
+    assert settings.poll.max_items == 50
     assert [f.url for f in settings.feeds] == [feed.as_uri(), "https://blog.example/rss"]
     assert settings.feeds[1].kind is FeedKind.REVIEWS
 
@@ -64,6 +67,7 @@ def test_environment_then_cli_override(tmp_path: Path) -> None:
         ("[poll]\nworkers = 0\n", "poll.workers must be a whole number >= 1, not 0"),
         ('[poll]\nworkers = "8"\n', "poll.workers must be a whole number >= 1, not '8'"),
         ("[poll]\ninterval_minutes = -5\n", "poll.interval_minutes must be a positive number"),
+        ("[poll]\nmax_items = 0\n", "poll.max_items must be a whole number >= 1, not 0"),
         ("[http]\nport = 70000\n", "http.port must be a whole number from 1 to 65535"),
         ('[database]\nurl = "mysql://x"\n', "database url must start with sqlite:///"),
         ("[[feeds]]\nkind = 'podcast'\n", "feeds[0].url must be a non-empty string"),

@@ -57,6 +57,7 @@ class PollReport:
     elapsed_seconds: float = 0.0
     error_kind: str | None = None  # the error's class name, for metrics
     reviews: int = 0  # reviews taken in from a reviews feed (its items are not episodes)
+    left_out: int = 0  # items not read, over poll.max_items
 
     @property
     def failed(self) -> bool:
@@ -68,11 +69,16 @@ class PollReport:
         head = f"poll {self.url}: {self.outcome}"
         if self.error:
             return f"{head}: {self.error}"
+        left_out = (
+            f", {self.left_out:,} items over poll.max_items left out" if self.left_out else ""
+        )
         if self.reviews:
-            return f"{head} ({self.reviews} reviews) in {self.elapsed_seconds * 1000:.0f} ms"
+            return (
+                f"{head} ({self.reviews} reviews{left_out}) in {self.elapsed_seconds * 1000:.0f} ms"
+            )
         return (
             f"{head} (new {c.new}, updated {c.updated}, unchanged {c.unchanged}, "
-            f"missing {c.missing}) in {self.elapsed_seconds * 1000:.0f} ms"
+            f"missing {c.missing}{left_out}) in {self.elapsed_seconds * 1000:.0f} ms"
         )
 
 
@@ -86,6 +92,7 @@ class PollSummary:
     unchanged: int = 0
     failed: int = 0
     reviews: int = 0
+    left_out: int = 0  # items over poll.max_items, in all
     reports: list[PollReport] = field(default_factory=list)
 
     def add(self, report: PollReport) -> None:
@@ -96,14 +103,18 @@ class PollSummary:
         self.new += report.counts.new
         self.updated += report.counts.updated
         self.reviews += report.reviews
+        self.left_out += report.left_out
         if report.outcome in ("unchanged", "not-modified"):
             self.unchanged += 1
 
     def line(self) -> str:
         reviews = f", {self.reviews} reviews taken in" if self.reviews else ""
+        left_out = (
+            f" ({self.left_out:,} items over poll.max_items left out)" if self.left_out else ""
+        )
         return (
             f"polled {self.polled} feeds: {self.new} new episodes, {self.updated} updated"
-            f"{reviews}, {self.unchanged} feeds unchanged, {self.failed} failed"
+            f"{reviews}, {self.unchanged} feeds unchanged, {self.failed} failed{left_out}"
         )
 
 
@@ -207,6 +218,7 @@ class Poller:
                         url=result.final_url,
                         headers=result.headers,
                         known_item_hashes=known,
+                        max_items=self._settings.max_items,
                     )
                 except ParseError as e:
                     return self._fail(feed, e, started)
@@ -237,6 +249,7 @@ class Poller:
                 "new" if taken else "unchanged",
                 reviews=taken,
                 elapsed_seconds=(self._clock() - started).total_seconds(),
+                left_out=parsed.left_out,
             )
         else:
             counts = self._storage.apply_poll(update, parsed, now)
@@ -249,6 +262,7 @@ class Poller:
             outcome,
             counts,
             elapsed_seconds=(self._clock() - started).total_seconds(),
+            left_out=parsed.left_out if parsed is not None else 0,
         )
 
     def _check_new_feed_url(self, fetcher: Fetcher, url: str) -> decide.NewFeedUrlCheck:
@@ -260,7 +274,12 @@ class Poller:
         try:
             result = fetcher.fetch(url)
             if result.content is not None:
-                parse_feed(result.content, url=result.final_url, headers=result.headers)
+                parse_feed(
+                    result.content,
+                    url=result.final_url,
+                    headers=result.headers,
+                    max_items=self._settings.max_items,
+                )
         except (FetchError, ParseError) as e:
             return decide.NewFeedUrlCheck(url, error=e.reason)
         return decide.NewFeedUrlCheck(result.moved_to or url)
