@@ -70,7 +70,9 @@ def make_app(
     settings: Settings, *, migrate: bool = True, clock: Callable[[], datetime] = utcnow
 ) -> App:
     """Open the store (migrating it to the current schema) and wire the pipeline."""
-    storage = open_storage(settings.database_url)
+    storage = open_storage(
+        settings.database_url, busy_timeout_seconds=settings.busy_timeout_seconds
+    )
     try:
         if migrate:
             storage.migrate()

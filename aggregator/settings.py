@@ -90,6 +90,8 @@ class HttpSettings:
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
+    # How long a SQLite writer waits for another, each of the ten times it tries.
+    busy_timeout_seconds: float = 30.0
     fetch: FetchSettings = field(default_factory=FetchSettings)
     poll: PollSettings = field(default_factory=PollSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
@@ -140,6 +142,7 @@ def _from_file(path: Path) -> Settings:
     db_url = reader.string("database", "url", DEFAULT_DATABASE_URL)
     settings = Settings(
         database_url=_resolve_sqlite_path(_check_database_url(db_url, where), base),
+        busy_timeout_seconds=reader.number("database", "busy_timeout_seconds", 30.0),
         fetch=FetchSettings(
             connect_timeout=reader.number("fetch", "connect_timeout", 10.0),
             read_timeout=reader.number("fetch", "read_timeout", 30.0),

@@ -33,6 +33,7 @@ def test_file_values_and_relative_paths(tmp_path: Path) -> None:
         """
 [database]
 url = "sqlite:///data/agg.db"
+busy_timeout_seconds = 5
 [poll]
 workers = 3
 interval_minutes = 30
@@ -49,6 +50,7 @@ kind = "reviews"
     assert settings.poll.workers == 3
     assert settings.poll.interval_minutes == 30
     assert settings.poll.max_items == 50
+    assert settings.busy_timeout_seconds == 5
     assert [f.url for f in settings.feeds] == [feed.as_uri(), "https://blog.example/rss"]
     assert settings.feeds[1].kind is FeedKind.REVIEWS
 
@@ -68,6 +70,10 @@ def test_environment_then_cli_override(tmp_path: Path) -> None:
         ('[poll]\nworkers = "8"\n', "poll.workers must be a whole number >= 1, not '8'"),
         ("[poll]\ninterval_minutes = -5\n", "poll.interval_minutes must be a positive number"),
         ("[poll]\nmax_items = 0\n", "poll.max_items must be a whole number >= 1, not 0"),
+        (
+            "[database]\nbusy_timeout_seconds = 0\n",
+            "database.busy_timeout_seconds must be a positive number, not 0",
+        ),
         ("[http]\nport = 70000\n", "http.port must be a whole number from 1 to 65535"),
         ('[database]\nurl = "mysql://x"\n', "database url must start with sqlite:///"),
         ("[[feeds]]\nkind = 'podcast'\n", "feeds[0].url must be a non-empty string"),

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError, StatementError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError, StatementError
 
 from aggregator.exceptions import StorageError
 
-# How long a SQLite writer waits for another writer before giving up. A poll's write
-# of a few thousand episodes takes well under a second, so this is generous.
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+log = logging.getLogger("aggregator.storage")
+
+# How long a SQLite writer waits for another writer, each time it tries. A poll's
+# write of a few thousand episodes takes well under a second, so this is generous.
+SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
+# How many times a SQLite writer tries to take the write lock before its transaction
+# fails with "database is locked": ten busy timeouts, five minutes by default. A
+# poll's write carries work already fetched and parsed; writers queued behind a few
+# long ones (several huge feeds polled at once) waited past one timeout, and that
+# work was thrown away.
+SQLITE_WRITE_ATTEMPTS = 10
 
 # Execution option naming the SQLite BEGIN flavour of a connection (see _sqlite_begin).
 _BEGIN_OPTION = "aggregator_sqlite_begin"
@@ -37,18 +48,22 @@ def parse_url(database_url: str) -> URL:
     return url
 
 
-def make_engines(url: URL) -> tuple[Engine, Engine]:
+def make_engines(
+    url: URL, *, busy_timeout_seconds: float = SQLITE_BUSY_TIMEOUT_SECONDS
+) -> tuple[Engine, Engine]:
     """Return (reads, writes): the same pool, but SQLite writers begin IMMEDIATE.
 
     A deferred SQLite transaction that reads and then writes cannot wait for a lock
     held by another writer: SQLite fails it at once with "database is locked", whatever
-    the busy timeout. Taking the write lock at BEGIN makes writers queue instead.
+    the busy timeout. Taking the write lock at BEGIN makes writers queue instead, and
+    a BEGIN that waited a whole busy timeout tries again (``SQLITE_WRITE_ATTEMPTS``).
     PostgreSQL needs none of this; both engines are the same there.
     """
     if url.get_backend_name() == "sqlite":
         _create_sqlite_dir(url)
         engine = create_engine(url)
-        event.listen(engine, "connect", _sqlite_on_connect)
+        busy_ms = max(1, round(busy_timeout_seconds * 1000))
+        event.listen(engine, "connect", partial(_sqlite_on_connect, busy_ms))
         event.listen(engine, "begin", _sqlite_begin)
         return engine, engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
     engine = create_engine(url, pool_pre_ping=True)
@@ -65,7 +80,7 @@ def _create_sqlite_dir(url: URL) -> None:
         raise StorageError(f"cannot create the directory of {database}: {e}") from e
 
 
-def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+def _sqlite_on_connect(busy_ms: int, dbapi_connection: Any, connection_record: Any) -> None:
     # Let SQLAlchemy emit BEGIN itself (pysqlite's own handling skips it for SELECT
     # and DDL); the SQLAlchemy sqlite dialect documents this recipe.
     dbapi_connection.isolation_level = None
@@ -73,7 +88,7 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
     try:
         # First: switching a new file to WAL needs a lock that another connection
         # (a migration in another instance) may hold, and must wait for it too.
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         # WAL: readers never block the writer and the writer never blocks readers.
         cursor.execute("PRAGMA journal_mode=WAL")
         # NORMAL is durable across application crashes in WAL mode, and much faster.
@@ -85,7 +100,29 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
 
 def _sqlite_begin(connection: Connection) -> None:
     mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
-    connection.exec_driver_sql(f"BEGIN {mode}")
+    for attempt in range(1, SQLITE_WRITE_ATTEMPTS + 1):
+        try:
+            connection.exec_driver_sql(f"BEGIN {mode}")
+            return
+        except OperationalError as e:
+            # Nothing has begun: trying again repeats nothing. Any other error, or
+            # the last attempt's, is the caller's.
+            if not _locked(e) or attempt == SQLITE_WRITE_ATTEMPTS:
+                raise
+            log.warning(
+                "database is locked by another writer; waiting again (%d of %d)",
+                attempt + 1,
+                SQLITE_WRITE_ATTEMPTS,
+            )
+
+
+def _locked(error: OperationalError) -> bool:
+    """Whether SQLite gave up waiting for another connection's lock (SQLITE_BUSY, or
+    one of its extended codes)."""
+    orig = error.orig
+    return isinstance(orig, sqlite3.OperationalError) and (
+        orig.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+    )
 
 
 def describe(error: SQLAlchemyError) -> str:

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 from aggregator.storage._content_store import ContentStore
-from aggregator.storage._engine import make_engines, parse_url, storage_errors
+from aggregator.storage._engine import (
+    SQLITE_BUSY_TIMEOUT_SECONDS,
+    make_engines,
+    parse_url,
+    storage_errors,
+)
 from aggregator.storage._feed_store import FeedStore
 from aggregator.storage._query_store import QueryStore
 from aggregator.storage._review_store import ReviewStore
 
 
-def open_storage(database_url: str) -> Storage:
+def open_storage(
+    database_url: str, *, busy_timeout_seconds: float = SQLITE_BUSY_TIMEOUT_SECONDS
+) -> Storage:
     """Open (not migrate) the database at ``database_url``.
 
     ``sqlite:///path/to/file.db`` (the directory is created; WAL mode, foreign keys
-    on, writers wait for each other) or ``postgresql+psycopg://user@host/db``. No
-    connection is made until the first call.
+    on, writers wait for each other: ``busy_timeout_seconds`` at a time, ten times)
+    or ``postgresql+psycopg://user@host/db``. No connection is made until the first
+    call.
     """
     url = parse_url(database_url)
     with storage_errors(f"cannot open {url.render_as_string(hide_password=True)}"):
-        reads, writes = make_engines(url)
+        reads, writes = make_engines(url, busy_timeout_seconds=busy_timeout_seconds)
     return Storage(reads, writes)
 
 
