@@ -85,6 +85,8 @@ class HttpSettings:
     allowed_networks: tuple[str, ...] = ()
     # The service's public address, for absolute links in generated feeds.
     base_url: str | None = None
+    # Episodes per page of a combined series feed; older ones are on the next pages.
+    feed_max_items: int = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +174,7 @@ def _from_file(path: Path) -> Settings:
             public_reads=reader.boolean("http", "public_reads", True),
             allowed_networks=reader.networks("http", "allowed_networks"),
             base_url=reader.optional_string("http", "base_url"),
+            feed_max_items=reader.integer("http", "feed_max_items", 1000, maximum=100_000),
         ),
         feeds=_feeds(data.get("feeds", []), where, base),
         source=where,

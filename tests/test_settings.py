@@ -109,9 +109,11 @@ def test_bad_database_url_from_environment(tmp_path: Path, monkeypatch: pytest.M
 def test_http_settings_and_token_from_environment(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        '[http]\ntoken = "from-file"\npublic_reads = false\nallowed_networks = ["10.20.0.0/16"]\n',
+        '[http]\ntoken = "from-file"\npublic_reads = false\nallowed_networks = ["10.20.0.0/16"]\n'
+        "feed_max_items = 300\n",
     )
     settings = load_settings(path, environ={})
+    assert settings.http.feed_max_items == 300
     assert settings.http.token == "from-file"
     assert settings.http.public_reads is False
     assert settings.http.allowed_networks == ("10.20.0.0/16",)
@@ -124,6 +126,7 @@ def test_http_settings_and_token_from_environment(tmp_path: Path) -> None:
         ("[http]\npublic_reads = 1\n", "http.public_reads must be true or false"),
         ('[http]\nallowed_networks = ["10.0.0.0/33"]\n', "http.allowed_networks must be a list"),
         ('[http]\nallowed_networks = "10.0.0.0/8"\n', "http.allowed_networks must be a list"),
+        ("[http]\nfeed_max_items = 0\n", "http.feed_max_items must be a whole number from 1"),
     ],
 )
 def test_bad_http_settings(tmp_path: Path, text: str, message: str) -> None:
