@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import itertools
 import re
 import xml.parsers.expat
 import xml.sax
@@ -51,6 +50,7 @@ import feedparser.namespaces._base
 import feedparser.sanitizer
 
 from aggregator.exceptions import ParseError
+from aggregator.feeds import _itemcap
 from aggregator.feeds._entities import check_entities
 from aggregator.feeds._itemsplit import ItemSplit, split_items, without_spans
 from aggregator.feeds._parse_fields import episodes_from, series_from
@@ -185,7 +185,7 @@ def _handle_charref(p: Any, ref: str) -> None:
 
 
 def _end_item(p: Any) -> None:
-    # A document the item splitter cannot cut (see ``_cap``) is capped while
+    # A document the item splitter cannot cut (see ``_itemcap``) is capped while
     # feedparser reads it: the first and the last ``agg_max_items`` entries are kept,
     # the ones in between dropped as they end, so a million items never become a
     # million dicts. Which end is kept is decided once the last item is known.
@@ -333,24 +333,10 @@ def _run_feedparser(
 
 def _newest(result: _Result, max_items: int | None) -> _Result:
     """The ``max_items`` entries at the newer end of what ``_end_item`` kept."""
-    entries = result.entries
-    if max_items is None or len(entries) <= max_items:
+    if max_items is None or len(result.entries) <= max_items:
         return result
-    kept = entries[-max_items:] if _newest_last(entries) else entries[:max_items]
-    return replace(result, entries=kept, dropped=result.dropped + len(entries) - max_items)
-
-
-def _newest_last(entries: Sequence[Mapping[str, Any]]) -> bool:
-    """Whether a feed lists its items oldest first: its last item is dated later than
-    its first. Feeds are sorted one way or the other; newest first is the rule (and
-    the answer when either end has no date)."""
-    first, last = (_entry_date(entries[i]) for i in (0, -1)) if entries else (None, None)
-    return first is not None and last is not None and last > first
-
-
-def _entry_date(entry: Mapping[str, Any]) -> tuple[int, ...] | None:
-    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
-    return tuple(parsed[:6]) if parsed else None
+    kept = _itemcap.newest(result.entries, max_items)
+    return replace(result, entries=kept, dropped=result.dropped + len(result.entries) - max_items)
 
 
 def _describe_xml_error(error: BaseException) -> str:
@@ -402,7 +388,7 @@ def parse_feed(
     RFC 3023 says). With ``known_item_hashes`` (the ``item_hashes`` of an earlier
     parse) items whose raw bytes are unchanged are skipped: the result then has
     ``complete=False`` and only the new or changed episodes. With ``max_items``,
-    only the newest that many items are read (see ``_cap``); ``left_out`` says how
+    only the newest that many items are read (see ``_itemcap``); ``left_out`` says how
     many were not, and ``complete`` is False.
 
     Raises ``ParseError`` when ``content`` is not an RSS or Atom feed, or declares
@@ -427,15 +413,19 @@ def parse_feed(
     known = frozenset(known_item_hashes)
     split = split_items(prepared.data) if prepared.encoding_known else None
     if max_items is not None and split is not None and len(split) > max_items:
-        prepared, split, cap = _cap(prepared, split, max_items, known, url)
-        parsed = _parse(prepared, split, known, url, None)
-        left_out = cap.total - len(split)
+        # Cut before feedparser reads it (``_itemcap``); it reads the two ends first.
+        def entries_of(ends: bytes) -> Sequence[Mapping[str, Any]]:
+            return _guarded_run(ends, url=url, prepared=prepared, strict=True).entries
+
+        cut = _itemcap.cut(prepared.data, split, max_items, known, entries_of)
+        parsed = _parse(replace(prepared, data=cut.data), cut.split, known, url, None)
+        left_out = cut.total - len(cut.split)
         return replace(
             parsed,
-            item_hashes=parsed.item_hashes | cap.present,
+            item_hashes=parsed.item_hashes | cut.present,
             complete=False,
             left_out=left_out,
-            warning=_warning(None, parsed.warning, _left_out(left_out, cap.total)),
+            warning=_warning(None, parsed.warning, _itemcap.left_out_warning(left_out, cut.total)),
         )
     return _parse(prepared, split, known, url, max_items)
 
@@ -468,47 +458,11 @@ def _parse(
         episodes=episodes_from(result.entries, url, matched),
         item_hashes=frozenset(matched or ()),
         complete=not result.dropped,
-        warning=_warning(result.xml_error, prepared.problem, _left_out(result.dropped, total)),
+        warning=_warning(
+            result.xml_error, prepared.problem, _itemcap.left_out_warning(result.dropped, total)
+        ),
         left_out=result.dropped,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class _Cap:
-    """What cutting a document to its newest items left out."""
-
-    total: int  # items in the document as fetched
-    present: frozenset[str]  # raw hashes of known items among those left out
-
-
-def _cap(
-    prepared: _Prepared, split: ItemSplit, max_items: int, known: frozenset[str], url: str
-) -> tuple[_Prepared, ItemSplit, _Cap]:
-    """The document cut to its newest ``max_items`` items before feedparser reads it.
-
-    feedparser takes about 0.3 ms and 3 KB per item, all of it held until the end:
-    a 30 MB feed of a million tiny items took minutes and 3 GB. Which end of the
-    document is the newer is read from its first and last items alone. Known items
-    left out are still in the document: their hashes go along, so that storage does
-    not take their episodes for gone.
-    """
-    count = len(split)
-    ends, _ = split.keeping(prepared.data, {0, count - 1})
-    newest_last = _newest_last(_guarded_run(ends, url=url, prepared=prepared, strict=True).entries)
-    kept = range(count - max_items, count) if newest_last else range(max_items)
-    present: frozenset[str] = frozenset()
-    if known:
-        left = itertools.chain(range(kept.start), range(kept.stop, count))
-        hashes = map(_sha256, split.items(prepared.data, left))
-        present = frozenset(h for h in hashes if h in known)
-    data, kept_split = split.keeping(prepared.data, kept)
-    return replace(prepared, data=data), kept_split, _Cap(count, present)
-
-
-def _left_out(left_out: int, total: int) -> str | None:
-    if not left_out:
-        return None
-    return f"read only the newest {total - left_out:,} of {total:,} items (poll.max_items)"
 
 
 def _parse_partial(

@@ -16,8 +16,11 @@ the description grows by the reviews linked to the episode. The reviews feed mak
 each review an item that carries the enclosure and link of the episode it reviews, so
 that a podcast app plays the reviewed episode.
 
-Why one module of about 500 lines: both documents share the namespaces, the channel
-and item builders and the escaping rules; split, either half would import the other.
+Both are rendered as a stream of chunks of items (``_stream``), never built whole.
+
+Why one module of about 600 lines: both documents share the namespaces, the channel
+and item builders, the escaping rules and the streaming; split, either half would
+import the other (and lxml has one importer here).
 """
 
 from __future__ import annotations
