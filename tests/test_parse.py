@@ -654,6 +654,33 @@ def test_known_items_past_max_items_stay_among_the_item_hashes() -> None:
     assert (feed.left_out, feed.complete) == (1, False)
 
 
+@pytest.mark.parametrize(
+    ("encoding", "declared"),
+    [("utf-8", "UTF-8"), ("iso-8859-1", "ISO-8859-1"), ("utf-16", "UTF-16")],
+)
+def test_max_items_reads_the_kept_items_as_a_document_of_only_them(
+    encoding: str, declared: str
+) -> None:
+    # UTF-8 is cut as sent, ISO-8859-1 once converted, UTF-16 while feedparser reads.
+    def document(numbers: range) -> bytes:
+        items = "".join(
+            f"<item>{_dated(n, day=31 - n)}<description>Café n°{n}</description></item>"
+            for n in numbers
+        )
+        return (
+            f'<?xml version="1.0" encoding="{declared}"?><rss version="2.0"><channel>'
+            f"<title>Émission</title>{items}</channel></rss>"
+        ).encode(encoding)
+
+    capped = parse_feed(document(range(1, 26)), url=URL, max_items=10)
+    alone = parse_feed(document(range(1, 11)), url=URL)
+    assert capped.series == alone.series
+    assert capped.series.title == "Émission"
+    assert capped.episodes == alone.episodes
+    assert [e.description_html for e in capped.episodes][:1] == ["Café n°1"]
+    assert (capped.left_out, capped.complete) == (15, False)
+
+
 def test_a_feed_within_max_items_is_read_whole() -> None:
     doc = rss("", *(_dated(n, day=31 - n) for n in range(1, 11)))
     assert parse_feed(doc, url=URL, max_items=10) == parse(doc)

@@ -400,34 +400,52 @@ def parse_feed(
     # given other headers it falls back to ISO-8859-1 (HTTP's default) instead of
     # UTF-8 (XML's), and would garble a UTF-8 feed without an XML declaration.
     content_type = {k.lower(): v for k, v in (headers or {}).items()}.get("content-type")
-    try:
-        prepared = _prepare(content, {"content-type": content_type} if content_type else {})
-    except Exception as e:  # feedparser's encoding sniffing on garbage
-        raise ParseError(url, f"cannot decode the document: {_one_line(e)}") from e
-    # Billion laughs, XXE: refused before any parse. The document as sent, and as the
-    # parsers will see it: feedparser's DOCTYPE rewrite can mangle declarations (which
-    # would hide them from us, not refuse them) or, in principle, reveal some.
+    only_type = {"content-type": content_type} if content_type else {}
+    # Billion laughs, XXE: refused before any parse (and again as the parsers see it).
     check_entities(content, url)
-    check_entities(prepared.data, url)
-
     known = frozenset(known_item_hashes)
+    cut: _itemcap.Cut | None = None
+    if max_items is not None and _itemcap.utf8_as_sent(content, content_type):
+        sent = split_items(content)
+        if sent is not None and len(sent) > max_items:
+
+            def ends_of(ends: bytes) -> Sequence[Mapping[str, Any]]:
+                checked = _checked(ends, only_type, url)
+                return _guarded_run(checked.data, url=url, prepared=checked, strict=True).entries
+
+            cut = _itemcap.cut(content, sent, max_items, known, ends_of)
+    prepared = _checked(cut.data if cut else content, only_type, url)
     split = split_items(prepared.data) if prepared.encoding_known else None
-    if max_items is not None and split is not None and len(split) > max_items:
-        # Cut before feedparser reads it (``_itemcap``); it reads the two ends first.
-        def entries_of(ends: bytes) -> Sequence[Mapping[str, Any]]:
+    if cut is None and max_items is not None and split is not None and len(split) > max_items:
+        # Another encoding: cut once it is converted, still before feedparser reads it.
+        def converted_ends(ends: bytes) -> Sequence[Mapping[str, Any]]:
             return _guarded_run(ends, url=url, prepared=prepared, strict=True).entries
 
-        cut = _itemcap.cut(prepared.data, split, max_items, known, entries_of)
-        parsed = _parse(replace(prepared, data=cut.data), cut.split, known, url, None)
-        left_out = cut.total - len(cut.split)
-        return replace(
-            parsed,
-            item_hashes=parsed.item_hashes | cut.present,
-            complete=False,
-            left_out=left_out,
-            warning=_warning(None, parsed.warning, _itemcap.left_out_warning(left_out, cut.total)),
-        )
-    return _parse(prepared, split, known, url, max_items)
+        cut = _itemcap.cut(prepared.data, split, max_items, known, converted_ends)
+        prepared, split = replace(prepared, data=cut.data), cut.split
+    if cut is None:
+        return _parse(prepared, split, known, url, max_items)
+    parsed = _parse(prepared, split, known, url, None)
+    left_out = cut.total - len(cut.split)
+    return replace(
+        parsed,
+        item_hashes=parsed.item_hashes | cut.present,
+        complete=False,
+        left_out=left_out,
+        warning=_warning(None, parsed.warning, _itemcap.left_out_warning(left_out, cut.total)),
+    )
+
+
+def _checked(content: bytes, headers: Mapping[str, str], url: str) -> _Prepared:
+    """``content`` prepared for feedparser, its entities checked as feedparser's
+    DOCTYPE rewrite left them (which can mangle declarations, hiding them from the
+    check on the bytes as sent, or in principle reveal some)."""
+    try:
+        prepared = _prepare(content, headers)
+    except Exception as e:  # feedparser's encoding sniffing on garbage
+        raise ParseError(url, f"cannot decode the document: {_one_line(e)}") from e
+    check_entities(prepared.data, url)
+    return prepared
 
 
 def _parse(
