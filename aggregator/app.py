@@ -76,7 +76,11 @@ def open_store(settings: Settings, *, read_only: bool = False) -> Storage:
     current schema, or with ``read_only`` neither created nor migrated (a reader may
     have no right to write it), a schema that is not this version's being refused in
     one line naming the database."""
-    storage = open_storage(settings.database_url, read_only=read_only)
+    storage = open_storage(
+        settings.database_url,
+        read_only=read_only,
+        busy_timeout_seconds=settings.busy_timeout_seconds,
+    )
     try:
         if read_only:
             storage.check_schema()
@@ -108,7 +112,9 @@ def make_app(
     if read_only or migrate:
         storage = open_store(settings, read_only=read_only)
     else:
-        storage = open_storage(settings.database_url)
+        storage = open_storage(
+            settings.database_url, busy_timeout_seconds=settings.busy_timeout_seconds
+        )
     try:
         # One address policy for every fetcher (feeds/addresses.py): the operator's own
         # feeds may be on a private host; the allow-listed networks count as public.

@@ -68,6 +68,9 @@ class PollSettings:
     # older ones are deleted, never one a review is linked to. Real archives stay far
     # below it (a daily show's 27 years); a feed that changes every poll stops here.
     keep_missing_episodes: int = 10_000
+    # Items read per poll of one feed: the newest this many. The largest real podcast
+    # feeds hold a few thousand; a 30 MB feed of a million tiny items took 3 GB.
+    max_items: int = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +126,15 @@ class HttpSettings:
             names.append(public)
         return tuple(dict.fromkeys(host_pattern(name) for name in names))
 
+    # Episodes per page of a combined series feed; older ones are on the next pages.
+    feed_max_items: int = 1000
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
+    # How long a SQLite writer waits for another, each of the ten times it tries.
+    busy_timeout_seconds: float = 30.0
     fetch: FetchSettings = field(default_factory=FetchSettings)
     poll: PollSettings = field(default_factory=PollSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
@@ -224,6 +232,7 @@ def _from_file(path: Path) -> Settings:
     db_url = reader.string("database", "url", DEFAULT_DATABASE_URL)
     settings = Settings(
         database_url=_resolve_sqlite_path(_check_database_url(db_url, where), base),
+        busy_timeout_seconds=reader.number("database", "busy_timeout_seconds", 30.0),
         fetch=FetchSettings(
             connect_timeout=reader.number("fetch", "connect_timeout", 10.0),
             read_timeout=reader.number("fetch", "read_timeout", 30.0),
@@ -247,6 +256,7 @@ def _from_file(path: Path) -> Settings:
             keep_missing_episodes=reader.integer(
                 "poll", "keep_missing_episodes", 10_000, minimum=0
             ),
+            max_items=reader.integer("poll", "max_items", 5000),
         ),
         http=HttpSettings(
             host=reader.string("http", "host", "127.0.0.1"),
@@ -261,6 +271,7 @@ def _from_file(path: Path) -> Settings:
             auth_failures_per_minute=reader.integer("http", "auth_failures_per_minute", 10),
             poll_now_workers=reader.integer("http", "poll_now_workers", 4),
             poll_now_waiting=reader.integer("http", "poll_now_waiting", 16, minimum=0),
+            feed_max_items=reader.integer("http", "feed_max_items", 1000, maximum=100_000),
         ),
         feeds=_feeds(data.get("feeds", []), where, base),
         source=where,

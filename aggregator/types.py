@@ -182,6 +182,9 @@ class ParsedFeed:
     item_hashes: frozenset[str] = frozenset()
     complete: bool = True
     warning: str | None = None  # set when feedparser recovered from a broken document
+    # Items not read at all, over the cap of items per poll (then ``complete`` is
+    # False; ``item_hashes`` still holds the known ones among them).
+    left_out: int = 0
 
 
 # --- update decision and storage ---------------------------------------------------

@@ -600,6 +600,92 @@ def test_item_hashes_are_left_out_when_feedparser_saw_other_items(
     assert all(e.item_hash is None for e in feed.episodes)
 
 
+# --- items per poll (max_items) --------------------------------------------------------
+
+
+def _dated(n: int, *, day: int) -> str:
+    return f"<guid>{n}</guid><title>ep {n}</title><pubDate>{day:02d} Jan 2024 10:00 GMT</pubDate>"
+
+
+def test_max_items_reads_only_the_newest_items_of_a_newest_first_feed() -> None:
+    doc = rss("", *(_dated(n, day=31 - n) for n in range(1, 26)))  # 1 is the newest
+    feed = parse_feed(doc, url=URL, max_items=10)
+    assert [e.guid for e in feed.episodes] == [str(n) for n in range(1, 11)]
+    assert (feed.left_out, feed.complete) == (15, False)
+    assert feed.warning == "read only the newest 10 of 25 items (poll.max_items)"
+    assert feed.series.title == "Show"
+    # Each kept episode still carries the hash of its own raw item.
+    assert len(feed.item_hashes) == 10
+    assert {e.item_hash for e in feed.episodes} == feed.item_hashes
+
+
+def test_max_items_reads_the_end_of_an_oldest_first_feed() -> None:
+    doc = rss("", *(_dated(n, day=n) for n in range(1, 26)))  # 25 is the newest
+    feed = parse_feed(doc, url=URL, max_items=10)
+    assert [e.guid for e in feed.episodes] == [str(n) for n in range(16, 26)]
+    assert feed.left_out == 15
+
+
+def test_max_items_caps_a_document_the_splitter_refuses_while_feedparser_reads_it() -> None:
+    # A prefixed item element: the byte-level split gives up, feedparser still reads it.
+    items = "".join(f"<rss:item>{_dated(n, day=31 - n)}</rss:item>" for n in range(1, 26))
+    doc = (
+        '<?xml version="1.0"?><rss version="2.0" xmlns:rss="http://backend.userland.com/rss2">'
+        f"<channel><title>Show</title>{items}</channel></rss>"
+    ).encode()
+    assert len(parse(doc).episodes) == 25
+    feed = parse_feed(doc, url=URL, max_items=10)
+    assert [e.guid for e in feed.episodes] == [str(n) for n in range(1, 11)]
+    assert (feed.left_out, feed.complete) == (15, False)
+    items = "".join(f"<rss:item>{_dated(n, day=n)}</rss:item>" for n in range(1, 26))
+    oldest_first = doc.split(b"<rss:item>", 1)[0] + items.encode() + b"</channel></rss>"
+    feed = parse_feed(oldest_first, url=URL, max_items=10)
+    assert [e.guid for e in feed.episodes] == [str(n) for n in range(16, 26)]
+
+
+def test_known_items_past_max_items_stay_among_the_item_hashes() -> None:
+    before = parse_feed(rss("", *(_dated(n, day=31 - n) for n in range(2, 12))), url=URL)
+    # A new episode on top: the oldest one we know falls past the cap of 10, yet it
+    # is still in the document.
+    doc = rss("", *(_dated(n, day=31 - n) for n in range(1, 12)))
+    feed = parse_feed(doc, url=URL, max_items=10, known_item_hashes=before.item_hashes)
+    assert [e.guid for e in feed.episodes] == ["1"]  # the only new item
+    assert feed.item_hashes == before.item_hashes | {feed.episodes[0].item_hash}
+    assert (feed.left_out, feed.complete) == (1, False)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "declared"),
+    [("utf-8", "UTF-8"), ("iso-8859-1", "ISO-8859-1"), ("utf-16", "UTF-16")],
+)
+def test_max_items_reads_the_kept_items_as_a_document_of_only_them(
+    encoding: str, declared: str
+) -> None:
+    # UTF-8 is cut as sent, ISO-8859-1 once converted, UTF-16 while feedparser reads.
+    def document(numbers: range) -> bytes:
+        items = "".join(
+            f"<item>{_dated(n, day=31 - n)}<description>Café n°{n}</description></item>"
+            for n in numbers
+        )
+        return (
+            f'<?xml version="1.0" encoding="{declared}"?><rss version="2.0"><channel>'
+            f"<title>Émission</title>{items}</channel></rss>"
+        ).encode(encoding)
+
+    capped = parse_feed(document(range(1, 26)), url=URL, max_items=10)
+    alone = parse_feed(document(range(1, 11)), url=URL)
+    assert capped.series == alone.series
+    assert capped.series.title == "Émission"
+    assert capped.episodes == alone.episodes
+    assert [e.description_html for e in capped.episodes][:1] == ["Café n°1"]
+    assert (capped.left_out, capped.complete) == (15, False)
+
+
+def test_a_feed_within_max_items_is_read_whole() -> None:
+    doc = rss("", *(_dated(n, day=31 - n) for n in range(1, 11)))
+    assert parse_feed(doc, url=URL, max_items=10) == parse(doc)
+
+
 # --- property tests --------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -365,3 +365,45 @@ def test_a_feed_removed_while_it_is_polled_fails_that_poll_only(
     assert report.outcome == "failed"
     assert report.error == f"storage error: no feed with id {feed.id}"
     assert report.error_kind == "StorageError"
+
+
+def _numbered_feed(newest: int, count: int) -> bytes:
+    """Items ``newest`` down to ``newest - count + 1``, newest first, one a day."""
+    items = "".join(
+        f"<item><guid>ep-{n}</guid><title>Episode {n}</title>"
+        f"<pubDate>{(datetime(2020, 1, 1, tzinfo=UTC) + timedelta(days=n)):%d %b %Y} "
+        "10:00 GMT</pubDate></item>"
+        for n in range(newest, newest - count, -1)
+    )
+    return f'<rss version="2.0"><channel><title>Long</title>{items}</channel></rss>'.encode()
+
+
+def test_a_poll_reads_at_most_max_items_and_reports_the_rest(
+    server: FeedServer, fetcher: Fetcher, storage: Storage
+) -> None:
+    server.serve("/long.xml", _numbered_feed(30, 30))
+    poller = make_poller(storage, fetcher, max_items=10)
+    feed = storage.add_feed(server.url("/long.xml"), FeedKind.PODCAST, datetime.now(UTC))
+    report = poller.poll_feed(feed)
+    assert (report.outcome, report.counts.new, report.left_out) == ("new", 10, 20)
+    assert "20 items over poll.max_items left out" in report.line()
+    assert sorted(e.guid for e in storage.list_episodes()) == sorted(
+        f"ep-{n}" for n in range(21, 31)
+    )
+    stored = storage.get_feed(feed.id)
+    assert stored.warning == "read only the newest 10 of 30 items (poll.max_items)"
+
+    # A new episode on top pushes ep-21 past the cap: it is still in the feed, so it
+    # is kept as it is, not marked missing.
+    server.serve("/long.xml", _numbered_feed(31, 31))
+    again = poller.poll_feed(stored)
+    assert (again.counts.new, again.counts.missing, again.left_out) == (1, 0, 21)
+    episodes = {e.guid: e for e in storage.list_episodes()}
+    assert len(episodes) == 11
+    assert all(e.missing_since is None for e in episodes.values())
+
+    summary = poller.poll_due(feeds=[storage.get_feed(feed.id)])
+    assert summary.line().endswith("0 failed")  # unchanged: nothing was read, nothing left out
+    server.serve("/long.xml", _numbered_feed(32, 32))
+    summary = poller.poll_due(feeds=[storage.get_feed(feed.id)])
+    assert summary.line().endswith("(22 items over poll.max_items left out)")

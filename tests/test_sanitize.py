@@ -13,11 +13,11 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from aggregator import sanitize
-from aggregator.feeds import _itemsplit, durations
+from aggregator.feeds import _itemcap, _itemsplit, durations
 from aggregator.sanitize import html_to_text, sanitize_html
 
 
-@pytest.mark.parametrize("module", [sanitize, durations, _itemsplit])
+@pytest.mark.parametrize("module", [sanitize, durations, _itemsplit, _itemcap])
 def test_doctests(module: object) -> None:
     failed, attempted = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
     assert attempted > 0

@@ -20,6 +20,7 @@ def test_defaults_without_a_config_file(tmp_path: Path, monkeypatch: pytest.Monk
     settings = load_settings(environ={})
     assert settings.database_url == DEFAULT_DATABASE_URL
     assert settings.poll.interval_minutes == 60
+    assert settings.poll.max_items == 5000
     assert settings.feeds == ()
 
 
@@ -32,9 +33,11 @@ def test_file_values_and_relative_paths(tmp_path: Path) -> None:
         """
 [database]
 url = "sqlite:///data/agg.db"
+busy_timeout_seconds = 5
 [poll]
 workers = 3
 interval_minutes = 30
+max_items = 50
 [[feeds]]
 url = "feeds/show.xml"
 [[feeds]]
@@ -46,6 +49,8 @@ kind = "reviews"
     assert settings.database_url == f"sqlite:///{tmp_path}/data/agg.db"
     assert settings.poll.workers == 3
     assert settings.poll.interval_minutes == 30
+    assert settings.poll.max_items == 50
+    assert settings.busy_timeout_seconds == 5
     assert [f.url for f in settings.feeds] == [feed.as_uri(), "https://blog.example/rss"]
     assert settings.feeds[1].kind is FeedKind.REVIEWS
 
@@ -64,6 +69,11 @@ def test_environment_then_cli_override(tmp_path: Path) -> None:
         ("[poll]\nworkers = 0\n", "poll.workers must be a whole number >= 1, not 0"),
         ('[poll]\nworkers = "8"\n', "poll.workers must be a whole number >= 1, not '8'"),
         ("[poll]\ninterval_minutes = -5\n", "poll.interval_minutes must be a positive number"),
+        ("[poll]\nmax_items = 0\n", "poll.max_items must be a whole number >= 1, not 0"),
+        (
+            "[database]\nbusy_timeout_seconds = 0\n",
+            "database.busy_timeout_seconds must be a positive number, not 0",
+        ),
         ("[http]\nport = 70000\n", "http.port must be a whole number from 1 to 65535"),
         ('[database]\nurl = "mysql://x"\n', "database url must start with sqlite:///"),
         ("[[feeds]]\nkind = 'podcast'\n", "feeds[0].url must be a non-empty string"),
@@ -99,9 +109,11 @@ def test_bad_database_url_from_environment(tmp_path: Path, monkeypatch: pytest.M
 def test_http_settings_and_token_from_environment(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        '[http]\ntoken = "from-file"\npublic_reads = false\nallowed_networks = ["10.20.0.0/16"]\n',
+        '[http]\ntoken = "from-file"\npublic_reads = false\nallowed_networks = ["10.20.0.0/16"]\n'
+        "feed_max_items = 300\n",
     )
     settings = load_settings(path, environ={})
+    assert settings.http.feed_max_items == 300
     assert settings.http.token == "from-file"
     assert settings.http.public_reads is False
     assert settings.http.allowed_networks == ("10.20.0.0/16",)
@@ -114,6 +126,7 @@ def test_http_settings_and_token_from_environment(tmp_path: Path) -> None:
         ("[http]\npublic_reads = 1\n", "http.public_reads must be true or false"),
         ('[http]\nallowed_networks = ["10.0.0.0/33"]\n', "http.allowed_networks must be a list"),
         ('[http]\nallowed_networks = "10.0.0.0/8"\n', "http.allowed_networks must be a list"),
+        ("[http]\nfeed_max_items = 0\n", "http.feed_max_items must be a whole number from 1"),
     ],
 )
 def test_bad_http_settings(tmp_path: Path, text: str, message: str) -> None:

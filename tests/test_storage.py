@@ -601,6 +601,43 @@ def test_bulk_poll_of_3000_episodes(storage: Storage) -> None:
     assert storage.list_series()[0].episode_count == 3000
 
 
+def test_a_poll_planned_before_another_poll_was_stored_is_planned_again(
+    storage: Storage,
+) -> None:
+    # A poll's episode writes are planned before its write transaction; a poll of
+    # the same feed stored in between makes that plan stale.
+    feed_id = add(storage)
+    storage.apply_poll(ok_update(feed_id, T0), feed(episode(1), episode(2)), T0)
+    later = T0 + timedelta(hours=1)
+    planned = storage.prepare_poll(ok_update(feed_id, later), feed(episode(2), episode(3)), later)
+    between = T0 + timedelta(minutes=30)
+    storage.apply_poll(
+        ok_update(feed_id, between), feed(episode(1), episode(2), episode(4)), between
+    )
+    counts = storage.store_poll(planned)
+    # What the later document says, whatever the stale plan thought: 1 and 4 gone.
+    assert counts == StoreCounts(new=1, unchanged=1, missing=2)
+    stored = by_guid(storage)
+    assert sorted(stored) == ["urn:show:1", "urn:show:2", "urn:show:3", "urn:show:4"]
+    assert [g for g, e in sorted(stored.items()) if e.missing_since is None] == [
+        "urn:show:2",
+        "urn:show:3",
+    ]
+
+
+def test_a_poll_planned_against_the_series_as_it_still_is_writes_that_plan(
+    storage: Storage,
+) -> None:
+    feed_id = add(storage)
+    storage.apply_poll(ok_update(feed_id, T0), feed(episode(1)), T0)
+    later = T0 + timedelta(hours=1)
+    planned = storage.prepare_poll(ok_update(feed_id, later), feed(episode(1), episode(2)), later)
+    with recorded_writes(storage) as statements:
+        assert storage.store_poll(planned) == StoreCounts(new=1, unchanged=1)
+    assert len(touching(statements, "episode")) == 1  # the one upsert planned
+    assert sorted(by_guid(storage)) == ["urn:show:1", "urn:show:2"]
+
+
 # --- values and errors ---------------------------------------------------------------
 
 

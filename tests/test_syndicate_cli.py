@@ -107,3 +107,34 @@ def test_feed_command_usage_and_unknown_series(cli: Cli) -> None:
     assert err.strip() == "aggregator: error: no series with id 42"
     code, _, err = cli("feed", "--reviews", "--series", "42")
     assert (code, err.strip()) == (1, "aggregator: error: no series with id 42")
+
+
+def test_feed_command_writes_a_page_of_a_long_series(cli: Cli, tmp_path: Path) -> None:
+    config = Path(cli.base[1])
+    config.write_text(
+        '[http]\nbase_url = "https://agg.example/"\nfeed_max_items = 5\n', encoding="utf-8"
+    )
+    assert cli("feeds", "add", str(CALIPHATE))[0] == 0  # 13 episodes: pages of 5, 5, 3
+    assert cli("poll")[0] == 0
+    (series,) = cli.json("series", "list")
+    base = f"https://agg.example/feeds/series/{series['id']}.xml"
+    guids: list[str] = []
+    for page, size in ((1, 5), (2, 5), (3, 3)):
+        code, out, err = cli("feed", "--series", str(series["id"]), "--page", str(page))
+        assert code == 0, err
+        parsed = podcastparser.parse(base, io.BytesIO(out.encode("utf-8")))
+        assert len(parsed["episodes"]) == size
+        assert parsed.get("paged_feed_next") == (f"{base}?page={page + 1}" if page < 3 else None)
+        guids += [e["guid"] for e in parsed["episodes"]]
+    # Every episode once; the newest five on the first page (podcastparser lists a
+    # serial show's episodes oldest first, page by page).
+    source = podcastparser.parse(CALIPHATE.as_uri(), io.BytesIO(CALIPHATE.read_bytes()))
+    newest = sorted(source["episodes"], key=lambda e: e["published"], reverse=True)
+    assert sorted(guids) == sorted(e["guid"] for e in source["episodes"])
+    assert len(set(guids)) == len(guids) == 13
+    assert set(guids[:5]) == {e["guid"] for e in newest[:5]}
+    code, _, err = cli("feed", "--series", str(series["id"]), "--page", "4")
+    assert code == 1
+    assert (
+        err.strip() == f"aggregator: error: series {series['id']} has no page 4 (5 episodes a page)"
+    )

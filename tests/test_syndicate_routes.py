@@ -28,10 +28,11 @@ import podcastparser  # type: ignore[import-untyped]
 import pytest
 from fastapi import FastAPI, Request
 from lxml import etree
+from sqlalchemy import event
 
 from aggregator.app import App, make_app
 from aggregator.settings import HttpSettings, Settings
-from aggregator.syndicate.render import AGG_NS
+from aggregator.syndicate.render import AGG_NS, ATOM_NS
 from aggregator.syndicate.routes import build_router
 from aggregator.types import (
     EpisodeRecord,
@@ -51,6 +52,7 @@ BIG = REAL / "this-american-life-all-episodes__aallen-2020.xml"  # 693 items
 PC20 = REAL / "podcasting-2.0__partytime-2021.xml"  # podcast:guid, person, transcript...
 XSS = '<script>alert("x")</script><img src=x onerror="alert(1)">'
 NS = {"agg": AGG_NS}
+ATOM = {"atom": ATOM_NS}
 
 XSS_FEED = f"""<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd">
@@ -356,7 +358,10 @@ def test_head_says_what_get_would(world: World) -> None:
     assert head.status_code == 200
     assert head.content == b""
     assert head.headers["etag"] == full.headers["etag"]
-    assert head.headers["content-length"] == str(len(full.content))
+    assert head.headers["content-type"] == full.headers["content-type"]
+    # The body is streamed as it is rendered, so neither says a length.
+    assert "content-length" not in full.headers
+    assert "content-length" not in head.headers
     assert (
         httpx.head(
             f"{world.server.url}{path}", headers={"If-None-Match": full.headers["etag"]}
@@ -371,6 +376,153 @@ def test_schema_lists_the_feeds_once(world: World) -> None:
     paths = http.openapi()["paths"]
     assert set(paths) == {"/feeds/series/{series_id}.xml", "/feeds/reviews.xml"}
     assert [set(p) for p in paths.values()] == [{"get"}, {"get"}]
+
+
+# --- pages (RFC 5005) ----------------------------------------------------------------
+
+PER_PAGE = 200  # This American Life's 693 episodes: pages of 200, 200, 200 and 93
+
+
+@pytest.fixture(scope="module")
+def paged(world: World) -> Iterator[tuple[App, Served]]:
+    """The world's store served with pages of ``PER_PAGE`` episodes."""
+    http = replace(world.app.settings.http, feed_max_items=PER_PAGE)
+    with make_app(replace(world.app.settings, http=http)) as a:
+        app = FastAPI()
+        app.include_router(build_router(a))
+        with serve(app) as served:
+            yield a, served
+
+
+def _atom_links(document: bytes) -> dict[str, str]:
+    channel = etree.fromstring(document).find("channel")
+    return {x.get("rel"): x.get("href") for x in channel.findall("atom:link", ATOM)}
+
+
+def test_a_long_series_comes_in_pages_that_podcastparser_follows_to_the_end(
+    world: World, paged: tuple[App, Served]
+) -> None:
+    _, served = paged
+    series = world.series[BIG.stem]
+    first_url = f"{served.url}/feeds/series/{series.id}.xml"
+    url: str | None = first_url
+    pages: list[dict[str, Any]] = []
+    while url is not None and len(pages) < 10:
+        response = httpx.get(url, timeout=30)
+        assert response.status_code == 200
+        pages.append(pp(url, response.content))
+        url = pages[-1].get("paged_feed_next")
+    assert [len(p["episodes"]) for p in pages] == [200, 200, 200, 93]
+    assert [p.get("paged_feed_first") for p in pages] == [first_url] * 4
+    # Every episode of the source, once, as podcastparser reads the source.
+    expected = pp(BIG.as_uri(), BIG.read_bytes())["episodes"]
+    got = [e for p in pages for e in p["episodes"]]
+    assert len({e["guid"] for e in got}) == len(got) == len(expected)
+    assert {e["guid"]: _episode_key(e) for e in got} == {
+        e["guid"]: _episode_key(e) for e in expected
+    }
+    # Newest first across the pages.
+    published = [e["published"] for e in got]
+    assert published == sorted(published, reverse=True)
+
+
+def test_each_page_links_first_previous_next_and_itself(
+    world: World, paged: tuple[App, Served]
+) -> None:
+    _, served = paged
+    series = world.series[BIG.stem]
+    base = f"{served.url}/feeds/series/{series.id}.xml"
+    first = httpx.get(base, timeout=30).content
+    assert _atom_links(first) == {"self": base, "first": base, "next": f"{base}?page=2"}
+    second = httpx.get(f"{base}?page=2", timeout=30).content
+    assert _atom_links(second) == {
+        "self": f"{base}?page=2",
+        "first": base,
+        "previous": base,
+        "next": f"{base}?page=3",
+    }
+    last = httpx.get(f"{base}?page=4", timeout=30).content
+    assert _atom_links(last) == {
+        "self": f"{base}?page=4",
+        "first": base,
+        "previous": f"{base}?page=3",
+    }
+    # feedparser, as feed readers use it, sees the same link and a well-formed page.
+    parsed = feedparser.parse(first)
+    assert not parsed.bozo
+    assert len(parsed.entries) == PER_PAGE
+    assert [x.href for x in parsed.feed.links if x.rel == "next"] == [f"{base}?page=2"]
+    # A short series is one page, and says nothing of pages.
+    serial = world.series[SERIAL.stem]
+    single = httpx.get(f"{served.url}/feeds/series/{serial.id}.xml", timeout=30).content
+    assert set(_atom_links(single)) == {"self"}
+
+
+def test_pages_past_the_last_and_bad_page_numbers_are_refused(
+    world: World, paged: tuple[App, Served]
+) -> None:
+    _, served = paged
+    base = f"{served.url}/feeds/series/{world.series[BIG.stem].id}.xml"
+    assert httpx.get(f"{base}?page=5").status_code == 404
+    assert "no page 5" in httpx.get(f"{base}?page=5").json()["detail"]
+    assert httpx.get(f"{base}?page=0").status_code == 422
+    assert httpx.get(f"{base}?page=abc").status_code == 422
+    assert httpx.get(f"{base}?page={10**7}").status_code == 422
+    # Page 1 is the feed itself: the same document under the same validator.
+    assert httpx.get(f"{base}?page=1").headers["etag"] == httpx.get(base).headers["etag"]
+    # A series without episodes still has its first page.
+    serial = world.series[SERIAL.stem]
+    assert httpx.get(f"{served.url}/feeds/series/{serial.id}.xml?page=2").status_code == 404
+
+
+def test_each_page_has_its_own_etag_and_304(world: World, paged: tuple[App, Served]) -> None:
+    _, served = paged
+    base = f"{served.url}/feeds/series/{world.series[BIG.stem].id}.xml"
+    first, second = httpx.get(base), httpx.get(f"{base}?page=2")
+    assert first.headers["etag"] != second.headers["etag"]
+    again = httpx.get(f"{base}?page=2", headers={"If-None-Match": second.headers["etag"]})
+    assert (again.status_code, again.content) == (304, b"")
+    stale = httpx.get(f"{base}?page=2", headers={"If-None-Match": first.headers["etag"]})
+    assert stale.status_code == 200
+    # The same page of the same store with another page size is another document.
+    unpaged = get(world, f"/feeds/series/{world.series[BIG.stem].id}.xml")
+    assert unpaged.headers["etag"] != first.headers["etag"]
+
+
+def test_a_304_reads_no_episode_and_renders_nothing(world: World) -> None:
+    path = f"/feeds/series/{world.series[BIG.stem].id}.xml"
+    etag = get(world, path).headers["etag"]
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    engine = world.app.storage._engine  # white-box: the statements themselves
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert get(world, path, **{"If-None-Match": etag}).status_code == 304
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert statements  # the version was read
+    assert not [s for s in statements if "episode.description" in s or "LIMIT" in s]
+
+
+def test_newsboat_reads_the_first_page_of_a_paged_feed(
+    world: World, paged: tuple[App, Served], tmp_path: Path
+) -> None:
+    newsboat = shutil.which("newsboat")
+    assert newsboat, "newsboat is not installed (apt-get install newsboat)"
+    _, served = paged
+    url = f"{served.url}/feeds/series/{world.series[BIG.stem].id}.xml"
+    (tmp_path / "urls").write_text(f"{url}\n", encoding="utf-8")
+    (tmp_path / "config").write_text("", encoding="utf-8")
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
+    env["XDG_DATA_HOME"] = str(tmp_path)
+    command = [newsboat, "-u", str(tmp_path / "urls"), "-c", str(tmp_path / "cache.db")]
+    command += ["-C", str(tmp_path / "config"), "-x", "reload", "print-unread"]
+    run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == f"{PER_PAGE} unread articles"
 
 
 # --- XSS ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 
 from aggregator.exceptions import NotFoundError
 from aggregator.storage import Storage
+from aggregator.storage._feed_queries import FEED_REVIEW_CHARS
 from aggregator.types import FeedKind, LinkStatus, Relation, ReviewRecord
 from tests.fakes import T0, episode, feed, ok_update, proposal, review, series, text_hash
 
@@ -154,7 +155,7 @@ def test_series_feed_rows_are_present_episodes_with_authors_and_the_owner(
     storage.apply_poll(ok_update(feed_id, T1), feed(items[0], items[2], episode(4), show=show), T1)
     series_id = storage.list_series()[0].id
     ids = {e.number: e.id for e in storage.list_episodes(series_id)}
-    rows = storage.series_feed_rows(series_id)
+    rows = storage.series_feed_rows(series_id, limit=10)
     # The listing's order, missing ones left out; the records read back the same.
     listed = [e for e in storage.list_episodes(series_id) if e.missing_since is None]
     assert list(rows.episodes) == listed
@@ -163,8 +164,49 @@ def test_series_feed_rows_are_present_episodes_with_authors_and_the_owner(
     assert rows.series.episode_count == 4
     assert (rows.owner_name, rows.owner_email) == ("Owner", "owner@example.com")
     assert dict(rows.episode_authors) == {ids[1]: "Ann"}
+    assert not rows.more
     with pytest.raises(NotFoundError):
-        storage.series_feed_rows(9999)
+        storage.series_feed_rows(9999, limit=10)
+
+
+def test_series_feed_rows_come_a_page_at_a_time_with_that_page_s_links(
+    storage: Storage,
+) -> None:
+    show = add_show(storage, "alpha", episodes=5)  # newest first: 5, 4, 3, 2, 1
+    about_show = save(storage, 1)
+    about_4 = save(storage, 2)
+    about_1 = save(storage, 3, text="Episode 1 " + "and more " * 10_000)  # 90,010 chars
+    rejected = save(storage, 4)
+    storage.add_link(about_show.id, show.series_id, None, Relation.REVIEWS, T0)
+    storage.add_link(about_4.id, show.series_id, show.episodes[4], Relation.REVIEWS, T0)
+    storage.add_link(about_1.id, show.series_id, show.episodes[1], Relation.MENTIONS, T0)
+    link = storage.add_link(rejected.id, show.series_id, show.episodes[5], Relation.REVIEWS, T0)
+    storage.set_link_status(link.id, LinkStatus.REJECTED, T0)
+
+    first = storage.series_feed_rows(show.series_id, limit=2)
+    assert [e.number for e in first.episodes] == [5, 4]
+    assert first.more
+    assert sorted((x.review_id, x.episode_id) for x in first.links) == [
+        (about_show.id, None),
+        (about_4.id, show.episodes[4]),
+    ]
+    assert sorted(first.reviews) == [about_show.id, about_4.id]
+    assert first.reviews[about_4.id].text == about_4.text
+
+    second = storage.series_feed_rows(show.series_id, limit=2, offset=2)
+    assert ([e.number for e in second.episodes], second.more) == ([3, 2], True)
+    assert [(x.review_id, x.episode_id) for x in second.links] == [(about_show.id, None)]
+
+    last = storage.series_feed_rows(show.series_id, limit=2, offset=4)
+    assert ([e.number for e in last.episodes], last.more) == ([1], False)
+    assert sorted(x.review_id for x in last.links) == [about_show.id, about_1.id]
+    # A long review is read only as far as a feed may quote it.
+    assert last.reviews[about_1.id].text == about_1.text[:FEED_REVIEW_CHARS]
+    assert len(about_1.text) > FEED_REVIEW_CHARS
+
+    beyond = storage.series_feed_rows(show.series_id, limit=2, offset=6)
+    assert (beyond.episodes, beyond.more) == ((), False)
+    assert [x.review_id for x in beyond.links] == [about_show.id]
 
 
 def test_reviews_for_feed_are_the_newest_linked_ones_with_links_and_episodes(

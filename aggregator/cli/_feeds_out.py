@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +31,14 @@ def feed(
             "--output", "-o", metavar="FILE", help="Write here instead of stdout.", dir_okay=False
         ),
     ] = None,
+    page: Annotated[
+        int,
+        typer.Option(
+            "--page",
+            min=1,
+            help="A page of older episodes of --series (http.feed_max_items a page).",
+        ),
+    ] = 1,
 ) -> None:
     """Write a combined feed: `--series ID` (the series, each episode with its reviews)
     or `--reviews [--series ID]` (reviews, each playing the episode it reviews)."""
@@ -38,32 +47,33 @@ def feed(
     # Imported here: the other commands need neither FastAPI nor lxml.
     from aggregator.syndicate.routes import (
         default_base_url,
-        reviews_feed_bytes,
-        series_feed_bytes,
+        reviews_feed_chunks_for,
+        series_feed_chunks_for,
     )
 
     with context(ctx).open(read_only=True) as a:
         base_url = default_base_url(a.settings.http)
         if reviews:
-            data = reviews_feed_bytes(a, series, base_url)
+            chunks = reviews_feed_chunks_for(a, series, base_url)
         else:
             assert series is not None
-            data = series_feed_bytes(a, series, base_url)
-    if output is None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-        return
-    _write_atomically(output, data)
+            chunks = series_feed_chunks_for(a, series, base_url, page)
+        if output is None:
+            for chunk in chunks:
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+            return
+        _write_atomically(output, chunks)
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def _write_atomically(path: Path, chunks: Iterable[bytes]) -> None:
     """Write beside the target, then rename: a web server serving the file never
     sees half a feed."""
     try:
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(data)
+                f.writelines(chunks)
             Path(temp).chmod(0o644)
             Path(temp).replace(path)
         except BaseException:

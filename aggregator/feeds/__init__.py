@@ -5,8 +5,9 @@ The pipeline of one poll, in the order it runs (``poller`` drives it):
 - ``fetch`` gets the bytes over HTTP (or from a local file), politely: conditional
   requests, redirects and moves, size and time limits (helpers in ``_fetch_utils``);
 - ``parse`` turns them into typed values with feedparser (``_parse_fields`` maps the
-  fields, ``_itemsplit`` finds the items of a big feed that changed, ``_entities``
-  refuses entity bombs; ``durations`` reads ``itunes:duration``);
+  fields, ``_itemsplit`` finds the items of a big feed that changed, ``_itemcap``
+  keeps the newest ``max_items`` of an over-long one, ``_entities`` refuses entity
+  bombs; ``durations`` reads ``itunes:duration``);
 - ``decide`` says, without I/O, what the outcome means for the feed: its status, its
   next poll, a move to a new URL;
 - ``poller`` stores it, a pool of workers at a time (``_batch`` hands out a batch's

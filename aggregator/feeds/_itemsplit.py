@@ -18,8 +18,8 @@ whole document when it did not.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator
-from dataclasses import dataclass
+from array import array
+from collections.abc import Collection, Container, Iterable, Iterator
 
 # The markup that matters for finding items. Group "prefix" catches "<x:item",
 # which we refuse; feedparser lower-cases element names, so matching ignores case.
@@ -34,16 +34,78 @@ _TAG_REST = re.compile(rb"""(?:[^>"']|"[^"]*"|'[^']*')*>""")
 _DOCTYPE_SUBSET_END = re.compile(rb"\]\s*>")
 
 
-@dataclass(frozen=True, slots=True)
 class ItemSplit:
     """Where the items are: ``spans`` holds ``(start, end)`` byte offsets, in document
-    order, each covering one element from ``<item`` to its ``</item>`` inclusive."""
+    order, each covering one element from ``<item`` to its ``</item>`` inclusive.
 
-    spans: tuple[tuple[int, int], ...]
+    The offsets are kept in one flat array: a million items' spans as tuples of ints
+    took 120 MB, the array takes 16 MB.
+    """
 
-    def items(self, data: bytes) -> Iterator[bytes]:
-        for start, end in self.spans:
+    __slots__ = ("_offsets",)
+
+    def __init__(self, spans: Iterable[tuple[int, int]] = ()) -> None:
+        self._offsets = array("q")
+        for start, end in spans:
+            self.append(start, end)
+
+    def append(self, start: int, end: int) -> None:
+        self._offsets.append(start)
+        self._offsets.append(end)
+
+    def __len__(self) -> int:
+        return len(self._offsets) // 2
+
+    def span(self, index: int) -> tuple[int, int]:
+        return self._offsets[2 * index], self._offsets[2 * index + 1]
+
+    @property
+    def spans(self) -> tuple[tuple[int, int], ...]:
+        return tuple(self.span(i) for i in range(len(self)))
+
+    def items(self, data: bytes, indices: Iterable[int] | None = None) -> Iterator[bytes]:
+        """The raw bytes of every item, or of the items at ``indices``."""
+        for i in range(len(self)) if indices is None else indices:
+            start, end = self.span(i)
             yield data[start:end]
+
+    def keeping(self, data: bytes, kept: Container[int]) -> tuple[bytes, ItemSplit]:
+        """``data`` with every item outside ``kept`` cut out, and the split of the result.
+
+        Items next to each other (only whitespace between them) go as one cut, so
+        cutting a million items copies a few pieces, not a million; whatever else
+        lies between items (a channel element written among them) stays.
+
+        >>> doc = b"<c><item>1</item> <item>2</item><x/><item>3</item></c>"
+        >>> cut, split = split_items(doc).keeping(doc, range(2, 3))
+        >>> cut, list(split.items(cut))
+        (b'<c><x/><item>3</item></c>', [b'<item>3</item>'])
+        """
+        pieces: list[bytes] = []
+        result = ItemSplit()
+        offsets = self._offsets  # read directly: this loop may run a million times
+        count = len(offsets) // 2
+        pos = 0  # data[:pos] is handled
+        removed = 0  # bytes cut out so far
+        i = 0
+        while i < count:
+            start, end = offsets[2 * i], offsets[2 * i + 1]
+            if i in kept:
+                result.append(start - removed, end - removed)
+                i += 1
+                continue
+            while i + 1 < count and i + 1 not in kept:  # a run of cut items
+                after = offsets[2 * i + 2]
+                if after != end and not data[end:after].isspace():
+                    break
+                end = offsets[2 * i + 3]
+                i += 1
+            pieces.append(data[pos:start])
+            pos = end
+            removed += end - start
+            i += 1
+        pieces.append(data[pos:])
+        return b"".join(pieces), result
 
 
 def split_items(data: bytes) -> ItemSplit | None:
@@ -56,7 +118,7 @@ def split_items(data: bytes) -> ItemSplit | None:
     >>> split_items(b"<rss><channel><item><item></item></item></channel></rss>") is None
     True
     """
-    spans: list[tuple[int, int]] = []
+    spans = ItemSplit()
     item_names: set[bytes] = set()
     channels = 0
     depth = 0  # > 0 while inside an item
@@ -89,11 +151,11 @@ def split_items(data: bytes) -> ItemSplit | None:
             depth -= 1
             if depth != 0:
                 return None
-            spans.append((start, pos))
+            spans.append(start, pos)
         elif data[pos - 2 : pos] == b"/>":  # an empty <item/>
             if depth:
                 return None
-            spans.append((match.start(), pos))
+            spans.append(match.start(), pos)
         else:
             if depth:
                 return None  # nested items
@@ -101,7 +163,7 @@ def split_items(data: bytes) -> ItemSplit | None:
             start = match.start()
     if depth:
         return None
-    return ItemSplit(tuple(spans))
+    return spans
 
 
 def _skip_past(data: bytes, pos: int, opener: bytes) -> int:

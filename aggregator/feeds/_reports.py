@@ -25,6 +25,7 @@ class PollReport:
     elapsed_seconds: float = 0.0
     error_kind: str | None = None  # the error's class name, for metrics
     reviews: int = 0  # reviews taken in from a reviews feed (its items are not episodes)
+    left_out: int = 0  # items not read, over poll.max_items
 
     @property
     def failed(self) -> bool:
@@ -36,11 +37,16 @@ class PollReport:
         head = f"poll {self.url}: {self.outcome}"
         if self.error:
             return f"{head}: {self.error}"
+        left_out = (
+            f", {self.left_out:,} items over poll.max_items left out" if self.left_out else ""
+        )
         if self.reviews:
-            return f"{head} ({self.reviews} reviews) in {self.elapsed_seconds * 1000:.0f} ms"
+            return (
+                f"{head} ({self.reviews} reviews{left_out}) in {self.elapsed_seconds * 1000:.0f} ms"
+            )
         return (
             f"{head} (new {c.new}, updated {c.updated}, unchanged {c.unchanged}, "
-            f"missing {c.missing}) in {self.elapsed_seconds * 1000:.0f} ms"
+            f"missing {c.missing}{left_out}) in {self.elapsed_seconds * 1000:.0f} ms"
         )
 
 
@@ -54,6 +60,7 @@ class PollSummary:
     unchanged: int = 0
     failed: int = 0
     reviews: int = 0
+    left_out: int = 0  # items over poll.max_items, in all
     reports: list[PollReport] = field(default_factory=list)
 
     def add(self, report: PollReport) -> None:
@@ -64,6 +71,7 @@ class PollSummary:
         self.new += report.counts.new
         self.updated += report.counts.updated
         self.reviews += report.reviews
+        self.left_out += report.left_out
         if report.outcome in ("unchanged", "not-modified"):
             self.unchanged += 1
 
@@ -72,8 +80,14 @@ class PollSummary:
             return f"{count} {noun}{'' if count == 1 else 's'}"
 
         reviews = f", {n(self.reviews, 'review')} taken in" if self.reviews else ""
+        left_out = (
+            f" ({self.left_out:,} {'item' if self.left_out == 1 else 'items'} over "
+            "poll.max_items left out)"
+            if self.left_out
+            else ""
+        )
         return (
             f"polled {n(self.polled, 'feed')}: {n(self.new, 'new episode')}, "
             f"{self.updated} updated{reviews}, {n(self.unchanged, 'feed')} unchanged, "
-            f"{self.failed} failed"
+            f"{self.failed} failed{left_out}"
         )

@@ -39,18 +39,20 @@ import xml.sax
 import xml.sax.handler
 import xml.sax.xmlreader
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import feedparser.api
 import feedparser.encodings
 import feedparser.exceptions
 import feedparser.mixin
+import feedparser.namespaces._base
 import feedparser.sanitizer
 
 from aggregator.exceptions import ParseError
+from aggregator.feeds import _itemcap
 from aggregator.feeds._entities import check_entities
-from aggregator.feeds._itemsplit import split_items, without_spans
+from aggregator.feeds._itemsplit import ItemSplit, split_items, without_spans
 from aggregator.feeds._parse_fields import episodes_from, series_from
 from aggregator.types import ParsedFeed
 
@@ -182,6 +184,20 @@ def _handle_charref(p: Any, ref: str) -> None:
     feedparser.mixin._FeedParserMixin.handle_charref(p, ref)
 
 
+def _end_item(p: Any) -> None:
+    # A document the item splitter cannot cut (see ``_itemcap``) is capped while
+    # feedparser reads it: the first and the last ``agg_max_items`` entries are kept,
+    # the ones in between dropped as they end, so a million items never become a
+    # million dicts. Which end is kept is decided once the last item is known.
+    feedparser.namespaces._base.Namespace._end_item(p)
+    limit = p.__dict__.get("agg_max_items")
+    if limit is None or len(p.entries) <= 2 * limit or p.entries[-1].get("agg_live"):
+        return
+    dropped = p.entries.pop(limit)
+    p.property_depth_map.pop(dropped, None)  # feedparser keeps a map keyed by entry
+    p.agg_dropped = p.__dict__.get("agg_dropped", 0) + 1
+
+
 _NAMESPACES = {
     **feedparser.mixin._FeedParserMixin.namespaces,
     **dict.fromkeys(PODCAST_NAMESPACES, "podcast"),
@@ -205,6 +221,8 @@ _EXTENSIONS: dict[str, Any] = {
     "_start_itunes_image": _start_itunes_image,
     "_start_enclosure": _start_enclosure,
     "handle_charref": _handle_charref,
+    "_end_item": _end_item,
+    "_end_entry": _end_item,
     **_text_handlers("itunes_summary", "agg_itunes_summary"),
     **_text_handlers("itunes_subtitle", "agg_itunes_subtitle"),
     **_text_handlers("itunes_author", "agg_itunes_author"),
@@ -229,6 +247,7 @@ class _Result:
     entries: Sequence[Mapping[str, Any]]
     version: str
     xml_error: str | None  # why the strict parser gave up, when it did
+    dropped: int = 0  # entries left out while parsing, over ``max_items``
 
 
 # What convert_to_utf8 puts first when the document had no XML declaration.
@@ -264,12 +283,16 @@ def _encoding_problem(result: Mapping[str, Any]) -> str | None:
     return None  # NonXMLContentType: a wrong Content-Type is too common to report
 
 
-def _run_feedparser(data: bytes, *, url: str, prepared: _Prepared, strict: bool) -> _Result:
+def _run_feedparser(
+    data: bytes, *, url: str, prepared: _Prepared, strict: bool, max_items: int | None = None
+) -> _Result:
     """Parse ``data`` (prepared UTF-8) with the strict parser, falling back to the
-    loose one like ``feedparser.parse``; with ``strict=False`` go loose at once."""
+    loose one like ``feedparser.parse``; with ``strict=False`` go loose at once. With
+    ``max_items``, only that many entries are kept (see ``_end_item``)."""
     xml_error = None
     if strict and prepared.encoding_known:
         handler = _StrictParser(url, None, "utf-8")
+        handler.agg_max_items = max_items
         handler.resolve_relative_uris = False  # sanitize_html() does both, faster
         handler.sanitize_html = False
         reader = xml.sax.make_parser()
@@ -287,12 +310,33 @@ def _run_feedparser(data: bytes, *, url: str, prepared: _Prepared, strict: bool)
         except (xml.sax.SAXException, feedparser.exceptions.UndeclaredNamespace) as e:
             xml_error = _describe_xml_error(handler.exc or e)
         else:
-            return _Result(handler.feeddata, handler.entries, handler.version, None)
+            return _newest(
+                _Result(
+                    handler.feeddata,
+                    handler.entries,
+                    handler.version,
+                    None,
+                    handler.__dict__.get("agg_dropped", 0),
+                ),
+                max_items,
+            )
     loose = _LooseParser(url, None, "utf-8", prepared.entities)
     loose.resolve_relative_uris = False
     loose.sanitize_html = False
+    loose.agg_max_items = max_items
     loose.feed(data.decode("utf-8", "replace"))
-    return _Result(loose.feeddata, loose.entries, loose.version, xml_error)
+    dropped = loose.__dict__.get("agg_dropped", 0)
+    return _newest(
+        _Result(loose.feeddata, loose.entries, loose.version, xml_error, dropped), max_items
+    )
+
+
+def _newest(result: _Result, max_items: int | None) -> _Result:
+    """The ``max_items`` entries at the newer end of what ``_end_item`` kept."""
+    if max_items is None or len(result.entries) <= max_items:
+        return result
+    kept = _itemcap.newest(result.entries, max_items)
+    return replace(result, entries=kept, dropped=result.dropped + len(result.entries) - max_items)
 
 
 def _describe_xml_error(error: BaseException) -> str:
@@ -313,9 +357,11 @@ def _xml_error(data: bytes) -> str | None:
     return None
 
 
-def _guarded_run(data: bytes, *, url: str, prepared: _Prepared, strict: bool) -> _Result:
+def _guarded_run(
+    data: bytes, *, url: str, prepared: _Prepared, strict: bool, max_items: int | None = None
+) -> _Result:
     try:
-        return _run_feedparser(data, url=url, prepared=prepared, strict=strict)
+        return _run_feedparser(data, url=url, prepared=prepared, strict=strict, max_items=max_items)
     except Exception as e:  # hostile input can make feedparser's parsers raise anything
         raise ParseError(url, f"feedparser failed: {_one_line(e)}") from e
 
@@ -333,6 +379,7 @@ def parse_feed(
     url: str,
     headers: Mapping[str, str] | None = None,
     known_item_hashes: Collection[str] = (),
+    max_items: int | None = None,
 ) -> ParsedFeed:
     """Parse a feed document into series and episodes.
 
@@ -340,7 +387,9 @@ def parse_feed(
     HTTP response headers (their Content-Type decides the character encoding, as
     RFC 3023 says). With ``known_item_hashes`` (the ``item_hashes`` of an earlier
     parse) items whose raw bytes are unchanged are skipped: the result then has
-    ``complete=False`` and only the new or changed episodes.
+    ``complete=False`` and only the new or changed episodes. With ``max_items``,
+    only the newest that many items are read (see ``_itemcap``); ``left_out`` says how
+    many were not, and ``complete`` is False.
 
     Raises ``ParseError`` when ``content`` is not an RSS or Atom feed, or declares
     XML entities that are external or defined by other entities (``_entities``).
@@ -351,35 +400,86 @@ def parse_feed(
     # given other headers it falls back to ISO-8859-1 (HTTP's default) instead of
     # UTF-8 (XML's), and would garble a UTF-8 feed without an XML declaration.
     content_type = {k.lower(): v for k, v in (headers or {}).items()}.get("content-type")
+    only_type = {"content-type": content_type} if content_type else {}
+    # Billion laughs, XXE: refused before any parse (and again as the parsers see it).
+    check_entities(content, url)
+    known = frozenset(known_item_hashes)
+    cut: _itemcap.Cut | None = None
+    if max_items is not None and _itemcap.utf8_as_sent(content, content_type):
+        sent = split_items(content)
+        if sent is not None and len(sent) > max_items:
+
+            def ends_of(ends: bytes) -> Sequence[Mapping[str, Any]]:
+                checked = _checked(ends, only_type, url)
+                return _guarded_run(checked.data, url=url, prepared=checked, strict=True).entries
+
+            cut = _itemcap.cut(content, sent, max_items, known, ends_of)
+    prepared = _checked(cut.data if cut else content, only_type, url)
+    split = split_items(prepared.data) if prepared.encoding_known else None
+    if cut is None and max_items is not None and split is not None and len(split) > max_items:
+        # Another encoding: cut once it is converted, still before feedparser reads it.
+        def converted_ends(ends: bytes) -> Sequence[Mapping[str, Any]]:
+            return _guarded_run(ends, url=url, prepared=prepared, strict=True).entries
+
+        cut = _itemcap.cut(prepared.data, split, max_items, known, converted_ends)
+        prepared, split = replace(prepared, data=cut.data), cut.split
+    if cut is None:
+        return _parse(prepared, split, known, url, max_items)
+    parsed = _parse(prepared, split, known, url, None)
+    left_out = cut.total - len(cut.split)
+    return replace(
+        parsed,
+        item_hashes=parsed.item_hashes | cut.present,
+        complete=False,
+        left_out=left_out,
+        warning=_warning(None, parsed.warning, _itemcap.left_out_warning(left_out, cut.total)),
+    )
+
+
+def _checked(content: bytes, headers: Mapping[str, str], url: str) -> _Prepared:
+    """``content`` prepared for feedparser, its entities checked as feedparser's
+    DOCTYPE rewrite left them (which can mangle declarations, hiding them from the
+    check on the bytes as sent, or in principle reveal some)."""
     try:
-        prepared = _prepare(content, {"content-type": content_type} if content_type else {})
+        prepared = _prepare(content, headers)
     except Exception as e:  # feedparser's encoding sniffing on garbage
         raise ParseError(url, f"cannot decode the document: {_one_line(e)}") from e
-    # Billion laughs, XXE: refused before any parse. The document as sent, and as the
-    # parsers will see it: feedparser's DOCTYPE rewrite can mangle declarations (which
-    # would hide them from us, not refuse them) or, in principle, reveal some.
-    check_entities(content, url)
     check_entities(prepared.data, url)
+    return prepared
 
-    split = split_items(prepared.data) if prepared.encoding_known else None
+
+def _parse(
+    prepared: _Prepared,
+    split: ItemSplit | None,
+    known: frozenset[str],
+    url: str,
+    max_items: int | None,
+) -> ParsedFeed:
+    """Parse a prepared document: its new items only when it splits and some of its
+    items are known, else all of it (then ``max_items`` caps it while it is read)."""
     hashes = [_sha256(item) for item in split.items(prepared.data)] if split else None
-    known = frozenset(known_item_hashes)
     if split is not None and hashes and not known.isdisjoint(hashes):
         partial = _parse_partial(prepared, split.spans, hashes, known, url)
         if partial is not None:
             return partial
 
-    result = _guarded_run(prepared.data, url=url, prepared=prepared, strict=True)
+    result = _guarded_run(
+        prepared.data, url=url, prepared=prepared, strict=True, max_items=max_items
+    )
     if not result.version:  # no <rss>, <feed> or RSS 1.0 <rdf:RDF> root element
         raise ParseError(url, _describe_non_feed(prepared.data))
     # Item hashes can be paired with entries only if feedparser saw the same items.
     matched = hashes if hashes is not None and len(hashes) == len(result.entries) else None
+    total = len(result.entries) + result.dropped
     return ParsedFeed(
         series=series_from(result.feed, url),
         episodes=episodes_from(result.entries, url, matched),
         item_hashes=frozenset(matched or ()),
-        complete=True,
-        warning=_warning(result.xml_error, prepared.problem),
+        complete=not result.dropped,
+        warning=_warning(
+            result.xml_error, prepared.problem, _itemcap.left_out_warning(result.dropped, total)
+        ),
+        left_out=result.dropped,
     )
 
 
@@ -414,10 +514,9 @@ def _parse_partial(
     )
 
 
-def _warning(xml_error: str | None, encoding_problem: str | None) -> str | None:
+def _warning(xml_error: str | None, *problems: str | None) -> str | None:
     parts = [f"not well-formed XML, recovered: {xml_error}"] if xml_error else []
-    if encoding_problem:
-        parts.append(encoding_problem)
+    parts.extend(problem for problem in problems if problem)
     return "; ".join(parts) or None
 
 

@@ -186,6 +186,7 @@ class Poller:
                         url=result.final_url,
                         headers=result.headers,
                         known_item_hashes=known,
+                        max_items=self._settings.max_items,
                     )
                 except ParseError as e:
                     return self._fail(feed, e, started)
@@ -219,6 +220,7 @@ class Poller:
                 "new" if taken else "unchanged",
                 reviews=taken,
                 elapsed_seconds=(self._clock() - started).total_seconds(),
+                left_out=parsed.left_out,
             )
         else:
             counts = self._storage.apply_poll(update, parsed, now)
@@ -233,6 +235,7 @@ class Poller:
             outcome,
             counts,
             elapsed_seconds=(self._clock() - started).total_seconds(),
+            left_out=parsed.left_out if parsed is not None else 0,
         )
 
     def _prune(self, feed: FeedRecord, series_id: int, now: datetime) -> None:
@@ -268,7 +271,12 @@ class Poller:
         try:
             result = fetcher.fetch(url, trusted_url=feed.added_url)
             if result.content is not None:
-                parse_feed(result.content, url=result.final_url, headers=result.headers)
+                parse_feed(
+                    result.content,
+                    url=result.final_url,
+                    headers=result.headers,
+                    max_items=self._settings.max_items,
+                )
         except (FetchError, ParseError) as e:
             log.info("poll %s: itunes:new-feed-url %s not followed: %s", feed.url, url, e.reason)
             if isinstance(e, BlockedURL):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from types import TracebackType
 from typing import Self
 
@@ -24,6 +25,16 @@ class StorageBase:
         self._write_engine = writes
         # The database as messages name it (a SQLite path, a URL without password).
         self.where = where or reads.url.render_as_string(hide_password=True)
+        # SQLite has one writer at a time, and its busy handler is no queue: a waiting
+        # writer sleeps and looks again, and others may take the lock in between. Six
+        # polls of big feeds in one process waited that way until one gave up after
+        # the whole busy timeout ("database is locked"). The writers of this process
+        # wait their turn here instead, without a timeout; SQLite's busy timeout is
+        # left to writers in other processes. Reentrant, so that a write nested in
+        # another fails at SQLite as before rather than hanging here.
+        self._writer: AbstractContextManager[object] = (
+            threading.RLock() if writes.dialect.name == "sqlite" else nullcontext()
+        )
 
     @property
     def url(self) -> str:
@@ -52,7 +63,12 @@ class StorageBase:
     @contextmanager
     def _write(self, doing: str) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back if it raises."""
-        with storage_errors(doing), Session(self._write_engine) as session, session.begin():
+        with (
+            self._writer,
+            storage_errors(doing),
+            Session(self._write_engine) as session,
+            session.begin(),
+        ):
             yield session
 
     def migrate(self) -> None:

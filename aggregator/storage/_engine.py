@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,13 +13,21 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError, StatementError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError, StatementError
 
 from aggregator.exceptions import StorageError
 
-# How long a SQLite writer waits for another writer before giving up. A poll's write
-# of a few thousand episodes takes well under a second, so this is generous.
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+log = logging.getLogger("aggregator.storage")
+
+# How long a SQLite writer waits for another writer, each time it tries. A poll's
+# write of a few thousand episodes takes well under a second, so this is generous.
+SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
+# How many times a SQLite writer tries to take the write lock before its transaction
+# fails with "database is locked": ten busy timeouts, five minutes by default. A
+# poll's write carries work already fetched and parsed; writers queued behind a few
+# long ones (several huge feeds polled at once) waited past one timeout, and that
+# work was thrown away.
+SQLITE_WRITE_ATTEMPTS = 10
 
 # Execution option naming the SQLite BEGIN flavour of a connection (see _sqlite_begin).
 _BEGIN_OPTION = "aggregator_sqlite_begin"
@@ -47,12 +57,18 @@ def where(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
-def make_engines(url: URL, *, read_only: bool = False) -> tuple[Engine, Engine]:
+def make_engines(
+    url: URL,
+    *,
+    read_only: bool = False,
+    busy_timeout_seconds: float = SQLITE_BUSY_TIMEOUT_SECONDS,
+) -> tuple[Engine, Engine]:
     """Return (reads, writes): the same pool, but SQLite writers begin IMMEDIATE.
 
     A deferred SQLite transaction that reads and then writes cannot wait for a lock
     held by another writer: SQLite fails it at once with "database is locked", whatever
-    the busy timeout. Taking the write lock at BEGIN makes writers queue instead.
+    the busy timeout. Taking the write lock at BEGIN makes writers queue instead, and
+    a BEGIN that waited a whole busy timeout tries again (``SQLITE_WRITE_ATTEMPTS``).
     PostgreSQL needs none of this; both engines are the same there.
 
     ``read_only`` is for callers that only read: a SQLite file is then never created
@@ -64,7 +80,10 @@ def make_engines(url: URL, *, read_only: bool = False) -> tuple[Engine, Engine]:
         else:
             _create_sqlite_dir(url)
         engine = create_engine(url)
-        on_connect = functools.partial(_sqlite_on_connect, switch_to_wal=not read_only)
+        busy_ms = max(1, round(busy_timeout_seconds * 1000))
+        on_connect = functools.partial(
+            _sqlite_on_connect, busy_ms=busy_ms, switch_to_wal=not read_only
+        )
         event.listen(engine, "connect", on_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine, engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
@@ -106,7 +125,11 @@ def _create_sqlite_dir(url: URL) -> None:
 
 
 def _sqlite_on_connect(
-    dbapi_connection: Any, connection_record: Any, *, switch_to_wal: bool = True
+    dbapi_connection: Any,
+    connection_record: Any,
+    *,
+    busy_ms: int = int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000),
+    switch_to_wal: bool = True,
 ) -> None:
     # Let SQLAlchemy emit BEGIN itself (pysqlite's own handling skips it for SELECT
     # and DDL); the SQLAlchemy sqlite dialect documents this recipe.
@@ -115,7 +138,7 @@ def _sqlite_on_connect(
     try:
         # First: switching a new file to WAL needs a lock that another connection
         # (a migration in another instance) may hold, and must wait for it too.
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         if switch_to_wal:
             # WAL: readers never block the writer and the writer never blocks readers.
             # (A reader leaves the mode to the writers: switching it is a write.)
@@ -129,7 +152,29 @@ def _sqlite_on_connect(
 
 def _sqlite_begin(connection: Connection) -> None:
     mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
-    connection.exec_driver_sql(f"BEGIN {mode}")
+    for attempt in range(1, SQLITE_WRITE_ATTEMPTS + 1):
+        try:
+            connection.exec_driver_sql(f"BEGIN {mode}")
+            return
+        except OperationalError as e:
+            # Nothing has begun: trying again repeats nothing. Any other error, or
+            # the last attempt's, is the caller's.
+            if not _locked(e) or attempt == SQLITE_WRITE_ATTEMPTS:
+                raise
+            log.warning(
+                "database is locked by another writer; waiting again (%d of %d)",
+                attempt + 1,
+                SQLITE_WRITE_ATTEMPTS,
+            )
+
+
+def _locked(error: OperationalError) -> bool:
+    """Whether SQLite gave up waiting for another connection's lock (SQLITE_BUSY, or
+    one of its extended codes)."""
+    orig = error.orig
+    return isinstance(orig, sqlite3.OperationalError) and (
+        orig.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+    )
 
 
 def describe(error: SQLAlchemyError) -> str:

@@ -24,14 +24,26 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, FromClause, Subquery, case, func, select, true
+from sqlalchemy import (
+    Connection,
+    FromClause,
+    Select,
+    Subquery,
+    case,
+    func,
+    null,
+    or_,
+    select,
+    true,
+)
 
 from aggregator.exceptions import SeriesNotFound
 from aggregator.storage import _episodes, _links, _reviews, _series
+from aggregator.storage._batches import in_lists
 from aggregator.storage._models import EPISODE, FEED, LINK, REVIEW, SERIES
 from aggregator.types import EpisodeRecord, LinkRecord, LinkStatus, ReviewRecord, SeriesRecord
 
@@ -51,14 +63,19 @@ class FeedVersion:
 
 @dataclass(frozen=True, slots=True)
 class SeriesFeedRows:
-    """The episodes a series feed shows (those still in the source feed, newest
-    first) and the fields it carries that the records leave out."""
+    """One page of the episodes a series feed shows (those still in the source feed,
+    newest first), the fields it carries that the records leave out, and the links
+    (not rejected) to the series as a whole or to those episodes, with their reviews
+    (``FEED_REVIEW_CHARS`` of their text)."""
 
     series: SeriesRecord
     episodes: tuple[EpisodeRecord, ...]
     owner_name: str | None
     owner_email: str | None
     episode_authors: Mapping[int, str]  # episode id -> itunes:author, when it has one
+    links: tuple[LinkRecord, ...] = ()
+    reviews: Mapping[int, ReviewRecord] = field(default_factory=dict)
+    more: bool = False  # whether older episodes follow on a next page
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +229,10 @@ def _series_records(connection: Connection, ids: Collection[int]) -> dict[int, S
     return {row.id: _series._to_record(row) for row in connection.execute(query)}
 
 
-def series_feed_rows(connection: Connection, series_id: int) -> SeriesFeedRows:
+def series_feed_rows(
+    connection: Connection, series_id: int, limit: int, offset: int = 0
+) -> SeriesFeedRows:
+    """The page of ``limit`` episodes from ``offset`` on, with what the feed shows."""
     found = _series_records(connection, [series_id])
     if not found:
         raise SeriesNotFound(f"no series with id {series_id}")
@@ -220,19 +240,58 @@ def series_feed_rows(connection: Connection, series_id: int) -> SeriesFeedRows:
         select(SERIES.c.owner_name, SERIES.c.owner_email).where(SERIES.c.id == series_id)
     ).one()
     # The listing's order: newest published first, undated last, then by id.
-    query = (
+    page = (
         select(*_FEED_COLUMNS)
         .where(EPISODE.c.series_id == series_id, EPISODE.c.missing_since.is_(None))
         .order_by(EPISODE.c.published.desc().nulls_last(), EPISODE.c.id)
+        .offset(offset)
     )
-    rows = connection.execute(query).all()
+    # One row more than the page says whether another page follows.
+    rows = connection.execute(page.limit(limit + 1)).all()
+    on_page = select(page.limit(limit).subquery().c.id)
+    links_query = _links._records_query().where(
+        LINK.c.series_id == series_id,
+        _not_rejected(),
+        or_(LINK.c.episode_id.is_(None), LINK.c.episode_id.in_(on_page)),
+    )
+    links = tuple(_links._to_record(row) for row in connection.execute(links_query))
+    reviews = _feed_reviews(connection, {link.review_id for link in links})
     return SeriesFeedRows(
         series=found[series_id],
-        episodes=tuple(_episodes.to_record(row) for row in rows),
+        episodes=tuple(_episodes.to_record(row) for row in rows[:limit]),
         owner_name=owner.owner_name,
         owner_email=owner.owner_email,
-        episode_authors={row.id: row.author for row in rows if row.author is not None},
+        episode_authors={row.id: row.author for row in rows[:limit] if row.author is not None},
+        links=links,
+        reviews={review.id: review for review in reviews},
+        more=len(rows) > limit,
     )
+
+
+# Characters of a review's text read for a feed. A feed quotes 300 characters around
+# the linker's evidence, which lies this far in for any review we have seen; a review
+# of megabytes (a page is allowed 5 MiB) must not be read whole for every request.
+FEED_REVIEW_CHARS = 65_536
+
+
+def _feed_review_query() -> Select[Any]:
+    """Reviews as a feed shows them: the start of the text, without the HTML and the
+    hyperlinks (which only the linker reads)."""
+    kept = [c for c in REVIEW.c if c.name not in ("text", "html", "links")]
+    return select(
+        *kept,
+        func.substr(REVIEW.c.text, 1, FEED_REVIEW_CHARS).label("text"),
+        null().label("html"),
+        null().label("links"),
+    )
+
+
+def _feed_reviews(connection: Connection, ids: Collection[int]) -> list[ReviewRecord]:
+    found: list[ReviewRecord] = []
+    for chunk in in_lists(sorted(ids)):
+        rows = connection.execute(_feed_review_query().where(REVIEW.c.id.in_(chunk)))
+        found.extend(_reviews.to_record(row) for row in rows)
+    return found
 
 
 def reviews_for_feed(connection: Connection, series_id: int | None, limit: int) -> ReviewsForFeed:
@@ -241,7 +300,7 @@ def reviews_for_feed(connection: Connection, series_id: int | None, limit: int) 
         _require_series(connection, series_id)
         link_filter.append(LINK.c.series_id == series_id)
     query = (
-        select(REVIEW)
+        _feed_review_query()
         .where(REVIEW.c.id.in_(select(LINK.c.review_id).where(*link_filter)))
         .order_by(REVIEW.c.published.desc().nulls_last(), REVIEW.c.id.desc())
         .limit(limit)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from aggregator.exceptions import FeedAlreadyExists, StorageError
@@ -20,6 +21,17 @@ from aggregator.types import (
     ParsedFeed,
     StoreCounts,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedPoll:
+    """One poll ready to store: ``FeedStore.prepare_poll`` made it, ``store_poll``
+    writes it."""
+
+    update: FeedUpdate
+    parsed: ParsedFeed | None
+    episodes: _episodes.Prepared | None
+    now: datetime
 
 
 class FeedStore(StorageBase):
@@ -178,6 +190,24 @@ class FeedStore(StorageBase):
         new and changed episodes are upserted, unchanged ones are not written, and
         episodes gone from the feed are marked missing (see ``_episodes``).
         """
+        return self.store_poll(self.prepare_poll(update, parsed, now))
+
+    def prepare_poll(
+        self, update: FeedUpdate, parsed: ParsedFeed | None, now: datetime
+    ) -> PreparedPoll:
+        """The first half of ``apply_poll``, outside any write transaction: what the
+        poll's episodes need written, planned against the series as stored now."""
+        if parsed is None:
+            return PreparedPoll(update, None, None, now)
+        with self._read(f"planning poll of feed {update.feed_id}") as session:
+            connection = session.connection()
+            state = _series.state(connection, update.feed_id)
+            episodes = _episodes.prepare(connection, state, parsed, now)
+        return PreparedPoll(update, parsed, episodes, now)
+
+    def store_poll(self, poll: PreparedPoll) -> StoreCounts:
+        """The second half of ``apply_poll``: its one write transaction."""
+        update, parsed, now = poll.update, poll.parsed, poll.now
         with self._write(f"storing poll of feed {update.feed_id}") as session:
             connection = session.connection()
             if parsed is None and update.url is None:
@@ -192,14 +222,19 @@ class FeedStore(StorageBase):
                 if title is not None:
                     feed.title = title
                 session.flush()
-            if parsed is None:
+            if parsed is None or poll.episodes is None:
                 return StoreCounts()
+            episodes = poll.episodes
+            state = _series.state(connection, update.feed_id)
+            if state != episodes.state:
+                # The series changed since the plan was made (a poll of the same feed
+                # stored meanwhile): plan again, now under the write lock.
+                episodes = _episodes.prepare(connection, state, parsed, now)
             series_id = _series.upsert(connection, update.feed_id, parsed.series, now)
-            todo = _episodes.plan(_episodes.load_stored(connection, series_id, parsed), parsed)
-            _episodes.write(connection, series_id, todo, now)
-            if todo.writes:
+            _episodes.write(connection, series_id, episodes, now)
+            if episodes.plan.writes:
                 _series.mark_changed(connection, series_id, now)
-            return todo.counts(series_id)
+            return episodes.plan.counts(series_id)
 
     def apply_schedule_updates(self, updates: Sequence[FeedUpdate], now: datetime) -> None:
         """Write many polls that brought nothing to store (304s, unchanged bodies).

@@ -37,11 +37,12 @@ class QueryStore(StorageBase):
                 raise ValueError("a series feed needs a series id")
             return _feed_queries.series_version(connection, series_id)
 
-    def series_feed_rows(self, series_id: int) -> SeriesFeedRows:
-        """The series' episodes still in its feed, newest first, with their authors,
-        and its owner (which the records leave out). NotFoundError for no series."""
+    def series_feed_rows(self, series_id: int, *, limit: int, offset: int = 0) -> SeriesFeedRows:
+        """A page of the series' episodes still in its feed, newest first, with their
+        authors, its owner (which the records leave out), and the links and reviews
+        the page shows. NotFoundError for no series."""
         with self._read(f"reading the feed of series {series_id}") as session:
-            return _feed_queries.series_feed_rows(session.connection(), series_id)
+            return _feed_queries.series_feed_rows(session.connection(), series_id, limit, offset)
 
     def reviews_for_feed(self, *, series_id: int | None, limit: int) -> ReviewsForFeed:
         """The newest ``limit`` reviews with a link (not rejected), to the series if

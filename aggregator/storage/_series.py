@@ -121,6 +121,14 @@ def id_for_feed(session: Session, feed_id: int) -> int | None:
     return session.exec(query).first()
 
 
+def state(connection: Connection, feed_id: int) -> tuple[int, datetime | None] | None:
+    """The feed's series as (id, changed_at), None when it has none yet: what a poll's
+    episode plan was made against (``_episodes.Prepared``)."""
+    query = select(SERIES.c.id, SERIES.c.changed_at).where(SERIES.c.feed_id == feed_id)
+    row = connection.execute(query).first()
+    return None if row is None else (int(row.id), row.changed_at)
+
+
 def mark_changed(connection: Connection, series_id: int, now: datetime) -> None:
     """Its episodes changed: instances reload the series into their linker's catalog."""
     connection.execute(update(SERIES).where(SERIES.c.id == series_id).values(changed_at=now))

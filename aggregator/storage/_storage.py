@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from aggregator.storage._content_store import ContentStore
-from aggregator.storage._engine import make_engines, parse_url, storage_errors, where
+from aggregator.storage._engine import (
+    SQLITE_BUSY_TIMEOUT_SECONDS,
+    make_engines,
+    parse_url,
+    storage_errors,
+    where,
+)
 from aggregator.storage._feed_store import FeedStore
 from aggregator.storage._query_store import QueryStore
 from aggregator.storage._review_store import ReviewStore
@@ -16,17 +22,25 @@ def database_name(database_url: str) -> str:
     return where(parse_url(database_url))
 
 
-def open_storage(database_url: str, *, read_only: bool = False) -> Storage:
+def open_storage(
+    database_url: str,
+    *,
+    read_only: bool = False,
+    busy_timeout_seconds: float = SQLITE_BUSY_TIMEOUT_SECONDS,
+) -> Storage:
     """Open (not migrate) the database at ``database_url``.
 
     ``sqlite:///path/to/file.db`` (the directory is created; WAL mode, foreign keys
-    on, writers wait for each other) or ``postgresql+psycopg://user@host/db``. No
-    connection is made until the first call. ``read_only``: the caller will only
-    read; a SQLite file must exist then, and is read even where we may not write.
+    on, writers wait for each other: ``busy_timeout_seconds`` at a time, ten times)
+    or ``postgresql+psycopg://user@host/db``. No connection is made until the first
+    call. ``read_only``: the caller will only read; a SQLite file must exist then,
+    and is read even where we may not write.
     """
     url = parse_url(database_url)
     with storage_errors(f"cannot open {url.render_as_string(hide_password=True)}"):
-        reads, writes = make_engines(url, read_only=read_only)
+        reads, writes = make_engines(
+            url, read_only=read_only, busy_timeout_seconds=busy_timeout_seconds
+        )
     return Storage(reads, writes, where=where(url))
 
 

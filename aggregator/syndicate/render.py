@@ -16,17 +16,21 @@ the description grows by the reviews linked to the episode. The reviews feed mak
 each review an item that carries the enclosure and link of the episode it reviews, so
 that a podcast app plays the reviewed episode.
 
-Why one module of about 500 lines: both documents share the namespaces, the channel
-and item builders and the escaping rules; split, either half would import the other.
+Both are rendered as a stream of chunks of items (``_stream``), never built whole.
+
+Why one module of about 600 lines: both documents share the namespaces, the channel
+and item builders, the escaping rules and the streaming; split, either half would
+import the other (and lxml has one importer here).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from mimetypes import guess_type
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from lxml import etree  # type: ignore[import-untyped]
@@ -46,11 +50,13 @@ from aggregator.types import (
 __all__ = [
     "AGG_NS",
     "ATOM_NS",
+    "CHUNK_ITEMS",
     "EXCERPT_CHARS",
     "ITUNES_NS",
     "MAX_REVIEWS_SHOWN",
     "NSMAP",
     "PODCAST_NS",
+    "PageLinks",
     "ReviewsFeed",
     "SeriesFeed",
     "excerpt",
@@ -59,9 +65,11 @@ __all__ = [
     "render_series_feed",
     "review_page",
     "reviewed_episode",
+    "reviews_feed_chunks",
     "reviews_html",
     "rfc822",
     "safe_url",
+    "series_feed_chunks",
     "site_name",
 ]
 
@@ -80,6 +88,9 @@ MAX_REVIEWS_SHOWN = 20
 # Characters of review text quoted per review: about two sentences, enough to show
 # what the reviewer says without republishing the review.
 EXCERPT_CHARS = 300
+# Items rendered at a time (see ``_stream``): a few hundred KB of XML at most.
+CHUNK_ITEMS = 50
+_RSS_TYPE = "application/rss+xml"
 
 # Characters XML 1.0 cannot carry at all (lxml refuses them): control characters
 # from broken feeds are dropped rather than failing the whole feed.
@@ -99,8 +110,21 @@ _TRANSCRIPT_TYPES = {
 }
 
 
+T = TypeVar("T")
+
+
 def _q(namespace: str, name: str) -> str:
     return f"{{{namespace}}}{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class PageLinks:
+    """Where the other pages of a paged feed are (RFC 5005, section 3): ``first`` is
+    the feed's own address, ``next`` holds older items."""
+
+    first: str
+    previous: str | None = None
+    next: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +148,7 @@ class SeriesFeed:
     owner_name: str | None = None
     owner_email: str | None = None
     episode_authors: Mapping[int, str] = field(default_factory=dict)
+    pages: PageLinks | None = None  # when the episodes are one page of several
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,14 +348,25 @@ def _agg_link(
 
 
 def _channel(
-    title: str, link: str, description: str, self_url: str, generator: str, updated: datetime | None
+    title: str,
+    link: str,
+    description: str,
+    self_url: str,
+    generator: str,
+    updated: datetime | None,
+    pages: PageLinks | None = None,
 ) -> tuple[object, object]:
     rss = etree.Element("rss", nsmap=NSMAP, version="2.0")
     channel = _sub(rss, "channel")
     _sub(channel, "title", title)
     _sub(channel, "link", link)
     _sub(channel, "description", description)
-    _sub(channel, _q(ATOM_NS, "link"), href=self_url, rel="self", type="application/rss+xml")
+    _sub(channel, _q(ATOM_NS, "link"), href=self_url, rel="self", type=_RSS_TYPE)
+    if pages is not None:
+        for rel in ("first", "previous", "next"):
+            href = getattr(pages, rel)
+            if href is not None:
+                _sub(channel, _q(ATOM_NS, "link"), href=href, rel=rel, type=_RSS_TYPE)
     _sub(channel, "generator", generator)
     if updated is not None:
         _sub(channel, "lastBuildDate", rfc822(updated))
@@ -391,8 +427,46 @@ def _episode_tags(item: object, episode: EpisodeRecord, author: str | None) -> N
     _persons(item, episode.persons)
 
 
-def _bytes(rss: object) -> bytes:
-    return bytes(etree.tostring(rss, xml_declaration=True, encoding="UTF-8", pretty_print=True))
+def _bytes(rss: object, *, declaration: bool = True) -> bytes:
+    return bytes(
+        etree.tostring(rss, xml_declaration=declaration, encoding="UTF-8", pretty_print=True)
+    )
+
+
+def _stream(rss: object, items: Iterable[T], add: Callable[[object, T], None]) -> Iterator[bytes]:
+    """The document ``rss`` with an item added by ``add`` for each of ``items``, as
+    pieces: the channel, then ``CHUNK_ITEMS`` items at a time, then its end.
+
+    A page of a thousand items with long show notes was three copies in memory at
+    once (the records, lxml's tree, the bytes); this way the tree and the bytes are
+    never more than one chunk. Each chunk is built in a document of its own, under
+    the same namespaces, and cut out between its ``<channel>`` tags, so the pieces
+    joined are byte for byte the document built whole (lxml escapes every ``<`` in
+    text and attributes, so those tags cannot appear inside an item).
+    """
+    head = _bytes(rss)
+    end = len(head[: head.rindex(b"</channel>")].rstrip())
+    yield head[:end]
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == CHUNK_ITEMS:
+            yield _items(batch, add)
+            batch = []
+    if batch:
+        yield _items(batch, add)
+    yield head[end:]
+
+
+def _items(batch: Sequence[T], add: Callable[[object, T], None]) -> bytes:
+    rss = etree.Element("rss", nsmap=NSMAP)
+    channel = _sub(rss, "channel")
+    for item in batch:
+        add(channel, item)
+    piece = _bytes(rss, declaration=False)
+    return piece[
+        piece.index(b"<channel>") + len(b"<channel>") : piece.rindex(b"</channel>")
+    ].rstrip()
 
 
 # --- the two feeds ------------------------------------------------------------------
@@ -400,6 +474,11 @@ def _bytes(rss: object) -> bytes:
 
 def render_series_feed(feed: SeriesFeed) -> bytes:
     """The series as a podcast feed, each episode's description with its reviews."""
+    return b"".join(series_feed_chunks(feed))
+
+
+def series_feed_chunks(feed: SeriesFeed) -> Iterator[bytes]:
+    """``render_series_feed`` in pieces, built as they are asked for (``_stream``)."""
     series = feed.series
     by_episode: dict[int | None, list[tuple[LinkRecord, ReviewRecord]]] = {}
     for link in feed.links:
@@ -411,7 +490,7 @@ def render_series_feed(feed: SeriesFeed) -> bytes:
     about_series = by_episode.get(None, [])
     description = _with_reviews(series.description_html, reviews_html(about_series, feed.base_url))
     rss, channel = _channel(
-        series.title, home, description, feed.self_url, feed.generator, feed.updated
+        series.title, home, description, feed.self_url, feed.generator, feed.updated, feed.pages
     )
     _sub(channel, _q(AGG_NS, "origin"), url=series.feed_url, feed=feed_identity(series))
     if series.language:
@@ -435,7 +514,7 @@ def render_series_feed(feed: SeriesFeed) -> bytes:
     for link, review in about_series:
         _agg_link(channel, link, series, review_page(review, feed.base_url))
 
-    for episode in feed.episodes:
+    def add(channel: object, episode: EpisodeRecord) -> None:
         notes = by_episode.get(episode.id, [])
         item = _sub(channel, "item")
         _sub(item, "title", episode.title)
@@ -450,7 +529,8 @@ def render_series_feed(feed: SeriesFeed) -> bytes:
         _episode_tags(item, episode, feed.episode_authors.get(episode.id))
         for link, review in notes:
             _agg_link(item, link, series, review_page(review, feed.base_url))
-    return _bytes(rss)
+
+    return _stream(rss, feed.episodes, add)
 
 
 def _review_description(
@@ -479,6 +559,11 @@ def _review_description(
 
 def render_reviews_feed(feed: ReviewsFeed) -> bytes:
     """Reviews as items; each carries the enclosure and link of the episode it reviews."""
+    return b"".join(reviews_feed_chunks(feed))
+
+
+def reviews_feed_chunks(feed: ReviewsFeed) -> Iterator[bytes]:
+    """``render_reviews_feed`` in pieces, built as they are asked for (``_stream``)."""
     links_of: dict[int, list[LinkRecord]] = {}
     for link in feed.links:
         links_of.setdefault(link.review_id, []).append(link)
@@ -488,7 +573,7 @@ def render_reviews_feed(feed: ReviewsFeed) -> bytes:
     )
     _image(channel, feed.image, feed.title, home)
 
-    for review in feed.reviews:
+    def add(channel: object, review: ReviewRecord) -> None:
         links = links_of.get(review.id, [])
         reviewed = reviewed_episode(links)
         episode = (
@@ -517,4 +602,5 @@ def render_reviews_feed(feed: ReviewsFeed) -> bytes:
                 _sub(item, _q(ITUNES_NS, "image"), href=image)
         for link in links:
             _agg_link(item, link, feed.series.get(link.series_id), page)
-    return _bytes(rss)
+
+    return _stream(rss, feed.reviews, add)
