@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, func, select
 
 from aggregator.storage import _search
+from aggregator.storage._batches import in_lists
 from aggregator.storage._models import REVIEW, SERIES
-from aggregator.storage._queries import SeriesRow, batches, series_rows_for
+from aggregator.storage._queries import SeriesRow, series_rows_for
 
 _WORD = re.compile(r"[^\W_]+")
 
@@ -53,13 +54,14 @@ def search_series(
     )
     ids = [r.id for r in rows if _matches(words, _name_words(r.title, r.author))]
     end = None if limit is None else offset + limit
-    return [row for batch in batches(ids[offset:end]) for row in series_rows_for(connection, batch)]
+    wanted = ids[offset:end]
+    return [row for batch in in_lists(wanted) for row in series_rows_for(connection, batch)]
 
 
 def series_by_ids(connection: Connection, ids: Collection[int]) -> dict[int, SeriesRow]:
     """The series with these ids (unknown ids left out), by id."""
     found: dict[int, SeriesRow] = {}
-    for batch in batches(sorted(set(ids))):
+    for batch in in_lists(sorted(set(ids))):
         for row in series_rows_for(connection, batch):
             found[row.series.id] = row
     return found

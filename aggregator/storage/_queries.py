@@ -9,7 +9,7 @@ episodes in the store (``bench/api.py``).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from aggregator.exceptions import EpisodeNotFound, NotFoundError, SeriesNotFound
 from aggregator.storage import _episodes, _feeds, _links, _search, _series
+from aggregator.storage._batches import in_lists
 from aggregator.storage._models import EPISODE, FEED, LINK, REVIEW, SERIES
 from aggregator.types import (
     EpisodeRecord,
@@ -32,9 +33,6 @@ from aggregator.types import (
 
 # feed.added_via for feeds added through the HTTP API.
 ADDED_VIA_API = "api"
-
-# Ids are ordered in batches this size: well under SQLite's limit on bound parameters.
-ID_BATCH = 1000
 
 NOT_REJECTED = LINK.c.status != LinkStatus.REJECTED.value
 
@@ -134,11 +132,6 @@ def newest_first(
     return rows
 
 
-def batches(ids: Sequence[int]) -> Iterable[Sequence[int]]:
-    for start in range(0, len(ids), ID_BATCH):
-        yield ids[start : start + ID_BATCH]
-
-
 def in_order(ids: Sequence[int], rows: dict[int, Any]) -> list[Any]:
     return [rows[i] for i in ids if i in rows]
 
@@ -193,7 +186,7 @@ def series_page(connection: Connection, *, limit: int | None, offset: int) -> li
 
 
 def series_rows_for(connection: Connection, ids: Sequence[int]) -> list[SeriesRow]:
-    """The series with these ids (at most ``ID_BATCH``), in the order given, unknown
+    """The series with these ids (at most ``_batches.IN_LIST_SIZE``), in the order given, unknown
     ids skipped, with episode and review counts."""
     if not ids:
         return []
@@ -269,7 +262,7 @@ def episode_row(connection: Connection, episode_id: int) -> EpisodeRow:
 def episodes_by_ids(connection: Connection, ids: Sequence[int]) -> list[EpisodeRow]:
     """The episodes with these ids, in the order given (unknown ids skipped)."""
     found: dict[int, EpisodeRecord] = {}
-    for batch in batches(ids):
+    for batch in in_lists(ids):
         for row in connection.execute(select(EPISODE).where(EPISODE.c.id.in_(batch))):
             found[row.id] = _episodes.to_record(row)
     return _with_counts(connection, in_order(ids, found))

@@ -14,11 +14,11 @@ from sqlalchemy import ColumnElement, Connection, Text, cast, func, or_, select
 
 from aggregator.exceptions import EpisodeNotFound, SeriesNotFound
 from aggregator.storage import _search
+from aggregator.storage._batches import in_lists
 from aggregator.storage._models import EPISODE, LINK, REVIEW, SERIES
 from aggregator.storage._queries import (
     NOT_REJECTED,
     ReviewSummary,
-    batches,
     in_order,
     newest_first,
     require,
@@ -115,7 +115,7 @@ def reviews_page(
     # The person's reviews are few; order them here, then read one page of them.
     named = sorted(reviews_naming(connection, person))
     keys: list[tuple[bool, float, int]] = []
-    for batch in batches(named):
+    for batch in in_lists(named):
         for row in connection.execute(query.where(REVIEW.c.id.in_(batch))):
             stamp = row.published.timestamp() if row.published is not None else 0.0
             keys.append((row.published is None, -stamp, row.id))
@@ -128,7 +128,7 @@ def reviews_page(
 def reviews_by_ids(connection: Connection, ids: Sequence[int]) -> list[ReviewSummary]:
     """Summaries of the reviews with these ids, in the order given (unknown ids skipped)."""
     found: dict[int, Any] = {}
-    for batch in batches(ids):
+    for batch in in_lists(ids):
         for row in connection.execute(_summary_query().where(REVIEW.c.id.in_(batch))):
             found[row.id] = row
     return _summaries(connection, in_order(ids, found))
