@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -488,12 +487,11 @@ def test_fifty_megabytes_are_refused_before_parsing(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(trafilatura, "bare_extraction", must_not_parse)
     page = b"<html><body>" + b"<p>All work and no play.</p>" * (50 * 1024 * 1024 // 27) + b"</body>"
     assert len(page) > 50_000_000
-    started = time.perf_counter()
+    # Refused by its size: the parsers above fail the test if they are reached.
     with pytest.raises(ReviewError, match="too large"):
         extract_document(page, filename="big.html")
     with pytest.raises(ReviewError, match="too large"):
         extract_html(page.decode("ascii"))
-    assert time.perf_counter() - started < 1.0
 
 
 def test_just_under_the_limit_is_fine() -> None:

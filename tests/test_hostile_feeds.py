@@ -197,15 +197,14 @@ def test_aggregator_poll_of_the_hostile_batch_stays_under_200_mb(
 
 
 def test_billion_laughs_is_refused_at_once() -> None:
-    started = time.monotonic()
     with pytest.raises(ParseError) as info:
         parse_feed(billion_laughs(), url="http://example.org/feed")
     assert info.value.reason == (
         "XML entity 'lol1' is defined by other entities, refused "
         "(an entity expansion attack, 'billion laughs')"
     )
-    # expat alone would stop it too, but only after 8 MiB of text (~2 s, +120 MB).
-    assert time.monotonic() - started < 0.5
+    # Refused by our own check (the reason says so), before expansion: expat alone
+    # would stop it too, but only after 8 MiB of text (~2 s, +120 MB).
 
 
 def test_external_entity_is_refused(secrets: tuple[Path, Path]) -> None:
@@ -267,9 +266,7 @@ def test_one_big_entity_used_many_times_stays_bounded() -> None:
         + b"&a;" * 20_000
         + b"</title><guid>1</guid></item></channel></rss>"
     )
-    started = time.monotonic()
     parsed = parse_feed(document, url="http://example.org/feed")
-    assert time.monotonic() - started < 2
     assert len(parsed.episodes[0].title or "") < 1 * MiB
 
 

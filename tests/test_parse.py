@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -456,22 +455,21 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 """
 
 
-def _bounded(doc: bytes) -> tuple[ParsedFeed | ParseError, float, int]:
+def _bounded(doc: bytes) -> tuple[ParsedFeed | ParseError, int]:
+    """The parse's result (or error) and its peak of memory allocated."""
     tracemalloc.start()
-    started = time.perf_counter()
     try:
         result: ParsedFeed | ParseError = parse(doc)
     except ParseError as e:
         result = e
-    elapsed = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return result, elapsed, peak
+    return result, peak
 
 
 def test_billion_laughs_does_not_expand() -> None:
-    result, elapsed, peak = _bounded(BILLION_LAUGHS)
-    assert elapsed < 2 and peak < 20_000_000  # fully expanded it would be 3 GB
+    result, peak = _bounded(BILLION_LAUGHS)
+    assert peak < 20_000_000  # fully expanded it would be 3 GB
     if isinstance(result, ParsedFeed):
         for text in (result.series.title, *(e.title for e in result.episodes)):
             assert len(text) < 100 and "lollol" not in text
@@ -489,8 +487,7 @@ def test_external_entities_are_never_read(tmp_path: Path) -> None:
             "<rss version='2.0'><channel><title>t &xxe;</title>"
             "<item><guid>g</guid><description>&xxe;</description></item></channel></rss>"
         ).encode()
-        result, elapsed, _ = _bounded(doc)
-        assert elapsed < 2
+        result, _ = _bounded(doc)
         if isinstance(result, ParsedFeed):
             assert "TOP-SECRET" not in repr(result)
 
@@ -498,10 +495,9 @@ def test_external_entities_are_never_read(tmp_path: Path) -> None:
 def test_deep_nesting_costs_time_in_proportion() -> None:
     # No recursion anywhere: 20,000 open elements parse (strict fails, loose
     # recovers) like any document of that many elements.
+    # A recursive reader would raise RecursionError here, long before 20,000 levels.
     doc = b"<rss><channel><title>t</title>" + b"<a>" * 20_000 + b"</channel></rss>"
-    started = time.perf_counter()
     feed = parse(doc)
-    assert time.perf_counter() - started < 5
     assert feed.series.title == "t" and feed.warning is not None
 
 
