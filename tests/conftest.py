@@ -23,8 +23,11 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from aggregator.feeds.fetch import Fetcher
+from aggregator.settings import FetchSettings
 from aggregator.storage import Storage, open_storage
 from tests.cli_support import Cli
+from tests.feedserver import FeedServer
 
 # --- databases ---------------------------------------------------------------------
 
@@ -154,3 +157,17 @@ def cli(
     config = tmp_path / "config.toml"
     config.write_text("", encoding="utf-8")
     return Cli(config, database_url, monkeypatch, capsys)
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    """A feed server on 127.0.0.1 serving what a test puts on it."""
+    with FeedServer() as s:
+        yield s
+
+
+@pytest.fixture
+def fetcher() -> Iterator[Fetcher]:
+    """A fetcher with short timeouts, for feeds on the test's own server."""
+    with Fetcher(FetchSettings(connect_timeout=2, read_timeout=5, total_timeout=20)) as f:
+        yield f

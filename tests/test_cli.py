@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,12 +30,6 @@ def item_guids(path: Path) -> list[str]:
     """The guids of a feed's items, read with the standard library (our reference)."""
     root = ET.parse(path).getroot()
     return [(item.findtext("guid") or "").strip() for item in root.iter("item")]
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as s:
-        yield s
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import re
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,12 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = str(Path(sys.executable).with_name("aggregator"))
 CALIPHATE = ROOT / "examples" / "feeds" / "caliphate.xml"
 SEED = ROOT / "tests" / "data" / "linking" / "reviews" / "seed.txt"
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as s:
-        yield s
 
 
 def script(*args: str, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:

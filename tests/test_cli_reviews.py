@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,12 +25,6 @@ def sqlite_cli(
     config = tmp_path / "config.toml"
     config.write_text("", encoding="utf-8")
     return Cli(config, f"sqlite:///{tmp_path / 'a.db'}", monkeypatch, capsys)
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as s:
-        yield s
 
 
 def follow_caliphate(cli: Cli) -> None:

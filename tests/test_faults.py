@@ -45,18 +45,6 @@ from tests.feedserver import FeedServer
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "feeds"
 
 
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as s:
-        yield s
-
-
-@pytest.fixture
-def fetcher() -> Iterator[Fetcher]:
-    with Fetcher(FetchSettings(connect_timeout=2, read_timeout=5, total_timeout=20)) as f:
-        yield f
-
-
 class BuggyListener:
     """Told of each stored poll, and failing on one feed's as a bug would (the
     OverflowError a review dated 9999-12-31 once raised while its feed was polled)."""

@@ -30,12 +30,6 @@ HOLD = 1.0  # seconds the other connection keeps the write lock: four busy timeo
 
 
 @pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as s:
-        yield s
-
-
-@pytest.fixture
 def fetcher() -> Iterator[Fetcher]:
     with Fetcher(FetchSettings(connect_timeout=2, read_timeout=10, total_timeout=60)) as f:
         yield f

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from aggregator.feeds.fetch import Fetcher
 from aggregator.feeds.poller import Poller
@@ -21,18 +18,6 @@ from tests.feedserver import FeedServer
 REAL = Path(__file__).resolve().parent / "data" / "feeds" / "real"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "feeds"
 ITEM = re.compile(rb"<item\b.*?</item>", re.S)
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as s:
-        yield s
-
-
-@pytest.fixture
-def fetcher() -> Iterator[Fetcher]:
-    with Fetcher(FetchSettings(connect_timeout=2, read_timeout=5, total_timeout=20)) as f:
-        yield f
 
 
 def make_poller(storage: Storage, fetcher: Fetcher, **poll: float) -> Poller:
