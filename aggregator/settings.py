@@ -126,7 +126,8 @@ class HttpSettings:
             names.append(public)
         return tuple(dict.fromkeys(host_pattern(name) for name in names))
 
-    # Episodes per page of a combined series feed; older ones are on the next pages.
+    # Episodes per page of a combined series feed, and reviews per page of a reviews
+    # feed; older ones are on the next pages.
     feed_max_items: int = 1000
 
 
