@@ -188,9 +188,12 @@ class Review(_Table, table=True):
     )
     linker_version: str | None = Field(default=None, sa_type=Text)  # None: never linked
     linked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    # Claimed by one instance for linking (see Feed.lease_owner).
+    # Claimed by one instance for linking (see Feed.lease_owner), and the process
+    # holding the claim (see Feed.lease_host).
     lease_owner: str | None = Field(default=None, sa_type=Text)
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lease_host: str | None = Field(default=None, sa_type=Text, index=True)
+    lease_pid: int | None = Field(default=None)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
