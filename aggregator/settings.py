@@ -108,8 +108,10 @@ class HttpSettings:
     # by default: any client on the machine could claim any address in them, and
     # dodge the limit on failed logins, which counts per address.
     trusted_proxies: tuple[str, ...] = ()
-    # A web login lasts this long (it ends sooner with a logout or a new token).
+    # A web login lasts this long after its last use (it ends sooner with a logout or
+    # a new token), and never longer than session_max_hours after the login itself.
     session_hours: float = 24.0
+    session_max_hours: float = 168.0
     # Failed logins and wrong API tokens one client address may make in a minute;
     # beyond it, its attempts are refused (429) until the oldest is a minute old.
     auth_failures_per_minute: int = 10
@@ -126,7 +128,8 @@ class HttpSettings:
             names.append(public)
         return tuple(dict.fromkeys(host_pattern(name) for name in names))
 
-    # Episodes per page of a combined series feed; older ones are on the next pages.
+    # Episodes per page of a combined series feed, and reviews per page of a reviews
+    # feed; older ones are on the next pages.
     feed_max_items: int = 1000
 
 
@@ -268,6 +271,7 @@ def _from_file(path: Path) -> Settings:
             allowed_hosts=reader.hosts("http", "allowed_hosts"),
             trusted_proxies=reader.networks("http", "trusted_proxies"),
             session_hours=reader.number("http", "session_hours", 24.0),
+            session_max_hours=reader.number("http", "session_max_hours", 168.0),
             auth_failures_per_minute=reader.integer("http", "auth_failures_per_minute", 10),
             poll_now_workers=reader.integer("http", "poll_now_workers", 4),
             poll_now_waiting=reader.integer("http", "poll_now_waiting", 16, minimum=0),
@@ -277,6 +281,12 @@ def _from_file(path: Path) -> Settings:
         source=where,
         warnings=reader.unknown_keys(data.get("feeds", [])),
     )
+    http = settings.http
+    if http.session_max_hours < http.session_hours:
+        raise ConfigError(
+            f"{where}: http.session_max_hours ({http.session_max_hours:g}) is shorter "
+            f"than http.session_hours ({http.session_hours:g})"
+        )
     poll = settings.poll
     if poll.min_interval_minutes > poll.max_interval_minutes:
         raise ConfigError(

@@ -8,6 +8,7 @@ request (path, status, conditional headers) so tests can check what our client s
 from __future__ import annotations
 
 import hashlib
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ class LoggedRequest:
     if_modified_since: str | None
     user_agent: str | None
     at: float = 0.0  # time.time() when the answer was sent
+    host: str | None = None  # the Host header
 
 
 @dataclass
@@ -36,7 +38,12 @@ class _Resource:
 
 
 class FeedServer:
-    def __init__(self) -> None:
+    """Listens on ``host`` (127.0.0.1 unless told), on ``port`` (any free one unless
+    told), over TLS with ``tls`` given."""
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None
+    ) -> None:
         self._resources: dict[str, _Resource] = {}
         self._lock = threading.Lock()
         self.log: list[LoggedRequest] = []
@@ -63,8 +70,12 @@ class FeedServer:
                 # A client that hangs up early (a body over its limit) is expected here.
                 pass
 
-        self._httpd = Server(("127.0.0.1", 0), Handler)
+        self._httpd = Server((host, port), Handler)
+        if tls is not None:
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
         self._httpd.daemon_threads = True
+        self._host = host
+        self._scheme = "https" if tls is not None else "http"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     @property
@@ -72,7 +83,7 @@ class FeedServer:
         return int(self._httpd.server_address[1])
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self._scheme}://{self._host}:{self.port}{path}"
 
     def serve(
         self,
@@ -133,7 +144,15 @@ class FeedServer:
             }
         with self._lock:
             self.log.append(
-                LoggedRequest(h.path, status, inm, ims, h.headers.get("User-Agent"), time.time())
+                LoggedRequest(
+                    h.path,
+                    status,
+                    inm,
+                    ims,
+                    h.headers.get("User-Agent"),
+                    time.time(),
+                    h.headers.get("Host"),
+                )
             )
         h.send_response(status)
         for name, value in headers.items():

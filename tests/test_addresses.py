@@ -112,7 +112,7 @@ def check(url: str, trusted: str | None = None, allowed: tuple[str, ...] = ()) -
         trusted=Origin.trusted(trusted),
         allowed=parse_networks(allowed),
         resolve=resolve,
-    )
+    ).origin
 
 
 def refusal(url: str, trusted: str | None = None, allowed: tuple[str, ...] = ()) -> str:

@@ -118,7 +118,7 @@ def test_the_linker_on_the_blind_held_out_part(blind: Dataset) -> None:
     baseline = evaluate(held, bm25_baseline(tune))
     assert ours.series.f1 >= 0.88
     assert ours.series.recall >= 0.88
-    assert ours.episodes.f1 >= 0.65
+    assert ours.episodes.f1 >= 0.78
     assert ours.negatives_abstained >= 7
     assert ours.series.f1 - baseline.series.f1 >= 0.3
 

@@ -1,8 +1,9 @@
 """The fetcher's connections, against real servers on 127.0.0.1.
 
-One small keep-alive pool per origin (aggregator.feeds.fetch._OriginPools): connections are
-reused within an origin, idle ones of origins not used lately are closed, a response
-still being read is never cut by that, and proxies come from the environment.
+One small keep-alive pool per origin (aggregator.feeds._transport.OriginPools):
+connections are reused within an origin, idle ones of origins not used lately are
+closed, a response still being read is never cut by that, and proxies come from the
+environment.
 """
 
 from __future__ import annotations

@@ -15,7 +15,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aggregator.feeds import leases
+from aggregator.feeds.fetch import Fetcher
 from aggregator.linking import LINKER_VERSION
+from aggregator.reviews.service import Reviews
 from aggregator.storage import Storage, open_storage
 from aggregator.types import FeedKind, FeedStatus, FeedUpdate, ReviewDocument
 
@@ -234,3 +236,114 @@ def test_a_zombie_is_a_process_gone() -> None:
         assert Path(f"/proc/{proc.pid}").exists()  # still a zombie: not waited for yet
     finally:
         proc.wait()
+
+
+# --- review (re-linking) leases behave as feed leases do -----------------------------
+
+
+def _claim_reviews(storage: Storage, owner: str, host: str | None, pid: int | None) -> list[int]:
+    claimed = storage.claim_reviews_needing_link(
+        LINKER_VERSION, limit=1, now=T0, owner=owner, lease_seconds=60, host=host, pid=pid
+    )
+    return [r.id for r in claimed]
+
+
+def test_reviews_of_a_dead_process_on_this_host_are_taken_back_at_once(
+    storage: Storage,
+) -> None:
+    me = leases.this_process()
+    assert me is not None
+    ids = [_review(storage, n) for n in range(4)]
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as alive:
+        try:
+            dead = _gone_pid()
+            held = {
+                owner: _claim_reviews(storage, owner, host, pid)
+                for owner, host, pid in [
+                    ("dead-here", me.host, dead),  # gone from this host: taken back
+                    ("alive-here", me.host, alive.pid),  # still running: kept
+                    ("dead-elsewhere", "other-host boot pid:[1]", dead),  # cannot tell
+                    ("unnamed", None, None),  # an older version's lease: kept
+                ]
+            }
+            assert sorted(i for mine in held.values() for i in mine) == ids
+
+            assert leases.take_back_reviews_from_dead(storage, T0, me) == 1
+
+            free = storage.claim_reviews_needing_link(
+                LINKER_VERSION, limit=10, now=T0, owner="next", lease_seconds=60
+            )
+            assert [r.id for r in free] == held["dead-here"]
+        finally:
+            alive.kill()
+
+
+def test_this_process_never_takes_its_own_reviews_for_dead(storage: Storage) -> None:
+    me = leases.this_process()
+    assert me is not None
+    _review(storage, 1)
+    assert _claim_reviews(storage, "me", me.host, me.pid) != []
+    assert leases.take_back_reviews_from_dead(storage, T0, me) == 0
+    assert _claim_reviews(storage, "other", None, None) == []
+
+
+def _reviews(storage: Storage, fetcher: Fetcher, owner: str) -> Reviews:
+    return Reviews(storage, fetcher, clock=lambda: T0, owner=owner, lease_seconds=60)
+
+
+def _leased(storage: Storage) -> int:
+    """Reviews under a live lease: none is free to claim at T0 that needs linking."""
+    needing = storage.reviews_needing_link(LINKER_VERSION, limit=1000)
+    free = storage.claim_reviews_needing_link(
+        LINKER_VERSION, limit=1000, now=T0, owner="probe", lease_seconds=1
+    )
+    storage.release_reviews([r.id for r in free], owner="probe")
+    return len(needing) - len(free)
+
+
+def test_relinking_takes_back_at_once_the_reviews_a_killed_process_held(
+    storage: Storage, fetcher: Fetcher
+) -> None:
+    # `aggregator run` killed with -9 while re-linking: the next one on this host
+    # links those reviews now, not when their leases run out.
+    me = leases.this_process()
+    assert me is not None
+    ids = [_review(storage, n) for n in range(3)]
+    storage.claim_reviews_needing_link(
+        LINKER_VERSION, limit=3, now=T0, owner="killed", lease_seconds=60, host=me.host,
+        pid=_gone_pid(),
+    )  # fmt: skip
+    assert _reviews(storage, fetcher, "next").relink_outdated() == 3
+    assert storage.reviews_needing_link(LINKER_VERSION, limit=10) == []
+    assert {r.id for r in storage.list_reviews()} == set(ids)
+
+
+def test_a_stop_ends_relinking_after_the_batch_and_leaves_nothing_claimed(
+    storage: Storage, fetcher: Fetcher
+) -> None:
+    # SIGTERM to `aggregator run` while it re-links 45 reviews: the batch being
+    # linked is finished, no further one is claimed, and no review is left leased.
+    for n in range(45):
+        _review(storage, n)
+    asked: list[bool] = []
+
+    def stop() -> bool:
+        asked.append(len(asked) >= 2)  # before the first claim, and after it: go on
+        return asked[-1]
+
+    reviews = _reviews(storage, fetcher, "stopping")
+    assert reviews.relink_outdated(stop=stop) == Reviews.RELINK_CLAIM
+    assert len(storage.reviews_needing_link(LINKER_VERSION, limit=100)) == 45 - 20
+    assert _leased(storage) == 0
+
+
+def test_a_stop_that_comes_while_claiming_gives_the_batch_back(
+    storage: Storage, fetcher: Fetcher
+) -> None:
+    for n in range(5):
+        _review(storage, n)
+    answers = iter([False, True])  # not yet before the claim; stopping once it is made
+    reviews = _reviews(storage, fetcher, "stopping")
+    assert reviews.relink_outdated(stop=lambda: next(answers)) == 0
+    assert len(storage.reviews_needing_link(LINKER_VERSION, limit=100)) == 5
+    assert _leased(storage) == 0

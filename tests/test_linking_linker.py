@@ -369,3 +369,92 @@ def test_a_review_on_a_shows_own_chart_page_reviews_that_show(linker: Linker) ->
     elsewhere = review(text, "2018-07-01", url="https://blog.example.org/2018/07/five-stars")
     assert reviewed(linker.link(on_page)) == {1}
     assert reviewed(linker.link(elsewhere)) == set()
+
+
+def _story_show() -> CatalogSeries:
+    """A narrative show whose feed opens with a trailer (``itunes:episode`` 1) and whose
+    titles number their episodes in words, as such shows' feeds do."""
+    titles = ["Start Here", "One: Wonderland", "Two: Open Doors", "Three: Mirror Image",
+              "Four: Headquarters", "Five: The Emperor"]  # fmt: skip
+    episodes = tuple(
+        CatalogEpisode(
+            id=500 + i,
+            series_id=5,
+            guid=f"story-{i}",
+            title=title,
+            description_text="Kevin Roose follows a young man down the video site's paths.",
+            published=datetime(2020, 4, 16, 10, tzinfo=UTC) + timedelta(weeks=i),
+            number=i + 1,
+            episode_type="trailer" if i == 0 else "full",
+        )
+        for i, title in enumerate(titles)
+    )
+    return CatalogSeries(
+        id=5,
+        title="Down the Burrow",
+        feed_url="https://feeds.example.com/burrow.xml",
+        author="The Daily Paper",
+        description_text="Kevin Roose on what the internet is doing to us.",
+        persons=(Person("Kevin Roose", "host"),),
+        episodes=episodes,
+    )
+
+
+def test_a_title_that_numbers_itself_overrules_the_feeds_count() -> None:
+    # itunes:episode 4 is "Three" (the trailer is counted); the review's "episode four"
+    # is the episode titled "Four".
+    linker = Linker(Catalog.build([_story_show()]))
+    text = (
+        "Down the Burrow review: Kevin Roose's podcast Down the Burrow is gripping. "
+        "Episode four, the one about the company and its boss, is the "
+        "best hour of the series and I recommend it."
+    )
+    proposals = linker.link(review(text, "2020-06-01"))
+    assert 5 in reviewed(proposals)
+    linked = {p.episode_id for p in proposals if p.episode_id is not None}
+    assert 504 in linked  # "Four: Headquarters"
+    assert 503 not in linked  # "Three: Mirror Image", itunes:episode 4
+
+
+def test_each_episode_of_a_list_of_favourites_is_linked(linker: Linker) -> None:
+    # Titles matched by different words are different references: the older episodes
+    # of a list are not discounted as ambiguous matches of the newest one.
+    text = (
+        "My favourite Serial episodes, a review. Sarah Koenig's podcast Serial is "
+        'the best thing I listened to this year. My favourites: "The Alibi", for the '
+        'timeline; "The Breakup", for the letters; and "Inconsistencies", for '
+        "Jay's interviews."
+    )
+    [show] = [s for s in linker.score(review(text, "2014-12-20")) if s.signals.series.id == 2]
+    titled = {e.episode.id: e.features.title for e, _ in show.episodes}
+    # Each title is quoted whole: each is as sure as the others, the oldest included.
+    assert titled[200] == titled[201] == titled[203] == 1.0
+    assert titled.get(202, 0.0) == 0.0  # "Leakin Park" is not in the list
+
+
+def test_one_phrase_matching_several_titles_is_one_reference() -> None:
+    # The same words matching two titles are one reference that either could answer:
+    # the older episode keeps half of what the newer one gets.
+    two_parts = CatalogSeries(
+        id=6,
+        title="Radio Stories",
+        feed_url="https://feeds.example.com/radio.xml",
+        description_text="Stories from around the country, every week.",
+        episodes=tuple(
+            CatalogEpisode(
+                id=600 + i,
+                series_id=6,
+                guid=f"radio-{i}",
+                title=f"Harper High School - Part {part}",
+                description_text="Five months inside a school in Chicago.",
+                published=datetime(2013, 2, 15, tzinfo=UTC) + timedelta(weeks=i),
+            )
+            for i, part in enumerate(["One", "Two"])
+        ),
+    )
+    linker = Linker(Catalog.build([two_parts]))
+    text = "Radio Stories review: the podcast Radio Stories went to Harper High School."
+    [show] = linker.score(review(text, "2013-04-01"))
+    titled = {e.episode.id: e.features.title for e, _ in show.episodes}
+    assert titled[601] > 0.0
+    assert titled[600] == pytest.approx(titled[601] / 2, abs=0.01)

@@ -172,6 +172,14 @@ def test_title_numbers() -> None:
     # A year is not an episode number.
     assert title_numbers("Introducing 1865").plain is None
     assert title_numbers("1865").episode is None
+    # A number written out heading a title, set off by a mark, numbers the episode;
+    # without the mark it is the title's own word.
+    assert title_numbers("Three: Mirror Image").episode == 3
+    assert title_numbers("Twenty-One - The Return").episode == 21
+    assert title_numbers("Ten. Homecoming").episode == 10
+    assert title_numbers("Ten Things I Know").episode is None
+    assert title_numbers("One Year Later").episode is None
+    assert title_numbers("First: The Beginning").episode is None  # an ordinal is a word
 
 
 def test_roman_numerals() -> None:

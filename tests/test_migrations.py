@@ -197,6 +197,29 @@ def test_downgrade_to_0004_drops_only_the_sessions(database_url: str, engine: En
         assert store.web_session_alive("key", T0)
 
 
+def test_downgrade_to_0007_drops_only_the_review_lease_process(
+    database_url: str, engine: Engine
+) -> None:
+    with open_storage(database_url) as store:
+        store.migrate()
+        document = ReviewDocument(text="a review of a podcast", url="https://r.example/1")
+        store.save_review(document, content_hash="h", source="file", now=T0)
+        store.claim_reviews_needing_link(
+            "v0", limit=1, now=T0, owner="a", lease_seconds=60, host="h", pid=1
+        )
+        downgrade_to(store._write_engine, "0007")
+        columns = {c["name"] for c in inspect(engine).get_columns("review")}
+        assert {"lease_owner", "lease_until"} <= columns
+        assert not {"lease_host", "lease_pid"} & columns
+        # Read by hand: the models are the newest schema's.
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT lease_owner FROM review")).scalar() == "a"
+        store.migrate()
+        assert versions(engine) == [head()]
+        assert store.review_lease_holders(T0, host="h") == []  # the process was dropped
+        assert store.review_count() == 1
+
+
 def test_upgrade_to_0006_gives_stored_reviews_a_source_and_fingerprints(
     database_url: str, engine: Engine
 ) -> None:

@@ -137,12 +137,12 @@ def test_bad_http_settings(tmp_path: Path, text: str, message: str) -> None:
 def test_sessions_limits_hosts_and_proxies(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        "[http]\nsession_hours = 0.5\nauth_failures_per_minute = 3\n"
+        "[http]\nsession_hours = 0.5\nsession_max_hours = 12\nauth_failures_per_minute = 3\n"
         'allowed_hosts = ["Podcasts.Example.org", "*.example.net", "::1"]\n'
         'trusted_proxies = ["10.0.0.5", "fd00::/8"]\n',
     )
     http = load_settings(path, environ={}).http
-    assert http.session_hours == 0.5
+    assert (http.session_hours, http.session_max_hours) == (0.5, 12.0)
     assert http.auth_failures_per_minute == 3
     # As a Host header carries them: lower case, IPv6 in brackets.
     assert http.allowed_hosts == ("podcasts.example.org", "*.example.net", "[::1]")
@@ -194,6 +194,11 @@ def test_episode_retention_and_poll_now_queue_settings(tmp_path: Path) -> None:
         ("allowed_hosts = [3]", "http.allowed_hosts must be host names"),
         ('trusted_proxies = ["proxy.internal"]', "http.trusted_proxies must be a list"),
         ("session_hours = 0", "http.session_hours must be a positive number"),
+        ("session_max_hours = -1", "http.session_max_hours must be a positive number"),
+        (
+            "session_hours = 48\nsession_max_hours = 24",
+            "http.session_max_hours (24) is shorter than http.session_hours (48)",
+        ),
         ("auth_failures_per_minute = 0", "http.auth_failures_per_minute must be a whole number"),
     ],
 )

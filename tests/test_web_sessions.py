@@ -145,7 +145,7 @@ def test_the_database_holds_only_a_hash_of_the_session_id(database_url: str) -> 
         assert session_rows(database_url) == []
 
 
-def test_a_session_expires(database_url: str) -> None:
+def test_a_session_expires_once_unused_for_session_hours(database_url: str) -> None:
     clock = Clock()
     with sites(database_url, clock=clock, session_hours=2) as (site,):
         with site.client() as browser:
@@ -153,12 +153,12 @@ def test_a_session_expires(database_url: str) -> None:
                 "/login", data={"token": TOKEN, "next": "/"}, headers={"Origin": site.base_url}
             )
             attributes = {p.strip().lower() for p in login.headers["set-cookie"].split(";")}
-            assert "max-age=7200" in attributes
+            # The browser keeps it as long as it could last (session_max_hours, 168);
+            # the server ends it sooner when it goes unused.
+            assert f"max-age={168 * 3600}" in attributes
             cookie = str(browser.cookies[COOKIE])
         link_id = first_link(site)
-        clock.now += timedelta(hours=1, minutes=59)
-        assert confirm_with(site, cookie, link_id).status_code == 303
-        clock.now += timedelta(minutes=2)
+        clock.now += timedelta(hours=2, minutes=1)
         refused = confirm_with(site, cookie, link_id)
         assert refused.status_code == 403
         assert "Log in to change links." in refused.text
@@ -166,6 +166,46 @@ def test_a_session_expires(database_url: str) -> None:
         with site.client() as other:
             log_in(site, other)
         assert len(session_rows(database_url)) == 1
+
+
+def test_a_session_in_use_lasts_until_its_maximum_from_the_login(database_url: str) -> None:
+    clock = Clock()
+    login_at = clock.now
+    with sites(database_url, clock=clock, session_hours=2, session_max_hours=5) as (site,):
+        with site.client() as browser:
+            cookie = log_in(site, browser)
+        link_id = first_link(site)
+        # Used every 1 h 50: each use gives it two hours more, past the first two.
+        for hours in (1, 3, 4):
+            clock.now = login_at + timedelta(hours=hours, minutes=50 * (hours == 1))
+            assert confirm_with(site, cookie, link_id).status_code == 303, clock.now
+        ((_, created, expires),) = session_rows(database_url)
+        # Renewed, but never past the maximum: five hours from the login.
+        assert expires.replace(tzinfo=UTC) == login_at + timedelta(hours=5)
+        assert created.replace(tzinfo=UTC) == login_at
+        clock.now = login_at + timedelta(hours=4, minutes=59)
+        assert confirm_with(site, cookie, link_id).status_code == 303
+        clock.now = login_at + timedelta(hours=5, minutes=1)
+        assert confirm_with(site, cookie, link_id).status_code == 403
+
+
+def test_a_session_is_renewed_at_most_once_a_minute(database_url: str) -> None:
+    # A page view need not be a write: the expiry moves only once it would move by
+    # a minute or more.
+    clock = Clock()
+    login_at = clock.now
+    with sites(database_url, clock=clock) as (site,):
+        with site.client() as browser:
+            cookie = log_in(site, browser)
+        link_id = first_link(site)
+        clock.now = login_at + timedelta(seconds=59)
+        assert confirm_with(site, cookie, link_id).status_code == 303
+        ((_, _, expires),) = session_rows(database_url)
+        assert expires.replace(tzinfo=UTC) == login_at + timedelta(hours=24)
+        clock.now = login_at + timedelta(seconds=61)
+        assert confirm_with(site, cookie, link_id).status_code == 303
+        ((_, _, expires),) = session_rows(database_url)
+        assert expires.replace(tzinfo=UTC) == clock.now + timedelta(hours=24)
 
 
 def test_instances_on_one_database_share_sessions(database_url: str) -> None:

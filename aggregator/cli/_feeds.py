@@ -354,8 +354,10 @@ def run(
             a.poller,
             a.settings.poll.tick_seconds,
             batch_size=a.settings.poll.batch_size,
-            # Reviews linked by an older linker version are re-linked a batch a tick.
-            chores=[lambda: reviews.relink_outdated(limit=200)],
+            # Reviews linked by an older linker version are re-linked a batch a tick;
+            # on Ctrl-C or SIGTERM the chore claims no more and gives back what it
+            # claimed and did not link.
+            chores=[lambda: reviews.relink_outdated(limit=200, stop=lambda: a.poller.stopping)],
         )
         config = uvicorn.Config(
             create_http_app(a, bind_host=host),

@@ -36,7 +36,8 @@ def feed(
         typer.Option(
             "--page",
             min=1,
-            help="A page of older episodes of --series (http.feed_max_items a page).",
+            help="A page of older items: episodes of --series, or reviews with --reviews "
+            "(http.feed_max_items a page).",
         ),
     ] = 1,
 ) -> None:
@@ -54,7 +55,7 @@ def feed(
     with context(ctx).open(read_only=True) as a:
         base_url = default_base_url(a.settings.http)
         if reviews:
-            chunks = reviews_feed_chunks_for(a, series, base_url)
+            chunks = reviews_feed_chunks_for(a, series, base_url, page)
         else:
             assert series is not None
             chunks = series_feed_chunks_for(a, series, base_url, page)

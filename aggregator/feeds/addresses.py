@@ -22,8 +22,11 @@ The rules, in order (``docs/security.md`` says why):
    public feed must not walk the server into its own network. A URL given through
    the HTTP API has no trusted origin.
 
-A host name is resolved and every address it resolves to is judged: one refused
-address refuses the URL, since the connection could go to any of them. The reason
+A host name is resolved once and every address it resolves to is judged: one
+refused address refuses the URL, since the connection could go to any of them.
+``check_url`` hands back the addresses it judged, and the fetcher connects to one of
+them (``feeds._transport``), never resolving the name again: a DNS server that
+answers differently the second time (DNS rebinding) has no second time. The reason
 given never names the address a *name* resolved to: refusals are published (a
 feed's last error, an API answer), and the addresses of an internal network are not
 for the public.
@@ -41,6 +44,7 @@ from urllib.parse import urlsplit
 from aggregator.feeds.locations import ascii_host, http_url_problem
 
 __all__ = [
+    "Checked",
     "IPNetwork",
     "InvalidURL",
     "Origin",
@@ -111,6 +115,16 @@ class Origin:
         return self.port == other.port or (self.default_port and other.default_port)
 
 
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A URL the policy lets the server connect to: its origin, and every address
+    judged for it, in the resolver's order (the connection must go to one of them;
+    empty when the name is left to a proxy to resolve)."""
+
+    origin: Origin
+    addresses: tuple[str, ...]
+
+
 # The same feed URLs come round poll after poll: their parse (two thirds of the cost
 # of a check, ~25 us) is kept. Bounded: ~300 bytes an entry.
 @functools.lru_cache(maxsize=4096)
@@ -131,9 +145,10 @@ def parse_networks(networks: Iterable[str]) -> tuple[IPNetwork, ...]:
 
 
 def resolve_host(host: str, port: int) -> list[str]:
-    """Every address ``host`` resolves to; raises ``socket.gaierror`` when none."""
+    """Every address ``host`` resolves to, in the resolver's order of preference
+    (the order to connect in); raises ``socket.gaierror`` when none."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return sorted({str(info[4][0]) for info in infos})
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def check_url(
@@ -143,8 +158,9 @@ def check_url(
     allowed: Sequence[IPNetwork] = (),
     resolve: Callable[[str, int], list[str]] | None = None,
     proxied: bool = False,
-) -> Origin:
-    """The origin ``url`` connects to, when the policy lets the server connect there.
+) -> Checked:
+    """Where ``url`` connects (its origin and addresses), when the policy lets the
+    server connect there.
 
     ``trusted`` is the origin of the URL the operator gave (None when a remote user
     gave it); ``allowed`` the allow-listed networks. Raises Refused with the reason,
@@ -167,7 +183,7 @@ def check_url(
             addresses = (resolve or resolve_host)(origin.host, origin.port)
         except OSError:
             if proxied:
-                return origin
+                return Checked(origin, ())
             raise
     for address in addresses:
         problem = judge_address(address, trusted=on_trusted, allowed=allowed)
@@ -180,7 +196,7 @@ def check_url(
             )
             never = problem in _NEVER
             raise Refused(f"{what}, {'never fetched' if never else 'not allowed here'}")
-    return origin
+    return Checked(origin, tuple(addresses))
 
 
 def judge_address(

@@ -16,32 +16,27 @@ gzip bomb is 64 MiB per 64 KiB read.
 Requests go straight to a transport, not through ``httpx.Client``: we follow
 redirects ourselves, send no auth and keep no cookies (the client reads and writes
 its cookie jar on every response). Each origin has its own small connection pool
-(``_OriginPools``): httpcore's pool scans every connection it holds, several times,
-on every request and every response close. Both together cut a third of the CPU of
-a fetch answered 304 (bench/poll).
+(``_transport.OriginPools``): httpcore's pool scans every connection it holds,
+several times, on every request and every response close. Both together cut a third
+of the CPU of a fetch answered 304 (bench/poll).
 
 Every request, redirects included, is first judged by the address policy
-(``feeds.addresses.check_url``). Known gap: the host is resolved and checked before
-the request, and httpx resolves it again to connect, so a DNS server that answers
-differently the second time (DNS rebinding) is not stopped.
+(``feeds.addresses.check_url``), which resolves the host once; the request names the
+addresses judged, and the transport connects to one of them, never resolving the
+name again (DNS rebinding: ``feeds._transport``).
 
-Why one module of over 500 lines: one request's life (redirects, moves, size limits,
-the deadline, the pool it is sent through) is one piece of state handled in order;
-the parts that stand alone (decoding, address checks, local files) are in
-``_fetch_utils``.
+Why one module of over 400 lines: one request's life (redirects, moves, size limits,
+the deadline) is one piece of state handled in order; the parts that stand alone
+(decoding, local files) are in ``_fetch_utils``, the connections in ``_transport``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ssl
-import threading
 import time
-import urllib.request
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -70,6 +65,7 @@ from aggregator.feeds._fetch_utils import (
     parse_max_age,
     parse_retry_after,
 )
+from aggregator.feeds._transport import PINNED, OriginPools
 from aggregator.feeds.addresses import InvalidURL, Origin, Refused, check_url, parse_networks
 from aggregator.settings import FetchSettings
 from aggregator.types import FetchResult, Validators
@@ -120,7 +116,7 @@ class Fetcher:
         self._allow_file = allow_file
         self._allow_private = allow_private
         self._allowed_networks = parse_networks(allowed_networks)
-        self._transport = transport or _OriginPools(settings.max_connections)
+        self._transport = transport or OriginPools(settings.max_connections)
         # Feed URLs parsed before: httpx's parser costs ~4 % of a 304 poll, and the
         # same feeds come round again and again. Bounded (~600 bytes an entry).
         self._parsed: dict[str, httpx.URL] = {}
@@ -134,7 +130,7 @@ class Fetcher:
 
     def _through_proxy(self, url: str) -> bool:
         pools = self._transport
-        if not isinstance(pools, _OriginPools) or not pools._proxies:
+        if not isinstance(pools, OriginPools) or not pools.proxied:
             return False  # nearly always: no URL parsed
         return pools.proxy_for(httpx.URL(url)) is not None
 
@@ -211,8 +207,8 @@ class _Attempt:
         hops = 0
         all_permanent = True
         while True:
-            self._check_address(current, redirected=hops > 0)
-            response = self._send(current, current_url)
+            addresses = self._check_address(current, redirected=hops > 0)
+            response = self._send(current, current_url, addresses)
             try:
                 status = response.status_code
                 location = response.headers.get("location")
@@ -252,15 +248,16 @@ class _Attempt:
             raise FetchError(self.url, f"redirect to an invalid URL {location!r}")
         return str(target)
 
-    def _check_address(self, current: str, *, redirected: bool) -> None:
-        """The address policy (``feeds.addresses``), before any connection to ``current``."""
+    def _check_address(self, current: str, *, redirected: bool) -> tuple[str, ...]:
+        """The address policy (``feeds.addresses``), before any connection to ``current``:
+        the addresses judged, the only ones the request may connect to."""
         try:
-            check_url(
+            return check_url(
                 current,
                 trusted=self.trusted,
                 allowed=self.f._allowed_networks,
                 proxied=self.f._through_proxy(current),
-            )
+            ).addresses
         except InvalidURL as e:
             where = f"redirect to an invalid URL {current!r}" if redirected else "not a valid URL"
             raise FetchError(self.url, f"{where}: {e}") from e
@@ -271,7 +268,7 @@ class _Attempt:
             host = urlsplit(current).hostname
             raise FetchConnectionError(self.url, f"could not resolve host name {host}") from e
 
-    def _send(self, current: str, url: httpx.URL) -> httpx.Response:
+    def _send(self, current: str, url: httpx.URL, addresses: tuple[str, ...]) -> httpx.Response:
         s = self.s
         remaining = self.remaining = self.deadline - time.monotonic()
         if remaining <= 0:
@@ -289,7 +286,10 @@ class _Attempt:
             "pool": remaining,
         }
         try:
-            request = httpx.Request("GET", url, headers=headers, extensions={"timeout": timeout})
+            # The addresses judged go with the request: the transport connects to one
+            # of them, so the name is not resolved again (DNS rebinding).
+            extensions = {"timeout": timeout, PINNED: addresses}
+            request = httpx.Request("GET", url, headers=headers, extensions=extensions)
             response = self.f._transport.handle_request(request)
         except httpx.HTTPError as e:
             raise self._error(e, current, body_bytes=None) from e
@@ -412,118 +412,6 @@ class _Attempt:
             what = reason or first_line(str(e)) or "connection broken"
             return FetchConnectionError(url, f"{what} while {phase}{where}")
         return FetchError(url, f"{first_line(str(e)) or type(e).__name__}{where}")
-
-
-class _OriginPools(httpx.BaseTransport):
-    """Keep-alive connections in one small pool per origin (scheme, host, port).
-
-    httpcore's pool scans every connection it holds, several times, on every request
-    and every response close (encode/httpx#3215: ~1,400 req/s at 10 connections, ~200
-    at 200). A pool per origin scans only that origin's few connections. The pools of
-    the ``keep`` origins used last stay open; an older one is closed once no response
-    of it is open, so at most ``2 * keep`` idle connections are held. Concurrency is
-    bounded by the callers (the poller's workers and per-host limit); ``per_origin``
-    caps one origin's connections all the same.
-
-    Proxies come from the environment (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``,
-    ``NO_PROXY``), as ``httpx.Client`` would take them.
-    """
-
-    KEEPALIVE_PER_ORIGIN = 2
-
-    def __init__(self, max_connections: int) -> None:
-        self._keep = max(1, max_connections // self.KEEPALIVE_PER_ORIGIN)
-        self._limits = httpx.Limits(
-            max_connections=max_connections,
-            max_keepalive_connections=self.KEEPALIVE_PER_ORIGIN,
-        )
-        self._proxies = urllib.request.getproxies_environment()
-        self._ssl: ssl.SSLContext | None = None
-        self._pools: dict[tuple[bytes, bytes, int | None], _Pool] = {}  # oldest use first
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        key = (url.raw_scheme, url.raw_host, url.port)
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the fetcher is closed")
-            pool = self._pools.pop(key, None) or self._new_pool(url)
-            self._pools[key] = pool  # now the most recently used
-            pool.open += 1
-            idle = self._evict()
-        for old in idle:
-            old.transport.close()
-        try:
-            response = pool.transport.handle_request(request)
-        except BaseException:
-            self._done(pool)
-            raise
-        response.stream = _Counted(response.stream, pool, self)
-        return response
-
-    def _new_pool(self, url: httpx.URL) -> _Pool:
-        if self._ssl is None:  # loading the CA bundle takes tens of ms: once
-            self._ssl = httpx.create_ssl_context()
-        proxy = self.proxy_for(url)
-        return _Pool(httpx.HTTPTransport(verify=self._ssl, limits=self._limits, proxy=proxy))
-
-    def proxy_for(self, url: httpx.URL) -> str | None:
-        """The proxy a request to ``url`` goes through, None when it goes straight."""
-        if not self._proxies or urllib.request.proxy_bypass(url.host, self._proxies):
-            return None
-        proxy = self._proxies.get(url.scheme) or self._proxies.get("all")
-        if proxy and "://" not in proxy:
-            proxy = f"http://{proxy}"
-        return proxy
-
-    def _evict(self) -> list[_Pool]:
-        """Take out the least recently used pools past ``keep`` that nothing uses."""
-        surplus = len(self._pools) - self._keep
-        if surplus <= 0:
-            return []
-        idle = [k for k, p in self._pools.items() if p.open == 0][:surplus]
-        return [self._pools.pop(k) for k in idle]
-
-    def _done(self, pool: _Pool) -> None:
-        with self._lock:
-            pool.open -= 1
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            pool.transport.close()
-
-
-class _Pool:
-    __slots__ = ("open", "transport")
-
-    def __init__(self, transport: httpx.HTTPTransport) -> None:
-        self.transport = transport
-        self.open = 0  # requests sent whose response is not closed yet
-
-
-class _Counted(httpx.SyncByteStream):
-    """A response's stream that tells its pool when the response is closed."""
-
-    def __init__(self, stream: Any, pool: _Pool, pools: _OriginPools) -> None:
-        self._stream = stream
-        self._pool: _Pool | None = pool
-        self._pools = pools
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield from self._stream
-
-    def close(self) -> None:
-        try:
-            self._stream.close()
-        finally:
-            if self._pool is not None:
-                self._pools._done(self._pool)
-                self._pool = None
 
 
 # A body this small (an error page, a redirect's note) is read to the end rather than

@@ -7,11 +7,11 @@ time the claim runs out. Work that takes longer than one lease renews it; an
 instance that dies stops renewing, and its claims return to the others when they
 run out. The claiming itself is storage's job (``SELECT ... FOR UPDATE SKIP LOCKED``).
 
-A feed lease also names the process holding it (``LeaseHolder``: where its pid means
+A lease also names the process holding it (``LeaseHolder``: where its pid means
 something, and the pid). A process on the same host can see that pid gone (a poll
-killed with -9, a crashed instance) and take those feeds back at once
-(``take_back_from_dead``) rather than wait out the lease; a process on another host
-cannot tell, and waits.
+killed with -9, a crashed instance) and take those feeds or reviews back at once
+(``take_back_from_dead``, ``take_back_reviews_from_dead``) rather than wait out the
+lease; a process on another host cannot tell, and waits.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ __all__ = [
     "instance_name",
     "process_gone",
     "take_back_from_dead",
+    "take_back_reviews_from_dead",
     "this_process",
 ]
 
@@ -99,13 +100,28 @@ def take_back_from_dead(storage: Storage, now: datetime, me: LeaseHolder) -> int
     A pid that came back (another process got it since) looks alive: its leases run
     out as they would have. This process's own pid is never taken for dead.
     """
-    holders = storage.feed_lease_holders(now, host=me.host)
-    dead = sorted({owner for owner, pid in holders if pid != me.pid and process_gone(pid)})
+    dead = _dead(storage.feed_lease_holders(now, host=me.host), me)
     if not dead:
         return 0
     freed = storage.end_feed_leases_of(dead)
     log.info("took back %d feeds from %s: gone from this host", freed, ", ".join(dead))
     return freed
+
+
+def take_back_reviews_from_dead(storage: Storage, now: datetime, me: LeaseHolder) -> int:
+    """``take_back_from_dead`` for the reviews leased for linking; returns how many
+    reviews are free again."""
+    dead = _dead(storage.review_lease_holders(now, host=me.host), me)
+    if not dead:
+        return 0
+    freed = storage.end_review_leases_of(dead)
+    log.info("took back %d reviews from %s: gone from this host", freed, ", ".join(dead))
+    return freed
+
+
+def _dead(holders: list[tuple[str, int]], me: LeaseHolder) -> list[str]:
+    """The owners among ``holders`` (owner, pid on ``me``'s host) whose process is gone."""
+    return sorted({owner for owner, pid in holders if pid != me.pid and process_gone(pid)})
 
 
 class Renewer:

@@ -241,6 +241,10 @@ def find_number_refs(text: str, tokens: Sequence[Token] | None = None) -> list[N
     [('episode', 1, True, None), ('episode', 2, True, None), ('season', 3, False, None)]
     >>> refs("die dritte Folge, Teil 2, le cinquième épisode")
     [('episode', 3, True, None), ('part', 2, False, None), ('episode', 5, True, None)]
+    >>> [(r.noun, r.value, r.together) for r in find_number_refs("die Folgen 2, 3 und 4")]
+    [('episode', 2, 3), ('episode', 3, 3), ('episode', 4, 3)]
+    >>> [(r.noun, r.value) for r in find_number_refs("parts 6-8; episode 9 and 10 minutes")]
+    [('part', 6), ('part', 7), ('part', 8), ('episode', 9)]
     """
     if tokens is None:
         tokens = tokenize(text)
@@ -276,7 +280,10 @@ def find_number_refs(text: str, tokens: Sequence[Token] | None = None) -> list[N
                 and not (word == "no" and not tokens[i + 1].norm.isdigit())
             ):
                 value, end = after
-                refs.append(NumberRef(noun, value, False, None, token.start, tokens[end - 1].end))
+                values, end = _listed(text, tokens, end, word, value)
+                for v in values:
+                    span_end = tokens[end - 1].end
+                    refs.append(NumberRef(noun, v, False, None, token.start, span_end, len(values)))
                 i = end
                 continue
         if word.isdigit() and token.start > 0 and text[token.start - 1] == "#":
@@ -301,6 +308,58 @@ def find_number_refs(text: str, tokens: Sequence[Token] | None = None) -> list[N
                 continue
         i += 1
     return refs
+
+
+# Words that join numbers into a list after a noun ("Folgen 2, 3 und 4", "episodes 3
+# and 5"), and words and marks that make a range ("parts 2 to 4", "Folgen 2 bis 4",
+# "episodes 3-5").
+_AND = frozenset({"and", "und", "et", "en", "og", "e", "or", "oder", "ou", "of"})
+_TO = frozenset({"to", "through", "thru", "bis", "til", "a", "tot"})
+# Words after a number that make it a quantity, not one more episode ("episode 4 and 5
+# minutes of ads").
+_QUANTITY = frozenset({
+    "minutes", "minute", "min", "hours", "hour", "seconds", "stars", "star", "years",
+    "year", "days", "percent", "times", "people", "minuten", "stunden", "sterne", "jahre",
+})  # fmt: skip
+_PLURALS = frozenset({"episodes", "eps", "folgen", "episoden", "chapters", "parts"})
+# A range wider than this is not a list of episodes someone discusses one by one.
+_MAX_RANGE = 10
+
+
+def _listed(
+    text: str, tokens: Sequence[Token], end: int, noun: str, first: int
+) -> tuple[list[int], int]:
+    """The numbers of a list or range that continues a noun's number: [first, ...] and
+    the index after the last one."""
+    values = [first]
+    while end < len(tokens):
+        gap = text[tokens[end - 1].end : tokens[end].start]
+        word = tokens[end].norm
+        if word in _AND or word in _TO:
+            after = end + 1
+            is_range = word in _TO
+        elif gap.strip() in ("-", "–", "—") or (gap.strip() == "," and noun in _PLURALS):
+            # A comma lists only after a plural: in "episode 4, 3 of them ..." it does not.
+            after = end
+            is_range = gap.strip() != ","
+        else:
+            break
+        parsed = _number_after_noun(tokens, after, noun)
+        if parsed is None:
+            break
+        value, nxt = parsed
+        if nxt < len(tokens) and tokens[nxt].norm in _QUANTITY:
+            break
+        if is_range:
+            if not values[-1] < value <= values[-1] + _MAX_RANGE:
+                break
+            values.extend(range(values[-1] + 1, value + 1))
+        elif value in values:
+            break
+        else:
+            values.append(value)
+        end = nxt
+    return values, end
 
 
 def _ordinal_noun(tokens: Sequence[Token], j: int) -> tuple[int, int] | None:
@@ -383,6 +442,8 @@ def title_numbers(title: str, skip: int = 0) -> TitleNumbers:
     True
     >>> title_numbers("Giant Bombcast Game of the Year 2017: Day Four", skip=2).nouns
     (('day', 4),)
+    >>> title_numbers("Three: Mirror Image").episode, title_numbers("Ten Things I Know").episode
+    (3, None)
     """
     tokens = tokenize(title)[skip:]
     episode = season = plain = None
@@ -408,6 +469,8 @@ def title_numbers(title: str, skip: int = 0) -> TitleNumbers:
             episode = int(first)
         elif prefixed and len(first) <= 8 and not _SEASON_EPISODE.match(first):
             episode = int(prefixed.group(2))
+        else:
+            episode = _leading_word_number(title, tokens)
     if len(tokens) >= 2 and tokens[-1].norm.isdigit():
         gap = title[tokens[-2].end : tokens[-1].start]
         value = int(tokens[-1].norm)
@@ -416,6 +479,20 @@ def title_numbers(title: str, skip: int = 0) -> TitleNumbers:
     if episode is None and season is None and not nouns and plain is None:
         return _NO_NUMBERS  # most titles: one shared value
     return TitleNumbers(episode, season, tuple(nouns), plain)
+
+
+def _leading_word_number(title: str, tokens: Sequence[Token]) -> int | None:
+    """A number written out at the head of a title and set off by a colon, a dash or a
+    full stop numbers the episode ("Three: Mirror Image", "Ten. Homecoming"); without
+    the mark it is part of the title ("Ten Things I Know")."""
+    parsed = parse_number(tokens, 0)
+    if parsed is None or parsed[1]:
+        return None
+    value, _, j = parsed
+    if j >= len(tokens):
+        return None
+    mark = title[tokens[j - 1].end : tokens[j].start].strip()
+    return value if mark[:1] in (":", ".", "-", "–", "—", "|") else None
 
 
 def _is_year(value: int, title: str, token: Token) -> bool:

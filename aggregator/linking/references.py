@@ -74,11 +74,15 @@ def _number_strength(
         if noun == "chapter" and numbers.episode == value:
             return 0.8
         return 0.0
+    # A title that numbers itself overrules the feed's count, which often counts a
+    # trailer or prologue too: "Three: Mirror Image" is not "episode four" for its
+    # itunes:episode, nor "Chapter Seven" episode 8.
+    titled = numbers.episode if numbers.episode is not None else own.get("chapter")
     schemes = [
         0.9 if numbers.episode == value else 0.0,
         0.8 if own.get("chapter") == value else 0.0,
         0.8 if numbers.plain == value else 0.0,
-        0.7 if e.itunes_number == value else 0.0,
+        0.7 if e.itunes_number == value and titled in (None, value) else 0.0,
         0.6 if (ordinal or noun == "week") and position == value else 0.0,
     ]
     agreeing = sum(1 for x in schemes if x)

@@ -88,7 +88,7 @@ def match_titles(
     review = _review_words(a)
     words, positions = review.words, review.positions
     own = {canon(w) for alias in series.aliases for w in alias.tokens}
-    matches: list[tuple[float, int, Evidence]] = []
+    matches: list[tuple[float, int, Evidence, tuple[int, int]]] = []
     # Only episodes whose titles share a word (not a stopword) with the review, and in
     # them only the parts that do: the others cannot match.
     shared_words = review.content.isdisjoint
@@ -169,9 +169,33 @@ def match_titles(
             evidence = Evidence(
                 "episode-title", a.text[start:end], s, e, f"title {episode.title!r} ({best:.2f})"
             )
-            matches.append((round(best, 2), index, evidence))
-    for strength, index, evidence in by_recency(series, matches):
-        found.get_or_add(index).put("title", strength, evidence)
+            matches.append((round(best, 2), index, evidence, best_span))
+    for group in _same_words(matches):
+        for strength, index, evidence in by_recency(series, group):
+            found.get_or_add(index).put("title", strength, evidence)
+
+
+def _same_words(
+    matches: list[tuple[float, int, Evidence, tuple[int, int]]],
+) -> list[list[tuple[float, int, Evidence]]]:
+    """The matches grouped by the words of the review they rest on (overlapping spans).
+
+    Titles matched by the same words ("Harper High School" for its Part One and Part
+    Two) are one reference that several episodes could answer; titles matched by other
+    words ("Retraction", then "House on Loon Lake") are references of their own, and a
+    list of favourite episodes must not discount the older ones as ambiguous.
+    """
+    ordered = sorted(matches, key=lambda m: m[3])
+    groups: list[list[tuple[float, int, Evidence]]] = []
+    end = -1
+    for strength, index, evidence, (start, stop) in ordered:
+        if not groups or start >= end:
+            groups.append([])
+            end = stop
+        else:
+            end = max(end, stop)
+        groups[-1].append((strength, index, evidence))
+    return groups
 
 
 def _part(

@@ -21,7 +21,7 @@ writing links it looks again, and links again if a series changed meanwhile (see
 Human decisions (confirmed, rejected, manual links) survive all of it: storage's
 ``replace_links`` only replaces the linker's own links.
 
-Why one module of over 450 lines: ``Reviews`` is one object whose adding, linking,
+Why one module of over 550 lines: ``Reviews`` is one object whose adding, linking,
 re-linking and catalog refresh share one catalog and one lock; none of its parts is
 used apart.
 """
@@ -62,6 +62,10 @@ __all__ = ["LINK_TEXT_LIMIT", "AddedReview", "Reviews", "name_words", "settle_af
 log = logging.getLogger(__name__)
 
 
+def _never() -> bool:
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class AddedReview:
     """A review taken in, with its links, and how storage saved it: new, or a copy of
@@ -99,6 +103,8 @@ class Reviews:
         self._clock = clock
         self._owner = owner or leases.instance_name()
         self._lease_seconds = lease_seconds
+        # The process the leases name, for others on this host to see when it is gone.
+        self._holder = leases.this_process()
         self._linker: Linker | None = None
         # Each series' change time as the catalog reflects it, and when we last looked.
         self._catalog_times: dict[int, datetime | None] = {}
@@ -404,34 +410,68 @@ class Reviews:
             return [r for r in reviews if r.published is None or r.published >= published_since]
         return self._storage.reviews_with_any_word(words, published_since=published_since)
 
-    def relink_outdated(self, *, limit: int = 1000) -> int:
+    def relink_outdated(self, *, limit: int = 1000, stop: Callable[[], bool] = _never) -> int:
         """Re-link reviews linked by another linker version (or never); returns how many.
 
-        Each review is claimed first: instances sharing the database split the work,
-        and a review claimed by an instance that died is taken up when its lease ends.
+        Each review is claimed first: instances sharing the database split the work.
+        A review claimed by a process of this host that is gone (killed with -9) is
+        taken back at once; one claimed by an instance elsewhere that died, when its
+        lease ends. Once ``stop()`` says so (the service is shutting down), no more
+        is claimed, and a batch claimed but not linked yet is given back.
         """
+        self._take_back_from_dead()
         done = linked = 0
-        while done < limit:
+        while done < limit and not stop():
             # Small claims: a batch is linked well within one lease (no renewals), and
             # an instance that dies holds little work hostage.
+            holder = self._holder
             batch = self._storage.claim_reviews_needing_link(
                 LINKER_VERSION,
                 limit=min(self.RELINK_CLAIM, limit - done),
                 now=self._clock(),
                 owner=self._owner,
                 lease_seconds=self._lease_seconds,
+                host=holder.host if holder else None,
+                pid=holder.pid if holder else None,
             )
             if not batch:
                 break
-            with self._lock:
-                self.linker()
-                self._refresh_catalog()
-                # A review that fails stays claimed until its lease ends, then is
-                # tried again; the others are linked now.
-                failed = self._link_apart(batch)
+            if stop():  # came while claiming: the batch is for another instance
+                self._give_back(batch)
+                break
+            try:
+                with self._lock:
+                    self.linker()
+                    self._refresh_catalog()
+                    # A review that fails stays claimed until its lease ends, then is
+                    # tried again; the others are linked now.
+                    failed = self._link_apart(batch)
+            except BaseException:
+                # Interrupted (Ctrl-C, where this runs in the main thread) or the
+                # database failed: what is not linked is not held until the lease ends.
+                self._give_back(batch)
+                raise
             done += len(batch)
             linked += len(batch) - len(failed)
         return linked
+
+    def _take_back_from_dead(self) -> None:
+        if self._holder is None:
+            return
+        try:
+            leases.take_back_reviews_from_dead(self._storage, self._clock(), self._holder)
+        except StorageError as e:
+            log.warning("taking back the reviews of dead processes failed: %s", e)
+
+    def _give_back(self, batch: list[ReviewRecord]) -> None:
+        """End our claims on the reviews of ``batch`` not linked (a linked one's claim
+        ended with its links), so that they need not wait out the lease."""
+        try:
+            self._storage.release_reviews([r.id for r in batch], owner=self._owner)
+        except StorageError as e:
+            log.warning(
+                "giving back %d reviews failed (their leases will run out): %s", len(batch), e
+            )
 
     def _link_apart(self, reviews: list[ReviewRecord]) -> list[int]:
         """``_link_current`` over ``reviews``, and if that fails, over each on its own,

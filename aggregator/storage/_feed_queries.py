@@ -80,13 +80,14 @@ class SeriesFeedRows:
 
 @dataclass(frozen=True, slots=True)
 class ReviewsForFeed:
-    """The newest linked reviews, their links (not rejected), and the episodes and
-    series those links name (the series asked for among them)."""
+    """A page of the linked reviews, newest first, their links (not rejected), and the
+    episodes and series those links name (the series asked for among them)."""
 
     reviews: tuple[ReviewRecord, ...]
     links: tuple[LinkRecord, ...]
     episodes: Mapping[int, EpisodeRecord]
     series: Mapping[int, SeriesRecord]
+    more: bool = False  # whether older reviews follow on a next page
 
 
 def _token(parts: Collection[Any]) -> str:
@@ -294,7 +295,10 @@ def _feed_reviews(connection: Connection, ids: Collection[int]) -> list[ReviewRe
     return found
 
 
-def reviews_for_feed(connection: Connection, series_id: int | None, limit: int) -> ReviewsForFeed:
+def reviews_for_feed(
+    connection: Connection, series_id: int | None, limit: int, offset: int = 0
+) -> ReviewsForFeed:
+    """The page of ``limit`` linked reviews from ``offset`` on, with what the feed shows."""
     link_filter = [_not_rejected()]
     if series_id is not None:
         _require_series(connection, series_id)
@@ -303,20 +307,28 @@ def reviews_for_feed(connection: Connection, series_id: int | None, limit: int) 
         _feed_review_query()
         .where(REVIEW.c.id.in_(select(LINK.c.review_id).where(*link_filter)))
         .order_by(REVIEW.c.published.desc().nulls_last(), REVIEW.c.id.desc())
-        .limit(limit)
+        .offset(offset)
+        .limit(limit + 1)  # one more than the page says whether another page follows
     )
-    reviews = tuple(_reviews.to_record(row) for row in connection.execute(query))
-    links: tuple[LinkRecord, ...] = ()
-    if reviews:
-        ids = [r.id for r in reviews]
+    page = connection.execute(query).all()
+    reviews = tuple(_reviews.to_record(row) for row in page[:limit])
+    # A page may hold up to 100,000 reviews (http.feed_max_items): ids go in IN lists
+    # of a bounded size.
+    links: list[LinkRecord] = []
+    for ids in in_lists([r.id for r in reviews]):
         # The links listing's own query and row mapping, so both describe links alike.
         query_links = _links._records_query().where(LINK.c.review_id.in_(ids), *link_filter)
-        links = tuple(_links._to_record(row) for row in connection.execute(query_links))
-    episode_ids = {link.episode_id for link in links if link.episode_id is not None}
+        links.extend(_links._to_record(row) for row in connection.execute(query_links))
     episodes: dict[int, EpisodeRecord] = {}
-    if episode_ids:
-        rows = connection.execute(select(EPISODE).where(EPISODE.c.id.in_(episode_ids)))
-        episodes = {row.id: _episodes.to_record(row) for row in rows}
+    for ids in in_lists(sorted({x.episode_id for x in links if x.episode_id is not None})):
+        rows = connection.execute(select(EPISODE).where(EPISODE.c.id.in_(ids)))
+        episodes.update((row.id, _episodes.to_record(row)) for row in rows)
     series_ids = {link.series_id for link in links} | ({series_id} if series_id else set())
     series = _series_records(connection, series_ids)
-    return ReviewsForFeed(reviews=reviews, links=links, episodes=episodes, series=series)
+    return ReviewsForFeed(
+        reviews=reviews,
+        links=tuple(links),
+        episodes=episodes,
+        series=series,
+        more=len(page) > limit,
+    )

@@ -250,7 +250,14 @@ def replace(
     connection.execute(
         update(REVIEW)
         .where(REVIEW.c.id == review_id)
-        .values(linker_version=linker_version, linked_at=now, lease_owner=None, lease_until=None)
+        .values(
+            linker_version=linker_version,
+            linked_at=now,
+            lease_owner=None,
+            lease_until=None,
+            lease_host=None,
+            lease_pid=None,
+        )
     )
     return list_page(connection, review_id=review_id)
 

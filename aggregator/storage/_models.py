@@ -185,9 +185,12 @@ REVIEW = Table(
     Column("feed_id", Integer, ForeignKey("feed.id", ondelete="SET NULL"), index=True),
     Column("linker_version", Text),  # None: never linked
     Column("linked_at", UTCDateTime),
-    # Claimed by one instance for linking (see FEED's lease_owner).
+    # Claimed by one instance for linking (see FEED's lease_owner), and the process
+    # holding the claim (see FEED's lease_host).
     Column("lease_owner", Text),
     Column("lease_until", UTCDateTime),
+    Column("lease_host", Text, index=True),
+    Column("lease_pid", Integer),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     # NULLs are distinct in a unique index on SQLite and PostgreSQL alike: any

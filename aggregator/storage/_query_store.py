@@ -44,11 +44,14 @@ class QueryStore(StorageBase):
         with self._read(f"reading the feed of series {series_id}") as session:
             return _feed_queries.series_feed_rows(session.connection(), series_id, limit, offset)
 
-    def reviews_for_feed(self, *, series_id: int | None, limit: int) -> ReviewsForFeed:
-        """The newest ``limit`` reviews with a link (not rejected), to the series if
-        given, with those links and the episodes they name."""
+    def reviews_for_feed(
+        self, *, series_id: int | None, limit: int, offset: int = 0
+    ) -> ReviewsForFeed:
+        """A page of the reviews with a link (not rejected), to the series if given,
+        newest first: ``limit`` of them from ``offset`` on, with those links and the
+        episodes they name, and whether more follow."""
         with self._read("reading reviews for a feed") as session:
-            return _feed_queries.reviews_for_feed(session.connection(), series_id, limit)
+            return _feed_queries.reviews_for_feed(session.connection(), series_id, limit, offset)
 
     # --- pages and searches for the HTTP API (see _queries and _search) --------------
 

@@ -140,14 +140,45 @@ class ReviewStore(StorageBase):
         now: datetime,
         owner: str,
         lease_seconds: float,
+        host: str | None = None,
+        pid: int | None = None,
     ) -> list[ReviewRecord]:
         """Like ``reviews_needing_link``, each review leased to ``owner`` until it is
-        linked (``replace_links`` ends the lease) or the lease runs out."""
+        linked (``replace_links`` ends the lease) or the lease runs out. ``host`` and
+        ``pid`` name the process holding the leases, for others on its host to see
+        when it is gone (``review_lease_holders``)."""
         until = now + timedelta(seconds=lease_seconds)
         with self._write("claiming reviews to link") as session:
             return _reviews.claim_needing_link(
-                session.connection(), linker_version, limit, now=now, owner=owner, until=until
+                session.connection(),
+                linker_version,
+                limit,
+                now=now,
+                owner=owner,
+                until=until,
+                host=host,
+                pid=pid,
             )
+
+    def review_lease_holders(self, now: datetime, *, host: str) -> list[tuple[str, int]]:
+        """(owner, pid) of the processes on ``host`` that hold live review leases."""
+        with self._read("reading who holds review leases") as session:
+            return _reviews.lease_holders_on(session.connection(), now, host=host)
+
+    def end_review_leases_of(self, owners: Sequence[str]) -> int:
+        """End the review leases of these owners (processes known to be gone); returns
+        how many reviews are free again."""
+        if not owners:
+            return 0
+        with self._write(f"ending the review leases of {len(owners)} processes") as session:
+            return _reviews.end_leases_of(session.connection(), owners)
+
+    def release_reviews(self, review_ids: Sequence[int], *, owner: str) -> int:
+        """Give back reviews ``owner`` claimed and will not link (it is stopping)."""
+        if not review_ids:
+            return 0
+        with self._write(f"releasing {len(review_ids)} reviews") as session:
+            return _reviews.release_leases(session.connection(), review_ids, owner=owner)
 
     def mark_needing_link(self, review_ids: Sequence[int]) -> None:
         """Have the reviews linked again by whichever instance next re-links

@@ -159,8 +159,11 @@ def claim_needing_link(
     now: datetime,
     owner: str,
     until: datetime,
+    host: str | None = None,
+    pid: int | None = None,
 ) -> list[ReviewRecord]:
-    """Lease up to ``limit`` reviews needing links to ``owner``; oldest first.
+    """Lease up to ``limit`` reviews needing links to ``owner`` (process ``pid`` of
+    ``host``, when known); oldest first.
 
     Like ``_feeds.claim_due``: rows another instance is claiming are skipped, and a
     lease that ran out (its holder died) lets the review be claimed again.
@@ -177,10 +180,45 @@ def claim_needing_link(
     if not ids:
         return []
     connection.execute(
-        update(REVIEW).where(REVIEW.c.id.in_(ids)).values(lease_owner=owner, lease_until=until)
+        update(REVIEW)
+        .where(REVIEW.c.id.in_(ids))
+        .values(lease_owner=owner, lease_until=until, lease_host=host, lease_pid=pid)
     )
     rows = connection.execute(select(REVIEW).where(REVIEW.c.id.in_(ids)).order_by(REVIEW.c.id))
     return [to_record(row) for row in rows]
+
+
+# A review no instance holds for linking.
+_NO_LEASE = {"lease_owner": None, "lease_until": None, "lease_host": None, "lease_pid": None}
+
+
+def lease_holders_on(connection: Connection, now: datetime, *, host: str) -> list[tuple[str, int]]:
+    """(owner, pid) of every live review lease held by a process on ``host``."""
+    query = (
+        select(REVIEW.c.lease_owner, REVIEW.c.lease_pid)
+        .distinct()
+        .where(REVIEW.c.lease_host == host, REVIEW.c.lease_until > now)
+        .where(REVIEW.c.lease_owner.is_not(None), REVIEW.c.lease_pid.is_not(None))
+    )
+    return [(row[0], row[1]) for row in connection.execute(query)]
+
+
+def end_leases_of(connection: Connection, owners: Sequence[str]) -> int:
+    """End every review lease these owners hold; returns how many ended."""
+    ended = connection.execute(
+        update(REVIEW).where(REVIEW.c.lease_owner.in_(owners)).values(**_NO_LEASE)
+    )
+    return int(ended.rowcount)
+
+
+def release_leases(connection: Connection, review_ids: Sequence[int], *, owner: str) -> int:
+    """End ``owner``'s leases on these reviews (not linked: it is stopping)."""
+    released = connection.execute(
+        update(REVIEW)
+        .where(REVIEW.c.id.in_(review_ids), REVIEW.c.lease_owner == owner)
+        .values(**_NO_LEASE)
+    )
+    return int(released.rowcount)
 
 
 def count(connection: Connection) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import delete, insert, or_, select, update
 
 from aggregator.storage._base import StorageBase
 from aggregator.storage._models import WEB_SESSION
@@ -38,6 +38,28 @@ class SessionStore(StorageBase):
                 )
             )
             return found.first() is not None
+
+    def web_session_times(self, key_hash: str, now: datetime) -> tuple[datetime, datetime] | None:
+        """When the session began and when it expires; None when it is not stored or
+        past its expiry."""
+        with self._read("checking a web session") as session:
+            found = session.connection().execute(
+                select(WEB_SESSION.c.created_at, WEB_SESSION.c.expires_at).where(
+                    WEB_SESSION.c.key_hash == key_hash, WEB_SESSION.c.expires_at > now
+                )
+            )
+            row = found.first()
+            return None if row is None else (row[0], row[1])
+
+    def renew_web_session(self, key_hash: str, now: datetime, *, expires: datetime) -> None:
+        """Move the session's expiry to ``expires``, unless it has expired (or ended)
+        by ``now``: a session once expired stays so."""
+        with self._write("renewing a web session") as session:
+            session.connection().execute(
+                update(WEB_SESSION)
+                .where(WEB_SESSION.c.key_hash == key_hash, WEB_SESSION.c.expires_at > now)
+                .values(expires_at=expires)
+            )
 
     def remove_web_session(self, key_hash: str) -> None:
         """End the session (harmless when it is already gone)."""

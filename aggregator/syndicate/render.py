@@ -153,8 +153,8 @@ class SeriesFeed:
 
 @dataclass(frozen=True, slots=True)
 class ReviewsFeed:
-    """Everything the reviews feed shows: ``reviews`` newest first, their links (not
-    rejected), the episodes and series those links name (by id)."""
+    """Everything a page of the reviews feed shows: ``reviews`` newest first, their
+    links (not rejected), the episodes and series those links name (by id)."""
 
     title: str
     description: str
@@ -168,6 +168,7 @@ class ReviewsFeed:
     series: Mapping[int, SeriesRecord]
     image: str | None = None
     updated: datetime | None = None
+    pages: PageLinks | None = None  # when the reviews are one page of several
 
 
 # --- small pure helpers ------------------------------------------------------------
@@ -569,7 +570,7 @@ def reviews_feed_chunks(feed: ReviewsFeed) -> Iterator[bytes]:
         links_of.setdefault(link.review_id, []).append(link)
     home = safe_url(feed.link) or feed.self_url
     rss, channel = _channel(
-        feed.title, home, feed.description, feed.self_url, feed.generator, feed.updated
+        feed.title, home, feed.description, feed.self_url, feed.generator, feed.updated, feed.pages
     )
     _image(channel, feed.image, feed.title, home)
 

@@ -4,9 +4,9 @@
 (``?series=ID``). Every response carries ``ETag`` and ``Last-Modified``; a matching
 ``If-None-Match`` (or, without one, ``If-Modified-Since``) gets a 304.
 
-A series feed is paged (RFC 5005, section 3): ``http.feed_max_items`` episodes a
-page, newest first, with ``atom:link rel="next"`` to ``?page=2`` and so on; the
-reviews feed holds the newest ``REVIEWS_FEED_LIMIT`` reviews. The body is streamed,
+Both feeds are paged (RFC 5005, section 3): ``http.feed_max_items`` episodes (or
+reviews) a page, newest first, with ``atom:link rel="next"`` to ``?page=2`` and so
+on. The body is streamed,
 rendered a chunk of items at a time (``render._stream``): the page cap bounds what
 one request reads from the store, the streaming what it holds while writing it.
 
@@ -54,7 +54,6 @@ __all__ = [
     "MAX_ID",
     "MAX_PAGE",
     "MEDIA_TYPE",
-    "REVIEWS_FEED_LIMIT",
     "build_router",
     "default_base_url",
     "etag_for",
@@ -69,15 +68,12 @@ __all__ = [
 
 MEDIA_TYPE = "application/rss+xml; charset=utf-8"
 GENERATOR = f"aggregator {__version__}"
-# Items in the reviews feed: the newest reviews. Readers keep what they have seen;
-# a feed of every review ever would grow without bound.
-REVIEWS_FEED_LIMIT = 200
 # Shared caches may keep a feed five minutes; readers revalidate with our validators.
 MAX_AGE_SECONDS = 300
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Ids are 64-bit integers in both databases; a larger one is a 422, not a driver error.
 MAX_ID = 2**63 - 1
-# Pages of a series feed: a million pages of the largest page allowed is more episodes
+# Pages of a feed: a million pages of the largest page allowed is more episodes
 # than any store holds, and keeps the OFFSET well within 64 bits.
 MAX_PAGE = 1_000_000
 
@@ -96,8 +92,12 @@ def series_feed_url(base_url: str, series_id: int, page: int = 1) -> str:
     return f"{base_url}/feeds/series/{series_id}.xml{query}"
 
 
-def reviews_feed_url(base_url: str, series_id: int | None) -> str:
-    query = f"?series={series_id}" if series_id is not None else ""
+def reviews_feed_url(base_url: str, series_id: int | None, page: int = 1) -> str:
+    """The address of a page of the reviews feed (of one series, or of all)."""
+    params = [f"series={series_id}"] if series_id is not None else []
+    if page > 1:
+        params.append(f"page={page}")
+    query = f"?{'&'.join(params)}" if params else ""
     return f"{base_url}/feeds/reviews.xml{query}"
 
 
@@ -141,11 +141,24 @@ def load_reviews_feed(
     *,
     base_url: str,
     updated: datetime | None,
-    limit: int = REVIEWS_FEED_LIMIT,
+    page: int = 1,
 ) -> ReviewsFeed:
-    """What the reviews feed (of one series, or of all) shows. NotFoundError for an
-    unknown series."""
-    rows = app.storage.reviews_for_feed(series_id=series_id, limit=limit)
+    """What a page of the reviews feed (of one series, or of all) shows. NotFoundError
+    for an unknown series or a page past the last (the first page always exists)."""
+    per_page = app.settings.http.feed_max_items
+    rows = app.storage.reviews_for_feed(
+        series_id=series_id, limit=per_page, offset=(page - 1) * per_page
+    )
+    if page > 1 and not rows.reviews:
+        of = "" if series_id is None else f" of series {series_id}"
+        raise NotFoundError(f"the reviews feed{of} has no page {page} ({per_page} reviews a page)")
+    pages = None
+    if page > 1 or rows.more:
+        pages = PageLinks(
+            first=reviews_feed_url(base_url, series_id),
+            previous=reviews_feed_url(base_url, series_id, page - 1) if page > 1 else None,
+            next=reviews_feed_url(base_url, series_id, page + 1) if rows.more else None,
+        )
     series = rows.series
     if series_id is not None:
         title = f"Reviews of {series[series_id].title}"
@@ -160,7 +173,7 @@ def load_reviews_feed(
             f"Collected and linked by {GENERATOR}."
         ),
         link=link,
-        self_url=reviews_feed_url(base_url, series_id),
+        self_url=reviews_feed_url(base_url, series_id, page),
         base_url=base_url,
         generator=GENERATOR,
         reviews=rows.reviews,
@@ -169,6 +182,7 @@ def load_reviews_feed(
         series=series,
         image=image,
         updated=updated,
+        pages=pages,
     )
 
 
@@ -183,10 +197,14 @@ def series_feed_chunks_for(
     return series_feed_chunks(feed)
 
 
-def reviews_feed_chunks_for(app: App, series_id: int | None, base_url: str) -> Iterator[bytes]:
-    """The reviews feed, read from the store now and rendered as it is read."""
+def reviews_feed_chunks_for(
+    app: App, series_id: int | None, base_url: str, page: int = 1
+) -> Iterator[bytes]:
+    """A page of the reviews feed, read from the store now and rendered as it is read."""
     version = app.storage.feed_version(series_id=series_id, reviews=True)
-    feed = load_reviews_feed(app, series_id, base_url=base_url, updated=version.last_modified)
+    feed = load_reviews_feed(
+        app, series_id, base_url=base_url, updated=version.last_modified, page=page
+    )
     return reviews_feed_chunks(feed)
 
 
@@ -297,7 +315,7 @@ def build_router(app: App) -> APIRouter:
         200: {"content": {"application/rss+xml": {}}, "description": "RSS 2.0"},
         304: {"description": "Not modified since the validators given"},
         401: {"description": "Reads need the token", "content": {"application/json": {}}},
-        404: {"description": "No such series", "content": {"application/json": {}}},
+        404: {"description": "No such series or page", "content": {"application/json": {}}},
     }
 
     def base_url(request: Request) -> str:
@@ -348,16 +366,27 @@ def build_router(app: App) -> APIRouter:
         series: Annotated[
             int | None, Query(ge=1, le=MAX_ID, description="Only reviews of this series.")
         ] = None,
+        page: Annotated[
+            int,
+            Query(
+                ge=1,
+                le=MAX_PAGE,
+                description="A page of older reviews (RFC 5005 paging: follow "
+                'the feed\'s atom:link rel="next").',
+            ),
+        ] = 1,
     ) -> Response:
         _check_read(settings, request)
         base = base_url(request)
         try:
             version = app.storage.feed_version(series_id=series, reviews=True)
-            etag = etag_for(version, reviews_feed_url(base, series))
+            etag = etag_for(version, reviews_feed_url(base, series, page), per_page)
             headers = _headers(version, etag, settings.public_reads)
             if not_modified(request, etag, version.last_modified or _EPOCH):
                 return Response(status_code=304, headers=headers)
-            feed = load_reviews_feed(app, series, base_url=base, updated=version.last_modified)
+            feed = load_reviews_feed(
+                app, series, base_url=base, updated=version.last_modified, page=page
+            )
         except NotFoundError as e:
             raise HTTPException(status_code=404, detail=str(e)) from e
         return _stream_response(request, reviews_feed_chunks(feed), headers)

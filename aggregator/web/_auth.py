@@ -120,7 +120,8 @@ class WebAuth:
         response.set_cookie(
             COOKIE_NAME,
             session_id,
-            max_age=int(self._sessions.lifetime.total_seconds()),
+            # The longest the session can last; the server ends it sooner when unused.
+            max_age=int(self._sessions.max_lifetime.total_seconds()),
             path="/",
             httponly=True,
             samesite="strict",
