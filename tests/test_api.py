@@ -16,6 +16,7 @@ import pytest
 from aggregator import metrics
 from tests.api_support import ApiServer, Seeded, module_database, running_api, seed, when
 from tests.conftest import BACKENDS
+from tests.fakes import review, text_hash
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -253,6 +254,36 @@ def test_reviews_that_name_a_person(
 ) -> None:
     server, s = seeded
     assert ids(server.get("/api/reviews", person=name)) == [s.r[n] for n in expected]
+
+
+def test_reviews_by_author(database_url: str) -> None:
+    """The web pages' "reviews by author": the name exactly as the reviews give it."""
+    with running_api(database_url) as server:
+        storage, now = server.app.storage, server.app.clock()
+        authors = {1: "Ann Critic", 2: "Bob Listener", 3: "Ann Critic", 4: "ann critic", 5: None}
+        stored = {}
+        for n, author in authors.items():
+            document = review(n, author=author)  # review n published n days after T0
+            saved = storage.save_review(
+                document, content_hash=text_hash(document), source="file", now=now
+            )
+            stored[n] = saved.review.id
+        assert ids(server.get("/api/reviews", author="Ann Critic")) == [stored[3], stored[1]]
+        assert ids(server.get("/api/reviews", author="ann critic")) == [stored[4]]
+        assert ids(server.get("/api/reviews", author="Nobody")) == []
+        (bob,) = server.get("/api/reviews", author="Bob Listener").json()["items"]
+        assert (bob["id"], bob["author"]) == (stored[2], "Bob Listener")
+        first = server.get("/api/reviews", author="Ann Critic", limit=1).json()
+        assert ([i["id"] for i in first["items"]], first["next_offset"]) == ([stored[3]], 1)
+        assert ids(server.get("/api/reviews", author="Ann Critic", offset=1)) == [stored[1]]
+        for bad in ("", "x" * 201, "a\x00b"):
+            refused = server.get("/api/reviews", author=bad)
+            assert refused.status_code == 422, refused.text
+            assert "query.author" in refused.json()["error"]
+        schema = server.get("/openapi.json").json()
+        documented = schema["paths"]["/api/reviews"]["get"]["parameters"]
+        (param,) = [p for p in documented if p["name"] == "author"]
+        assert "Only reviews by this author" in param["description"]
 
 
 def test_review_detail_with_its_links(seeded: tuple[ApiServer, Seeded]) -> None:

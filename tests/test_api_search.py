@@ -90,9 +90,47 @@ def test_review_search(seeded: tuple[ApiServer, Seeded], query: str, expected: l
 def test_combined_search(seeded: tuple[ApiServer, Seeded]) -> None:
     server, s = seeded
     body = server.get("/api/search", q="trains").json()
+    assert body["series"] == []
     assert [e["id"] for e in body["episodes"]] == [s.ep_a[2]]
     assert [r["id"] for r in body["reviews"]] == [s.r[1]]
     assert body["reviews"][0]["excerpt"].startswith("Night Trains is wonderful")
+    # Series by name, as the web pages' search box finds them.
+    body = server.get("/api/search", q="alpha").json()
+    assert [(x["id"], x["title"], x["review_count"]) for x in body["series"]] == [
+        (s.a, "Alpha Stories", 2)
+    ]
+    assert (body["episodes"], body["reviews"]) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("alpha", ["a"]),
+        ("ALP sto", ["a"]),  # each word starts a word of the title, any case
+        ("stories alpha", ["a"]),
+        ("h", ["b"]),  # "beta Hours"
+        ("lpha", []),  # the start of a word only
+        ("alpha hours", []),  # every word, in one series
+    ],
+)
+def test_series_search(seeded: tuple[ApiServer, Seeded], query: str, expected: list[str]) -> None:
+    server, s = seeded
+    names = {"a": s.a, "b": s.b}
+    assert hits(server, "/api/series", q=query) == [names[n] for n in expected]
+
+
+def test_series_search_in_pages(seeded: tuple[ApiServer, Seeded]) -> None:
+    server, s = seeded
+    first = server.get("/api/series", q="alpha", limit=1).json()
+    assert ([i["id"] for i in first["items"]], first["next_offset"]) == ([s.a], None)
+    (found,) = first["items"]
+    assert (found["title"], found["review_count"]) == ("Alpha Stories", 2)
+    assert hits(server, "/api/series", q="alpha", offset=1) == []
+    assert hits(server, "/api/series") == [s.a, s.b]  # without q: every series
+    schema = server.get("/openapi.json").json()
+    (param,) = [p for p in schema["paths"]["/api/series"]["get"]["parameters"] if p["name"] == "q"]
+    assert "title or publisher" in param["description"]
+    assert "series" in schema["components"]["schemas"]["SearchOut"]["properties"]
 
 
 @pytest.mark.parametrize(
@@ -111,7 +149,10 @@ def test_searches_that_are_refused(
     seeded: tuple[ApiServer, Seeded], params: dict[str, str], status: int, says: str
 ) -> None:
     server, _ = seeded
-    for path in ("/api/search", "/api/search/episodes", "/api/search/reviews"):
+    paths = ["/api/search", "/api/search/episodes", "/api/search/reviews"]
+    if "q" in params:  # the list of series takes q, but needs none
+        paths.append("/api/series")
+    for path in paths:
         response = server.get(path, **params)
         assert response.status_code == status, (path, response.text)
         assert says in response.json()["error"]

@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,11 @@ import pytest
 from aggregator.exceptions import StorageError
 from aggregator.storage import open_storage
 from aggregator.storage._migrate import HEAD, downgrade_to
+from aggregator.types import Relation
 from tests.cli_support import Cli
 from tests.feedserver import FeedServer
 from tests.terminal import run_in_terminal
+from tests.webapp_support import SERIAL_A, SERIAL_B, serial_feed
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = str(Path(sys.executable).with_name("aggregator"))
@@ -199,6 +202,52 @@ def test_links_in_text_show_their_status_and_evidence(cli: Cli) -> None:
     for line, evidence in zip(shown, series_link["evidence"], strict=False):
         assert line == f"      {evidence['kind']}: {evidence['text']!r} ({evidence['detail']})"
     assert len(shown) == min(6, len(series_link["evidence"]))
+
+
+def test_series_of_one_title_are_told_apart_by_publisher_and_feed_host(
+    cli: Cli, server: FeedServer, database_url: str
+) -> None:
+    # Two feeds both titled "Serial", by different publishers; and one of its own.
+    urls = {}
+    for key, author in (("a", SERIAL_A), ("b", SERIAL_B)):
+        server.serve(f"/{key}/feed.xml", serial_feed(server, key, author).encode())
+        urls[key] = server.url(f"/{key}/feed.xml")
+        assert cli("feeds", "add", urls[key])[0] == 0
+    assert cli("feeds", "add", str(CALIPHATE))[0] == 0
+    assert cli("poll")[0] == 0
+    by_url = {s["feed_url"]: s for s in cli.json("series", "list")}
+    a, b = by_url[urls["a"]], by_url[urls["b"]]
+    assert a["title"] == b["title"] == "Serial"
+
+    code, out, err = cli("series", "list")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert f"{a['id']:>5} Serial ({SERIAL_A} · 127.0.0.1, 2 episodes) <{urls['a']}>" in lines
+    assert f"{b['id']:>5} Serial ({SERIAL_B} · 127.0.0.1, 2 episodes) <{urls['b']}>" in lines
+    assert any(re.fullmatch(r" +\d+ Caliphate \(\d+ episodes\) <file:.+>", x) for x in lines)
+
+    code, out, err = cli("feeds", "list")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert any(x.endswith(f" Serial ({SERIAL_A} · 127.0.0.1) <{urls['a']}>") for x in lines)
+    assert any(x.endswith(f" Serial ({SERIAL_B} · 127.0.0.1) <{urls['b']}>") for x in lines)
+    assert any(re.search(r" Caliphate <file:.+>$", x) for x in lines)  # no label needed
+
+    # A review linked by hand to Serial A's first episode and to Serial B as a whole.
+    code, out, err = cli("reviews", "add", "-", "--title", "Two", stdin=b"Both, side by side.")
+    assert code == 0, err
+    (review,) = cli.json("reviews", "list")
+    with open_storage(database_url) as storage:
+        first = min(e.id for e in storage.list_episodes(a["id"]))
+        now = datetime.now(UTC)
+        storage.add_link(review["id"], a["id"], first, Relation.REVIEWS, now)
+        storage.add_link(review["id"], b["id"], None, Relation.MENTIONS, now)
+    code, out, err = cli("links")
+    assert code == 0, err
+    lines = out.splitlines()
+    episode_a = f"Serial ({SERIAL_A} · 127.0.0.1) / Episode 01: The Alibi (a)"
+    assert f"  reviews  1.00  {episode_a}  [manual]" in lines
+    assert f"  mentions 1.00  Serial ({SERIAL_B} · 127.0.0.1)  [manual]" in lines
 
 
 # --- errors ---------------------------------------------------------------------------

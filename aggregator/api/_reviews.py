@@ -1,5 +1,5 @@
-"""/api/reviews: list (by series, episode or person), one review with its links,
-add by text or by URL, delete."""
+"""/api/reviews: list (by series, episode, person or author), one review with its
+links, add by text or by URL, delete."""
 
 from __future__ import annotations
 
@@ -62,12 +62,23 @@ def router(api: Api, write: params.Depends) -> APIRouter:
             ),
             AfterValidator(plain_text),
         ] = None,
+        author: Annotated[
+            str | None,
+            Query(
+                min_length=1,
+                max_length=200,
+                description="Only reviews by this author, the name exactly as the reviews "
+                "give it (the author of each review is in the list).",
+            ),
+            AfterValidator(plain_text),
+        ] = None,
     ) -> dict[str, Any]:
         """Newest published first (undated last); excerpts, not whole texts."""
         rows = storage.reviews_page(
             series_id=series_id,
             episode_id=episode_id,
             person=person,
+            author=author,
             limit=page.probe,
             offset=page.offset,
         )

@@ -1,7 +1,9 @@
-"""/api/search: full-text search over episodes and reviews.
+"""/api/search: full-text search over episodes and reviews, and series by name.
 
 SQLite FTS5 or PostgreSQL's full-text search, one behaviour (see
-``aggregator.storage._search``): every word must occur, whole words, any case.
+``aggregator.storage._search``): every word must occur, whole words, any case. Series
+are found by the start of words of their title and publisher, as the web pages'
+search finds them (``/api/series?q=`` pages through them).
 """
 
 from __future__ import annotations
@@ -11,7 +13,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import AfterValidator
 
-from aggregator.api._context import Api, Paging, episode_out, paging, review_summary_out
+from aggregator.api._context import (
+    Api,
+    Paging,
+    episode_out,
+    paging,
+    review_summary_out,
+    series_out,
+)
 from aggregator.api._errors import ERROR_RESPONSES, JsonErrorRoute
 from aggregator.api.schemas import MAX_ID, EpisodeOut, Page, ReviewSummaryOut, SearchOut, plain_text
 
@@ -38,15 +47,18 @@ def router(api: Api) -> APIRouter:
     )
     storage = api.app.storage
 
-    @r.get("", response_model=SearchOut, summary="Search episodes and reviews")
+    @r.get("", response_model=SearchOut, summary="Search series, episodes and reviews")
     def search(
         q: SearchQuery,
         limit: Annotated[int, Query(ge=1, le=COMBINED_MAX, description="Hits of each kind.")] = 10,
     ) -> dict[str, Any]:
-        """The best episodes and the best reviews for the words, each best first."""
+        """The series named by the words (by title), and the best episodes and the best
+        reviews for the words (best first), as the web pages' search box finds them."""
         episodes = storage.search_episodes(q, limit=limit)
         reviews = storage.search_reviews(q, limit=limit)
+        series = storage.search_series(q, limit=limit)
         return {
+            "series": [series_out(row) for row in series],
             "episodes": [episode_out(row) for row in episodes],
             "reviews": [review_summary_out(row) for row in reviews],
         }

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
+from pydantic import AfterValidator
 
 from aggregator.api._context import (
     Api,
@@ -24,6 +25,7 @@ from aggregator.api.schemas import (
     ReviewSummaryOut,
     SeriesDetailOut,
     SeriesOut,
+    plain_text,
 )
 
 SeriesId = Annotated[int, Path(ge=1, le=MAX_ID, description="The series' id.")]
@@ -40,6 +42,17 @@ After = Annotated[
 Before = Annotated[
     datetime | None, Query(description="Published before (ISO 8601; no offset: UTC).")
 ]
+# As the web pages' search finds series (aggregator.storage._browse.search_series).
+SeriesQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=500,
+        description="Only series whose title or publisher has a word starting with each "
+        "of these words, any case: 'ser prod' finds Serial by Serial Productions.",
+    ),
+    AfterValidator(plain_text),
+]
 
 
 def router(api: Api) -> APIRouter:
@@ -52,9 +65,14 @@ def router(api: Api) -> APIRouter:
     storage = api.app.storage
 
     @r.get("", response_model=Page[SeriesOut], summary="List the series")
-    def list_series(page: Annotated[Paging, Depends(paging)]) -> dict[str, Any]:
+    def list_series(
+        page: Annotated[Paging, Depends(paging)], q: SeriesQuery = None
+    ) -> dict[str, Any]:
         """Series by title, each with its number of episodes and of linked reviews."""
-        rows = storage.series_page(limit=page.probe, offset=page.offset)
+        if q is None:
+            rows = storage.series_page(limit=page.probe, offset=page.offset)
+        else:
+            rows = storage.search_series(q, limit=page.probe, offset=page.offset)
         return page.page([series_out(row) for row in rows])
 
     @r.get("/{series_id}", response_model=SeriesDetailOut, summary="One series")

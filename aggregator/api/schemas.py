@@ -364,6 +364,9 @@ class ReviewIn(_In):
 
 
 class SearchOut(_Out):
+    series: list[SeriesOut] = Field(
+        description="Series whose title or publisher has a word starting with each word."
+    )
     episodes: list[EpisodeOut]
     reviews: list[ReviewSummaryOut]
 

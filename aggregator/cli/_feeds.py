@@ -35,6 +35,7 @@ from aggregator.cli._app import (
 )
 from aggregator.exceptions import InputError
 from aggregator.feeds.locations import normalize_feed_location
+from aggregator.labels import shared, source_label
 from aggregator.shapes import episode_json, feed_json, series_json
 from aggregator.types import FeedKind, FeedRecord
 
@@ -67,6 +68,9 @@ def feeds_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List the feeds and how their last poll went."""
     with context(ctx).store(read_only=True) as storage:
         feeds = storage.list_feeds()
+        twice = shared(f.title for f in feeds)
+        # Feeds of one title are told apart by their series' publisher, as on the web.
+        authors = {s.feed_id: s.author for s in storage.list_series()} if twice else {}
     if as_json:
         print_json([feed_json(f) for f in feeds])
         return
@@ -77,6 +81,8 @@ def feeds_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
         if f.last_error:
             state += f" ({f.error_count}x: {f.last_error})"
         title = f" {f.title}" if f.title else ""
+        if f.title in twice:
+            title += f" ({source_label(authors.get(f.id), f.url)})"
         typer.echo(f"{f.id:>5} {f.kind.value:<8} {state:<8}{title} <{f.url}>")
 
 
@@ -422,9 +428,12 @@ def series_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
         return
     if not series:
         say_none("series yet: they come with the first poll of a podcast feed")
+    twice = shared(s.title for s in series)
     for s in series:
-        episodes = counted(s.episode_count, "episode")
-        typer.echo(f"{s.id:>5} {s.title} ({episodes}) <{s.feed_url}>")
+        about = counted(s.episode_count, "episode")
+        if s.title in twice:
+            about = f"{source_label(s.author, s.feed_url)}, {about}"
+        typer.echo(f"{s.id:>5} {s.title} ({about}) <{s.feed_url}>")
 
 
 @episodes_app.command("list")

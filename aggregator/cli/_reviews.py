@@ -18,6 +18,7 @@ from aggregator import dates
 from aggregator.cli._app import JsonOption, app, context, print_json, reviews_app, say_none
 from aggregator.exceptions import InputError, ReviewError, ReviewTooLarge
 from aggregator.feeds.locations import normalize_http_url
+from aggregator.labels import series_labels
 from aggregator.shapes import link_json, review_json
 from aggregator.types import LinkRecord
 
@@ -85,12 +86,13 @@ def reviews_add(
         except ReviewError as e:
             # Say where: the message itself speaks only of the content.
             raise ReviewError(f"{'stdin' if source == '-' else source}: {e}") from e
+        labels = {} if as_json else series_labels(a.storage, added.links)
     if as_json:
         print_json(
             {"review": review_json(added.review), "links": [link_json(x) for x in added.links]}
         )
         return
-    _print_added(added)
+    _print_added(added, labels)
 
 
 def _read_source(source: str) -> tuple[bytes, str | None]:
@@ -120,12 +122,12 @@ def _read_at_most(stream: BinaryIO) -> bytes:
     return data
 
 
-def _print_added(added: AddedReview) -> None:
+def _print_added(added: AddedReview, labels: dict[int, str]) -> None:
     typer.echo(_added_line(added))
     if not added.links:
         typer.echo("  no links: it reviews no podcast we know")
     for link in added.links:
-        _print_link(link)
+        _print_link(link, labels)
 
 
 def _added_line(added: AddedReview) -> str:
@@ -145,9 +147,12 @@ def _added_line(added: AddedReview) -> str:
     return f"{said}: {title}"
 
 
-def _print_link(link: LinkRecord, *, status: bool = False) -> None:
-    """A link in one line, then (some of) its evidence, one line each."""
+def _print_link(link: LinkRecord, labels: dict[int, str], *, status: bool = False) -> None:
+    """A link in one line, then (some of) its evidence, one line each. ``labels``
+    tell apart series of one title (``aggregator.labels.series_labels``)."""
     target = link.series_title
+    if link.series_id in labels:
+        target += f" ({labels[link.series_id]})"
     if link.episode_id is not None:
         target += f" / {link.episode_title}"
     line = f"  {link.relation.value:<8} {link.score:.2f}  {target}"
@@ -202,16 +207,17 @@ def links(
     with context(ctx).store(read_only=True) as storage:
         review_id = storage.find_review(review).id if review is not None else None
         found = storage.list_links(review_id=review_id, series_id=series, episode_id=episode)
+        labels = {} if as_json else series_labels(storage, found)
     if as_json:
         print_json([link_json(x) for x in found])
         return
     if not found:
         filtered = any(v is not None for v in (review, series, episode))
         say_none("links" if filtered else "links yet")
-    _print_links(found)
+    _print_links(found, labels)
 
 
-def _print_links(links: Sequence[LinkRecord]) -> None:
+def _print_links(links: Sequence[LinkRecord], labels: dict[int, str]) -> None:
     """Each review's name once, then its links."""
     shown = None
     for link in links:
@@ -219,7 +225,7 @@ def _print_links(links: Sequence[LinkRecord]) -> None:
             title = link.review_title or link.review_url or "(untitled)"
             typer.echo(f"review {link.review_id}: {title}")
             shown = link.review_id
-        _print_link(link, status=True)
+        _print_link(link, labels, status=True)
 
 
 @app.command("eval", short_help="Score the linker on labelled sets, beside BM25.")

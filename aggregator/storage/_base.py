@@ -8,13 +8,29 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlalchemy import Connection, Engine
 
 from aggregator.storage import (
     _migrate,
 )
 from aggregator.storage._engine import storage_errors
+
+
+class Session:
+    """What one store call works in: a Core connection, in one transaction for a write.
+
+    Not an ORM session: storage maps no classes (Core tables and statements only), and
+    importing SQLAlchemy's ORM cost every command that reads the store about 0.1 s
+    CPU more (bench/cli_startup.py). ``connection()`` is what the stores ask it for.
+    """
+
+    __slots__ = ("_connection",)
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def connection(self) -> Connection:
+        return self._connection
 
 
 class StorageBase:
@@ -57,8 +73,8 @@ class StorageBase:
 
     @contextmanager
     def _read(self, doing: str) -> Iterator[Session]:
-        with storage_errors(doing), Session(self._engine) as session:
-            yield session
+        with storage_errors(doing), self._engine.connect() as connection:
+            yield Session(connection)
 
     @contextmanager
     def _write(self, doing: str) -> Iterator[Session]:
@@ -66,10 +82,9 @@ class StorageBase:
         with (
             self._writer,
             storage_errors(doing),
-            Session(self._write_engine) as session,
-            session.begin(),
+            self._write_engine.begin() as connection,
         ):
-            yield session
+            yield Session(connection)
 
     def migrate(self) -> None:
         """Create or upgrade the tables to the newest schema; harmless when current."""

@@ -31,11 +31,11 @@ class ContentStore(StorageBase):
     def list_series(self) -> list[SeriesRecord]:
         """Every series, by title, with its feed's URL and its number of episodes."""
         with self._read("listing series") as session:
-            return _series.list_all(session)
+            return _series.list_all(session.connection())
 
     def get_series(self, series_id: int) -> SeriesRecord:
         with self._read(f"reading series {series_id}") as session:
-            return _series.get(session, series_id)
+            return _series.get(session.connection(), series_id)
 
     def prune_missing_episodes(self, series_id: int, *, keep: int, now: datetime) -> int:
         """Delete the series' episodes gone from its feed beyond the ``keep`` gone most
@@ -53,7 +53,7 @@ class ContentStore(StorageBase):
         with ``missing_since`` set.
         """
         with self._read("listing episodes") as session:
-            if series_id is not None and not _series.exists(session, series_id):
+            if series_id is not None and not _series.exists(session.connection(), series_id):
                 raise SeriesNotFound(f"no series with id {series_id}")
             return _episodes.list_page(session.connection(), series_id, limit, offset)
 

@@ -42,16 +42,16 @@ class FeedStore(StorageBase):
     def add_feed(self, url: str, kind: FeedKind, now: datetime) -> FeedRecord:
         """Add a feed, due at once. AlreadyExistsError if its URL (or added URL) is known."""
         with self._write(f"adding feed {url}") as session:
-            return _feeds.to_record(_feeds.add(session, url, kind, now))
+            return _feeds.to_record(_feeds.add(session.connection(), url, kind, now))
 
     def ensure_feed(self, url: str, kind: FeedKind, now: datetime) -> tuple[FeedRecord, bool]:
         """The feed known by ``url`` (current or as added), else a new one; True if new."""
         try:
             with self._write(f"adding feed {url}") as session:
-                existing = _feeds.by_url(session, url)
+                existing = _feeds.by_url(session.connection(), url)
                 if existing is not None:
                     return _feeds.to_record(existing), False
-                return _feeds.to_record(_feeds.add(session, url, kind, now)), True
+                return _feeds.to_record(_feeds.add(session.connection(), url, kind, now)), True
         except FeedAlreadyExists:
             # Lost a race with another instance adding the same feed: it is there now.
             return self.find_feed(url), False
@@ -61,7 +61,7 @@ class FeedStore(StorageBase):
         returns how many were added. For long subscription lists (OPML)."""
         try:
             with self._write(f"adding {len(entries)} feeds") as session:
-                return _feeds.add_many(session, entries, now)
+                return _feeds.add_many(session.connection(), entries, now)
         except StorageError:
             # Most likely another instance added some of them meanwhile (a unique
             # URL refused the insert): one at a time then, each knowing the other.
@@ -69,16 +69,16 @@ class FeedStore(StorageBase):
 
     def get_feed(self, feed_id: int) -> FeedRecord:
         with self._read(f"reading feed {feed_id}") as session:
-            return _feeds.to_record(_feeds.get(session, feed_id))
+            return _feeds.to_record(_feeds.get(session.connection(), feed_id))
 
     def find_feed(self, url_or_id: str) -> FeedRecord:
         """By id (all digits), else by URL, else by the URL it was added as."""
         with self._read(f"finding feed {url_or_id}") as session:
-            return _feeds.to_record(_feeds.find(session, url_or_id))
+            return _feeds.to_record(_feeds.find(session.connection(), url_or_id))
 
     def list_feeds(self) -> list[FeedRecord]:
         with self._read("listing feeds") as session:
-            return [_feeds.to_record(row) for row in _feeds.list_all(session)]
+            return [_feeds.to_record(row) for row in _feeds.list_all(session.connection())]
 
     def remove_feed(self, feed_id: int) -> None:
         """Delete a feed. NotFoundError if there is none.
@@ -87,13 +87,13 @@ class FeedStore(StorageBase):
         reviews feed leaves its reviews (they only forget which feed brought them).
         """
         with self._write(f"removing feed {feed_id}") as session:
-            _feeds.remove(session, feed_id)
+            _feeds.remove(session.connection(), feed_id)
 
     def due_feeds(self, now: datetime, limit: int) -> list[FeedRecord]:
         """Feeds not gone whose next poll is due and which no instance holds:
         never-polled first, then most overdue."""
         with self._read("finding due feeds") as session:
-            return [_feeds.to_record(row) for row in _feeds.due(session, now, limit)]
+            return [_feeds.to_record(row) for row in _feeds.due(session.connection(), now, limit)]
 
     def claim_due_feeds(
         self,
@@ -117,7 +117,7 @@ class FeedStore(StorageBase):
         until = now + timedelta(seconds=lease_seconds)
         with self._write("claiming due feeds") as session:
             rows = _feeds.claim_due(
-                session,
+                session.connection(),
                 now,
                 limit,
                 owner=owner,
@@ -145,7 +145,7 @@ class FeedStore(StorageBase):
         """Feeds another poller holds now (polling them, or stopped by kill -9 with the
         lease running on), and when the last of those leases ends."""
         with self._read("counting feeds leased elsewhere") as session:
-            return _feeds.held_elsewhere(session, now, owner=owner)
+            return _feeds.held_elsewhere(session.connection(), now, owner=owner)
 
     def renew_feed_leases(self, now: datetime, *, owner: str, lease_seconds: float) -> int:
         """Extend the leases ``owner`` holds (feeds claimed, not yet stored)."""
@@ -164,7 +164,7 @@ class FeedStore(StorageBase):
     def known_item_hashes(self, feed_id: int) -> frozenset[str]:
         """Raw item hashes of the feed's stored episodes (empty before its first poll)."""
         with self._read(f"reading item hashes of feed {feed_id}") as session:
-            series_id = _series.id_for_feed(session, feed_id)
+            series_id = _series.id_for_feed(session.connection(), feed_id)
             if series_id is None:
                 return frozenset()
             return _episodes.known_item_hashes(session.connection(), series_id)
@@ -176,7 +176,7 @@ class FeedStore(StorageBase):
         Empty for a feed never polled (or unknown).
         """
         with self._read(f"reading episode dates of feed {feed_id}") as session:
-            series_id = _series.id_for_feed(session, feed_id)
+            series_id = _series.id_for_feed(session.connection(), feed_id)
             if series_id is None:
                 return []
             return _episodes.recent_published(session.connection(), series_id, limit)
@@ -216,12 +216,8 @@ class FeedStore(StorageBase):
             title = parsed.series.title if parsed is not None else None
             if update.url is None:
                 _feeds.apply_update_fast(connection, update, now, title=title)
-            else:  # a move may meet another feed's URL: the ORM path looks
-                feed = _feeds.get(session, update.feed_id, for_update=True)
-                _feeds.apply_update(session, feed, update, now)
-                if title is not None:
-                    feed.title = title
-                session.flush()
+            else:  # a move may meet another feed's URL: that path looks first
+                _feeds.apply_move(connection, update, now, title=title)
             if parsed is None or poll.episodes is None:
                 return StoreCounts()
             episodes = poll.episodes
@@ -256,7 +252,7 @@ class FeedStore(StorageBase):
         ``api_feed_ids``). AlreadyExistsError if its URL is known.
         """
         with self._write(f"adding feed {url}") as session:
-            return _queries.add_api_feed(session, url, kind, now)
+            return _queries.add_api_feed(session.connection(), url, kind, now)
 
     def api_feed_ids(self, feed_ids: Collection[int] | None = None) -> set[int]:
         """Which of ``feed_ids`` (default: all feeds) were added through the HTTP API."""

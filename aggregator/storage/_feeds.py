@@ -7,21 +7,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, func, insert, or_
-from sqlalchemy import select as sa_select
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, or_, select
 from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
 
 from aggregator.exceptions import FeedAlreadyExists, FeedNotFound
 from aggregator.storage._batches import in_lists
-from aggregator.storage._models import FEED, Feed
+from aggregator.storage._models import FEED
 from aggregator.types import FeedKind, FeedRecord, FeedStatus, FeedUpdate, Validators
 
 
-def to_record(row: Feed | Row[Any]) -> FeedRecord:
-    """The record of an ORM row or a Core row of the feed table (same names)."""
-    assert row.id is not None  # a row read back from the database has its id
+def to_record(row: Row[Any]) -> FeedRecord:
+    """The record of a row of the feed table."""
     return FeedRecord(
         id=row.id,
         url=row.url,
@@ -45,57 +42,72 @@ def to_record(row: Feed | Row[Any]) -> FeedRecord:
     )
 
 
-def get(session: Session, feed_id: int, *, for_update: bool = False) -> Feed:
-    row = session.get(Feed, feed_id, with_for_update=for_update)
+def get(connection: Connection, feed_id: int, *, for_update: bool = False) -> Row[Any]:
+    query = select(FEED).where(FEED.c.id == feed_id)
+    if for_update:
+        query = query.with_for_update()
+    row = connection.execute(query).first()
     if row is None:
         raise FeedNotFound(f"no feed with id {feed_id}")
     return row
 
 
-def by_url(session: Session, url: str) -> Feed | None:
+def by_url(connection: Connection, url: str) -> Row[Any] | None:
     """The feed at ``url`` now, else the one first added as ``url`` (and since moved).
 
     Looking at ``added_url`` too means re-adding a feed that has moved finds it
     instead of making a second copy of the same podcast.
     """
-    row = session.exec(select(Feed).where(Feed.url == url)).first()
+    row = connection.execute(select(FEED).where(FEED.c.url == url)).first()
     if row is not None:
         return row
-    return session.exec(select(Feed).where(Feed.added_url == url).order_by(col(Feed.id))).first()
+    query = select(FEED).where(FEED.c.added_url == url).order_by(FEED.c.id)
+    return connection.execute(query).first()
 
 
-def find(session: Session, url_or_id: str) -> Feed:
+def find(connection: Connection, url_or_id: str) -> Row[Any]:
     key = url_or_id.strip()
     if key.isdigit():
-        return get(session, int(key))
-    row = by_url(session, key)
+        return get(connection, int(key))
+    row = by_url(connection, key)
     if row is None:
         raise FeedNotFound(f"no feed with id or URL {url_or_id!r}")
     return row
 
 
-def add(session: Session, url: str, kind: FeedKind, now: datetime) -> Feed:
-    existing = by_url(session, url)
+def add(
+    connection: Connection,
+    url: str,
+    kind: FeedKind,
+    now: datetime,
+    *,
+    added_via: str | None = None,
+) -> Row[Any]:
+    """Add a feed, due at once; ``added_via`` marks one added through the HTTP API."""
+    existing = by_url(connection, url)
     if existing is not None:
         raise FeedAlreadyExists(f"feed {existing.id} already has the URL {url}")
-    row = Feed(
-        url=url,
-        added_url=url,
-        kind=kind.value,
-        status=FeedStatus.ACTIVE.value,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(row)
+    values = {
+        "url": url,
+        "added_url": url,
+        "kind": kind.value,
+        "status": FeedStatus.ACTIVE.value,
+        "added_via": added_via,
+        "created_at": now,
+        "updated_at": now,
+    }
     try:
-        session.flush()  # assigns the id
+        feed_id = connection.execute(_INSERT, values).scalar_one()
     except IntegrityError as e:
         # Another process added the same URL between our look and our insert.
         raise FeedAlreadyExists(f"a feed with the URL {url} already exists") from e
-    return row
+    return get(connection, feed_id)
 
 
-def add_many(session: Session, entries: Sequence[tuple[str, FeedKind]], now: datetime) -> int:
+_INSERT = insert(FEED).returning(FEED.c.id)
+
+
+def add_many(connection: Connection, entries: Sequence[tuple[str, FeedKind]], now: datetime) -> int:
     """Add the feeds whose URL (current or as added) is unknown; returns how many.
 
     One query for what is known and one multi-row insert: a subscription list of
@@ -104,9 +116,9 @@ def add_many(session: Session, entries: Sequence[tuple[str, FeedKind]], now: dat
     urls = {url for url, _ in entries}
     known: set[str] = set()
     for chunk in in_lists(sorted(urls), 500):
-        rows = session.connection().execute(
-            select(col(Feed.url), col(Feed.added_url)).where(
-                or_(col(Feed.url).in_(chunk), col(Feed.added_url).in_(chunk))
+        rows = connection.execute(
+            select(FEED.c.url, FEED.c.added_url).where(
+                or_(FEED.c.url.in_(chunk), FEED.c.added_url.in_(chunk))
             )
         )
         for url, added_url in rows:
@@ -116,8 +128,8 @@ def add_many(session: Session, entries: Sequence[tuple[str, FeedKind]], now: dat
         if url not in known:
             new.setdefault(url, kind)
     if new:
-        session.connection().execute(
-            insert(Feed),
+        connection.execute(
+            insert(FEED),
             [
                 {
                     "url": url,
@@ -134,13 +146,13 @@ def add_many(session: Session, entries: Sequence[tuple[str, FeedKind]], now: dat
     return len(new)
 
 
-def list_all(session: Session) -> list[Feed]:
-    return list(session.exec(select(Feed).order_by(col(Feed.id))))
+def list_all(connection: Connection) -> list[Row[Any]]:
+    return list(connection.execute(select(FEED).order_by(FEED.c.id)))
 
 
-def remove(session: Session, feed_id: int) -> None:
+def remove(connection: Connection, feed_id: int) -> None:
     # The foreign keys cascade to the feed's series and their episodes.
-    result = session.connection().execute(delete(Feed).where(col(Feed.id) == feed_id))
+    result = connection.execute(delete(FEED).where(FEED.c.id == feed_id))
     if result.rowcount == 0:
         raise FeedNotFound(f"no feed with id {feed_id}")
 
@@ -157,29 +169,29 @@ _NO_LEASE: dict[str, Any] = {
 def _due_query(now: datetime, *, ahead: bool = False) -> Any:
     """Feeds to poll now; with ``ahead``, also the healthy ones whose next poll is later
     (a poll asked for by hand), while failing feeds still wait out their backoff."""
-    next_poll = col(Feed.next_poll_at)
-    lease = col(Feed.lease_until)
+    next_poll = FEED.c.next_poll_at
+    lease = FEED.c.lease_until
     due = or_(next_poll.is_(None), next_poll <= now)
     if ahead:
-        due = or_(due, col(Feed.status) == FeedStatus.ACTIVE.value)
+        due = or_(due, FEED.c.status == FeedStatus.ACTIVE.value)
     return (
-        select(Feed.id)
-        .where(Feed.status != FeedStatus.GONE.value)
+        select(FEED.c.id)
+        .where(FEED.c.status != FeedStatus.GONE.value)
         .where(due)
         # Held by an instance polling it now, unless that lease ran out (a crash).
         .where(or_(lease.is_(None), lease <= now))
         # Never-polled feeds first, then the longest overdue.
-        .order_by(next_poll.asc().nulls_first(), col(Feed.id))
+        .order_by(next_poll.asc().nulls_first(), FEED.c.id)
     )
 
 
-def due(session: Session, now: datetime, limit: int) -> list[Row[Any]]:
-    ids = list(session.exec(_due_query(now).limit(limit)))
-    return _rows_in_order(session, ids)
+def due(connection: Connection, now: datetime, limit: int) -> list[Row[Any]]:
+    ids = list(connection.execute(_due_query(now).limit(limit)).scalars())
+    return _rows_in_order(connection, ids)
 
 
 def claim_due(
-    session: Session,
+    connection: Connection,
     now: datetime,
     limit: int,
     *,
@@ -197,36 +209,38 @@ def claim_due(
     its writers are serialized by BEGIN IMMEDIATE, which gives the same guarantee.)
     """
     query = _due_query(now, ahead=ahead).limit(limit).with_for_update(skip_locked=True)
-    ids = list(session.exec(query))
+    ids = list(connection.execute(query).scalars())
     if not ids:
         return []
-    session.connection().execute(
-        sa_update(Feed)
-        .where(col(Feed.id).in_(ids))
+    connection.execute(
+        sa_update(FEED)
+        .where(FEED.c.id.in_(ids))
         .values(lease_owner=owner, lease_until=until, lease_host=host, lease_pid=pid)
     )
-    return _rows_in_order(session, ids)
+    return _rows_in_order(connection, ids)
 
 
-def held_elsewhere(session: Session, now: datetime, *, owner: str) -> tuple[int, datetime | None]:
+def held_elsewhere(
+    connection: Connection, now: datetime, *, owner: str
+) -> tuple[int, datetime | None]:
     """How many feeds a lease other than ``owner``'s holds now, and when the last ends."""
-    query = sa_select(func.count(), func.max(col(Feed.lease_until))).where(
-        col(Feed.lease_owner).is_not(None),
-        col(Feed.lease_owner) != owner,
-        col(Feed.lease_until) > now,
+    query = select(func.count(), func.max(FEED.c.lease_until)).where(
+        FEED.c.lease_owner.is_not(None),
+        FEED.c.lease_owner != owner,
+        FEED.c.lease_until > now,
     )
-    count, last = session.connection().execute(query).one()
+    count, last = connection.execute(query).one()
     return int(count), last
 
 
 def holders_on(connection: Connection, now: datetime, *, host: str) -> list[tuple[str, int]]:
     """(owner, pid) of every live feed lease held by a process on ``host``."""
     query = (
-        sa_select(col(Feed.lease_owner), col(Feed.lease_pid))
+        select(FEED.c.lease_owner, FEED.c.lease_pid)
         .distinct()
-        .where(col(Feed.lease_host) == host)
-        .where(col(Feed.lease_until) > now)
-        .where(col(Feed.lease_owner).is_not(None), col(Feed.lease_pid).is_not(None))
+        .where(FEED.c.lease_host == host)
+        .where(FEED.c.lease_until > now)
+        .where(FEED.c.lease_owner.is_not(None), FEED.c.lease_pid.is_not(None))
     )
     rows = connection.execute(query)
     return [(owner, pid) for owner, pid in rows if owner is not None and pid is not None]
@@ -235,7 +249,7 @@ def holders_on(connection: Connection, now: datetime, *, host: str) -> list[tupl
 def end_leases_of(connection: Connection, owners: Sequence[str]) -> int:
     """End every feed lease these owners hold; returns how many ended."""
     result = connection.execute(
-        sa_update(Feed).where(col(Feed.lease_owner).in_(owners)).values(**_NO_LEASE)
+        sa_update(FEED).where(FEED.c.lease_owner.in_(owners)).values(**_NO_LEASE)
     )
     return result.rowcount
 
@@ -243,9 +257,9 @@ def end_leases_of(connection: Connection, owners: Sequence[str]) -> int:
 def renew_leases(connection: Connection, now: datetime, *, owner: str, until: datetime) -> int:
     """Extend the leases ``owner`` still holds; returns how many."""
     result = connection.execute(
-        sa_update(Feed)
-        .where(col(Feed.lease_owner) == owner)
-        .where(col(Feed.lease_until) > now)
+        sa_update(FEED)
+        .where(FEED.c.lease_owner == owner)
+        .where(FEED.c.lease_until > now)
         .values(lease_until=until)
     )
     return result.rowcount
@@ -254,20 +268,18 @@ def renew_leases(connection: Connection, now: datetime, *, owner: str, until: da
 def release_leases(connection: Connection, feed_ids: Sequence[int], *, owner: str) -> None:
     """Give back feeds claimed but not polled (the instance is stopping)."""
     connection.execute(
-        sa_update(Feed)
-        .where(col(Feed.id).in_(feed_ids))
-        .where(col(Feed.lease_owner) == owner)
+        sa_update(FEED)
+        .where(FEED.c.id.in_(feed_ids))
+        .where(FEED.c.lease_owner == owner)
         .values(**_NO_LEASE)
     )
 
 
-def _rows_in_order(session: Session, ids: Sequence[int]) -> list[Row[Any]]:
+def _rows_in_order(connection: Connection, ids: Sequence[int]) -> list[Row[Any]]:
     if not ids:
         return []
-    # Core rows, not ORM objects: building and tracking a model instance per feed was
-    # ~8 % of the CPU of a poll answered 304 (bench/poll).
-    query = sa_select(FEED).where(FEED.c.id.in_(ids))
-    rows = {row.id: row for row in session.connection().execute(query)}
+    query = select(FEED).where(FEED.c.id.in_(ids))
+    rows = {row.id: row for row in connection.execute(query)}
     return [rows[i] for i in ids if i in rows]
 
 
@@ -296,13 +308,18 @@ def update_values(update: FeedUpdate, now: datetime) -> dict[str, Any]:
     return values
 
 
-def apply_update(session: Session, row: Feed, update: FeedUpdate, now: datetime) -> None:
-    """Write what one poll decided onto a loaded row (the path that may move the feed)."""
-    for name, value in update_values(update, now).items():
-        setattr(row, name, value)
+def apply_move(
+    connection: Connection, update: FeedUpdate, now: datetime, *, title: str | None
+) -> None:
+    """One poll's update that may move the feed (``update.url``), with the series
+    ``title`` if any. The row is locked first: the move looks at other feeds' URLs."""
+    row = get(connection, update.feed_id, for_update=True)
+    values = update_values(update, now)
     if update.url is not None and update.url != row.url:
-        _move(session, row, update.url, update.polled_at)
-    session.add(row)
+        values |= _move(connection, row, update.url, update.polled_at)
+    if title is not None:
+        values["title"] = title
+    connection.execute(sa_update(FEED).where(FEED.c.id == row.id).values(values))
 
 
 def apply_update_fast(
@@ -310,7 +327,7 @@ def apply_update_fast(
 ) -> None:
     """One poll's update that does not move the feed, with the series ``title`` if any.
 
-    A Core UPDATE (it takes the row's lock, as the ORM path's FOR UPDATE does): loading
+    One UPDATE (it takes the row's lock, as ``apply_move``'s FOR UPDATE does): loading
     the row into the ORM and flushing it cost a first poll several ms (bench/poll).
     """
     values = update_values(update, now)
@@ -331,7 +348,8 @@ def apply_updates_fast(
     through the ORM for that cost more than the HTTP request, and one executemany per
     set of columns costs a fraction of one statement per feed (bench/poll).
     """
-    # Core, not ORM: the ORM's bulk-update path doubled the cost of each statement.
+    # One statement per set of columns: the ORM's bulk-update path, used once, doubled
+    # the cost of each statement.
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for update in updates:
         values = update_values(update, now)
@@ -345,21 +363,19 @@ def apply_updates_fast(
 def _update_statement(keys: tuple[str, ...]) -> Any:
     """UPDATE feed SET <keys> WHERE id = :feed_id_, built once per set of columns
     (there are a few dozen at most: which optional values a poll sets)."""
-    table = Feed.metadata.tables[Feed.__tablename__]
     columns: dict[str, Any] = {key: bindparam(key) for key in keys if key != "feed_id_"}
-    return sa_update(table).where(table.c.id == bindparam("feed_id_")).values(columns)
+    return sa_update(FEED).where(FEED.c.id == bindparam("feed_id_")).values(columns)
 
 
-def _move(session: Session, row: Feed, new_url: str, when: datetime) -> None:
-    """Follow a permanent redirect, unless another feed already has the new URL."""
-    other = session.exec(
-        select(Feed).where(Feed.url == new_url).where(col(Feed.id) != row.id)
-    ).first()
+def _move(connection: Connection, row: Row[Any], new_url: str, when: datetime) -> dict[str, Any]:
+    """The columns that follow a permanent redirect: the new URL, unless another feed
+    already has it."""
+    query = select(FEED.c.id).where(FEED.c.url == new_url).where(FEED.c.id != row.id)
+    other = connection.execute(query).scalar()
     if other is None:
-        row.url = new_url
-        return
+        return {"url": new_url}
     # Two feeds now lead to one document; merging them is for a person to decide.
-    row.note = (
-        f"moved to {new_url} on {when:%Y-%m-%d}, but feed {other.id} already has that "
+    return {
+        "note": f"moved to {new_url} on {when:%Y-%m-%d}, but feed {other} already has that "
         f"URL; kept {row.url}"
-    )
+    }

@@ -1,14 +1,18 @@
-"""The tables, declared once as SQLModel classes.
+"""The tables, declared once in SQLAlchemy Core.
 
-These classes never leave the storage package: the public methods turn rows into the
-records of ``aggregator.types``. The migrations in ``aggregator/migrations/versions``
-create exactly these tables (``tests/test_migrations.py`` compares the two), so a
-change here needs a new migration. A new table is a new class here plus a new
-migration file; ``METADATA`` picks it up for Alembic's autogenerate.
+Tables and Core statements, not mapped classes: the public methods turn rows into the
+records of ``aggregator.types``, and a command that only reads the store imports
+neither an ORM nor pydantic models for the tables (SQLModel's classes and
+SQLAlchemy's ORM cost every such command about 0.2 s CPU, bench/cli_startup.py).
+The migrations in ``aggregator/migrations/versions`` create exactly these tables
+(``tests/test_migrations.py`` compares the two), so a change here needs a new
+migration. A new table is a new ``Table`` here plus a new migration file;
+``METADATA`` picks it up for Alembic's autogenerate.
 
 Strings are ``Text`` (PostgreSQL's natural string type, and SQLite does not care);
 enum values are stored as their short strings so that adding a value needs no
-migration. Every datetime column is ``UTCDateTime``.
+migration. Every datetime column is ``UTCDateTime``. Defaults are Python-side (an
+INSERT that leaves a column out gets them); the database itself has none.
 
 ``description_text`` (series, episode) is the description as plain text, derived
 from the HTML when the row is written: the linker reads every episode's text when
@@ -19,13 +23,15 @@ derived yet; the catalog then converts on the fly.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     String,
@@ -33,8 +39,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import registry
-from sqlmodel import Field, SQLModel
 
 from aggregator.storage._types import UTCDateTime, json_type
 
@@ -51,244 +55,225 @@ NAMING_CONVENTION = {
 METADATA = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class _Table(SQLModel, registry=registry(metadata=METADATA)):
-    """Base of our tables: their own metadata, apart from SQLModel's global one."""
-
-
-class Feed(_Table, table=True):
-    __tablename__ = "feed"
-
-    id: int | None = Field(default=None, primary_key=True)
-    url: str = Field(sa_type=Text, unique=True)
-    added_url: str = Field(sa_type=Text)  # as the user gave it; kept when the feed moves
-    kind: str = Field(sa_type=String(16))
-    status: str = Field(sa_type=String(16))
-    etag: str | None = Field(default=None, sa_type=Text)
-    last_modified: str | None = Field(default=None, sa_type=Text)
-    content_hash: str | None = Field(default=None, sa_type=Text)
-    last_polled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    next_poll_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
-    error_count: int = Field(default=0)
-    last_error: str | None = Field(default=None, sa_type=Text)
-    last_error_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    warning: str | None = Field(default=None, sa_type=Text)
-    note: str | None = Field(default=None, sa_type=Text)
-    http_status: int | None = Field(default=None)
-    title: str | None = Field(default=None, sa_type=Text)
+FEED = Table(
+    "feed",
+    METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("url", Text, nullable=False, unique=True),
+    # As the user gave it; kept when the feed moves.
+    Column("added_url", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("content_hash", Text),
+    Column("last_polled_at", UTCDateTime),
+    Column("next_poll_at", UTCDateTime, index=True),
+    Column("error_count", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("last_error_at", UTCDateTime),
+    Column("warning", Text),
+    Column("note", Text),
+    Column("http_status", Integer),
+    Column("title", Text),
     # Publishing rhythm and <ttl> from the last changed document (see feeds/decide.py).
-    typical_gap_minutes: float | None = Field(default=None)
-    newest_published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    ttl_minutes: int | None = Field(default=None)
+    Column("typical_gap_minutes", Float),
+    Column("newest_published_at", UTCDateTime),
+    Column("ttl_minutes", Integer),
     # Claimed by one instance for one poll when several share a PostgreSQL database.
-    lease_owner: str | None = Field(default=None, sa_type=Text, index=True)
-    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    Column("lease_owner", Text, index=True),
+    Column("lease_until", UTCDateTime),
     # The process holding the lease: where its pid means something (host, boot, pid
     # namespace) and the pid, so that a process on that host can tell it is gone.
-    lease_host: str | None = Field(default=None, sa_type=Text, index=True)
-    lease_pid: int | None = Field(default=None)
+    Column("lease_host", Text, index=True),
+    Column("lease_pid", Integer),
     # "api" for a feed added through the HTTP API: it is fetched with the API's
     # restrictions (http(s) only, no private addresses); None from the config or CLI.
-    added_via: str | None = Field(default=None, sa_type=String(16))
-    created_at: datetime = Field(sa_type=UTCDateTime)
-    updated_at: datetime = Field(sa_type=UTCDateTime)
+    Column("added_via", String(16)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
 
-
-class Series(_Table, table=True):
-    __tablename__ = "series"
-
-    id: int | None = Field(default=None, primary_key=True)
-    feed_id: int = Field(foreign_key="feed.id", ondelete="CASCADE", unique=True)
-    title: str = Field(sa_type=Text)
-    author: str | None = Field(default=None, sa_type=Text)
-    owner_name: str | None = Field(default=None, sa_type=Text)
-    owner_email: str | None = Field(default=None, sa_type=Text)
-    description: str = Field(default="", sa_type=Text)
-    description_text: str | None = Field(default=None, sa_type=Text)
-    link: str | None = Field(default=None, sa_type=Text)
-    image: str | None = Field(default=None, sa_type=Text)
-    language: str | None = Field(default=None, sa_type=Text)
-    categories: list[str] = Field(default_factory=list, sa_type=json_type())
-    itunes_type: str | None = Field(default=None, sa_type=Text)
-    podcast_guid: str | None = Field(default=None, sa_type=Text)
-    persons: list[dict[str, Any]] = Field(default_factory=list, sa_type=json_type())
-    content_hash: str = Field(default="", sa_type=Text)
-    created_at: datetime = Field(sa_type=UTCDateTime)
-    updated_at: datetime = Field(sa_type=UTCDateTime)
+SERIES = Table(
+    "series",
+    METADATA,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "feed_id",
+        Integer,
+        ForeignKey("feed.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    Column("title", Text, nullable=False),
+    Column("author", Text),
+    Column("owner_name", Text),
+    Column("owner_email", Text),
+    Column("description", Text, nullable=False, default=""),
+    Column("description_text", Text),
+    Column("link", Text),
+    Column("image", Text),
+    Column("language", Text),
+    Column("categories", json_type(), nullable=False, default=list),
+    Column("itunes_type", Text),
+    Column("podcast_guid", Text),
+    Column("persons", json_type(), nullable=False, default=list),
+    Column("content_hash", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
     # The series or any of its episodes last changed (new, updated, gone missing):
     # every instance reloads such a series into its linker's catalog.
-    changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    Column("changed_at", UTCDateTime),
+)
 
-
-class Episode(_Table, table=True):
-    __tablename__ = "episode"
-    __table_args__ = (
-        # Identity of an episode: a changed enclosure URL never makes a second row.
-        UniqueConstraint("series_id", "guid"),
-        # "Newest first within a series" is the common listing.
-        Index("ix_episode_series_id_published", "series_id", "published"),
-        # ... and newest first across series (the API's recent episodes).
-        Index("ix_episode_published", "published"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    series_id: int = Field(foreign_key="series.id", ondelete="CASCADE")
-    guid: str = Field(sa_type=Text)
-    title: str = Field(sa_type=Text)
-    description: str = Field(default="", sa_type=Text)
-    description_text: str | None = Field(default=None, sa_type=Text)
-    link: str | None = Field(default=None, sa_type=Text)
-    published: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    enclosure_url: str | None = Field(default=None, sa_type=Text)
-    enclosure_type: str | None = Field(default=None, sa_type=Text)
+EPISODE = Table(
+    "episode",
+    METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("series_id", Integer, ForeignKey("series.id", ondelete="CASCADE"), nullable=False),
+    Column("guid", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("description_text", Text),
+    Column("link", Text),
+    Column("published", UTCDateTime),
+    Column("enclosure_url", Text),
+    Column("enclosure_type", Text),
     # Files over 2 GiB exist (long video episodes); Integer would overflow on PostgreSQL.
-    enclosure_length: int | None = Field(default=None, sa_type=BigInteger)
-    duration_seconds: int | None = Field(default=None)
-    season: int | None = Field(default=None)
-    number: int | None = Field(default=None)
-    episode_type: str | None = Field(default=None, sa_type=String(16))
-    image: str | None = Field(default=None, sa_type=Text)
-    transcript_url: str | None = Field(default=None, sa_type=Text)
-    chapters_url: str | None = Field(default=None, sa_type=Text)
-    persons: list[dict[str, Any]] = Field(default_factory=list, sa_type=json_type())
-    author: str | None = Field(default=None, sa_type=Text)
-    guid_is_fallback: bool = Field(default=False)
-    content_hash: str = Field(default="", sa_type=Text)
-    item_hash: str | None = Field(default=None, sa_type=Text)
-    missing_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    first_seen_at: datetime = Field(sa_type=UTCDateTime)
-    updated_at: datetime = Field(sa_type=UTCDateTime)  # last change of content, not of marks
+    Column("enclosure_length", BigInteger),
+    Column("duration_seconds", Integer),
+    Column("season", Integer),
+    Column("number", Integer),
+    Column("episode_type", String(16)),
+    Column("image", Text),
+    Column("transcript_url", Text),
+    Column("chapters_url", Text),
+    Column("persons", json_type(), nullable=False, default=list),
+    Column("author", Text),
+    Column("guid_is_fallback", Boolean, nullable=False, default=False),
+    Column("content_hash", Text, nullable=False, default=""),
+    Column("item_hash", Text),
+    Column("missing_since", UTCDateTime),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    # The last change of content, not of marks.
+    Column("updated_at", UTCDateTime, nullable=False),
+    # Identity of an episode: a changed enclosure URL never makes a second row.
+    UniqueConstraint("series_id", "guid"),
+    # "Newest first within a series" is the common listing.
+    Index("ix_episode_series_id_published", "series_id", "published"),
+    # ... and newest first across series (the API's recent episodes).
+    Index("ix_episode_published", "published"),
+)
 
-
-class Review(_Table, table=True):
-    __tablename__ = "review"
-    __table_args__ = (
-        # NULLs are distinct in a unique index on SQLite and PostgreSQL alike: any
-        # number of reviews without an address, at most one review per address.
-        Index("ix_review_url", "url", unique=True),
-        # Reviews are listed newest first.
-        Index("ix_review_published", "published"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    url: str | None = Field(default=None, sa_type=Text)
-    title: str | None = Field(default=None, sa_type=Text)
-    author: str | None = Field(default=None, sa_type=Text)
-    published: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    text: str = Field(sa_type=Text)
-    html: str | None = Field(default=None, sa_type=Text)
-    links: list[dict[str, Any]] = Field(default_factory=list, sa_type=json_type())
-    content_hash: str = Field(sa_type=Text, index=True)
+REVIEW = Table(
+    "review",
+    METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("url", Text),
+    Column("title", Text),
+    Column("author", Text),
+    Column("published", UTCDateTime),
+    Column("text", Text, nullable=False),
+    Column("html", Text),
+    Column("links", json_type(), nullable=False, default=list),
+    Column("content_hash", Text, nullable=False, index=True),
     # The MinHash signature of the text (aggregator.fingerprint), NUM_PERM unsigned
     # 32-bit values, little-endian; NULL for a text too short to compare that way.
-    minhash: bytes | None = Field(default=None, sa_type=LargeBinary)
-    source: str = Field(sa_type=String(16))  # how it first came (see ReviewSource)
+    Column("minhash", LargeBinary),
+    Column("source", String(16), nullable=False),  # how it first came (see REVIEW_SOURCE)
     # A reviews feed may go; the reviews it brought stay.
-    feed_id: int | None = Field(
-        default=None, foreign_key="feed.id", ondelete="SET NULL", index=True
-    )
-    linker_version: str | None = Field(default=None, sa_type=Text)  # None: never linked
-    linked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    # Claimed by one instance for linking (see Feed.lease_owner), and the process
-    # holding the claim (see Feed.lease_host).
-    lease_owner: str | None = Field(default=None, sa_type=Text)
-    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    lease_host: str | None = Field(default=None, sa_type=Text, index=True)
-    lease_pid: int | None = Field(default=None)
-    created_at: datetime = Field(sa_type=UTCDateTime)
-    updated_at: datetime = Field(sa_type=UTCDateTime)
+    Column("feed_id", Integer, ForeignKey("feed.id", ondelete="SET NULL"), index=True),
+    Column("linker_version", Text),  # None: never linked
+    Column("linked_at", UTCDateTime),
+    # Claimed by one instance for linking (see FEED's lease_owner), and the process
+    # holding the claim (see FEED's lease_host).
+    Column("lease_owner", Text),
+    Column("lease_until", UTCDateTime),
+    Column("lease_host", Text, index=True),
+    Column("lease_pid", Integer),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # NULLs are distinct in a unique index on SQLite and PostgreSQL alike: any
+    # number of reviews without an address, at most one review per address.
+    Index("ix_review_url", "url", unique=True),
+    # Reviews are listed newest first.
+    Index("ix_review_published", "published"),
+)
 
+# The LSH band hashes of a review's MinHash: a review sharing one with a new copy is a
+# candidate "nearly the same text". In the database rather than in memory, so that
+# every instance sharing it finds the same candidates.
+REVIEW_BAND = Table(
+    "review_band",
+    METADATA,
+    Column("review_id", Integer, ForeignKey("review.id", ondelete="CASCADE"), primary_key=True),
+    Column("band_hash", BigInteger, primary_key=True),
+    Index("ix_review_band_band_hash", "band_hash"),
+)
 
-class ReviewBand(_Table, table=True):
-    """The LSH band hashes of a review's MinHash: a review sharing one with a new copy
-    is a candidate "nearly the same text". In the database rather than in memory, so
-    that every instance sharing it finds the same candidates."""
-
-    __tablename__ = "review_band"
-    __table_args__ = (Index("ix_review_band_band_hash", "band_hash"),)
-
-    review_id: int = Field(foreign_key="review.id", ondelete="CASCADE", primary_key=True)
-    band_hash: int = Field(sa_type=BigInteger, primary_key=True)
-
-
-class ReviewSource(_Table, table=True):
-    """A way the review arrived (a feed's item, a page, a file, stdin, the API), with
-    the content hash of the copy it last brought: the same text from it again changes
-    nothing, and a source whose copy the review holds may update it in place."""
-
-    __tablename__ = "review_source"
-    __table_args__ = (
-        UniqueConstraint("review_id", "kind", "location"),
-        # A review is found by any address it came from.
-        Index("ix_review_source_location", "location"),
-        # ... and by the text any of its copies had.
-        Index("ix_review_source_content_hash", "content_hash"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    review_id: int = Field(foreign_key="review.id", ondelete="CASCADE")
-    kind: str = Field(sa_type=String(16))
+# A way the review arrived (a feed's item, a page, a file, stdin, the API), with the
+# content hash of the copy it last brought: the same text from it again changes
+# nothing, and a source whose copy the review holds may update it in place.
+REVIEW_SOURCE = Table(
+    "review_source",
+    METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("review_id", Integer, ForeignKey("review.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
     # The item's link, the page's URL, the file's path; "" when there is none (not
-    # NULL: NULLs are distinct in the unique constraint above).
-    location: str = Field(sa_type=Text)
-    feed_id: int | None = Field(
-        default=None, foreign_key="feed.id", ondelete="SET NULL", index=True
-    )
-    content_hash: str = Field(sa_type=Text)
-    added_at: datetime = Field(sa_type=UTCDateTime)
+    # NULL: NULLs are distinct in the unique constraint below).
+    Column("location", Text, nullable=False),
+    Column("feed_id", Integer, ForeignKey("feed.id", ondelete="SET NULL"), index=True),
+    Column("content_hash", Text, nullable=False),
+    Column("added_at", UTCDateTime, nullable=False),
+    UniqueConstraint("review_id", "kind", "location"),
+    # A review is found by any address it came from.
+    Index("ix_review_source_location", "location"),
+    # ... and by the text any of its copies had.
+    Index("ix_review_source_content_hash", "content_hash"),
+)
 
+# A review's link to a series (``episode_id`` NULL) or to one of its episodes.
+#
+# A unique constraint over a NULL column does not stop duplicates on either backend
+# (NULLs are distinct), so identity is ``episode_key``: the episode id, or 0 for the
+# series as a whole (ids start at 1). The check keeps the two columns in step.
+LINK = Table(
+    "link",
+    METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("review_id", Integer, ForeignKey("review.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "series_id",
+        Integer,
+        ForeignKey("series.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("episode_id", Integer, ForeignKey("episode.id", ondelete="CASCADE"), index=True),
+    Column("episode_key", Integer, nullable=False, default=0),
+    Column("relation", String(16), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("evidence", json_type(), nullable=False, default=list),
+    Column("status", String(16), nullable=False),
+    Column("linker_version", Text),  # None: added by hand
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # Also the index for "the links of a review" (its leading column).
+    UniqueConstraint("review_id", "series_id", "episode_key"),
+    CheckConstraint("episode_key = COALESCE(episode_id, 0)", name="episode_key"),
+)
 
-class Link(_Table, table=True):
-    """A review's link to a series (``episode_id`` NULL) or to one of its episodes.
-
-    A unique constraint over a NULL column does not stop duplicates on either backend
-    (NULLs are distinct), so identity is ``episode_key``: the episode id, or 0 for the
-    series as a whole (ids start at 1). The check keeps the two columns in step.
-    """
-
-    __tablename__ = "link"
-    __table_args__ = (
-        # Also the index for "the links of a review" (its leading column).
-        UniqueConstraint("review_id", "series_id", "episode_key"),
-        CheckConstraint("episode_key = COALESCE(episode_id, 0)", name="episode_key"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    review_id: int = Field(foreign_key="review.id", ondelete="CASCADE")
-    series_id: int = Field(foreign_key="series.id", ondelete="CASCADE", index=True)
-    episode_id: int | None = Field(
-        default=None, foreign_key="episode.id", ondelete="CASCADE", index=True
-    )
-    episode_key: int = Field(default=0)
-    relation: str = Field(sa_type=String(16))
-    score: float
-    evidence: list[dict[str, Any]] = Field(default_factory=list, sa_type=json_type())
-    status: str = Field(sa_type=String(16))
-    linker_version: str | None = Field(default=None, sa_type=Text)  # None: added by hand
-    created_at: datetime = Field(sa_type=UTCDateTime)
-    updated_at: datetime = Field(sa_type=UTCDateTime)
-
-
-class WebSession(_Table, table=True):
-    """A browser logged in to the web pages, kept here so that every instance on the
-    database knows it (``aggregator.web._sessions``).
-
-    ``key_hash`` is an HMAC of the session id from the cookie, never the id itself:
-    whoever reads this table cannot present any row as a cookie.
-    """
-
-    __tablename__ = "web_session"
-
-    key_hash: str = Field(sa_type=Text, primary_key=True)
-    created_at: datetime = Field(sa_type=UTCDateTime)
+# A browser logged in to the web pages, kept here so that every instance on the
+# database knows it (``aggregator.web._sessions``).
+#
+# ``key_hash`` is an HMAC of the session id from the cookie, never the id itself:
+# whoever reads this table cannot present any row as a cookie.
+WEB_SESSION = Table(
+    "web_session",
+    METADATA,
+    Column("key_hash", Text, primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
     # Expired rows are deleted in bulk at each login: the index finds them.
-    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
-
-
-FEED: Table = METADATA.tables["feed"]
-SERIES: Table = METADATA.tables["series"]
-EPISODE: Table = METADATA.tables["episode"]
-REVIEW: Table = METADATA.tables["review"]
-LINK: Table = METADATA.tables["link"]
-WEB_SESSION: Table = METADATA.tables["web_session"]
-REVIEW_BAND: Table = METADATA.tables["review_band"]
-REVIEW_SOURCE: Table = METADATA.tables["review_source"]
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)

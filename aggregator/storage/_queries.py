@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, exists, func, literal, select
-from sqlmodel import Session
 
 from aggregator.exceptions import EpisodeNotFound, NotFoundError, SeriesNotFound
 from aggregator.storage import _episodes, _feeds, _links, _search, _series
@@ -195,9 +194,9 @@ def series_rows_for(connection: Connection, ids: Sequence[int]) -> list[SeriesRo
     return _with_series_counts(connection, in_order(ids, found))
 
 
-def series_row(session: Session, series_id: int) -> SeriesRow:
-    record = _series.get(session, series_id)
-    counts = _series_review_counts(session.connection(), [series_id])
+def series_row(connection: Connection, series_id: int) -> SeriesRow:
+    record = _series.get(connection, series_id)
+    counts = _series_review_counts(connection, [series_id])
     return SeriesRow(record, counts.get(series_id, 0))
 
 
@@ -286,14 +285,10 @@ def search_episodes(
 # --- feeds added through the API -------------------------------------------------------
 
 
-def add_api_feed(session: Session, url: str, kind: FeedKind, now: datetime) -> FeedRecord:
-    """Add a feed marked as added through the API, in the same transaction: the
-    scheduler never sees it without its mark."""
-    row = _feeds.add(session, url, kind, now)
-    row.added_via = ADDED_VIA_API
-    session.add(row)
-    session.flush()
-    return _feeds.to_record(row)
+def add_api_feed(connection: Connection, url: str, kind: FeedKind, now: datetime) -> FeedRecord:
+    """Add a feed marked as added through the API, in the same row: the scheduler
+    never sees it without its mark."""
+    return _feeds.to_record(_feeds.add(connection, url, kind, now, added_via=ADDED_VIA_API))
 
 
 def api_feed_ids(connection: Connection, feed_ids: Collection[int] | None = None) -> set[int]:

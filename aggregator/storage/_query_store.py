@@ -67,7 +67,7 @@ class QueryStore(StorageBase):
 
     def series_row(self, series_id: int) -> SeriesRow:
         with self._read(f"reading series {series_id}") as session:
-            return _queries.series_row(session, series_id)
+            return _queries.series_row(session.connection(), series_id)
 
     def episodes_page(
         self,

@@ -7,12 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, Select, bindparam, func, insert, select, update
-from sqlmodel import Session, col
-from sqlmodel import select as sm_select
 
 from aggregator.exceptions import SeriesNotFound
 from aggregator.sanitize import html_to_text
-from aggregator.storage._models import EPISODE, FEED, SERIES, Series
+from aggregator.storage._models import EPISODE, FEED, SERIES
 from aggregator.types import ParsedSeries, Person, SeriesRecord
 
 
@@ -100,25 +98,27 @@ def _to_record(row: Row[Any]) -> SeriesRecord:
     )
 
 
-def list_all(session: Session) -> list[SeriesRecord]:
+def list_all(connection: Connection) -> list[SeriesRecord]:
     query = _records_query().order_by(func.lower(SERIES.c.title), SERIES.c.id)
-    return [_to_record(r) for r in session.connection().execute(query)]
+    return [_to_record(r) for r in connection.execute(query)]
 
 
-def get(session: Session, series_id: int) -> SeriesRecord:
-    row = session.connection().execute(_records_query().where(SERIES.c.id == series_id)).first()
+def get(connection: Connection, series_id: int) -> SeriesRecord:
+    row = connection.execute(_records_query().where(SERIES.c.id == series_id)).first()
     if row is None:
         raise SeriesNotFound(f"no series with id {series_id}")
     return _to_record(row)
 
 
-def exists(session: Session, series_id: int) -> bool:
-    return session.get(Series, series_id) is not None
+def exists(connection: Connection, series_id: int) -> bool:
+    query = select(SERIES.c.id).where(SERIES.c.id == series_id)
+    return connection.execute(query).first() is not None
 
 
-def id_for_feed(session: Session, feed_id: int) -> int | None:
-    query = sm_select(col(Series.id)).where(Series.feed_id == feed_id)
-    return session.exec(query).first()
+def id_for_feed(connection: Connection, feed_id: int) -> int | None:
+    query = select(SERIES.c.id).where(SERIES.c.feed_id == feed_id)
+    found: int | None = connection.execute(query).scalar()
+    return found
 
 
 def state(connection: Connection, feed_id: int) -> tuple[int, datetime | None] | None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from aggregator.labels import series_labels
 from aggregator.storage import AuthorCount, EpisodeRow, ReviewSummary, SeriesRow, Storage
-from aggregator.types import LinkRecord, ReviewRecord, SeriesRecord
-from aggregator.web._render import host
+from aggregator.types import LinkRecord, ReviewRecord
 
 SERIES_PER_PAGE = 48
 EPISODES_PER_PAGE = 50
@@ -82,24 +82,6 @@ class SearchResults:
     series: SeriesList
     episodes: EpisodeList
     reviews: ReviewList
-
-
-def source_label(series: SeriesRecord) -> str:
-    """Who publishes a series and where its feed is: "Serial Productions · example.com"."""
-    return " · ".join(part for part in (series.author, host(series.feed_url)) if part)
-
-
-def series_labels(storage: Storage, links: Iterable[LinkRecord]) -> dict[int, str]:
-    """For the series of ``links`` whose title another series has too, by series id,
-    the label that tells them apart (``source_label``); others need none."""
-    links = list(links)
-    if not links:
-        return {}
-    shared = storage.shared_series_titles()
-    ids = {link.series_id for link in links if link.series_title in shared}
-    if not ids:
-        return {}
-    return {sid: source_label(row.series) for sid, row in storage.series_by_ids(ids).items()}
 
 
 def _offset(page: int, per_page: int) -> int:

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 import jinja2
 from fastapi.responses import HTMLResponse
 
+from aggregator.labels import host
+
 # Scripts come from our own static files only (the copy buttons), never inline, so
 # none may be injected; no other site may frame these pages. Images (artwork, and
 # pictures in show notes) and an episode's audio are on the publishers' own hosts,
@@ -52,21 +54,6 @@ def http_url(url: str | None) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return None
     return url.strip()
-
-
-def host(url: str | None) -> str:
-    """The site a URL is on, for a link's text: "www.example.com" -> "example.com".
-
-    >>> host("https://www.example.com/reviews/1"), host(None)
-    ('example.com', '')
-    """
-    if not url:
-        return ""
-    try:
-        name = urlsplit(url.strip()).hostname or ""
-    except ValueError:
-        return ""
-    return name.removeprefix("www.")
 
 
 def format_date(value: datetime | None) -> str:

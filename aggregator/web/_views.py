@@ -13,6 +13,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from aggregator.labels import series_labels
 from aggregator.sanitize import sanitize_html
 from aggregator.shapes import review_source_json
 from aggregator.storage import EpisodeRow, Storage
@@ -24,7 +25,7 @@ from aggregator.types import (
     ReviewRecord,
     SeriesRecord,
 )
-from aggregator.web._listings import SeriesFeeds, series_feeds, series_labels
+from aggregator.web._listings import SeriesFeeds, series_feeds
 from aggregator.web._render import http_url
 from aggregator.web.highlight import Span, excerpt, highlight
 
