@@ -8,6 +8,10 @@ refused (400) before any route sees them: a name an attacker points at our addre
 (DNS rebinding) gets nothing, and the pages' same-origin check is given only hosts
 that are ours. The API and the login form count failures against one budget per
 client (``api.throttle``).
+
+Behind the Host check, anonymous GETs of the pages and of the API's content are
+answered from the responses kept by content version (``httpcache``) when reads are
+public; with ``public_reads`` false every read goes to the routes and their checks.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from aggregator import api, web
 from aggregator._version import __version__
 from aggregator.api.throttle import FailureThrottle
 from aggregator.app import App
+from aggregator.httpcache import ResponseCache
 from aggregator.syndicate import routes as syndicate_routes
 
 __all__ = ["Server", "create_http_app"]
@@ -31,6 +36,28 @@ __all__ = ["Server", "create_http_app"]
 
 # Where the API docs' own scripts and styles are served from (under our own address).
 DOCS_ASSETS_PATH = "/static/docs"
+
+# What a kept response may answer: the pages and the API's stored content. Not the
+# feeds' polling state (/api/feeds: every poll changes it, and moves no content
+# version), /healthz and /metrics (live by design), the combined feeds (*.xml: their
+# own ETags, and streamed), nor static files and the API docs (cheap already).
+_PAGES = ("/series", "/episodes", "/reviews", "/authors", "/search", "/feeds")
+_API = ("/api/series", "/api/episodes", "/api/reviews", "/api/links", "/api/search")
+
+
+def cacheable(path: str) -> bool:
+    """Whether a GET of ``path`` may be answered from a kept response.
+
+    >>> [cacheable(p) for p in ("/", "/series/3", "/api/episodes", "/feeds/series/3.xml")]
+    [True, True, True, False]
+    >>> [cacheable(p) for p in ("/api/feeds", "/healthz", "/static/style.css", "/seriesx")]
+    [False, False, False, False]
+    """
+    if path == "/":
+        return True
+    if path.endswith(".xml"):
+        return False
+    return any(path == p or path.startswith(p + "/") for p in _PAGES + _API)
 
 
 def create_http_app(app: App, *, bind_host: str | None = None) -> FastAPI:
@@ -55,6 +82,9 @@ def create_http_app(app: App, *, bind_host: str | None = None) -> FastAPI:
     http.include_router(syndicate_routes.build_router(app))
     http.include_router(web.build_router(app, throttle=throttle, allowed_hosts=hosts))
     http.include_router(web.build_fallback_router(app))  # last: what nothing else answers
+    if settings.public_reads:
+        http.add_middleware(ResponseCache, version=app.storage.content_version, cacheable=cacheable)
+    # Added last, so outermost: no Host we do not serve reaches the kept responses.
     # No www. redirect: a host is allowed or refused, never moved.
     http.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts), www_redirect=False)
     return http

@@ -11,9 +11,7 @@ from typing import Self
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from aggregator.storage import (
-    _migrate,
-)
+from aggregator.storage import _migrate, _versions
 from aggregator.storage._engine import storage_errors
 
 
@@ -61,8 +59,13 @@ class StorageBase:
             yield session
 
     @contextmanager
-    def _write(self, doing: str) -> Iterator[Session]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
+    def _write(self, doing: str, *, content: bool = True) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        ``content`` False for bookkeeping that no page or API list shows (leases,
+        schedules of polls that brought nothing, logins): the others move the
+        content version as they commit (``_versions``).
+        """
         with (
             self._writer,
             storage_errors(doing),
@@ -70,6 +73,14 @@ class StorageBase:
             session.begin(),
         ):
             yield session
+            if content:
+                _versions.bump(session.connection())
+
+    def content_version(self) -> int:
+        """How many times what the service shows has changed: the same number until
+        a write that may change a page or an API answer commits, in any process."""
+        with storage_errors("reading the content version"), self._engine.connect() as connection:
+            return _versions.read(connection)
 
     def migrate(self) -> None:
         """Create or upgrade the tables to the newest schema; harmless when current."""

@@ -115,7 +115,7 @@ class FeedStore(StorageBase):
         leases, for others on its host to see when it is gone (``feed_lease_holders``).
         """
         until = now + timedelta(seconds=lease_seconds)
-        with self._write("claiming due feeds") as session:
+        with self._write("claiming due feeds", content=False) as session:
             rows = _feeds.claim_due(
                 session,
                 now,
@@ -138,7 +138,8 @@ class FeedStore(StorageBase):
         how many feeds are free again."""
         if not owners:
             return 0
-        with self._write(f"ending the feed leases of {len(owners)} processes") as session:
+        doing = f"ending the feed leases of {len(owners)} processes"
+        with self._write(doing, content=False) as session:
             return _feeds.end_leases_of(session.connection(), owners)
 
     def feeds_held_elsewhere(self, now: datetime, *, owner: str) -> tuple[int, datetime | None]:
@@ -150,13 +151,13 @@ class FeedStore(StorageBase):
     def renew_feed_leases(self, now: datetime, *, owner: str, lease_seconds: float) -> int:
         """Extend the leases ``owner`` holds (feeds claimed, not yet stored)."""
         until = now + timedelta(seconds=lease_seconds)
-        with self._write("renewing feed leases") as session:
+        with self._write("renewing feed leases", content=False) as session:
             return _feeds.renew_leases(session.connection(), now, owner=owner, until=until)
 
     def release_feeds(self, feed_ids: Sequence[int], *, owner: str) -> None:
         """Give back feeds ``owner`` claimed but will not poll (it is stopping)."""
         if feed_ids:
-            with self._write(f"releasing {len(feed_ids)} feeds") as session:
+            with self._write(f"releasing {len(feed_ids)} feeds", content=False) as session:
                 _feeds.release_leases(session.connection(), feed_ids, owner=owner)
 
     # --- polls ---------------------------------------------------------------------
@@ -208,7 +209,10 @@ class FeedStore(StorageBase):
     def store_poll(self, poll: PreparedPoll) -> StoreCounts:
         """The second half of ``apply_poll``: its one write transaction."""
         update, parsed, now = poll.update, poll.parsed, poll.now
-        with self._write(f"storing poll of feed {update.feed_id}") as session:
+        # A poll that brought nothing to store (an error, a body with no news) is
+        # bookkeeping; one that moves the feed or brings a document may change pages.
+        changes = parsed is not None or update.url is not None
+        with self._write(f"storing poll of feed {update.feed_id}", content=changes) as session:
             connection = session.connection()
             if parsed is None and update.url is None:
                 _feeds.apply_updates_fast(connection, [update], now)
@@ -246,7 +250,7 @@ class FeedStore(StorageBase):
             return
         if any(u.url is not None for u in updates):
             raise ValueError("a feed that moves is stored with apply_poll")
-        with self._write(f"storing {len(updates)} unchanged polls") as session:
+        with self._write(f"storing {len(updates)} unchanged polls", content=False) as session:
             _feeds.apply_updates_fast(session.connection(), updates, now)
 
     def add_api_feed(self, url: str, kind: FeedKind, now: datetime) -> FeedRecord:

@@ -281,6 +281,21 @@ class WebSession(_Table, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
 
 
+class ContentVersion(_Table, table=True):
+    """One row, one number: how many times what the service shows has changed.
+
+    Every write transaction that may change a page or an API answer adds one, as its
+    last statement (``_versions``); polls that store nothing, leases and logins do
+    not. The HTTP layer keys the responses it keeps by it (``aggregator.httpcache``),
+    whichever process or instance wrote.
+    """
+
+    __tablename__ = "content_version"
+
+    id: int = Field(primary_key=True)
+    version: int = Field(default=0, sa_type=BigInteger)
+
+
 FEED: Table = METADATA.tables["feed"]
 SERIES: Table = METADATA.tables["series"]
 EPISODE: Table = METADATA.tables["episode"]
@@ -289,3 +304,4 @@ LINK: Table = METADATA.tables["link"]
 WEB_SESSION: Table = METADATA.tables["web_session"]
 REVIEW_BAND: Table = METADATA.tables["review_band"]
 REVIEW_SOURCE: Table = METADATA.tables["review_source"]
+CONTENT_VERSION: Table = METADATA.tables["content_version"]

@@ -144,7 +144,7 @@ class ReviewStore(StorageBase):
         """Like ``reviews_needing_link``, each review leased to ``owner`` until it is
         linked (``replace_links`` ends the lease) or the lease runs out."""
         until = now + timedelta(seconds=lease_seconds)
-        with self._write("claiming reviews to link") as session:
+        with self._write("claiming reviews to link", content=False) as session:
             return _reviews.claim_needing_link(
                 session.connection(), linker_version, limit, now=now, owner=owner, until=until
             )
@@ -215,6 +215,12 @@ class ReviewStore(StorageBase):
                 limit=limit,
                 offset=offset,
             )
+
+    def links_of_reviews(self, review_ids: Sequence[int]) -> dict[int, list[LinkRecord]]:
+        """The links of each review (rejected ones left out) as ``list_links`` gives
+        one review's, by review id; reviews without links are left out."""
+        with self._read("listing links of reviews") as session:
+            return _links.for_reviews(session.connection(), review_ids)
 
     def set_link_status(self, link_id: int, status: LinkStatus, now: datetime) -> LinkRecord:
         """Record a person's decision (confirm, reject). NotFoundError for no such link."""

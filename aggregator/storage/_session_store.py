@@ -19,7 +19,7 @@ class SessionStore(StorageBase):
         """Store a new session; in the same transaction end ``replacing`` (the
         session the browser had before: a login never keeps an old id) and forget
         every session past its expiry."""
-        with self._write("starting a web session") as session:
+        with self._write("starting a web session", content=False) as session:
             connection = session.connection()
             stale = WEB_SESSION.c.expires_at <= now
             if replacing is not None:
@@ -41,7 +41,7 @@ class SessionStore(StorageBase):
 
     def remove_web_session(self, key_hash: str) -> None:
         """End the session (harmless when it is already gone)."""
-        with self._write("ending a web session") as session:
+        with self._write("ending a web session", content=False) as session:
             session.connection().execute(
                 delete(WEB_SESSION).where(WEB_SESSION.c.key_hash == key_hash)
             )
