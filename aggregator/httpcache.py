@@ -10,9 +10,10 @@ this ASGI middleware keeps each answer with the number it was made at.
 A GET is answered from memory when it carries no credentials (no ``Cookie``, no
 ``Authorization``: a logged-in page shows forms and who is logged in), its path is
 one the server calls cacheable, and the answer kept for its scheme, ``Host``, path
-and query was made at the version read for this request or a later one. The
-version is read before the route reads anything, so an answer is never kept under
-a number newer than its data: the first GET after a write commits is made afresh.
+and query was made at the very version read for this request. The version is read
+before the route reads anything, so an answer is never kept under a number newer
+than its data: the first GET after a write commits is made afresh. Any other number
+(a database restored from a backup counts from where it was) means made afresh too.
 Anything else goes to the routes as if there were no cache; a 200 without
 ``Set-Cookie`` is kept, other answers are not.
 
@@ -189,7 +190,7 @@ class ResponseCache:
             return
         while True:
             kept = self._kept.get(key)
-            if kept is not None and kept.version >= version:
+            if kept is not None and kept.version == version:
                 self._kept.move_to_end(key)
                 if kept.body is None:
                     await self.app(scope, receive, send)
@@ -199,7 +200,7 @@ class ResponseCache:
             making = self._making.get(key)
             if making is None:
                 break
-            await asyncio.shield(making)  # then look again: it may be older than ours
+            await asyncio.shield(making)  # then look again: it may not be at ours
         made: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._making[key] = made
         try:
@@ -232,8 +233,6 @@ class ResponseCache:
         old = self._kept.pop(key, None)
         if old is not None:
             self._bytes -= old.size
-            if old.version > kept.version:  # never replace a newer answer
-                kept = old
         self._kept[key] = kept
         self._bytes += kept.size
         while self._bytes > self._max_bytes or len(self._kept) > MAX_ENTRIES:

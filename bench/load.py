@@ -221,9 +221,7 @@ def wrk(url: str, connections: int, duration: float) -> tuple[float, float, floa
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     latency = {q: float(v) * _UNIT_MS[u] for q, v, u in _LATENCY.findall(out)}
     timeouts, errors = 0, 0
-    if socket_errors := re.search(
-        r"connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
-    ):
+    if socket_errors := re.search(r"connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
         connect, read, write, timeouts = (int(g) for g in socket_errors.groups())
         errors += connect + read + write
     if non_2xx := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
@@ -332,7 +330,8 @@ def report(runs: list[tuple[str, list[Result]]], args: argparse.Namespace, feeds
         f"address in turn, on the same 2 cores. Code: {codes}. Load average when done: "
         f"{os.getloadavg()[0]:.1f}.",
         "",
-        "| address | " + " | ".join(f"{code}: req/s, p50 / p99, timeouts" for code, _ in runs)
+        "| address | "
+        + " | ".join(f"{code}: req/s, p50 / p99, timeouts" for code, _ in runs)
         + " | target | met |",
         "|---|" + "---:|" * len(runs) + "---|---|",
     ]
@@ -341,9 +340,7 @@ def report(runs: list[tuple[str, list[Result]]], args: argparse.Namespace, feeds
         for _, results in runs:
             r = results[i]
             errors = f", {r.errors} errors" if r.errors else ""
-            cells.append(
-                f"{r.rps:,.0f}, {r.p50_ms:.0f} / {r.p99_ms:.0f} ms, {r.timeouts}{errors}"
-            )
+            cells.append(f"{r.rps:,.0f}, {r.p50_ms:.0f} / {r.p99_ms:.0f} ms, {r.timeouts}{errors}")
         want = {"page": TARGET_PAGE_RPS, "api": TARGET_API_RPS}.get(first.target.kind)
         target = f">= {want:.0f} req/s, p99 <= {TARGET_P99_MS:.0f} ms" if want else ""
         met = "yes" if runs[-1][1][i].met() else "no"

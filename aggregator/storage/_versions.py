@@ -11,17 +11,34 @@ locks they take after it.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select, update
+from typing import Any
+
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from aggregator.storage._models import CONTENT_VERSION
 
-_ROW = CONTENT_VERSION.c.id == 1
-_BUMP = update(CONTENT_VERSION).where(_ROW).values(version=CONTENT_VERSION.c.version + 1)
-_READ = select(CONTENT_VERSION.c.version).where(_ROW)
+_READ = select(CONTENT_VERSION.c.version).where(CONTENT_VERSION.c.id == 1)
+
+
+def _bump(insert: Any) -> Any:
+    # An upsert, not an UPDATE: a table emptied by hand (or by a test's TRUNCATE)
+    # must not leave the number still for good.
+    return (
+        insert(CONTENT_VERSION)
+        .values(id=1, version=1)
+        .on_conflict_do_update(
+            index_elements=[CONTENT_VERSION.c.id],
+            set_={"version": CONTENT_VERSION.c.version + 1},
+        )
+    )
+
+
+_BUMPS = {"postgresql": _bump(postgresql.insert), "sqlite": _bump(sqlite.insert)}
 
 
 def bump(connection: Connection) -> None:
-    connection.execute(_BUMP)
+    connection.execute(_BUMPS[connection.dialect.name])
 
 
 def read(connection: Connection) -> int:

@@ -1,0 +1,63 @@
+"""The content version: every write that may change what is shown moves it as it
+commits, in any process; bookkeeping (leases, polls that stored nothing, logins) and
+failed writes leave it -- on each database backend."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from aggregator.exceptions import FeedNotFound
+from aggregator.storage import Storage, open_storage
+from aggregator.types import FeedKind, LinkStatus, Relation
+from tests.fakes import T0, episode, feed, ok_update, review, series, text_hash
+
+
+def test_content_writes_move_it_one_each(storage: Storage) -> None:
+    start = storage.content_version()
+    added = storage.add_feed("https://a.example/feed.xml", FeedKind.PODCAST, T0)
+    assert storage.content_version() == start + 1
+    storage.apply_poll(ok_update(added.id, T0), feed(episode(1), show=series("A")), T0)
+    assert storage.content_version() == start + 2
+    (show,) = storage.list_series()
+    saved = storage.save_review(review(1), content_hash=text_hash(review(1)), source="api", now=T0)
+    assert storage.content_version() == start + 3
+    link = storage.add_link(saved.review.id, show.id, None, Relation.REVIEWS, T0)
+    assert storage.content_version() == start + 4
+    storage.set_link_status(link.id, LinkStatus.REJECTED, T0)
+    assert storage.content_version() == start + 5
+    storage.delete_review(saved.review.id)
+    assert storage.content_version() == start + 6
+
+
+def test_bookkeeping_leaves_it(storage: Storage) -> None:
+    added = storage.add_feed("https://a.example/feed.xml", FeedKind.PODCAST, T0)
+    before = storage.content_version()
+    claimed = storage.claim_due_feeds(T0, 10, owner="me", lease_seconds=60)
+    assert [f.id for f in claimed] == [added.id]
+    assert storage.renew_feed_leases(T0, owner="me", lease_seconds=60) == 1
+    storage.release_feeds([added.id], owner="me")
+    # A 304 (schedule only), and a poll that failed: nothing to store.
+    storage.apply_schedule_updates([ok_update(added.id, T0)], T0)
+    storage.apply_poll(ok_update(added.id, T0, error_count=1, last_error="boom"), None, T0)
+    storage.add_web_session("key", now=T0, expires=T0 + timedelta(hours=1))
+    storage.remove_web_session("key")
+    assert storage.content_version() == before
+
+
+def test_a_failed_write_leaves_it(storage: Storage) -> None:
+    before = storage.content_version()
+    with pytest.raises(FeedNotFound):
+        storage.remove_feed(12345)
+    assert storage.content_version() == before
+
+
+def test_another_instance_sees_the_same_number(storage: Storage) -> None:
+    """Kept in the database, not in the process: what a second store writes, the
+    first one's next read sees."""
+    with open_storage(storage.url) as other:
+        before = storage.content_version()
+        assert other.content_version() == before
+        other.add_feed("https://b.example/feed.xml", FeedKind.PODCAST, T0)
+        assert storage.content_version() == before + 1
