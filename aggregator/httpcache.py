@@ -3,17 +3,18 @@
 A page or an API list costs 5-40 ms of Python to read, shape and render (the home
 page of the Caliphate feed, 22 real feeds and ten reviews: 23 ms, bench/load.py), and
 is the same for every reader who is not logged in until something it shows changes.
-Storage counts those changes (``Storage.content_version``: a number every write that
-may change what is shown adds to as it commits, in whichever process or instance);
-this ASGI middleware keeps each answer with the number it was made at.
+Storage counts those changes (``Storage.data_version``: counters that every write
+that may change what is shown adds to as it commits, in whichever process or
+instance); this ASGI middleware keeps each answer with the count it was made at.
 
 A GET is answered from memory when it carries no credentials (no ``Cookie``, no
 ``Authorization``: a logged-in page shows forms and who is logged in), its path is
-one the server calls cacheable, and the answer kept for its scheme, ``Host``, path
-and query was made at the very version read for this request. The version is read
-before the route reads anything, so an answer is never kept under a number newer
-than its data: the first GET after a write commits is made afresh. Any other number
-(a database restored from a backup counts from where it was) means made afresh too.
+one the server says what of the version it shows, and the answer kept for its
+scheme, ``Host``, path and query was made at the very count read for this request.
+The version is read before the route reads anything, so an answer is never kept
+under a count newer than its data: the first GET after a write commits is made
+afresh. Any other count (a database restored from a backup counts from where it
+was) means made afresh too.
 Anything else goes to the routes as if there were no cache; a 200 without
 ``Set-Cookie`` is kept, other answers are not.
 
@@ -34,9 +35,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Hashable, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from aggregator.exceptions import StorageError
 
@@ -64,6 +65,7 @@ _CREDENTIALS = (b"cookie", b"authorization")
 _NOT_MODIFIED_HEADERS = (b"etag", b"cache-control", b"vary", b"content-location", b"expires")
 
 _Key = tuple[str, bytes, str, bytes]  # scheme, Host, path, query
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +73,7 @@ class _Kept:
     """An address's answer at ``version``; ``body`` None: not kept (not a 200, too
     large, or setting a cookie), so requests at that version go to the route."""
 
-    version: int
+    version: Hashable  # what the answer shows of the version it was made at
     headers: tuple[tuple[bytes, bytes], ...]
     body: bytes | None
     etag: bytes
@@ -95,16 +97,16 @@ def etag_matches(if_none_match: bytes, etag: bytes) -> bool:
     return any(tag.strip().removeprefix(b"W/") == etag for tag in value.split(b","))
 
 
-class _VersionReads:
-    """Reads the content version on the event loop's executor (never on the loop
-    itself), one read shared by the requests that arrived before it started."""
+class _VersionReads(Generic[V]):
+    """Reads the version on the event loop's executor (never on the loop itself),
+    one read shared by the requests that arrived before it started."""
 
-    def __init__(self, read: Callable[[], int]) -> None:
+    def __init__(self, read: Callable[[], V]) -> None:
         self._read = read
-        self._running: asyncio.Future[int] | None = None
-        self._next: asyncio.Future[int] | None = None
+        self._running: asyncio.Future[V] | None = None
+        self._next: asyncio.Future[V] | None = None
 
-    async def read(self) -> int:
+    async def read(self) -> V:
         if self._running is None:
             wanted = self._start()
         else:  # begun before this request came: it waits for the next read
@@ -114,14 +116,14 @@ class _VersionReads:
             wanted = self._next
         return await asyncio.shield(wanted)
 
-    def _start(self) -> asyncio.Future[int]:
+    def _start(self) -> asyncio.Future[V]:
         work = asyncio.get_running_loop().run_in_executor(None, self._read)
         work.add_done_callback(_retrieved)
         work.add_done_callback(self._done)
         self._running = work
         return work
 
-    def _done(self, _: asyncio.Future[int]) -> None:
+    def _done(self, _: asyncio.Future[V]) -> None:
         self._running = None
         if self._next is not None:
             waiting, self._next = self._next, None
@@ -135,7 +137,7 @@ def _retrieved(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-def _copy(source: asyncio.Future[int], target: asyncio.Future[int]) -> None:
+def _copy(source: asyncio.Future[V], target: asyncio.Future[V]) -> None:
     if target.done():
         return
     if source.cancelled():
@@ -146,41 +148,42 @@ def _copy(source: asyncio.Future[int], target: asyncio.Future[int]) -> None:
         target.set_result(source.result())
 
 
-class ResponseCache:
-    """ASGI middleware: the answers to anonymous GETs of cacheable paths, kept by
-    content version (see the module's docstring).
+class ResponseCache(Generic[V]):
+    """ASGI middleware: the answers to anonymous GETs, kept by the data version (see
+    the module's docstring).
 
-    ``version`` reads the content version (it may block: it runs on a thread);
-    ``cacheable`` says which paths may be kept.
+    ``version`` reads the version (it may block: it runs on a thread); ``shown(path)``
+    says what of it an answer at ``path`` shows, as a function of the version (None:
+    never kept).
     """
 
     def __init__(
         self,
         app: ASGIApp,
         *,
-        version: Callable[[], int],
-        cacheable: Callable[[str], bool],
+        version: Callable[[], V],
+        shown: Callable[[str], Callable[[V], Hashable] | None],
         max_bytes: int = MAX_BYTES,
     ) -> None:
         self.app = app
         self._versions = _VersionReads(version)
-        self._cacheable = cacheable
+        self._shown = shown
         self._max_bytes = max_bytes
         self._kept: OrderedDict[_Key, _Kept] = OrderedDict()
         self._bytes = 0
         self._making: dict[_Key, asyncio.Future[None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        shown = self._shown(scope["path"]) if scope["type"] == "http" else None
         if (
-            scope["type"] != "http"
+            shown is None
             or scope["method"] != "GET"
-            or not self._cacheable(scope["path"])
             or any(name in _CREDENTIALS for name, _ in scope["headers"])
         ):
             await self.app(scope, receive, send)
             return
         try:
-            version = await self._versions.read()
+            version = shown(await self._versions.read())
         except StorageError:  # the route meets the same database and says so its way
             await self.app(scope, receive, send)
             return
@@ -210,7 +213,7 @@ class ResponseCache:
             made.set_result(None)
 
     async def _make(
-        self, key: _Key, version: int, scope: Scope, receive: Receive, send: Send
+        self, key: _Key, version: Hashable, scope: Scope, receive: Receive, send: Send
     ) -> None:
         """Run the route, keep its answer if it may be kept, and send it."""
         capture = _Capture(send)

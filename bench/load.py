@@ -124,6 +124,7 @@ def aggregator(tree: Path, config: Path, *args: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "aggregator", "--config", str(config), *args],
         env={**os.environ, "PYTHONPATH": str(tree)},
+        cwd=config.parent,  # with -m, the working directory comes before PYTHONPATH
         capture_output=True,
         text=True,
     )
@@ -290,7 +291,11 @@ def measure(
     changer = changer_factory()  # type: ignore[operator]
     results = []
     try:
-        wait_healthy(base, service)
+        try:
+            wait_healthy(base, service)
+        except SystemExit as e:
+            log_tail = (home / "service.log").read_text(encoding="utf-8")[-2000:]
+            raise SystemExit(f"{code}: {e}\n{log_tail}") from None
         time.sleep(args.settle)  # the first ticks: every feed polled once at least
         changer.start()
         for target in targets(base):
@@ -302,9 +307,10 @@ def measure(
             print(f"{code}: {result}", file=sys.stderr)
             results.append(result)
     finally:
-        changer.stop.set()
-        changer.join()
-        changer.restore()
+        if changer.is_alive():
+            changer.stop.set()
+            changer.join()
+            changer.restore()
         service.send_signal(signal.SIGTERM)
         try:
             service.wait(timeout=120)

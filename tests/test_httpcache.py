@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -113,16 +114,23 @@ def test_a_write_by_another_instance_makes_the_next_get_fresh(site: Site) -> Non
         assert [link["id"] for link in fresh] == [site.ids.links["r1-a"]]  # rejected: left out
 
 
-def test_polls_that_store_nothing_keep_the_answers(site: Site) -> None:
-    """Leases and the schedules of unchanged polls move no version: the kept answer
-    (and its ETag) stays, however often the feeds are polled."""
+def test_polls_that_store_nothing_keep_the_pages(site: Site) -> None:
+    """Leases and the schedules of unchanged polls leave the content's count: the
+    kept pages (and their ETags) stay, however often the feeds are polled; the
+    feeds' list, which shows when each was polled, is made afresh."""
     storage = site.app.storage
     with site.client() as client:
-        etag = client.get("/series").headers["etag"]
-        for feed in storage.claim_due_feeds(T0, 10, owner="me", lease_seconds=60):
+        page = client.get("/series").headers["etag"]
+        feeds = client.get("/api/feeds")
+        assert feeds.json()["items"][0]["last_polled_at"] != T0.isoformat()
+        # Polled again, as of T0 (the seed's polls were stamped with the real time).
+        far_ahead = T0 + timedelta(days=3650)  # every feed is due by then
+        for feed in storage.claim_due_feeds(far_ahead, 10, owner="me", lease_seconds=60):
             storage.apply_schedule_updates([ok_update(feed.id, T0)], T0)
-        unchanged = client.get("/series", headers={"If-None-Match": etag})
-        assert unchanged.status_code == 304
+        assert client.get("/series", headers={"If-None-Match": page}).status_code == 304
+        polled = client.get("/api/feeds", headers={"If-None-Match": feeds.headers["etag"]})
+        assert polled.status_code == 200
+        assert polled.json()["items"][0]["last_polled_at"] == T0.isoformat()
 
 
 def test_credentials_go_to_the_routes(site: Site) -> None:
@@ -168,10 +176,10 @@ def test_each_host_has_its_own_answer(site: Site) -> None:
     assert f"http://127.0.0.1:{port}/feeds/series/" in numeric.text
 
 
-def test_not_kept_where_polling_state_shows(site: Site) -> None:
+def test_not_kept_where_live_or_missing(site: Site) -> None:
     with site.client() as client:
-        assert "etag" not in client.get("/api/feeds").headers
         assert "etag" not in client.get("/healthz").headers
+        assert "etag" not in client.get("/metrics").headers
         missing = client.get("/api/series/99999")
         assert missing.status_code == 404 and "etag" not in missing.headers
 
@@ -208,7 +216,11 @@ class Counting:
 @contextmanager
 def counted(storage: Storage) -> Iterator[tuple[Counting, str]]:
     route = Counting()
-    cache = ResponseCache(route, version=storage.content_version, cacheable=lambda p: p != "/no")
+    cache = ResponseCache(
+        route,
+        version=storage.data_version,
+        shown=lambda path: None if path == "/no" else (lambda version: version.content),
+    )
     with serve(cache) as served:
         yield route, served.url
 

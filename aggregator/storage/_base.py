@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from types import TracebackType
 from typing import Self
@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from aggregator.storage import _migrate, _versions
 from aggregator.storage._engine import storage_errors
+from aggregator.storage._versions import DataVersion
 
 
 class StorageBase:
@@ -59,12 +60,13 @@ class StorageBase:
             yield session
 
     @contextmanager
-    def _write(self, doing: str, *, content: bool = True) -> Iterator[Session]:
+    def _write(
+        self, doing: str, *, changes: Sequence[str] = _versions.EVERYTHING
+    ) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back if it raises.
 
-        ``content`` False for bookkeeping that no page or API list shows (leases,
-        schedules of polls that brought nothing, logins): the others move the
-        content version as they commit (``_versions``).
+        ``changes`` names the kinds of shown data the write may change (``_versions``):
+        their counters move as it commits. Anything, unless the write says less.
         """
         with (
             self._writer,
@@ -73,13 +75,12 @@ class StorageBase:
             session.begin(),
         ):
             yield session
-            if content:
-                _versions.bump(session.connection())
+            _versions.bump(session.connection(), changes)
 
-    def content_version(self) -> int:
-        """How many times what the service shows has changed: the same number until
-        a write that may change a page or an API answer commits, in any process."""
-        with storage_errors("reading the content version"), self._engine.connect() as connection:
+    def data_version(self) -> DataVersion:
+        """Counters of the writes that may have changed what is shown: the same until
+        such a write commits, in any process (``_versions``)."""
+        with storage_errors("reading the data version"), self._engine.connect() as connection:
             return _versions.read(connection)
 
     def migrate(self) -> None:

@@ -138,6 +138,24 @@ def list_all(session: Session) -> list[Feed]:
     return list(session.exec(select(Feed).order_by(col(Feed.id))))
 
 
+def page(
+    connection: Connection,
+    *,
+    kind: FeedKind | None,
+    status: FeedStatus | None,
+    limit: int,
+    offset: int,
+) -> list[FeedRecord]:
+    """Feeds by id, of that kind and status if given: one page, read as rows (the
+    API's list read every feed as an ORM object to show 50)."""
+    query = sa_select(FEED).order_by(FEED.c.id).limit(limit).offset(offset)
+    if kind is not None:
+        query = query.where(FEED.c.kind == kind.value)
+    if status is not None:
+        query = query.where(FEED.c.status == status.value)
+    return [to_record(row) for row in connection.execute(query)]
+
+
 def remove(session: Session, feed_id: int) -> None:
     # The foreign keys cascade to the feed's series and their episodes.
     result = session.connection().execute(delete(Feed).where(col(Feed.id) == feed_id))

@@ -281,19 +281,21 @@ class WebSession(_Table, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
 
 
-class ContentVersion(_Table, table=True):
-    """One row, one number: how many times what the service shows has changed.
+class VersionCounter(_Table, table=True):
+    """How many times each kind of data the service shows has changed: "content"
+    (series, episodes, reviews and links: the pages, the API's content) and "feeds"
+    (the feeds as the API lists them: when polled, how it went).
 
-    Every write transaction that may change a page or an API answer adds one, as its
-    last statement (``_versions``); polls that store nothing, leases and logins do
-    not. The HTTP layer keys the responses it keeps by it (``aggregator.httpcache``),
-    whichever process or instance wrote.
+    Every write transaction adds one to the counters of what it may change, as its
+    last statement (``_versions``); leases and logins change neither. The HTTP layer
+    keys the answers it keeps by them (``aggregator.httpcache``), whichever process
+    or instance wrote.
     """
 
-    __tablename__ = "content_version"
+    __tablename__ = "version_counter"
 
-    id: int = Field(primary_key=True)
-    version: int = Field(default=0, sa_type=BigInteger)
+    name: str = Field(sa_type=String(16), primary_key=True)
+    value: int = Field(default=0, sa_type=BigInteger)
 
 
 FEED: Table = METADATA.tables["feed"]
@@ -304,4 +306,4 @@ LINK: Table = METADATA.tables["link"]
 WEB_SESSION: Table = METADATA.tables["web_session"]
 REVIEW_BAND: Table = METADATA.tables["review_band"]
 REVIEW_SOURCE: Table = METADATA.tables["review_source"]
-CONTENT_VERSION: Table = METADATA.tables["content_version"]
+VERSION_COUNTER: Table = METADATA.tables["version_counter"]

@@ -14,6 +14,7 @@ from aggregator.storage import (
     _search,
 )
 from aggregator.storage._base import StorageBase
+from aggregator.storage._versions import NOTHING
 from aggregator.types import (
     LinkProposal,
     LinkRecord,
@@ -144,7 +145,7 @@ class ReviewStore(StorageBase):
         """Like ``reviews_needing_link``, each review leased to ``owner`` until it is
         linked (``replace_links`` ends the lease) or the lease runs out."""
         until = now + timedelta(seconds=lease_seconds)
-        with self._write("claiming reviews to link", content=False) as session:
+        with self._write("claiming reviews to link", changes=NOTHING) as session:
             return _reviews.claim_needing_link(
                 session.connection(), linker_version, limit, now=now, owner=owner, until=until
             )
