@@ -1,4 +1,4 @@
-"""Whole responses kept in memory, keyed by the database's content version.
+"""Whole responses kept in memory, keyed by the database's data version.
 
 A page or an API list costs 5-40 ms of Python to read, shape and render (the home
 page of the Caliphate feed, 22 real feeds and ten reviews: 23 ms, bench/load.py), and
@@ -8,15 +8,14 @@ that may change what is shown adds to as it commits, in whichever process or
 instance); this ASGI middleware keeps each answer with the count it was made at.
 
 A GET is answered from memory when it carries no credentials (no ``Cookie``, no
-``Authorization``: a logged-in page shows forms and who is logged in), its path is
-one the server says what of the version it shows, and the answer kept for its
-scheme, ``Host``, path and query was made at the very count read for this request.
-The version is read before the route reads anything, so an answer is never kept
-under a count newer than its data: the first GET after a write commits is made
-afresh. Any other count (a database restored from a backup counts from where it
-was) means made afresh too.
-Anything else goes to the routes as if there were no cache; a 200 without
-``Set-Cookie`` is kept, other answers are not.
+``Authorization``: a logged-in page shows forms and who is logged in), the server
+says which count the answer at its path shows, and the answer kept for its scheme,
+``Host``, path and query was made at the very count read for this request. The
+version is read before the route reads anything, so an answer is never kept under
+a count newer than its data: the first GET after a write commits is made afresh.
+Any other count (a database restored from a backup counts from where it was) means
+made afresh too. Anything else goes to the routes as if there were no cache; a 200
+without ``Set-Cookie`` is kept, other answers are not.
 
 When the version moves, the first request for an address makes its answer and the
 others for that address wait for it: one render, not one per waiting connection.

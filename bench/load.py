@@ -219,7 +219,10 @@ def wrk(url: str, connections: int, duration: float) -> tuple[float, float, floa
         text=True,
         check=True,
     ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if found is None:
+        raise SystemExit(f"wrk {url}: no Requests/sec in its output:\n{out[-500:]}")
+    rps = float(found.group(1))
     latency = {q: float(v) * _UNIT_MS[u] for q, v, u in _LATENCY.findall(out)}
     timeouts, errors = 0, 0
     if socket_errors := re.search(r"connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
@@ -237,7 +240,7 @@ def targets(base: str) -> list[Target]:
         caliphate = next(s for s in series if s["title"] == "Caliphate")
         episodes = client.get(f"/api/series/{caliphate['id']}/episodes").json()["items"]
         reviews = client.get("/api/reviews").json()["items"]
-    episode = episodes[-1]["id"]  # a Prologue-like episode reviews link to
+    episode = episodes[-1]["id"]  # the oldest: the Prologue
     review = next(r["id"] for r in reviews if r["link_count"])
     return [
         Target("home", "/", "page"),
@@ -261,22 +264,25 @@ def polls_made(stats_url: str) -> int:
     return int(httpx.get(stats_url, timeout=30).json()["requests"])
 
 
+@dataclass(frozen=True)
+class FeedServer:
+    """The feed server's addresses, and the directory of the files it serves."""
+
+    urls: list[str]
+    files: Path
+    stats_url: str
+    reload_url: str
+
+
 def measure(
-    tree: Path,
-    code: str,
-    filled: Path,
-    urls: list[str],
-    work: Path,
-    args: argparse.Namespace,
-    stats_url: str,
-    changer_factory: object,
+    tree: Path, code: str, filled: Path, feeds: FeedServer, work: Path, args: argparse.Namespace
 ) -> list[Result]:
     home = work / code
     home.mkdir()
     database = home / "bench.db"
     shutil.copyfile(filled, database)
     config = home / "config.toml"
-    config.write_text(config_text(database, urls), encoding="utf-8")
+    config.write_text(config_text(database, feeds.urls), encoding="utf-8")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "aggregator", "--config", str(config), "run"]
@@ -288,7 +294,7 @@ def measure(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    changer = changer_factory()  # type: ignore[operator]
+    changer = Changer(feeds.files, feeds.reload_url, args.change_every)
     results = []
     try:
         try:
@@ -299,11 +305,12 @@ def measure(
         time.sleep(args.settle)  # the first ticks: every feed polled once at least
         changer.start()
         for target in targets(base):
-            before = polls_made(stats_url)
+            before = polls_made(feeds.stats_url)
             rps, p50, p99, timeouts, errors = wrk(
                 base + target.path, args.connections, args.duration
             )
-            result = Result(target, rps, p50, p99, timeouts, errors, polls_made(stats_url) - before)
+            polls = polls_made(feeds.stats_url) - before
+            result = Result(target, rps, p50, p99, timeouts, errors, polls)
             print(f"{code}: {result}", file=sys.stderr)
             results.append(result)
     finally:
@@ -387,17 +394,10 @@ def main() -> None:
         urls = [
             f"http://127.0.0.{i % HOSTS + 1}:{feed_port}/{name}" for i, name in enumerate(names)
         ]
-        stats_url = f"http://127.0.0.1:{feed_port}/__stats__"
-        reload_url = f"http://127.0.0.1:{feed_port}/__reload__"
+        base = f"http://127.0.0.1:{feed_port}"
+        served = FeedServer(urls, feeds, f"{base}/__stats__", f"{base}/__reload__")
         filled = fill(trees[0][0], work, urls)
-
-        def changer() -> Changer:
-            return Changer(feeds, reload_url, args.change_every)
-
-        runs = [
-            (code, measure(tree, code, filled, urls, work, args, stats_url, changer))
-            for tree, code in trees
-        ]
+        runs = [(code, measure(tree, code, filled, served, work, args)) for tree, code in trees]
     finally:
         server.terminate()
         server.wait()
