@@ -1,7 +1,7 @@
 """Benchmark: pages and API lists under 50 connections while polling runs.
 
     python bench/load.py [--baseline CHECKOUT] [--duration 10] [--connections 50]
-                         [--results bench/RESULTS.md]
+                         [--afresh 30] [--results bench/RESULTS.md]
 
 The data is the real one (this script reads ``../shared``; tests may not): the
 *Caliphate* feed and the 22 real feeds of ``../shared/data/feeds/real``, served from
@@ -16,8 +16,10 @@ to the Caliphate feed every ``--change-every`` seconds (so polls store, the link
 re-links, and whatever a server keeps must follow). ``wrk -t2 -c{connections}
 -d{duration}s --latency`` asks each page the header links (home, series, episodes,
 reviews, feeds), a series page, an episode page, a review page, the API lists and
-/healthz, one address after the other. The trees run one after the other, with the
-same data, in one run.
+/healthz, one address after the other; then asks each address ``--afresh`` times,
+one request at a time, for an answer made afresh (``Cache-Control: no-cache``): what
+a page costs to make. The trees run one after the other, with the same data, in one
+run.
 
 The target: pages >= 250 req/s, API lists >= 500 req/s, p99 <= 500 ms, no timeouts.
 """
@@ -32,6 +34,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -71,6 +74,7 @@ class Result:
     timeouts: int
     errors: int  # connect, read and write errors, and answers other than 2xx/3xx
     polls: int  # feed requests the service made meanwhile
+    afresh_ms: float  # median of requests made afresh one at a time (no-cache)
 
     def met(self) -> bool:
         want = {"page": TARGET_PAGE_RPS, "api": TARGET_API_RPS}.get(self.target.kind)
@@ -233,6 +237,19 @@ def wrk(url: str, connections: int, duration: float) -> tuple[float, float, floa
     return rps, latency.get("50", 0.0), latency.get("99", 0.0), timeouts, errors
 
 
+def afresh(url: str, times: int) -> float:
+    """Median latency of ``times`` requests one at a time, each asking for an answer
+    made afresh (``Cache-Control: no-cache``; code that keeps none makes every one):
+    what a page costs to make, as a logged-in reader or the first after a write."""
+    elapsed = []
+    with httpx.Client(timeout=60, headers={"Cache-Control": "no-cache"}) as client:
+        for _ in range(times):
+            started = time.perf_counter()
+            client.get(url).raise_for_status()
+            elapsed.append((time.perf_counter() - started) * 1000)
+    return statistics.median(elapsed)
+
+
 def targets(base: str) -> list[Target]:
     """What to ask: the header's pages, one page of each kind, the API lists."""
     with httpx.Client(base_url=base, timeout=30) as client:
@@ -310,7 +327,8 @@ def measure(
                 base + target.path, args.connections, args.duration
             )
             polls = polls_made(feeds.stats_url) - before
-            result = Result(target, rps, p50, p99, timeouts, errors, polls)
+            made = afresh(base + target.path, args.afresh)
+            result = Result(target, rps, p50, p99, timeouts, errors, polls, made)
             print(f"{code}: {result}", file=sys.stderr)
             results.append(result)
     finally:
@@ -345,8 +363,10 @@ def report(runs: list[tuple[str, list[Result]]], args: argparse.Namespace, feeds
         "",
         "| address | "
         + " | ".join(f"{code}: req/s, p50 / p99, timeouts" for code, _ in runs)
-        + " | target | met |",
-        "|---|" + "---:|" * len(runs) + "---|---|",
+        + " | target | met | "
+        + " | ".join(f"made afresh, {code}" for code, _ in runs)
+        + " |",
+        "|---|" + "---:|" * len(runs) + "---|---|" + "---:|" * len(runs),
     ]
     for i, first in enumerate(runs[0][1]):
         cells = []
@@ -357,12 +377,19 @@ def report(runs: list[tuple[str, list[Result]]], args: argparse.Namespace, feeds
         want = {"page": TARGET_PAGE_RPS, "api": TARGET_API_RPS}.get(first.target.kind)
         target = f">= {want:.0f} req/s, p99 <= {TARGET_P99_MS:.0f} ms" if want else ""
         met = "yes" if runs[-1][1][i].met() else "no"
+        made = " | ".join(f"{results[i].afresh_ms:.1f} ms" for _, results in runs)
         lines.append(
             f"| {first.target.label} `{first.target.path}` | {' | '.join(cells)} "
-            f"| {target} | {met if want else ''} |"
+            f"| {target} | {met if want else ''} | {made} |"
         )
     polls = ", ".join(f"{code}: {sum(r.polls for r in results):,}" for code, results in runs)
-    lines += ["", f"Feed requests made by the service during the measurements: {polls}."]
+    lines += [
+        "",
+        f"Feed requests made by the service during the measurements: {polls}. Made "
+        f"afresh: the median of {args.afresh} requests one at a time with "
+        "`Cache-Control: no-cache`, after wrk (what a page costs a logged-in reader, "
+        "or the first reader after a write).",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -373,6 +400,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--change-every", type=float, default=5.0, help="seconds")
     parser.add_argument("--settle", type=float, default=8.0, help="seconds before measuring")
+    parser.add_argument("--afresh", type=int, default=30, help="requests made afresh, each")
     parser.add_argument("--results", type=Path, default=None, help="append the table to this file")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
