@@ -1,11 +1,12 @@
 """Whole responses kept in memory, keyed by the database's data version.
 
-A page or an API list costs 5-40 ms of Python to read, shape and render (the home
-page of the Caliphate feed, 22 real feeds and ten reviews: 23 ms, bench/load.py), and
-is the same for every reader who is not logged in until something it shows changes.
-Storage counts those changes (``Storage.data_version``: counters that every write
-that may change what is shown adds to as it commits, in whichever process or
-instance); this ASGI middleware keeps each answer with the count it was made at.
+A page or an API list costs 3-8 ms of CPU to read, shape and render (the Caliphate
+feed, 22 real feeds and ten reviews, bench/load.py: 45-280 req/s at 50 connections
+on 2 cores), and is the same for every reader who is not logged in until something
+it shows changes. Storage counts those changes (``Storage.data_version``: counters
+that every write that may change what is shown adds to as it commits, in whichever
+process or instance); this ASGI middleware keeps each answer with the count it was
+made at.
 
 A GET is answered from memory when it carries no credentials (no ``Cookie``, no
 ``Authorization``: a logged-in page shows forms and who is logged in), the server

@@ -16,10 +16,11 @@ to the Caliphate feed every ``--change-every`` seconds (so polls store, the link
 re-links, and whatever a server keeps must follow). ``wrk -t2 -c{connections}
 -d{duration}s --latency`` asks each page the header links (home, series, episodes,
 reviews, feeds), a series page, an episode page, a review page, the API lists and
-/healthz, one address after the other; then asks each address ``--afresh`` times,
-one request at a time, for an answer made afresh (``Cache-Control: no-cache``): what
-a page costs to make. The trees run one after the other, with the same data, in one
-run.
+/healthz, one address after the other. Then, the feeds left unchanged (polling on,
+all 304s), it asks each address ``--afresh`` times, one request at a time, for an
+answer made afresh (``Cache-Control: no-cache``), and reports the service's CPU time
+per request: what an answer costs to make. The trees run one after the other, with
+the same data, in one run.
 
 The target: pages >= 250 req/s, API lists >= 500 req/s, p99 <= 500 ms, no timeouts.
 """

@@ -144,7 +144,7 @@ def for_reviews(
 ) -> dict[int, list[LinkRecord]]:
     """The links of each of these reviews, in ``list_page``'s order, by review id;
     reviews without links (or unknown) are left out. One query for a page of
-    reviews, where one per review cost the home page 10 of its 23 ms."""
+    reviews, where one per review was 40 % of the home page's CPU (bench/load.py)."""
     found: dict[int, list[LinkRecord]] = {}
     for batch in in_lists(sorted(set(review_ids))):
         query = _records_query().where(LINK.c.review_id.in_(batch))
