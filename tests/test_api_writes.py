@@ -75,6 +75,11 @@ def test_feeds_add_list_get_remove(fresh: ApiServer) -> None:
     assert ids(fresh.get("/api/feeds", kind="reviews")) == [reviews_feed.json()["id"]]
     assert ids(fresh.get("/api/feeds", status="gone")) == []
     assert fresh.get(f"/api/feeds/{feed['id']}").json() == feed
+    # Paged after filtering: the second podcast feed is the first of page 2.
+    third = fresh.write("POST", "/api/feeds", json={"url": "https://93.184.216.34/more"}).json()
+    podcasts = fresh.get("/api/feeds", kind="podcast", limit=1, offset=1).json()
+    assert [f["id"] for f in podcasts["items"]] == [third["id"]]
+    assert podcasts["next_offset"] is None
 
     again = fresh.write("POST", "/api/feeds", json={"url": "http://93.184.216.34/Feed.xml"})
     assert again.status_code == 409

@@ -36,8 +36,11 @@ def browse(
         yield site
 
 
-def fetch(browse: BrowsingSite, path: str, status: int = 200) -> Page:
-    with httpx.Client(base_url=browse.base_url, timeout=10) as client:
+def fetch(browse: BrowsingSite, path: str, status: int = 200, *, fresh: bool = False) -> Page:
+    """``fresh``: for tests that patch page sizes under the running server, which
+    keeps answers until the content changes (``httpcache``): ask for one made anew."""
+    headers = {"Cache-Control": "no-cache"} if fresh else {}
+    with httpx.Client(base_url=browse.base_url, timeout=10, headers=headers) as client:
         return get_page(client, path, status)
 
 
@@ -127,7 +130,7 @@ def test_episodes_page_by_page(browse: BrowsingSite, monkeypatch: pytest.MonkeyP
     assert len(every) == 13 + 2 + 2
     seen: list[int] = []
     for n in range(1, 5):
-        page = fetch(browse, f"/episodes?page={n}")
+        page = fetch(browse, f"/episodes?page={n}", fresh=True)
         ids = episode_ids(page)
         seen += ids
         assert len(ids) == (5 if n < 4 else 2)
@@ -151,14 +154,14 @@ def test_episodes_nobody_reviewed(browse: BrowsingSite, monkeypatch: pytest.Monk
     shown: list[int] = []
     page = 1
     while True:
-        listing = fetch(browse, f"/episodes?reviewed=no&page={page}")
+        listing = fetch(browse, f"/episodes?reviewed=no&page={page}", fresh=True)
         shown += episode_ids(listing)
         if f"/episodes?reviewed=no&page={page + 1}" not in listing.hrefs():
             break
         page += 1
     assert set(shown) == unreviewed and len(shown) == len(unreviewed)
     assert "Episodes not reviewed yet" in listing.text
-    reviewed = episode_ids(fetch(browse, "/episodes?reviewed=yes"))
+    reviewed = episode_ids(fetch(browse, "/episodes?reviewed=yes", fresh=True))
     assert reviewed_a in reviewed and not set(reviewed) & unreviewed
     fetch(browse, "/episodes?reviewed=maybe", 404)
 
@@ -226,10 +229,10 @@ def test_search_finds_series_episodes_and_reviews(browse: BrowsingSite) -> None:
 def test_search_pages_one_kind(browse: BrowsingSite, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_listings, "SEARCH_PREVIEW", 1)
     monkeypatch.setattr(_listings, "SEARCH_PER_PAGE", 1)
-    page = fetch(browse, "/search?q=serial")
+    page = fetch(browse, "/search?q=serial", fresh=True)
     assert "/search?q=serial&kind=series" in page.hrefs()  # "More series"
-    first = fetch(browse, "/search?q=serial&kind=series")
-    second = fetch(browse, "/search?q=serial&kind=series&page=2")
+    first = fetch(browse, "/search?q=serial&kind=series", fresh=True)
+    second = fetch(browse, "/search?q=serial&kind=series&page=2", fresh=True)
     assert f"/series/{browse.serial_a}" in first.hrefs()
     assert f"/series/{browse.serial_b}" in second.hrefs()
     assert "/search?q=serial&kind=series&page=2" in first.hrefs()

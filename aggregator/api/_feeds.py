@@ -33,14 +33,9 @@ def router(api: Api, write: params.Depends) -> APIRouter:
         status: FeedStatus | None = None,
     ) -> dict[str, Any]:
         """Feeds by id, with how their last poll went."""
-        feeds = [
-            f
-            for f in storage.list_feeds()
-            if (kind is None or f.kind == kind) and (status is None or f.status == status)
-        ]
-        window = feeds[page.offset : page.offset + page.probe]
-        from_api = storage.api_feed_ids([f.id for f in window])
-        return page.page([feed_out(f, from_api) for f in window])
+        feeds = storage.feeds_page(kind=kind, status=status, limit=page.probe, offset=page.offset)
+        from_api = storage.api_feed_ids([f.id for f in feeds])
+        return page.page([feed_out(f, from_api) for f in feeds])
 
     @r.post(
         "",

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from types import TracebackType
 from typing import Self
 
 from sqlalchemy import Connection, Engine
 
-from aggregator.storage import (
-    _migrate,
-)
+from aggregator.storage import _migrate, _versions
 from aggregator.storage._engine import storage_errors
+from aggregator.storage._versions import DataVersion
 
 
 class Session:
@@ -77,14 +76,27 @@ class StorageBase:
             yield Session(connection)
 
     @contextmanager
-    def _write(self, doing: str) -> Iterator[Session]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
+    def _write(
+        self, doing: str, *, changes: Sequence[str] = _versions.EVERYTHING
+    ) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        ``changes`` names the kinds of shown data the write may change (``_versions``):
+        their counters move as it commits. Anything, unless the write says less.
+        """
         with (
             self._writer,
             storage_errors(doing),
             self._write_engine.begin() as connection,
         ):
             yield Session(connection)
+            _versions.bump(connection, changes)
+
+    def data_version(self) -> DataVersion:
+        """Counters of the writes that may have changed what is shown: the same until
+        such a write commits, in any process (``_versions``)."""
+        with storage_errors("reading the data version"), self._engine.connect() as connection:
+            return _versions.read(connection)
 
     def migrate(self) -> None:
         """Create or upgrade the tables to the newest schema; harmless when current."""

@@ -14,9 +14,11 @@ from aggregator.storage import (
     _series,
 )
 from aggregator.storage._base import StorageBase
+from aggregator.storage._versions import EVERYTHING, FEEDS, NOTHING
 from aggregator.types import (
     FeedKind,
     FeedRecord,
+    FeedStatus,
     FeedUpdate,
     ParsedFeed,
     StoreCounts,
@@ -80,6 +82,20 @@ class FeedStore(StorageBase):
         with self._read("listing feeds") as session:
             return [_feeds.to_record(row) for row in _feeds.list_all(session.connection())]
 
+    def feeds_page(
+        self,
+        *,
+        kind: FeedKind | None = None,
+        status: FeedStatus | None = None,
+        limit: int,
+        offset: int = 0,
+    ) -> list[FeedRecord]:
+        """Feeds by id, only of ``kind`` and ``status`` when given: one page."""
+        with self._read("listing feeds") as session:
+            return _feeds.page(
+                session.connection(), kind=kind, status=status, limit=limit, offset=offset
+            )
+
     def remove_feed(self, feed_id: int) -> None:
         """Delete a feed. NotFoundError if there is none.
 
@@ -115,7 +131,7 @@ class FeedStore(StorageBase):
         leases, for others on its host to see when it is gone (``feed_lease_holders``).
         """
         until = now + timedelta(seconds=lease_seconds)
-        with self._write("claiming due feeds") as session:
+        with self._write("claiming due feeds", changes=NOTHING) as session:
             rows = _feeds.claim_due(
                 session.connection(),
                 now,
@@ -138,7 +154,8 @@ class FeedStore(StorageBase):
         how many feeds are free again."""
         if not owners:
             return 0
-        with self._write(f"ending the feed leases of {len(owners)} processes") as session:
+        doing = f"ending the feed leases of {len(owners)} processes"
+        with self._write(doing, changes=NOTHING) as session:
             return _feeds.end_leases_of(session.connection(), owners)
 
     def feeds_held_elsewhere(self, now: datetime, *, owner: str) -> tuple[int, datetime | None]:
@@ -150,13 +167,13 @@ class FeedStore(StorageBase):
     def renew_feed_leases(self, now: datetime, *, owner: str, lease_seconds: float) -> int:
         """Extend the leases ``owner`` holds (feeds claimed, not yet stored)."""
         until = now + timedelta(seconds=lease_seconds)
-        with self._write("renewing feed leases") as session:
+        with self._write("renewing feed leases", changes=NOTHING) as session:
             return _feeds.renew_leases(session.connection(), now, owner=owner, until=until)
 
     def release_feeds(self, feed_ids: Sequence[int], *, owner: str) -> None:
         """Give back feeds ``owner`` claimed but will not poll (it is stopping)."""
         if feed_ids:
-            with self._write(f"releasing {len(feed_ids)} feeds") as session:
+            with self._write(f"releasing {len(feed_ids)} feeds", changes=NOTHING) as session:
                 _feeds.release_leases(session.connection(), feed_ids, owner=owner)
 
     # --- polls ---------------------------------------------------------------------
@@ -208,7 +225,10 @@ class FeedStore(StorageBase):
     def store_poll(self, poll: PreparedPoll) -> StoreCounts:
         """The second half of ``apply_poll``: its one write transaction."""
         update, parsed, now = poll.update, poll.parsed, poll.now
-        with self._write(f"storing poll of feed {update.feed_id}") as session:
+        # A poll that brought nothing to store (an error, a body with no news) changes
+        # only the feed's state; one that moves the feed or brings a document, pages.
+        changes = EVERYTHING if parsed is not None or update.url is not None else (FEEDS,)
+        with self._write(f"storing poll of feed {update.feed_id}", changes=changes) as session:
             connection = session.connection()
             if parsed is None and update.url is None:
                 _feeds.apply_updates_fast(connection, [update], now)
@@ -242,7 +262,7 @@ class FeedStore(StorageBase):
             return
         if any(u.url is not None for u in updates):
             raise ValueError("a feed that moves is stored with apply_poll")
-        with self._write(f"storing {len(updates)} unchanged polls") as session:
+        with self._write(f"storing {len(updates)} unchanged polls", changes=(FEEDS,)) as session:
             _feeds.apply_updates_fast(session.connection(), updates, now)
 
     def add_api_feed(self, url: str, kind: FeedKind, now: datetime) -> FeedRecord:

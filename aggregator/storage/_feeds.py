@@ -150,6 +150,24 @@ def list_all(connection: Connection) -> list[Row[Any]]:
     return list(connection.execute(select(FEED).order_by(FEED.c.id)))
 
 
+def page(
+    connection: Connection,
+    *,
+    kind: FeedKind | None,
+    status: FeedStatus | None,
+    limit: int,
+    offset: int,
+) -> list[FeedRecord]:
+    """Feeds by id, of that kind and status if given: one page, read as rows (the
+    API's list read every feed as an ORM object to show 50)."""
+    query = select(FEED).order_by(FEED.c.id).limit(limit).offset(offset)
+    if kind is not None:
+        query = query.where(FEED.c.kind == kind.value)
+    if status is not None:
+        query = query.where(FEED.c.status == status.value)
+    return [to_record(row) for row in connection.execute(query)]
+
+
 def remove(connection: Connection, feed_id: int) -> None:
     # The foreign keys cascade to the feed's series and their episodes.
     result = connection.execute(delete(FEED).where(FEED.c.id == feed_id))

@@ -277,3 +277,18 @@ WEB_SESSION = Table(
     # Expired rows are deleted in bulk at each login: the index finds them.
     Column("expires_at", UTCDateTime, nullable=False, index=True),
 )
+
+# How many times each kind of data the service shows has changed: "content" (series,
+# episodes, reviews and links: the pages, the API's content) and "feeds" (the feeds as
+# the API lists them: when polled, how it went).
+#
+# Every write transaction adds one to the counters of what it may change, as its last
+# statement (``_versions``); leases and logins change neither. The HTTP layer keys the
+# answers it keeps by them (``aggregator.httpcache``), whichever process or instance
+# wrote.
+VERSION_COUNTER = Table(
+    "version_counter",
+    METADATA,
+    Column("name", String(16), primary_key=True),
+    Column("value", BigInteger, nullable=False, default=0),
+)

@@ -14,6 +14,7 @@ from aggregator.storage import (
     _search,
 )
 from aggregator.storage._base import StorageBase
+from aggregator.storage._versions import NOTHING
 from aggregator.types import (
     LinkProposal,
     LinkRecord,
@@ -148,7 +149,7 @@ class ReviewStore(StorageBase):
         ``pid`` name the process holding the leases, for others on its host to see
         when it is gone (``review_lease_holders``)."""
         until = now + timedelta(seconds=lease_seconds)
-        with self._write("claiming reviews to link") as session:
+        with self._write("claiming reviews to link", changes=NOTHING) as session:
             return _reviews.claim_needing_link(
                 session.connection(),
                 linker_version,
@@ -246,6 +247,12 @@ class ReviewStore(StorageBase):
                 limit=limit,
                 offset=offset,
             )
+
+    def links_of_reviews(self, review_ids: Sequence[int]) -> dict[int, list[LinkRecord]]:
+        """The links of each review (rejected ones left out) as ``list_links`` gives
+        one review's, by review id; reviews without links are left out."""
+        with self._read("listing links of reviews") as session:
+            return _links.for_reviews(session.connection(), review_ids)
 
     def set_link_status(self, link_id: int, status: LinkStatus, now: datetime) -> LinkRecord:
         """Record a person's decision (confirm, reject). NotFoundError for no such link."""

@@ -67,15 +67,17 @@ _UPDATE = update(SERIES).where(SERIES.c.id == bindparam("b_id"))
 
 
 def _records_query() -> Select[Any]:
-    counts = (
-        select(EPISODE.c.series_id, func.count().label("n"))
-        .group_by(EPISODE.c.series_id)
-        .subquery()
+    # The episodes of each series read counted, from the index on (series_id,
+    # published): a subquery grouping the whole episode table was made in full for
+    # one series too, and a series page or an episode page paid for every episode.
+    count = (
+        select(func.count())
+        .select_from(EPISODE)
+        .where(EPISODE.c.series_id == SERIES.c.id)
+        .scalar_subquery()
     )
-    return (
-        select(SERIES, FEED.c.url.label("feed_url"), func.coalesce(counts.c.n, 0).label("n"))
-        .join(FEED, FEED.c.id == SERIES.c.feed_id)
-        .outerjoin(counts, counts.c.series_id == SERIES.c.id)
+    return select(SERIES, FEED.c.url.label("feed_url"), count.label("n")).join(
+        FEED, FEED.c.id == SERIES.c.feed_id
     )
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import delete, insert, or_, select, update
 
 from aggregator.storage._base import StorageBase
 from aggregator.storage._models import WEB_SESSION
+from aggregator.storage._versions import NOTHING
 
 
 class SessionStore(StorageBase):
@@ -19,7 +20,7 @@ class SessionStore(StorageBase):
         """Store a new session; in the same transaction end ``replacing`` (the
         session the browser had before: a login never keeps an old id) and forget
         every session past its expiry."""
-        with self._write("starting a web session") as session:
+        with self._write("starting a web session", changes=NOTHING) as session:
             connection = session.connection()
             stale = WEB_SESSION.c.expires_at <= now
             if replacing is not None:
@@ -63,7 +64,7 @@ class SessionStore(StorageBase):
 
     def remove_web_session(self, key_hash: str) -> None:
         """End the session (harmless when it is already gone)."""
-        with self._write("ending a web session") as session:
+        with self._write("ending a web session", changes=NOTHING) as session:
             session.connection().execute(
                 delete(WEB_SESSION).where(WEB_SESSION.c.key_hash == key_hash)
             )

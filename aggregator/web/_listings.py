@@ -100,9 +100,10 @@ def _review_list(
     storage: Storage, summaries: Iterable[ReviewSummary], per_page: int, page: int
 ) -> ReviewList:
     found = list(summaries)
+    shown = found[:per_page]
+    links = storage.links_of_reviews([summary.id for summary in shown])
     entries = tuple(
-        ReviewEntry(summary, summary.excerpt, tuple(storage.list_links(review_id=summary.id)))
-        for summary in found[:per_page]
+        ReviewEntry(summary, summary.excerpt, tuple(links.get(summary.id, ()))) for summary in shown
     )
     labels = series_labels(storage, [link for entry in entries for link in entry.links])
     return ReviewList(entries, Paged(page, len(found) > per_page), labels)

@@ -131,10 +131,9 @@ def _review_item(review: ReviewRecord, links: Sequence[LinkRecord]) -> ReviewIte
 
 def home(storage: Storage, page: int) -> HomePage:
     reviews = storage.list_reviews(limit=REVIEWS_PER_PAGE + 1, offset=(page - 1) * REVIEWS_PER_PAGE)
-    items = tuple(
-        _review_item(review, storage.list_links(review_id=review.id))
-        for review in reviews[:REVIEWS_PER_PAGE]
-    )
+    shown = reviews[:REVIEWS_PER_PAGE]
+    links = storage.links_of_reviews([review.id for review in shown])
+    items = tuple(_review_item(review, links.get(review.id, ())) for review in shown)
     shows = storage.series_page(limit=HOME_SERIES + 1)
     return HomePage(
         items,
@@ -178,9 +177,12 @@ def series(storage: Storage, series_id: int, page: int, base_url: str) -> Series
     for link in storage.list_links(series_id=series_id):
         if link.episode_id is None:
             series_links[link.review_id].append(link)
+    # One query for the reviews, not one per review (newest first, as the links are).
+    reviews = storage.list_reviews(series_id=series_id) if series_links else []
     series_reviews = tuple(
-        _review_item(storage.get_review(review_id), links)
-        for review_id, links in series_links.items()
+        _review_item(review, series_links[review.id])
+        for review in reviews
+        if review.id in series_links
     )
     return SeriesPage(
         series=record,
