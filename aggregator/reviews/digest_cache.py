@@ -107,6 +107,10 @@ class DigestCache:
         self._write(series.id, key, made)
         return made
 
+    def kept(self, series: CatalogSeries) -> SeriesDigest | None:
+        """The series' digest if its file holds it, else None; nothing is written."""
+        return self._read(series.id, _key(series)) if self._ready() else None
+
     def keep_only(self, series_ids: Collection[int]) -> None:
         """Delete the files of every series not in ``series_ids`` (deleted from the
         database), and temporary files that a process died writing."""
