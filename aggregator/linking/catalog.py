@@ -12,9 +12,10 @@ digest when a cache kept it, the costly part of adding a series.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from itertools import chain, repeat
 
 from aggregator.linking.bm25 import BM25
 from aggregator.linking.names import NameIndex
@@ -105,7 +106,7 @@ class Catalog:
         self.remove(series.id)
         self.revision += 1
         self.word_values.clear()
-        info = index_series(digest, self.term_id)
+        info = index_series(digest, self.term_ids)
         sid = info.id
         self._series[sid] = info
         for alias in info.aliases:
@@ -145,7 +146,7 @@ class Catalog:
                 self._links[key] = (*self._links.get(key, ()), _pack(sid, index))
         for key in info.prefixes:
             self._prefixes[key] = (*self._prefixes.get(key, ()), sid)
-        self.retrieval.add(sid, (t for t, n in digest.doc for _ in range(n)))
+        self.retrieval.add(sid, chain.from_iterable(repeat(t, n) for t, n in digest.doc))
 
     def remove(self, series_id: int) -> None:
         """Forget a series (no error if it is not there)."""
@@ -201,6 +202,17 @@ class Catalog:
         found = self._vocabulary.get(term)
         if found is None:
             found = self._vocabulary[sys.intern(term)] = len(self._vocabulary)
+        return found
+
+    def term_ids(self, terms: Sequence[str]) -> list[int]:
+        """``term_id`` of each term, in order (for many at once: a series' terms)."""
+        vocabulary = self._vocabulary
+        found = []
+        for term in terms:
+            known = vocabulary.get(term)
+            if known is None:
+                known = vocabulary[sys.intern(term)] = len(vocabulary)
+            found.append(known)
         return found
 
     def known_term(self, term: str) -> int | None:

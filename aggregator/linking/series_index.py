@@ -206,8 +206,10 @@ def digest_series(series: CatalogSeries) -> SeriesDigest:
     )
 
 
-def index_series(digest: SeriesDigest, term_id: Callable[[str], int]) -> SeriesInfo:
-    """The series' info in one catalog, whose ``term_id`` interns terms."""
+def index_series(
+    digest: SeriesDigest, term_ids: Callable[[Sequence[str]], list[int]]
+) -> SeriesInfo:
+    """The series' info in one catalog, whose ``term_ids`` interns terms."""
     episodes = tuple(
         EpisodeInfo(
             e.id,
@@ -229,7 +231,7 @@ def index_series(digest: SeriesDigest, term_id: Callable[[str], int]) -> SeriesI
         digest.aliases,
         digest.names,
         episodes,
-        TermIndex.interned(digest.terms, term_id),
+        TermIndex.interned(digest.terms, term_ids),
         digest.title_only or _NONE,
         tuple(map(link_hash, digest.links)),
         tuple(sorted(map(link_hash, digest.prefixes))),

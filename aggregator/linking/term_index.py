@@ -73,11 +73,13 @@ class TermIndex:
         self._starts = array(_typecode(len(self._episodes)), starts)
 
     @classmethod
-    def interned(cls, terms: EpisodeTerms, term_id: Callable[[str], int]) -> TermIndex:
-        """``terms`` under the ids ``term_id`` gives them: the index that
-        ``TermIndex([[term_id(t) for t in episode] for episode in ...])`` makes, with
-        one call per distinct term instead of one per episode and term."""
-        ids = [term_id(t) for t in terms.terms]
+    def interned(
+        cls, terms: EpisodeTerms, term_ids: Callable[[Sequence[str]], list[int]]
+    ) -> TermIndex:
+        """``terms`` under the ids ``term_ids`` gives them (the ids of each term, in
+        order): the index that ``TermIndex([[term_id(t) for t in episode] for episode
+        in ...])`` makes, with each distinct term interned once, not once per episode."""
+        ids = term_ids(terms.terms)
         order = sorted(range(len(ids)), key=ids.__getitem__)
         found, starts = terms.episodes, terms.starts
         episodes = array(found.typecode)  # _typecode(terms.count), as in __init__
