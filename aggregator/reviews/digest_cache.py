@@ -181,9 +181,10 @@ class DigestCache:
 
 
 def _private_directory(directory: Path) -> bool:
-    """Make ``directory`` (0700) if missing; whether it is ours alone. With a warning
-    when not (another user owns it, others may write in it, it cannot be made): its
-    files are unpickled, so only we may write them."""
+    """Make ``directory`` (0700) if missing; whether only we may write in it. With a
+    warning when not (another user owns it, its group or others may write in it, it
+    cannot be made): its files are unpickled. An existing folder's modes are left as
+    they are (a user may have pointed ``cache_dir`` at a folder of their own)."""
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         found = directory.stat()
@@ -193,8 +194,6 @@ def _private_directory(directory: Path) -> bool:
         if found.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
             log.warning("linker cache %s: others may write in it, not used", directory)
             return False
-        if stat.S_IMODE(found.st_mode) != 0o700:
-            directory.chmod(0o700)  # ours: kept from others' eyes too
     except OSError as e:
         log.warning("linker cache %s: not used: %s", directory, e)
         return False
