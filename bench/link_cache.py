@@ -242,6 +242,7 @@ def report(
     sections: list[tuple[str, int, dict[str, list[tuple[float, float, float]]], dict[str, Any]]],
     trees: dict[str, Path],
     started: datetime,
+    label: str | None,
 ) -> str:
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     lines = [
@@ -250,7 +251,7 @@ def report(
         "",
         f"Machine: {machine}, SQLite; load average when done: {os.getloadavg()[0]:.1f} "
         "(other helpers' test runs share the 2 cores: compare within a row group).",
-        f"*before* = {describe(trees['before'])} (no cache); *cold* and *warm* = "
+        f"*before* = {label or describe(trees['before'])} (no cache); *cold* and *warm* = "
         f"{describe(trees['after'])}, with an empty cache directory and with the one a "
         "cold run filled. One `python -m aggregator reviews add seed.txt` process per "
         "figure, on a fresh copy of the database; the modes alternate run by run; "
@@ -286,6 +287,7 @@ def report(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--baseline", type=Path, required=True, help="a tree of the code before")
+    parser.add_argument("--label", default=None, help="what the baseline is, for the report")
     parser.add_argument("--sizes", default="real,100000")
     parser.add_argument("--runs", default="5,2", help="runs per size, in the order of --sizes")
     parser.add_argument("--results", type=Path, default=None, help="append the section here")
@@ -306,8 +308,8 @@ def main() -> None:
             print(f"{size}: {episodes} episodes, {count} runs", file=sys.stderr, flush=True)
             figures, facts = measure(database, trees, count, work)
             sections.append((size, episodes, figures, facts))
-            print(report(sections, trees, started), file=sys.stderr, flush=True)
-    text = report(sections, trees, started)
+            print(report(sections, trees, started, args.label), file=sys.stderr, flush=True)
+    text = report(sections, trees, started, args.label)
     print(text)
     if args.results:
         with args.results.open("a", encoding="utf-8") as f:
