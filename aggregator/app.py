@@ -106,6 +106,7 @@ def make_app(
     from aggregator.feeds.fetch import Fetcher
     from aggregator.feeds.leases import instance_name
     from aggregator.feeds.poller import Poller
+    from aggregator.reviews.digest_cache import DigestCache
     from aggregator.reviews.extract import MAX_REVIEW_BYTES
     from aggregator.reviews.service import Reviews
 
@@ -145,8 +146,14 @@ def make_app(
     # One name for this instance's leases on feeds and on linking work.
     owner = instance_name()
     lease_seconds = settings.poll.lease_seconds
+    cache_dir = settings.linker.cache_dir if settings.linker.cache else None
     reviews = Reviews(
-        storage, review_fetcher, clock=clock, owner=owner, lease_seconds=lease_seconds
+        storage,
+        review_fetcher,
+        clock=clock,
+        owner=owner,
+        lease_seconds=lease_seconds,
+        digests=DigestCache(cache_dir) if cache_dir is not None else None,
     )
     poller = Poller(
         storage,

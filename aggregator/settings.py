@@ -3,14 +3,16 @@
 Sources, later ones winning: built-in defaults < ``config.toml`` (the file named by
 ``--config``, else ``$AGGREGATOR_CONFIG``, else ``./config.toml`` when it exists) <
 environment (``AGGREGATOR_DATABASE_URL``, ``AGGREGATOR_TOKEN``, ``AGGREGATOR_ALLOWED_HOSTS``)
-< CLI options (``--database``). A bad value raises ``ConfigError`` naming the key, the
-file and what is wrong; a key we do not know (a typo: ``workerz = 3``) stops nothing
+< CLI options (``--database``); defaults that follow from other settings (the linker's
+cache directory, from the database URL) last. A bad value raises ``ConfigError`` naming
+the key, the file and what is wrong; a key we do not know (a typo: ``workerz = 3``) stops nothing
 but is named in ``Settings.warnings``.
 """
 
 from __future__ import annotations
 
 import difflib
+import hashlib
 import ipaddress
 import os
 import tomllib
@@ -18,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from aggregator.exceptions import ConfigError
 from aggregator.types import FeedKind
@@ -29,6 +31,7 @@ __all__ = [
     "FeedEntry",
     "FetchSettings",
     "HttpSettings",
+    "LinkerSettings",
     "PollSettings",
     "Settings",
     "load_settings",
@@ -134,6 +137,17 @@ class HttpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkerSettings:
+    # Keep what the linker derives from each series across runs, so that a command
+    # that links does not derive it again (5,000 episodes: 8 s of CPU; see
+    # reviews/digest_cache.py).
+    cache: bool = True
+    # Where; None: no cache. ``load_settings`` fills it in when the config file does
+    # not say (``default_cache_dir``).
+    cache_dir: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     # How long a SQLite writer waits for another, each of the ten times it tries.
@@ -142,6 +156,7 @@ class Settings:
     poll: PollSettings = field(default_factory=PollSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     feeds: tuple[FeedEntry, ...] = ()
+    linker: LinkerSettings = field(default_factory=LinkerSettings)
     source: str = "defaults"  # where the settings came from, for messages
     # What a user should hear about but that stops nothing (keys we do not know, so
     # ignore): one line each, naming the file and the key.
@@ -177,7 +192,41 @@ def load_settings(
     if env_hosts:
         hosts = _host_patterns(env_hosts.split(","), "environment: AGGREGATOR_ALLOWED_HOSTS")
         settings = replace(settings, http=replace(settings.http, allowed_hosts=hosts))
+    linker = settings.linker
+    if linker.cache and linker.cache_dir is None:
+        cache_dir = default_cache_dir(settings.database_url, env)
+        settings = replace(settings, linker=replace(linker, cache_dir=cache_dir))
     return settings
+
+
+def default_cache_dir(database_url: str, environ: Mapping[str, str]) -> Path | None:
+    """Where the linker keeps its cache unless told: beside a SQLite file (as its
+    ``-wal`` file is), and for PostgreSQL under the user's cache directory
+    (``$XDG_CACHE_HOME``, else ``~/.cache``), in a folder named by a hash of the
+    database URL without its password; None for an in-memory database.
+
+    >>> default_cache_dir("sqlite:////srv/agg/aggregator.db", {})
+    PosixPath('/srv/agg/aggregator.db-linker-cache')
+    >>> default_cache_dir("postgresql+psycopg://me:secret@db/agg", {"HOME": "/home/me"})
+    PosixPath('/home/me/.cache/aggregator/linker-421143418898c090')
+    """
+    if database_url.startswith("sqlite:"):
+        path = urlsplit(database_url).path.removeprefix("/")
+        if not path or path == ":memory:":
+            return None
+        return Path(path + "-linker-cache").absolute()
+    base = Path(environ.get("XDG_CACHE_HOME", ""))
+    if not base.is_absolute():  # a relative one is to be ignored (XDG spec)
+        home = environ.get("HOME")
+        if not home:
+            return None
+        base = Path(home) / ".cache"
+    parts = urlsplit(database_url)
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "password"])
+    server = parts.netloc.rpartition("@")[2]
+    identity = f"{parts.scheme}://{parts.username or ''}@{server}{parts.path}?{query}"
+    name = hashlib.blake2b(identity.encode(), digest_size=8).hexdigest()
+    return base / "aggregator" / f"linker-{name}"
 
 
 def host_pattern(value: str) -> str:
@@ -278,6 +327,10 @@ def _from_file(path: Path) -> Settings:
             feed_max_items=reader.integer("http", "feed_max_items", 1000, maximum=100_000),
         ),
         feeds=_feeds(data.get("feeds", []), where, base),
+        linker=LinkerSettings(
+            cache=reader.boolean("linker", "cache", True),
+            cache_dir=_optional_dir(reader.optional_string("linker", "cache_dir"), base),
+        ),
         source=where,
         warnings=reader.unknown_keys(data.get("feeds", [])),
     )
@@ -476,6 +529,11 @@ def _check_database_url(url: str, where: str) -> str:
     elif url.startswith("postgresql:"):
         url = "postgresql+psycopg:" + url.removeprefix("postgresql:")
     return url
+
+
+def _optional_dir(value: str | None, base: Path) -> Path | None:
+    """A directory named in a config file: relative to that file, ``~`` expanded."""
+    return None if value is None else base / Path(value).expanduser()
 
 
 def _resolve_sqlite_path(url: str, base: Path) -> str:

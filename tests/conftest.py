@@ -96,6 +96,15 @@ def _empty_tables(admin: Engine, schema: str) -> None:
             connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The user's cache directory (where a PostgreSQL database's linker cache goes by
+    default) in a temporary folder, for this process and the processes it starts."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+        yield
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     """ "sqlite" or "postgres"; parametrizes every test that uses a database."""

@@ -3,30 +3,32 @@
 Global lookups, all by hashing so that linking does not grow with the catalog:
 series names (first word -> aliases), people and other names (``NameIndex``),
 hyperlink keys and site prefixes, and BM25 over one document per series. Episode
-work happens later and only inside candidate series, on what ``describe_series``
+work happens later and only inside candidate series, on what ``digest_series``
 precomputed. A series can be added, replaced or removed on its own (``put``,
-``remove``), which is what re-linking after a poll needs.
+``remove``), which is what re-linking after a poll needs; ``put`` takes the series'
+digest when a cache kept it, the costly part of adding a series.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from itertools import chain, repeat
 
 from aggregator.linking.bm25 import BM25
 from aggregator.linking.names import NameIndex
-from aggregator.linking.series_index import SeriesInfo, describe_series
+from aggregator.linking.series_index import (
+    SeriesDigest,
+    SeriesInfo,
+    digest_series,
+    index_series,
+)
 from aggregator.linking.urls import link_hash
 from aggregator.types import CatalogSeries
 
 __all__ = ["Catalog", "LinkTarget", "NameUse"]
-
-# A series document keeps its most frequent terms only: rare one-off words of single
-# episodes are matched inside the series later, and the cap bounds the index's memory
-# (about this many postings per series).
-_SERIES_DOC_TERMS = 1500
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,39 +80,57 @@ class Catalog:
         self.word_values: dict[str, float] = {}
 
     @classmethod
-    def build(cls, series: Iterable[CatalogSeries]) -> Catalog:
+    def build(
+        cls,
+        series: Iterable[CatalogSeries],
+        digest: Callable[[CatalogSeries], SeriesDigest] = digest_series,
+    ) -> Catalog:
+        """The catalog of ``series``; ``digest`` gives each one's digest (a cache's)."""
         catalog = cls()
         for one in series:
-            catalog.put(one)
+            catalog.put(one, digest(one))
         return catalog
 
     # --- updates -------------------------------------------------------------------
 
-    def put(self, series: CatalogSeries) -> None:
-        """Add a series, or replace the one with the same id (after a poll)."""
+    def put(self, series: CatalogSeries, digest: SeriesDigest | None = None) -> None:
+        """Add a series, or replace the one with the same id (after a poll).
+
+        ``digest``: ``digest_series(series)``, made earlier (a cache kept it); made
+        here when not given.
+        """
+        if digest is None:
+            digest = digest_series(series)
+        elif digest.id != series.id:
+            raise ValueError(f"the digest of series {digest.id} given for series {series.id}")
         self.remove(series.id)
         self.revision += 1
         self.word_values.clear()
-        described = describe_series(series, self.term_id)
-        info = described.info
+        info = index_series(digest, self.term_ids)
         sid = info.id
         self._series[sid] = info
         for alias in info.aliases:
             self._aliases.setdefault(alias.tokens[0], []).append((alias.tokens, sid, alias.kind))
         uses: dict[int, tuple[str, list[int]]] = {}
+        # Each name acquired once per series: hosts are named in most episodes, and
+        # acquiring (tokenizing) them again was most of the cost of putting a digest.
+        acquired: dict[str, int | None] = {}
         for name, role in info.names:
-            name_id = self.names.acquire(name)
+            name_id = acquired[name] = self.names.acquire(name)
             if name_id is not None and name_id not in uses:
                 uses[name_id] = (role, [])
             elif name_id is not None:
                 self.names.release(name_id)  # one owner per (name, series)
-        for index, names in enumerate(described.episode_names):
+        for index, names in enumerate(digest.episode_names):
             for name in names:
-                name_id = self.names.acquire(name)
+                if name in acquired:
+                    name_id = acquired[name]  # in uses already, owned once
+                else:
+                    name_id = acquired[name] = self.names.acquire(name)
+                    if name_id is not None and name_id in uses:
+                        self.names.release(name_id)
                 if name_id is None:
                     continue
-                if name_id in uses:
-                    self.names.release(name_id)
                 role, episodes = uses.setdefault(name_id, ("guest", []))
                 episodes.append(index)
         for name_id, (role, episodes) in uses.items():
@@ -126,11 +146,7 @@ class Catalog:
                 self._links[key] = (*self._links.get(key, ()), _pack(sid, index))
         for key in info.prefixes:
             self._prefixes[key] = (*self._prefixes.get(key, ()), sid)
-        counts: dict[str, int] = {}
-        for term in described.doc:
-            counts[term] = counts.get(term, 0) + 1
-        kept = sorted(counts.items(), key=lambda item: -item[1])[:_SERIES_DOC_TERMS]
-        self.retrieval.add(sid, (t for t, n in kept for _ in range(n)))
+        self.retrieval.add(sid, chain.from_iterable(repeat(t, n) for t, n in digest.doc))
 
     def remove(self, series_id: int) -> None:
         """Forget a series (no error if it is not there)."""
@@ -186,6 +202,17 @@ class Catalog:
         found = self._vocabulary.get(term)
         if found is None:
             found = self._vocabulary[sys.intern(term)] = len(self._vocabulary)
+        return found
+
+    def term_ids(self, terms: Sequence[str]) -> list[int]:
+        """``term_id`` of each term, in order (for many at once: a series' terms)."""
+        vocabulary = self._vocabulary
+        found = []
+        for term in terms:
+            known = vocabulary.get(term)
+            if known is None:
+                known = vocabulary[sys.intern(term)] = len(vocabulary)
+            found.append(known)
         return found
 
     def known_term(self, term: str) -> int | None:

@@ -5,6 +5,12 @@ title, the title's main part, the name the feed itself uses, the prefix its epis
 titles share, an acronym), the people credited or named in its text, the keys of its
 links, and for every episode the parts of its title worth matching, the numbers it
 carries, its season, its dates and its guests.
+
+In two steps: ``digest_series`` does all of that from the series alone (the costly
+part: tokenizing and finding names in every title and description), and
+``index_series`` gives the digest's retrieval terms the ids of one catalog. A
+``SeriesDigest`` is a plain value, so a cache may keep it across runs
+(``DIGEST_VERSION``).
 """
 
 from __future__ import annotations
@@ -12,32 +18,38 @@ from __future__ import annotations
 import functools
 import re
 import sys
-from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
 
 from aggregator.linking.names import extract_names, split_credit
 from aggregator.linking.numbers import NUMBER_WORDS, TitleNumbers, parse_number, title_numbers
+from aggregator.linking.term_index import EpisodeTerms, TermIndex
 from aggregator.linking.text import STOPWORDS, fold, stem, terms, tokenize, word_set
 from aggregator.linking.timeref import title_date
 from aggregator.linking.urls import link_hash, prefixes, url_key
 from aggregator.types import CatalogEpisode, CatalogSeries
 
 __all__ = [
+    "DIGEST_VERSION",
     "Alias",
-    "Described",
     "EpisodeInfo",
+    "SeriesDigest",
     "SeriesInfo",
     "TermIndex",
     "canon",
     "dated_count",
-    "describe_series",
+    "digest_series",
+    "index_series",
     "out_by",
 ]
+
+# Bump whenever ``SeriesDigest`` or what ``digest_series`` derives changes: digests
+# kept by a cache under another version are then made again.
+DIGEST_VERSION = 1
 
 # Words that number or classify an episode rather than name it.
 _GENERIC = frozenset(
@@ -55,6 +67,10 @@ _REGULAR_SHARE = 0.2
 # for those words to be a name of the show ("Connected 185: ...", "SE-Radio Episode 246").
 _PREFIX_SHARE = 0.15
 _OPENING_TERMS = 80
+# A series document keeps its most frequent terms only: rare one-off words of single
+# episodes are matched inside the series later, and the cap bounds the index's memory
+# (about this many postings per series).
+_SERIES_DOC_TERMS = 1500
 _EPISODE_NAMES = 8
 _HOSTED = re.compile(r"\bhost(s|ed)?\b|\bpresent(s|ed)\b|\bco-?host", re.IGNORECASE)
 _MONTH_WORDS = word_set("jan feb mar apr may jun jul aug sep sept oct nov dec")
@@ -80,67 +96,6 @@ class EpisodeInfo:
     links: tuple[int, ...]  # link_hash() of its page, enclosure and URL guid
 
 
-class TermIndex:
-    """Which episodes of a series hold each retrieval term of their titles and
-    descriptions: the within-series document frequencies and postings, made once at
-    build time rather than counted again whenever the series becomes a candidate.
-
-    Three flat arrays (term ids in order; where each term's episodes start; episode
-    indexes grouped by term, in episode order) take about the memory of one array of
-    term ids per episode, which is what they replace.
-    """
-
-    __slots__ = ("_episodes", "_ids", "_starts")
-
-    def __init__(self, by_episode: Sequence[Iterable[int]]) -> None:
-        holders: dict[int, list[int]] = {}
-        for index, ids in enumerate(by_episode):
-            for term in ids:
-                holders.setdefault(term, []).append(index)
-        ids = sorted(holders)
-        self._ids = array("I", ids)
-        self._episodes = array(_typecode(len(by_episode)))
-        starts = [0]
-        for term in ids:
-            self._episodes.extend(holders[term])
-            starts.append(len(self._episodes))
-        self._starts = array(_typecode(len(self._episodes)), starts)
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def _find(self, term: int) -> int:
-        """The position of ``term`` in the index, or -1."""
-        k = bisect_left(self._ids, term)
-        return k if k < len(self._ids) and self._ids[k] == term else -1
-
-    def df(self, term: int) -> int:
-        """How many episodes hold the term."""
-        k = self._find(term)
-        return self._starts[k + 1] - self._starts[k] if k >= 0 else 0
-
-    def dfs(self, terms: Iterable[int]) -> list[int]:
-        """``df`` of each of many terms, in their order."""
-        ids, starts, n = self._ids, self._starts, len(self._ids)
-        found: list[int] = []
-        for term in terms:
-            k = bisect_left(ids, term)
-            found.append(starts[k + 1] - starts[k] if k < n and ids[k] == term else 0)
-        return found
-
-    def postings(self, term: int) -> array[int]:
-        """The indexes of the episodes that hold the term, in episode order."""
-        k = self._find(term)
-        if k < 0:
-            return self._episodes[:0]
-        return self._episodes[self._starts[k] : self._starts[k + 1]]
-
-
-def _typecode(largest: int) -> str:
-    """The smallest unsigned array type that holds values up to ``largest``."""
-    return "H" if largest < 1 << 16 else "I"
-
-
 @dataclass(frozen=True, slots=True)
 class SeriesInfo:
     id: int
@@ -160,12 +115,28 @@ class SeriesInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class Described:
-    """A series' info plus what only building the index needs (dropped afterwards)."""
+class SeriesDigest:
+    """What ``digest_series`` derives from one series alone: its ``SeriesInfo`` but for
+    the term ids a catalog gives and the link hashes of this process (``link_hash``
+    is Python's string hash, salted per process), and what only building the
+    catalog's index needs. Tuples, strings, numbers, dates and arrays: it pickles,
+    and means the same in any process."""
 
-    info: SeriesInfo
-    doc: list[str]  # retrieval terms of the whole series
-    episode_names: list[tuple[str, ...]]  # names found in each episode, in episode order
+    id: int
+    title: str
+    aliases: tuple[Alias, ...]
+    names: tuple[tuple[str, str], ...]
+    episodes: tuple[EpisodeInfo, ...]  # with no links: those are episode_links
+    episode_links: tuple[tuple[str, ...], ...]  # url_key() of each one's links
+    terms: EpisodeTerms
+    title_only: dict[str, int]
+    links: tuple[str, ...]  # url_key() of its site and feed
+    prefixes: tuple[str, ...]  # the hosts and first folders of all its links
+    first_names: frozenset[str]
+    # The series document for retrieval: its most frequent terms with their counts,
+    # most frequent first (ties in order of first use).
+    doc: tuple[tuple[str, int], ...]
+    episode_names: tuple[tuple[str, ...], ...]  # names found in each episode, in order
 
 
 @functools.lru_cache(maxsize=8192)  # a review's words and the titles' common ones
@@ -184,8 +155,8 @@ def canon(word: str) -> str:
     return stem(word)
 
 
-def describe_series(series: CatalogSeries, term_id: Callable[[str], int]) -> Described:
-    """Everything the linker keeps about one series; ``term_id`` interns terms."""
+def digest_series(series: CatalogSeries) -> SeriesDigest:
+    """Everything the linker keeps about one series that no catalog bears on."""
     dated = sorted(
         (e for e in series.episodes if e.published is not None),
         key=lambda e: (e.published, e.id),
@@ -194,8 +165,7 @@ def describe_series(series: CatalogSeries, term_id: Callable[[str], int]) -> Des
     aliases = _aliases(series, ordered)
     alias_tokens = [a.tokens for a in aliases if a.kind != "acronym"]
     described = [_episode(e, alias_tokens) for e in ordered]
-    episodes = tuple(d.info for d in described)
-    episode_names = [d.names for d in described]
+    episode_names = tuple(d.names for d in described)
     names = _series_names(series, episode_names)
     doc: list[str] = []
     for _ in range(3):
@@ -219,19 +189,54 @@ def describe_series(series: CatalogSeries, term_id: Callable[[str], int]) -> Des
         for first in [fold(name.split()[0])]
         if len(first) >= 3 and first.isalpha() and first not in STOPWORDS
     )
-    info = SeriesInfo(
+    return SeriesDigest(
         series.id,
         series.title,
         aliases,
         names,
-        episodes,
-        TermIndex([[term_id(t) for t in d.terms] for d in described]),
+        tuple(d.info for d in described),
+        tuple(d.links for d in described),
+        EpisodeTerms.of([d.terms for d in described]),
         _title_only(described),
-        tuple(link_hash(k) for k in keys),
-        tuple(sorted(link_hash(k) for k in prefix_keys)),
+        tuple(keys),
+        tuple(sorted(prefix_keys)),
         first_names,
+        tuple(Counter(doc).most_common(_SERIES_DOC_TERMS)),
+        episode_names,
     )
-    return Described(info, doc, episode_names)
+
+
+def index_series(
+    digest: SeriesDigest, term_ids: Callable[[Sequence[str]], list[int]]
+) -> SeriesInfo:
+    """The series' info in one catalog, whose ``term_ids`` interns terms."""
+    episodes = tuple(
+        EpisodeInfo(
+            e.id,
+            e.title,
+            e.segments,
+            e.numbers,
+            e.itunes_number,
+            e.season,
+            e.bonus,
+            e.published,
+            e.aired,
+            tuple(map(link_hash, keys)),
+        )
+        for e, keys in zip(digest.episodes, digest.episode_links, strict=True)
+    )
+    return SeriesInfo(
+        digest.id,
+        digest.title,
+        digest.aliases,
+        digest.names,
+        episodes,
+        TermIndex.interned(digest.terms, term_ids),
+        digest.title_only or _NONE,
+        tuple(map(link_hash, digest.links)),
+        tuple(sorted(map(link_hash, digest.prefixes))),
+        digest.first_names,
+    )
 
 
 def dated_count(series: SeriesInfo) -> int:
@@ -373,6 +378,7 @@ class _Episode:
     opening: list[str]  # its opening terms, for the series document
     names: tuple[str, ...]  # the names found in it
     terms: tuple[str, ...]  # the distinct retrieval terms of its title and description
+    links: tuple[str, ...]  # url_key() of its page, enclosure and URL guid
 
 
 def _episode(e: CatalogEpisode, aliases: Sequence[tuple[str, ...]]) -> _Episode:
@@ -411,10 +417,14 @@ def _episode(e: CatalogEpisode, aliases: Sequence[tuple[str, ...]]) -> _Episode:
         bonus=bonus,
         published=e.published,
         aired=aired,
-        links=tuple(link_hash(k) for k in dict.fromkeys(keys) if k),
+        links=(),  # hashed in index_series
     )
     return _Episode(
-        info, opening, tuple(sorted(names)), tuple(dict.fromkeys((*titled, *described)))
+        info,
+        opening,
+        tuple(sorted(names)),
+        tuple(dict.fromkeys((*titled, *described))),
+        tuple(k for k in dict.fromkeys(keys) if k),
     )
 
 

@@ -16,7 +16,9 @@ Several instances may share one database, each with its linker's catalog in memo
 Before linking, an instance reloads the series whose change time moved since it last
 looked (``Storage.series_change_times``), whichever instance stored the change; after
 writing links it looks again, and links again if a series changed meanwhile (see
-``_link_current``).
+``_link_current``). What the linker derives from each series is kept across runs by a
+``DigestCache`` when one is given: a command that links builds its catalog from it
+(``reviews/digest_cache.py``).
 
 Human decisions (confirmed, rejected, manual links) survive all of it: storage's
 ``replace_links`` only replaces the linker's own links.
@@ -44,6 +46,8 @@ from aggregator.feeds import leases
 from aggregator.feeds.fetch import Fetcher
 from aggregator.feeds.locations import http_url_problem
 from aggregator.linking import LINKER_VERSION, Catalog, Linker
+from aggregator.linking.series_index import SeriesDigest, digest_series
+from aggregator.reviews.digest_cache import DigestCache
 from aggregator.reviews.extract import extract_document, extract_html, review_content_hash
 from aggregator.storage import Storage
 from aggregator.types import (
@@ -97,6 +101,7 @@ class Reviews:
         clock: Callable[[], datetime],
         owner: str | None = None,
         lease_seconds: float = 120.0,
+        digests: DigestCache | None = None,
     ) -> None:
         self._storage = storage
         self._fetcher = fetcher
@@ -106,6 +111,11 @@ class Reviews:
         # The process the leases name, for others on this host to see when it is gone.
         self._holder = leases.this_process()
         self._linker: Linker | None = None
+        # What the catalog needs of a series: from the cache, if there is one.
+        self._digest: Callable[[CatalogSeries], SeriesDigest] = (
+            digest_series if digests is None else digests.digest
+        )
+        self._digests = digests
         # Each series' change time as the catalog reflects it, and when we last looked.
         self._catalog_times: dict[int, datetime | None] = {}
         # Linking, and every change to the catalog, under this lock: the catalog is
@@ -247,8 +257,14 @@ class Reviews:
                 # Times read before the series: a change stored in between is seen
                 # as a change at the next refresh, never missed.
                 times = self._storage.series_change_times()
-                self._linker = Linker(self._storage.with_catalog(Catalog.build))
+                catalog = self._storage.with_catalog(
+                    lambda series: Catalog.build(series, self._digest)
+                )
+                self._linker = Linker(catalog)
                 self._catalog_times = times
+                if self._digests is not None:
+                    # The files of series deleted since go.
+                    self._digests.keep_only([info.id for info in catalog])
             return self._linker
 
     def warm_up(self) -> threading.Thread:
@@ -289,7 +305,7 @@ class Reviews:
         changed += list(times.keys() - self._catalog_times.keys())
         loaded = self._storage.catalog(changed) if changed else []
         for series in loaded:
-            catalog.put(series)
+            catalog.put(series, self._digest(series))
         if changed:
             log.info("catalog: reloaded %d changed series", len(changed))
         self._catalog_times = times
@@ -324,7 +340,7 @@ class Reviews:
             # Again only the reviews the series that moved bear on: while feeds are
             # being polled some series moves every moment, mostly one a review is
             # not about.
-            todo = moved.bearing_on(todo, links) if moved else []
+            todo = moved.bearing_on(todo, links, self._digest) if moved else []
             if not todo:
                 break
         else:
@@ -374,13 +390,13 @@ class Reviews:
             changed = self._storage.catalog([series_id])
             if self._linker is not None:
                 for series in changed:
-                    self._linker.catalog.put(series)
+                    self._linker.catalog.put(series, self._digest(series))
         if not changed:
             return 0
         if new_series or since is not None:
             cutoff = None if new_series or since is None else since - timedelta(days=1)
             candidates = self._reviews_naming(changed[0], published_since=cutoff)
-            only_this = Linker(Catalog.build(changed))
+            only_this = Linker(Catalog.build(changed, self._digest))
             for review in candidates:
                 if review.id not in todo and only_this.link(review.document()):
                     todo[review.id] = review
@@ -525,12 +541,15 @@ class _Moved:
         return bool(self.loaded or self.gone)
 
     def bearing_on(
-        self, reviews: list[ReviewRecord], links: dict[int, list[LinkRecord]]
+        self,
+        reviews: list[ReviewRecord],
+        links: dict[int, list[LinkRecord]],
+        digest: Callable[[CatalogSeries], SeriesDigest] = digest_series,
     ) -> list[ReviewRecord]:
         """The reviews these series could change: linked to one of them, or in which
         a linker that knows only them finds something."""
         ids = self.gone | {s.id for s in self.loaded}
-        only_these = Linker(Catalog.build(self.loaded)) if self.loaded else None
+        only_these = Linker(Catalog.build(self.loaded, digest)) if self.loaded else None
         return [
             r
             for r in reviews
