@@ -11,12 +11,13 @@ the row locks they take after it.
 
 from __future__ import annotations
 
+import functools
+import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from aggregator.storage._models import VERSION_COUNTER
 
@@ -47,14 +48,20 @@ def _bump(insert: Any) -> Any:
     )
 
 
-_BUMPS = {"postgresql": _bump(postgresql.insert), "sqlite": _bump(sqlite.insert)}
+@functools.cache
+def _bump_for(dialect: str) -> Any:
+    """The upsert in the database's own dialect, its module imported on first use: a
+    command that reads a SQLite store loads no PostgreSQL dialect (bench/cli_startup)."""
+    return _bump(importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert)
+
+
 _READ = select(VERSION_COUNTER.c.name, VERSION_COUNTER.c.value)
 
 
 def bump(connection: Connection, names: Sequence[str]) -> None:
     if names:
         rows = [{"name": name, "value": 1} for name in names]
-        connection.execute(_BUMPS[connection.dialect.name], rows)
+        connection.execute(_bump_for(connection.dialect.name), rows)
 
 
 def read(connection: Connection) -> DataVersion:
