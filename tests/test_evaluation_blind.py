@@ -60,7 +60,7 @@ def test_folds_keep_each_series_whole(blind: Dataset) -> None:
 def test_traits_are_read_from_labels_and_text(blind: Dataset) -> None:
     names = {t.name: t for t in TRAITS}
     html = [r for r in blind.reviews if names["HTML page"].has(blind, r)]
-    assert len(html) == len(list((BLIND / "reviews").glob("*.html"))) == 16
+    assert len(html) == len(list((BLIND / "reviews").glob("*.html"))) == 28
     assert all(r.review.html for r in html)  # read as pages: links and emphasis kept
     for labelled in blind.reviews:
         assert names["negative"].has(blind, labelled) == (not labelled.series)
@@ -116,10 +116,10 @@ def test_the_linker_on_the_blind_held_out_part(blind: Dataset) -> None:
     tune, held = blind.parts()
     ours = evaluate(held, Linker(Catalog.build(blind.series)).link)
     baseline = evaluate(held, bm25_baseline(tune))
-    assert ours.series.f1 >= 0.88
+    assert ours.series.f1 >= 0.90
     assert ours.series.recall >= 0.88
-    assert ours.episodes.f1 >= 0.78
-    assert ours.negatives_abstained >= 7
+    assert ours.episodes.f1 >= 0.77
+    assert ours.negatives_abstained >= 8
     assert ours.series.f1 - baseline.series.f1 >= 0.3
 
 

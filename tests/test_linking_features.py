@@ -80,7 +80,7 @@ def test_fit_holds_signs_and_learns_a_separable_signal() -> None:
     # Feature 0 decides the label; feature 1 is noise that the sign forbids to count
     # against (sign +1), feature 2 may only count against.
     rows = [((1.0, 0.0, 1.0), 1), ((1.0, 1.0, 0.0), 1), ((0.0, 1.0, 1.0), 0), ((0.0, 0.0, 0.0), 0)]
-    weights, bias = fit_logistic(rows, (1, 1, -1), (0.0, 0.0, 0.0), steps=400)
+    weights, bias = fit_logistic(rows, (1, 1, -1), (0.0, 0.0, 0.0), l2=1.0, steps=400)
     assert weights[0] > 0.5  # shrunk by the L2 term on four rows, but clearly there
     assert weights[1] >= 0.0 and weights[2] <= 0.0
     assert bias + weights[0] > 0 > bias

@@ -512,3 +512,16 @@ def test_the_words_of_a_spaced_name_in_plain_prose_are_not_the_show(spaced: Link
         "of rent is the main reason, and that schools should say so early."
     )
     assert spaced.link(review(text, "2019-06-01")) == []
+
+
+def test_a_review_of_what_was_adapted_from_the_show_links_nothing(linker: Linker) -> None:
+    # Written as reviews of adaptations are: the show's name in the headline, its people,
+    # the podcast named as the source, and few words that say "screen".
+    text = (
+        "Caliphate review: a tense series about a reporter and her source\n\n"
+        "Caliphate, based on the New York Times podcast, follows Rukmini Callimachi as "
+        "she chases a young Canadian man who says he was recruited online. The series "
+        "is gripping for four hours and then loses its nerve. I liked it anyway, and "
+        "Andy Mills is better than you would expect."
+    )
+    assert reviewed(linker.link(review(text, "2020-03-20"))) == set()

@@ -94,11 +94,16 @@ def fit_logistic(
     rows: Sequence[Row],
     signs: tuple[float, ...],
     prior: tuple[float, ...],
-    l2: float = 1.0,
+    l2: float = 2.0,
     steps: int = 1200,
     rate: float = 0.1,
 ) -> tuple[tuple[float, ...], float]:
-    """Weights and bias minimising log-loss + l2/2 * |w - prior|^2, with sign constraints."""
+    """Weights and bias minimising log-loss + l2/2 * |w - prior|^2, with sign constraints.
+
+    ``l2`` = 2 was chosen among 1, 2 and 4 by fitting on the labelled sets as they
+    were and judging on 81 blind reviews added after (series F1 0.826, 0.833, 0.826;
+    leave-series-out cross-validation agrees within 0.003): the pull towards the
+    priors keeps a few hundred reviews from talking a known signal down."""
     n = len(signs)
     w = list(prior)
     b = 0.0

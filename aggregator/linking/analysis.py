@@ -82,8 +82,19 @@ VIEWING_WORDS = word_set(
     dramatization dramatisation scene scenes recap recaps miniseries sitcom showrunner
     performance performances novel novels book books paperback hardback
     hardcover fernsehen fernsehserie zuschauer serie kino buch roman verfilmung
-    schauspieler schauspielerin
+    schauspieler schauspielerin miniserie peacock starz
+    starzplay paramount portrays portrayed portraying darsteller
+    darstellerin regie regisseur regisseurin drehbuch cinematography teleplay docudrama
+    biopic dramatized dramatised visuals docuseries
     """
+)
+# "Based on the podcast", "die Verfilmung des Podcasts": the text is about something
+# made from the show, a TV series or a film; a review of the show itself has no reason
+# to say it. Each such phrase weighs as a headline's word of viewing.
+_ADAPTED_FROM = re.compile(
+    r"\b(?:based on|adapted from|inspired by|adaptation of|basiert auf|basierend auf"
+    r"|nach vorlage des|verfilmung des|vorlage|d'apres|adapte du|gebaseerd op)"
+    r"(?:\W+\w+){0,4}?\W+(?:podcasts?|pod)\b"
 )
 _HEADLINE_WEIGHT = 3
 # Is the text a review at all? A review judges and speaks to its reader: words of
@@ -198,6 +209,7 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
     audio += _HEADLINE_WEIGHT * sum(1 for w in head if w in LISTENING_WORDS)
     other = sum(1 for w in words if w in VIEWING_WORDS)
     other += _HEADLINE_WEIGHT * sum(1 for w in head if w in VIEWING_WORDS)
+    other += _HEADLINE_WEIGHT * len(_ADAPTED_FROM.findall(fold(text)))
     opinion = sum(1 for w in words if w in OPINION_WORDS)
     reporting = sum(1 for w in words if w in REPORTING_WORDS)
     return Analysis(
