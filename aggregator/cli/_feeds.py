@@ -67,10 +67,11 @@ def feeds_add(
 def feeds_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List the feeds and how their last poll went."""
     with context(ctx).store(read_only=True) as storage:
-        feeds = storage.list_feeds()
+        feeds = storage.feeds_page()
         twice = shared(f.title for f in feeds)
         # Feeds of one title are told apart by their series' publisher, as on the web.
-        authors = {s.feed_id: s.author for s in storage.list_series()} if twice else {}
+        series = [row.series for row in storage.series_page()] if twice else []
+        authors = {s.feed_id: s.author for s in series}
     if as_json:
         print_json([feed_json(f) for f in feeds])
         return
@@ -148,7 +149,7 @@ def opml_export(
     from aggregator.feeds.opml import write_opml
 
     with context(ctx).store(read_only=True) as storage:
-        content = write_opml(storage.list_feeds(), now=utcnow())
+        content = write_opml(storage.feeds_page(), now=utcnow())
     if output is None:
         sys.stdout.buffer.write(content)
         return
@@ -422,7 +423,7 @@ def _listening(host: str, port: int) -> Iterator[socket.socket]:
 def series_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List the series with their episode counts."""
     with context(ctx).store(read_only=True) as storage:
-        series = storage.list_series()
+        series = [row.series for row in storage.series_page()]
     if as_json:
         print_json([series_json(s) for s in series])
         return
@@ -449,9 +450,9 @@ def episodes_list(
 ) -> None:
     """List episodes, newest first."""
     with context(ctx).store(read_only=True) as storage:
-        if series is not None:
-            storage.get_series(series)  # a clear "no series 7" instead of an empty list
-        episodes = storage.list_episodes(series, limit=limit)
+        # An unknown series is a clear "no series 7", not an empty list.
+        rows = storage.episodes_page(series_id=series, limit=limit)
+    episodes = [row.episode for row in rows]
     if as_json:
         print_json([episode_json(e) for e in episodes])
         return

@@ -177,7 +177,8 @@ def reviews_list(
 ) -> None:
     """List reviews, newest first."""
     with context(ctx).store(read_only=True) as storage:
-        reviews = storage.list_reviews(limit=limit)
+        page = storage.reviews_page(limit=limit)
+        reviews = storage.get_reviews([r.id for r in page])
     if as_json:
         print_json([review_json(r) for r in reviews])
         return

@@ -6,19 +6,9 @@ from collections.abc import Callable, Collection, Iterator
 from datetime import datetime
 from typing import TypeVar
 
-from aggregator.exceptions import SeriesNotFound
-from aggregator.storage import (
-    _catalog,
-    _episodes,
-    _retention,
-    _series,
-)
+from aggregator.storage import _catalog, _retention, _series
 from aggregator.storage._base import StorageBase
-from aggregator.types import (
-    CatalogSeries,
-    EpisodeRecord,
-    SeriesRecord,
-)
+from aggregator.types import CatalogSeries, SeriesRecord
 
 _T = TypeVar("_T")
 
@@ -27,11 +17,6 @@ class ContentStore(StorageBase):
     """Series and episodes, and the linker's view of them."""
 
     # --- series and episodes ---------------------------------------------------------
-
-    def list_series(self) -> list[SeriesRecord]:
-        """Every series, by title, with its feed's URL and its number of episodes."""
-        with self._read("listing series") as session:
-            return _series.list_all(session.connection())
 
     def get_series(self, series_id: int) -> SeriesRecord:
         with self._read(f"reading series {series_id}") as session:
@@ -43,19 +28,6 @@ class ContentStore(StorageBase):
         (see ``_retention``)."""
         with self._write(f"deleting missing episodes of series {series_id}") as session:
             return _retention.prune_missing(session.connection(), series_id, keep, now)
-
-    def list_episodes(
-        self, series_id: int | None = None, *, limit: int | None = None, offset: int = 0
-    ) -> list[EpisodeRecord]:
-        """Episodes (of one series, or all), newest published first, undated last, then by id.
-
-        NotFoundError if ``series_id`` names no series. Missing episodes are included,
-        with ``missing_since`` set.
-        """
-        with self._read("listing episodes") as session:
-            if series_id is not None and not _series.exists(session.connection(), series_id):
-                raise SeriesNotFound(f"no series with id {series_id}")
-            return _episodes.list_page(session.connection(), series_id, limit, offset)
 
     # --- the linker's view -------------------------------------------------------
 

@@ -365,19 +365,6 @@ def to_record(row: Row[Any]) -> EpisodeRecord:
     )
 
 
-def list_page(
-    connection: Connection, series_id: int | None, limit: int | None, offset: int
-) -> list[EpisodeRecord]:
-    query = select(EPISODE).order_by(EPISODE.c.published.desc().nulls_last(), EPISODE.c.id)
-    if series_id is not None:
-        query = query.where(EPISODE.c.series_id == series_id)
-    if limit is not None:
-        query = query.limit(limit)
-    if offset:
-        query = query.offset(offset)
-    return [to_record(row) for row in connection.execute(query)]
-
-
 def known_item_hashes(connection: Connection, series_id: int) -> frozenset[str]:
     query = select(EPISODE.c.item_hash).where(
         EPISODE.c.series_id == series_id, EPISODE.c.item_hash.is_not(None)

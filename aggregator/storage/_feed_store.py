@@ -78,19 +78,16 @@ class FeedStore(StorageBase):
         with self._read(f"finding feed {url_or_id}") as session:
             return _feeds.to_record(_feeds.find(session.connection(), url_or_id))
 
-    def list_feeds(self) -> list[FeedRecord]:
-        with self._read("listing feeds") as session:
-            return [_feeds.to_record(row) for row in _feeds.list_all(session.connection())]
-
     def feeds_page(
         self,
         *,
         kind: FeedKind | None = None,
         status: FeedStatus | None = None,
-        limit: int,
+        limit: int | None = None,
         offset: int = 0,
     ) -> list[FeedRecord]:
-        """Feeds by id, only of ``kind`` and ``status`` when given: one page."""
+        """Feeds by id, only of ``kind`` and ``status`` when given: one page (all of
+        them without ``limit``)."""
         with self._read("listing feeds") as session:
             return _feeds.page(
                 session.connection(), kind=kind, status=status, limit=limit, offset=offset

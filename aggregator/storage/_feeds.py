@@ -146,16 +146,12 @@ def add_many(connection: Connection, entries: Sequence[tuple[str, FeedKind]], no
     return len(new)
 
 
-def list_all(connection: Connection) -> list[Row[Any]]:
-    return list(connection.execute(select(FEED).order_by(FEED.c.id)))
-
-
 def page(
     connection: Connection,
     *,
     kind: FeedKind | None,
     status: FeedStatus | None,
-    limit: int,
+    limit: int | None,
     offset: int,
 ) -> list[FeedRecord]:
     """Feeds by id, of that kind and status if given: one page, read as rows (the

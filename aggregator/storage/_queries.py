@@ -135,29 +135,31 @@ def in_order(ids: Sequence[int], rows: dict[int, Any]) -> list[Any]:
     return [rows[i] for i in ids if i in rows]
 
 
+def counts(
+    connection: Connection,
+    key: Any,
+    values: Collection[int],
+    *where: Any,
+    counted: Any = None,
+) -> dict[int, int]:
+    """How many rows (or ``counted``) have each of ``values`` as ``key``, among those
+    ``where`` keeps; values without any are left out. One grouped query per IN list."""
+    found: dict[int, int] = {}
+    for chunk in in_lists(sorted(set(values))):
+        query = (
+            select(key, func.count() if counted is None else counted)
+            .where(key.in_(chunk), *where)
+            .group_by(key)
+        )
+        found.update((int(k), int(n)) for k, n in connection.execute(query))
+    return found
+
+
+def _distinct_reviews() -> Any:
+    return func.count(LINK.c.review_id.distinct())
+
+
 # --- series --------------------------------------------------------------------------
-
-
-def _series_review_counts(connection: Connection, series_ids: Collection[int]) -> dict[int, int]:
-    if not series_ids:
-        return {}
-    query = (
-        select(LINK.c.series_id, func.count(LINK.c.review_id.distinct()))
-        .where(LINK.c.series_id.in_(series_ids), NOT_REJECTED)
-        .group_by(LINK.c.series_id)
-    )
-    return {int(s): int(n) for s, n in connection.execute(query)}
-
-
-def _episode_counts(connection: Connection, series_ids: Collection[int]) -> dict[int, int]:
-    if not series_ids:
-        return {}
-    query = (
-        select(EPISODE.c.series_id, func.count())
-        .where(EPISODE.c.series_id.in_(series_ids))
-        .group_by(EPISODE.c.series_id)
-    )
-    return {int(s): int(n) for s, n in connection.execute(query)}
 
 
 def _series_query() -> Any:
@@ -169,8 +171,8 @@ def _series_query() -> Any:
 
 def _with_series_counts(connection: Connection, records: list[SeriesRecord]) -> list[SeriesRow]:
     ids = [s.id for s in records]
-    episodes = _episode_counts(connection, ids)
-    reviews = _series_review_counts(connection, ids)
+    episodes = counts(connection, EPISODE.c.series_id, ids)
+    reviews = counts(connection, LINK.c.series_id, ids, NOT_REJECTED, counted=_distinct_reviews())
     return [
         SeriesRow(replace(s, episode_count=episodes.get(s.id, 0)), reviews.get(s.id, 0))
         for s in records
@@ -196,27 +198,19 @@ def series_rows_for(connection: Connection, ids: Sequence[int]) -> list[SeriesRo
 
 def series_row(connection: Connection, series_id: int) -> SeriesRow:
     record = _series.get(connection, series_id)
-    counts = _series_review_counts(connection, [series_id])
-    return SeriesRow(record, counts.get(series_id, 0))
+    reviews = counts(
+        connection, LINK.c.series_id, [series_id], NOT_REJECTED, counted=_distinct_reviews()
+    )
+    return SeriesRow(record, reviews.get(series_id, 0))
 
 
 # --- episodes ------------------------------------------------------------------------
 
 
-def _episode_review_counts(connection: Connection, episode_ids: Collection[int]) -> dict[int, int]:
-    if not episode_ids:
-        return {}
-    query = (
-        select(LINK.c.episode_id, func.count(LINK.c.review_id.distinct()))
-        .where(LINK.c.episode_id.in_(episode_ids), NOT_REJECTED)
-        .group_by(LINK.c.episode_id)
-    )
-    return {int(e): int(n) for e, n in connection.execute(query)}
-
-
 def _with_counts(connection: Connection, records: list[EpisodeRecord]) -> list[EpisodeRow]:
-    counts = _episode_review_counts(connection, [e.id for e in records])
-    return [EpisodeRow(e, counts.get(e.id, 0)) for e in records]
+    ids = [e.id for e in records]
+    reviews = counts(connection, LINK.c.episode_id, ids, NOT_REJECTED, counted=_distinct_reviews())
+    return [EpisodeRow(e, reviews.get(e.id, 0)) for e in records]
 
 
 def episodes_page(

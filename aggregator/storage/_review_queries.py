@@ -19,6 +19,7 @@ from aggregator.storage._models import EPISODE, LINK, REVIEW, SERIES
 from aggregator.storage._queries import (
     NOT_REJECTED,
     ReviewSummary,
+    counts,
     in_order,
     newest_first,
     require,
@@ -49,15 +50,7 @@ def _summary_query() -> Any:
 
 
 def _summaries(connection: Connection, rows: list[Any]) -> list[ReviewSummary]:
-    ids = [r.id for r in rows]
-    counts: dict[int, int] = {}
-    if ids:
-        query = (
-            select(LINK.c.review_id, func.count())
-            .where(LINK.c.review_id.in_(ids), NOT_REJECTED)
-            .group_by(LINK.c.review_id)
-        )
-        counts = {int(r): int(n) for r, n in connection.execute(query)}
+    links = counts(connection, LINK.c.review_id, [r.id for r in rows], NOT_REJECTED)
     return [
         ReviewSummary(
             id=r.id,
@@ -72,7 +65,7 @@ def _summaries(connection: Connection, rows: list[Any]) -> list[ReviewSummary]:
             created_at=r.created_at,
             excerpt=r.excerpt or "",
             text_length=int(r.text_length or 0),
-            link_count=counts.get(r.id, 0),
+            link_count=links.get(r.id, 0),
         )
         for r in rows
     ]

@@ -83,28 +83,12 @@ class ReviewStore(StorageBase):
         with self._read(f"finding review {id_or_url}") as session:
             return _reviews.find(session.connection(), id_or_url)
 
-    def list_reviews(
-        self,
-        *,
-        limit: int | None = None,
-        offset: int = 0,
-        series_id: int | None = None,
-        episode_id: int | None = None,
-    ) -> list[ReviewRecord]:
-        """Newest published first, undated last, then by id.
-
-        With ``series_id`` or ``episode_id``: only reviews with a link (not rejected)
-        to that series (or any of its episodes) or episode; NotFoundError if it does
-        not exist.
-        """
-        with self._read("listing reviews") as session:
-            return _reviews.list_page(
-                session.connection(),
-                limit=limit,
-                offset=offset,
-                series_id=series_id,
-                episode_id=episode_id,
-            )
+    def get_reviews(self, review_ids: Sequence[int]) -> list[ReviewRecord]:
+        """The reviews with these ids, whole, in the order given; unknown ids are left
+        out. A page of ``reviews_page`` read in full: ``get_reviews([r.id for r in
+        page])``."""
+        with self._read("reading reviews") as session:
+            return _reviews.by_ids(session.connection(), review_ids)
 
     def reviews_with_any_word(
         self, words: Sequence[str], *, published_since: datetime | None = None
@@ -123,10 +107,6 @@ class ReviewStore(StorageBase):
         """Delete a review and its links. NotFoundError if there is none."""
         with self._write(f"deleting review {review_id}") as session:
             _reviews.delete(session.connection(), review_id)
-
-    def reviews_linked_to(self, series_id: int) -> list[ReviewRecord]:
-        """Reviews with a link (not rejected) to the series or one of its episodes."""
-        return self.list_reviews(series_id=series_id)
 
     def reviews_needing_link(self, linker_version: str, *, limit: int) -> list[ReviewRecord]:
         """Reviews never linked, or last linked by another linker version; by id."""

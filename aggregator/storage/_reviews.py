@@ -10,18 +10,14 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, exists, func, or_, select, update
+from sqlalchemy import Connection, Row, func, or_, select, update
 from sqlalchemy import delete as sa_delete
 
-from aggregator.exceptions import (
-    EpisodeNotFound,
-    NotFoundError,
-    ReviewNotFound,
-    SeriesNotFound,
-)
+from aggregator.exceptions import ReviewNotFound
 from aggregator.storage import _review_sources
-from aggregator.storage._models import EPISODE, LINK, REVIEW, SERIES
-from aggregator.types import HyperLink, LinkStatus, ReviewRecord
+from aggregator.storage._batches import in_lists
+from aggregator.storage._models import REVIEW
+from aggregator.types import HyperLink, ReviewRecord
 
 
 def hyperlinks_to_json(links: tuple[HyperLink, ...]) -> list[dict[str, Any]]:
@@ -77,50 +73,13 @@ def find(connection: Connection, id_or_url: str) -> ReviewRecord:
     return to_record(row)
 
 
-def _check_exists(
-    connection: Connection, table: Any, row_id: int, missing: type[NotFoundError]
-) -> None:
-    if connection.execute(select(table.c.id).where(table.c.id == row_id)).first() is None:
-        raise missing(f"no {missing.noun} with id {row_id}")
-
-
-def list_page(
-    connection: Connection,
-    *,
-    limit: int | None,
-    offset: int,
-    series_id: int | None,
-    episode_id: int | None,
-) -> list[ReviewRecord]:
-    """Newest published first, undated last, then by id; optionally only those with a
-    link (not rejected) to a series or an episode. NotFoundError for an unknown one."""
-    query = select(REVIEW).order_by(REVIEW.c.published.desc().nulls_last(), REVIEW.c.id)
-    if series_id is not None or episode_id is not None:
-        linked = exists().where(
-            LINK.c.review_id == REVIEW.c.id, LINK.c.status != LinkStatus.REJECTED.value
-        )
-        if series_id is not None:
-            _check_exists(connection, SERIES, series_id, SeriesNotFound)
-            linked = linked.where(LINK.c.series_id == series_id)
-        if episode_id is not None:
-            _check_exists(connection, EPISODE, episode_id, EpisodeNotFound)
-            linked = linked.where(LINK.c.episode_id == episode_id)
-        query = query.where(linked)
-    if limit is not None:
-        query = query.limit(limit)
-    if offset:
-        query = query.offset(offset)
-    return [to_record(row) for row in connection.execute(query)]
-
-
-def by_ids(connection: Connection, ids: list[int]) -> list[ReviewRecord]:
-    """The reviews with these ids (those that exist), by id."""
-    records: list[ReviewRecord] = []
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        query = select(REVIEW).where(REVIEW.c.id.in_(chunk)).order_by(REVIEW.c.id)
-        records.extend(to_record(row) for row in connection.execute(query))
-    return records
+def by_ids(connection: Connection, ids: Sequence[int]) -> list[ReviewRecord]:
+    """The reviews with these ids (those that exist), in the order given."""
+    found: dict[int, ReviewRecord] = {}
+    for chunk in in_lists(ids):
+        for row in connection.execute(select(REVIEW).where(REVIEW.c.id.in_(chunk))):
+            found[row.id] = to_record(row)
+    return [found[i] for i in ids if i in found]
 
 
 def delete(connection: Connection, review_id: int) -> None:

@@ -100,21 +100,11 @@ def _to_record(row: Row[Any]) -> SeriesRecord:
     )
 
 
-def list_all(connection: Connection) -> list[SeriesRecord]:
-    query = _records_query().order_by(func.lower(SERIES.c.title), SERIES.c.id)
-    return [_to_record(r) for r in connection.execute(query)]
-
-
 def get(connection: Connection, series_id: int) -> SeriesRecord:
     row = connection.execute(_records_query().where(SERIES.c.id == series_id)).first()
     if row is None:
         raise SeriesNotFound(f"no series with id {series_id}")
     return _to_record(row)
-
-
-def exists(connection: Connection, series_id: int) -> bool:
-    query = select(SERIES.c.id).where(SERIES.c.id == series_id)
-    return connection.execute(query).first() is not None
 
 
 def id_for_feed(connection: Connection, feed_id: int) -> int | None:
