@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, func, select
 
 from aggregator.storage import _search
-from aggregator.storage._batches import in_lists
 from aggregator.storage._models import REVIEW, SERIES
 from aggregator.storage._queries import SeriesRow, series_rows_for
+from aggregator.storage._sql import in_lists
 
 _WORD = re.compile(r"[^\W_]+")
 

@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import Column, Connection, Select, Text, case, cast, select
 
 from aggregator.sanitize import html_to_text
-from aggregator.storage._batches import in_lists
 from aggregator.storage._models import EPISODE, FEED, SERIES
 from aggregator.storage._series import persons_from_json
+from aggregator.storage._sql import in_lists
 from aggregator.types import CatalogEpisode, CatalogSeries, Person
 
 

@@ -43,8 +43,8 @@ from sqlalchemy import (
 
 from aggregator.exceptions import SeriesNotFound
 from aggregator.storage import _episodes, _links, _reviews, _series
-from aggregator.storage._batches import in_lists
 from aggregator.storage._models import EPISODE, FEED, LINK, REVIEW, SERIES
+from aggregator.storage._sql import in_lists
 from aggregator.types import EpisodeRecord, LinkRecord, LinkStatus, ReviewRecord, SeriesRecord
 
 

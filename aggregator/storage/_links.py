@@ -28,8 +28,8 @@ from aggregator.exceptions import (
     ReviewNotFound,
     SeriesNotFound,
 )
-from aggregator.storage._batches import in_lists
 from aggregator.storage._models import EPISODE, FEED, LINK, REVIEW, SERIES
+from aggregator.storage._sql import in_lists
 from aggregator.types import Evidence, LinkProposal, LinkRecord, LinkStatus, Relation
 
 # What a link added by hand says for itself.

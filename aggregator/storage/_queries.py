@@ -17,21 +17,16 @@ from typing import Any
 from sqlalchemy import Connection, exists, func, literal, select
 
 from aggregator.exceptions import EpisodeNotFound, NotFoundError, SeriesNotFound
-from aggregator.storage import _episodes, _feeds, _links, _search, _series
-from aggregator.storage._batches import in_lists
+from aggregator.storage import _episodes, _links, _search, _series
 from aggregator.storage._models import EPISODE, FEED, LINK, REVIEW, SERIES
+from aggregator.storage._sql import in_lists
 from aggregator.types import (
     EpisodeRecord,
-    FeedKind,
-    FeedRecord,
     FeedStatus,
     LinkRecord,
     LinkStatus,
     SeriesRecord,
 )
-
-# feed.added_via for feeds added through the HTTP API.
-ADDED_VIA_API = "api"
 
 NOT_REJECTED = LINK.c.status != LinkStatus.REJECTED.value
 
@@ -274,24 +269,6 @@ def search_episodes(
         require(connection, SERIES, series_id, SeriesNotFound)
     ids = _search.episode_ids(connection, words, series_id=series_id, limit=limit, offset=offset)
     return episodes_by_ids(connection, ids)
-
-
-# --- feeds added through the API -------------------------------------------------------
-
-
-def add_api_feed(connection: Connection, url: str, kind: FeedKind, now: datetime) -> FeedRecord:
-    """Add a feed marked as added through the API, in the same row: the scheduler
-    never sees it without its mark."""
-    return _feeds.to_record(_feeds.add(connection, url, kind, now, added_via=ADDED_VIA_API))
-
-
-def api_feed_ids(connection: Connection, feed_ids: Collection[int] | None = None) -> set[int]:
-    query = select(FEED.c.id).where(FEED.c.added_via == ADDED_VIA_API)
-    if feed_ids is not None:
-        if not feed_ids:
-            return set()
-        query = query.where(FEED.c.id.in_(list(feed_ids)))
-    return {int(i) for i in connection.execute(query).scalars()}
 
 
 # --- links and totals ------------------------------------------------------------------

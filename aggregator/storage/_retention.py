@@ -16,8 +16,8 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, exists, select
 
 from aggregator.storage import _series
-from aggregator.storage._batches import in_lists
 from aggregator.storage._models import EPISODE, LINK
+from aggregator.storage._sql import in_lists
 
 
 def prune_missing(connection: Connection, series_id: int, keep: int, now: datetime) -> int:

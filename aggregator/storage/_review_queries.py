@@ -14,7 +14,6 @@ from sqlalchemy import ColumnElement, Connection, Text, cast, func, or_, select
 
 from aggregator.exceptions import EpisodeNotFound, SeriesNotFound
 from aggregator.storage import _search
-from aggregator.storage._batches import in_lists
 from aggregator.storage._models import EPISODE, LINK, REVIEW, SERIES
 from aggregator.storage._queries import (
     NOT_REJECTED,
@@ -24,6 +23,7 @@ from aggregator.storage._queries import (
     newest_first,
     require,
 )
+from aggregator.storage._sql import in_lists
 
 # How much of a review's text a summary carries.
 EXCERPT_CHARS = 300

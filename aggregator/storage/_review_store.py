@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from aggregator.storage import (
+    _leases,
     _links,
     _queries,
     _review_save,
@@ -14,6 +15,7 @@ from aggregator.storage import (
     _search,
 )
 from aggregator.storage._base import StorageBase
+from aggregator.storage._models import REVIEW
 from aggregator.storage._versions import NOTHING
 from aggregator.types import (
     LinkProposal,
@@ -144,7 +146,7 @@ class ReviewStore(StorageBase):
     def review_lease_holders(self, now: datetime, *, host: str) -> list[tuple[str, int]]:
         """(owner, pid) of the processes on ``host`` that hold live review leases."""
         with self._read("reading who holds review leases") as session:
-            return _reviews.lease_holders_on(session.connection(), now, host=host)
+            return _leases.holders_on(session.connection(), REVIEW, now, host=host)
 
     def end_review_leases_of(self, owners: Sequence[str]) -> int:
         """End the review leases of these owners (processes known to be gone); returns
@@ -152,14 +154,14 @@ class ReviewStore(StorageBase):
         if not owners:
             return 0
         with self._write(f"ending the review leases of {len(owners)} processes") as session:
-            return _reviews.end_leases_of(session.connection(), owners)
+            return _leases.end_leases_of(session.connection(), REVIEW, owners)
 
     def release_reviews(self, review_ids: Sequence[int], *, owner: str) -> int:
         """Give back reviews ``owner`` claimed and will not link (it is stopping)."""
         if not review_ids:
             return 0
         with self._write(f"releasing {len(review_ids)} reviews") as session:
-            return _reviews.release_leases(session.connection(), review_ids, owner=owner)
+            return _leases.release(session.connection(), REVIEW, review_ids, owner=owner)
 
     def mark_needing_link(self, review_ids: Sequence[int]) -> None:
         """Have the reviews linked again by whichever instance next re-links

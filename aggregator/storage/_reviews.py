@@ -14,9 +14,9 @@ from sqlalchemy import Connection, Row, func, or_, select, update
 from sqlalchemy import delete as sa_delete
 
 from aggregator.exceptions import ReviewNotFound
-from aggregator.storage import _review_sources
-from aggregator.storage._batches import in_lists
+from aggregator.storage import _leases, _review_sources
 from aggregator.storage._models import REVIEW
+from aggregator.storage._sql import in_lists
 from aggregator.types import HyperLink, ReviewRecord
 
 
@@ -124,7 +124,7 @@ def claim_needing_link(
     """Lease up to ``limit`` reviews needing links to ``owner`` (process ``pid`` of
     ``host``, when known); oldest first.
 
-    Like ``_feeds.claim_due``: rows another instance is claiming are skipped, and a
+    Like ``LeaseStore.claim_due_feeds``: rows another instance is claiming are skipped, and a
     lease that ran out (its holder died) lets the review be claimed again.
     """
     lease = REVIEW.c.lease_until
@@ -136,48 +136,9 @@ def claim_needing_link(
         .with_for_update(skip_locked=True)
     )
     ids = list(connection.execute(query).scalars())
-    if not ids:
-        return []
-    connection.execute(
-        update(REVIEW)
-        .where(REVIEW.c.id.in_(ids))
-        .values(lease_owner=owner, lease_until=until, lease_host=host, lease_pid=pid)
-    )
+    _leases.take(connection, REVIEW, ids, owner=owner, until=until, host=host, pid=pid)
     rows = connection.execute(select(REVIEW).where(REVIEW.c.id.in_(ids)).order_by(REVIEW.c.id))
     return [to_record(row) for row in rows]
-
-
-# A review no instance holds for linking.
-_NO_LEASE = {"lease_owner": None, "lease_until": None, "lease_host": None, "lease_pid": None}
-
-
-def lease_holders_on(connection: Connection, now: datetime, *, host: str) -> list[tuple[str, int]]:
-    """(owner, pid) of every live review lease held by a process on ``host``."""
-    query = (
-        select(REVIEW.c.lease_owner, REVIEW.c.lease_pid)
-        .distinct()
-        .where(REVIEW.c.lease_host == host, REVIEW.c.lease_until > now)
-        .where(REVIEW.c.lease_owner.is_not(None), REVIEW.c.lease_pid.is_not(None))
-    )
-    return [(row[0], row[1]) for row in connection.execute(query)]
-
-
-def end_leases_of(connection: Connection, owners: Sequence[str]) -> int:
-    """End every review lease these owners hold; returns how many ended."""
-    ended = connection.execute(
-        update(REVIEW).where(REVIEW.c.lease_owner.in_(owners)).values(**_NO_LEASE)
-    )
-    return int(ended.rowcount)
-
-
-def release_leases(connection: Connection, review_ids: Sequence[int], *, owner: str) -> int:
-    """End ``owner``'s leases on these reviews (not linked: it is stopping)."""
-    released = connection.execute(
-        update(REVIEW)
-        .where(REVIEW.c.id.in_(review_ids), REVIEW.c.lease_owner == owner)
-        .values(**_NO_LEASE)
-    )
-    return int(released.rowcount)
 
 
 def count(connection: Connection) -> int:

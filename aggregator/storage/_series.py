@@ -115,7 +115,7 @@ def id_for_feed(connection: Connection, feed_id: int) -> int | None:
 
 def state(connection: Connection, feed_id: int) -> tuple[int, datetime | None] | None:
     """The feed's series as (id, changed_at), None when it has none yet: what a poll's
-    episode plan was made against (``_episodes.Prepared``)."""
+    episode plan was made against (``_merge.Prepared``)."""
     query = select(SERIES.c.id, SERIES.c.changed_at).where(SERIES.c.feed_id == feed_id)
     row = connection.execute(query).first()
     return None if row is None else (int(row.id), row.changed_at)

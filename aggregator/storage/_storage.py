@@ -10,7 +10,9 @@ from aggregator.storage._engine import (
     storage_errors,
     where,
 )
-from aggregator.storage._feed_store import FeedStore
+from aggregator.storage._feeds import FeedStore
+from aggregator.storage._leases import LeaseStore
+from aggregator.storage._polls import PollStore
 from aggregator.storage._query_store import QueryStore
 from aggregator.storage._review_store import ReviewStore
 from aggregator.storage._session_store import SessionStore
@@ -44,7 +46,9 @@ def open_storage(
     return Storage(reads, writes, where=where(url))
 
 
-class Storage(FeedStore, ContentStore, ReviewStore, QueryStore, SessionStore):
+class Storage(
+    FeedStore, LeaseStore, PollStore, ContentStore, ReviewStore, QueryStore, SessionStore
+):
     """Feeds, series, episodes, reviews and links in SQLite or PostgreSQL, and the
     web pages' login sessions.
 
