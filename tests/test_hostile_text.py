@@ -631,7 +631,7 @@ def test_payloads_are_shown_as_text(hostile_site: HostileSite) -> None:
             page = assert_inert_page(client.get(f"/reviews/{review_id}").text, "review")
             assert " ".join(payload.split()) in " ".join(page.text_content().split())
         for series_id in hostile_site.series_ids:
-            series = storage.get_series(series_id)
+            series = storage.series_row(series_id).series
             page = assert_inert_page(client.get(f"/series/{series_id}").text, "series")
             assert series.title in page.text_content()
             (episode,) = episode_records(storage, series_id)
@@ -648,7 +648,7 @@ def test_no_generated_feed_carries_a_live_payload(hostile_site: HostileSite) -> 
             assert response.status_code == 200, path
             root = assert_inert_feed(response.content, path)
             # The hostile title arrives whole, as text of the title element.
-            assert root.findtext("channel/title") == storage.get_series(series_id).title
+            assert root.findtext("channel/title") == storage.series_row(series_id).series.title
             assert root.findall("channel/item/description")  # reviews went in
             reviews = client.get("/feeds/reviews.xml", params={"series": series_id})
             assert reviews.status_code == 200

@@ -234,7 +234,7 @@ def test_a_series_another_instance_removed_leaves_this_instance_s_catalog(
 ) -> None:
     series_id = store_caliphate(storage)
     assert series_id in reviews.linker().catalog
-    storage.remove_feed(storage.get_series(series_id).feed_id)
+    storage.remove_feed(storage.series_row(series_id).series.feed_id)
     added = reviews.add(SEED.read_bytes(), source="file", filename="seed.txt")
     assert series_id not in reviews.linker().catalog
     assert added.links == []

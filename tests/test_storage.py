@@ -294,7 +294,7 @@ def test_first_poll_inserts_series_and_every_episode(storage: Storage) -> None:
     assert stored_series.itunes_type == "serial"
     assert stored_series.podcast_guid == "917393e3-1b1e-5cef-ace4-edaa54e1f810"
     assert stored_series.persons == (host,)
-    assert storage.get_series(stored_series.id) == stored_series
+    assert storage.series_row(stored_series.id).series == stored_series
     assert storage.get_feed(feed_id).title == "The Show"
 
     newest, oldest = episode_records(storage, stored_series.id)
@@ -558,7 +558,7 @@ def test_list_series_by_title_with_counts(storage: Storage) -> None:
         ("zebra talk", 1, "https://a.example/"),
     ]
     with pytest.raises(NotFoundError):
-        storage.get_series(999)
+        storage.series_row(999)
 
 
 def test_episodes_page_newest_first_undated_last_with_paging(storage: Storage) -> None:

@@ -77,7 +77,7 @@ def test_series_search_without_words_is_an_input_error(storage: Storage) -> None
 
 def test_shared_titles(storage: Storage, shows: dict[str, int]) -> None:
     assert storage.shared_series_titles() == {"Serial"}
-    storage.remove_feed(storage.get_series(shows["serial2"]).feed_id)
+    storage.remove_feed(storage.series_row(shows["serial2"]).series.feed_id)
     assert storage.shared_series_titles() == set()
 
 

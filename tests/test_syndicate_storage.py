@@ -161,7 +161,7 @@ def test_series_feed_rows_are_present_episodes_with_authors_and_the_owner(
     listed = [e for e in episode_records(storage, series_id) if e.missing_since is None]
     assert list(rows.episodes) == listed
     assert [e.number for e in rows.episodes] == [4, 1, 3]
-    assert rows.series == storage.get_series(series_id)  # episode count included
+    assert rows.series == storage.series_row(series_id).series  # episode count included
     assert rows.series.episode_count == 4
     assert (rows.owner_name, rows.owner_email) == ("Owner", "owner@example.com")
     assert dict(rows.episode_authors) == {ids[1]: "Ann"}
@@ -241,8 +241,8 @@ def test_reviews_for_feed_are_the_newest_linked_ones_with_links_and_episodes(
     assert list(rows.episodes) == [show.episodes[2]]
     assert rows.episodes[show.episodes[2]].guid == "urn:alpha:2"
     assert rows.series == {
-        show.series_id: storage.get_series(show.series_id),
-        other.series_id: storage.get_series(other.series_id),
+        show.series_id: storage.series_row(show.series_id).series,
+        other.series_id: storage.series_row(other.series_id).series,
     }
 
     assert [r.id for r in storage.reviews_for_feed(series_id=None, limit=1).reviews] == [new.id]

@@ -7,7 +7,9 @@ the linker's catalog: everything goes in and comes out as the typed values of
 """
 
 from aggregator.storage._browse import AuthorCount
-from aggregator.storage._queries import EpisodeRow, ReviewSummary, SeriesRow, StoreStats
+from aggregator.storage._episodes import EpisodeRow
+from aggregator.storage._queries import ReviewSummary, StoreStats
+from aggregator.storage._series import SeriesRow
 from aggregator.storage._storage import Storage, database_name, open_storage
 from aggregator.storage._versions import DataVersion
 

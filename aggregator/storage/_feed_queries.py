@@ -43,9 +43,10 @@ from sqlalchemy import (
 
 from aggregator.exceptions import SeriesNotFound
 from aggregator.storage import _episodes, _links, _reviews, _series
+from aggregator.storage._links import NOT_REJECTED
 from aggregator.storage._models import EPISODE, FEED, LINK, REVIEW, SERIES
 from aggregator.storage._sql import in_lists
-from aggregator.types import EpisodeRecord, LinkRecord, LinkStatus, ReviewRecord, SeriesRecord
+from aggregator.types import EpisodeRecord, LinkRecord, ReviewRecord, SeriesRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +97,6 @@ def _token(parts: Collection[Any]) -> str:
 
 def _latest(*times: datetime | None) -> datetime | None:
     return max((t for t in times if t is not None), default=None)
-
-
-def _not_rejected() -> Any:
-    return LINK.c.status != LinkStatus.REJECTED.value
 
 
 def _one_row(connection: Connection, *parts: Subquery) -> tuple[Any, ...] | None:
@@ -161,7 +158,7 @@ def reviews_version(connection: Connection, series_id: int | None) -> FeedVersio
         _require_series(connection, series_id)
     # Rejected links are counted too: a rejection takes a review out of the feed.
     scope = [] if series_id is None else [LINK.c.series_id == series_id]
-    shown = [_not_rejected(), *scope]
+    shown = [NOT_REJECTED, *scope]
     links = select(
         func.count().label("links"),
         func.sum(LINK.c.id).label("link_ids"),
@@ -210,31 +207,11 @@ _FEED_COLUMNS = [
 ]  # fmt: skip
 
 
-def _series_records(connection: Connection, ids: Collection[int]) -> dict[int, SeriesRecord]:
-    """Series by id, each counting only its own episodes: the listing counts every
-    episode of the store (a scan of 100k rows) to describe one series."""
-    if not ids:
-        return {}
-    count = (
-        select(func.count())
-        .where(EPISODE.c.series_id == SERIES.c.id)
-        .correlate(SERIES)
-        .scalar_subquery()
-    )
-    query = (
-        select(SERIES, FEED.c.url.label("feed_url"), count.label("n"))
-        .join(FEED, FEED.c.id == SERIES.c.feed_id)
-        .where(SERIES.c.id.in_(ids))
-    )
-    # The listing's own row mapping, so both describe a series alike.
-    return {row.id: _series._to_record(row) for row in connection.execute(query)}
-
-
 def series_feed_rows(
     connection: Connection, series_id: int, limit: int, offset: int = 0
 ) -> SeriesFeedRows:
     """The page of ``limit`` episodes from ``offset`` on, with what the feed shows."""
-    found = _series_records(connection, [series_id])
+    found = _series.records_by_id(connection, [series_id])
     if not found:
         raise SeriesNotFound(f"no series with id {series_id}")
     owner = connection.execute(
@@ -252,7 +229,7 @@ def series_feed_rows(
     on_page = select(page.limit(limit).subquery().c.id)
     links_query = _links._records_query().where(
         LINK.c.series_id == series_id,
-        _not_rejected(),
+        NOT_REJECTED,
         or_(LINK.c.episode_id.is_(None), LINK.c.episode_id.in_(on_page)),
     )
     links = tuple(_links._to_record(row) for row in connection.execute(links_query))
@@ -299,7 +276,7 @@ def reviews_for_feed(
     connection: Connection, series_id: int | None, limit: int, offset: int = 0
 ) -> ReviewsForFeed:
     """The page of ``limit`` linked reviews from ``offset`` on, with what the feed shows."""
-    link_filter = [_not_rejected()]
+    link_filter = [NOT_REJECTED]
     if series_id is not None:
         _require_series(connection, series_id)
         link_filter.append(LINK.c.series_id == series_id)
@@ -324,7 +301,7 @@ def reviews_for_feed(
         rows = connection.execute(select(EPISODE).where(EPISODE.c.id.in_(ids)))
         episodes.update((row.id, _episodes.to_record(row)) for row in rows)
     series_ids = {link.series_id for link in links} | ({series_id} if series_id else set())
-    series = _series_records(connection, series_ids)
+    series = _series.records_by_id(connection, series_ids)
     return ReviewsForFeed(
         reviews=reviews,
         links=tuple(links),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -29,12 +29,15 @@ from aggregator.exceptions import (
     SeriesNotFound,
 )
 from aggregator.storage._models import EPISODE, FEED, LINK, REVIEW, SERIES
-from aggregator.storage._sql import in_lists
+from aggregator.storage._sql import counts, in_lists
 from aggregator.types import Evidence, LinkProposal, LinkRecord, LinkStatus, Relation
 
 # What a link added by hand says for itself.
 MANUAL_SCORE = 1.0
 MANUAL_EVIDENCE = (Evidence(kind="manual", text="", start=-1, end=-1, detail="added by hand"),)
+
+# The links that count: a rejected link is kept only to stop the linker proposing it.
+NOT_REJECTED = LINK.c.status != LinkStatus.REJECTED.value
 
 # Human decisions: the linker may update their score and evidence, nothing else.
 _KEPT = (LinkStatus.CONFIRMED.value, LinkStatus.MANUAL.value)
@@ -101,6 +104,13 @@ def _to_record(row: Row[Any]) -> LinkRecord:
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+def review_counts(connection: Connection, key: Any, ids: Collection[int]) -> dict[int, int]:
+    """How many reviews link (not rejected) to each of ``ids`` as ``key`` (the link's
+    series or episode); ids no review links to are left out."""
+    reviews = func.count(LINK.c.review_id.distinct())
+    return counts(connection, key, ids, NOT_REJECTED, counted=reviews)
 
 
 def _require(connection: Connection, table: Any, row_id: int, missing: type[NotFoundError]) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from datetime import datetime
-
 from aggregator.storage import (
     _browse,
     _feed_queries,
@@ -14,7 +11,7 @@ from aggregator.storage import (
 from aggregator.storage._base import StorageBase
 from aggregator.storage._browse import AuthorCount
 from aggregator.storage._feed_queries import FeedVersion, ReviewsForFeed, SeriesFeedRows
-from aggregator.storage._queries import EpisodeRow, ReviewSummary, SeriesRow, StoreStats
+from aggregator.storage._queries import ReviewSummary, StoreStats
 from aggregator.types import (
     LinkRecord,
 )
@@ -60,41 +57,6 @@ class QueryStore(StorageBase):
         with self._read("counting the store") as session:
             return _queries.stats(session.connection())
 
-    def series_page(self, *, limit: int | None = None, offset: int = 0) -> list[SeriesRow]:
-        """Series by title, each with its episode count and linked-review count."""
-        with self._read("listing series") as session:
-            return _queries.series_page(session.connection(), limit=limit, offset=offset)
-
-    def series_row(self, series_id: int) -> SeriesRow:
-        with self._read(f"reading series {series_id}") as session:
-            return _queries.series_row(session.connection(), series_id)
-
-    def episodes_page(
-        self,
-        *,
-        series_id: int | None = None,
-        reviewed: bool | None = None,
-        published_after: datetime | None = None,
-        published_before: datetime | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> list[EpisodeRow]:
-        """Episodes newest first, each with its review count; see ``_queries``."""
-        with self._read("listing episodes") as session:
-            return _queries.episodes_page(
-                session.connection(),
-                series_id=series_id,
-                reviewed=reviewed,
-                published_after=published_after,
-                published_before=published_before,
-                limit=limit,
-                offset=offset,
-            )
-
-    def episode_row(self, episode_id: int) -> EpisodeRow:
-        with self._read(f"reading episode {episode_id}") as session:
-            return _queries.episode_row(session.connection(), episode_id)
-
     def reviews_page(
         self,
         *,
@@ -120,23 +82,6 @@ class QueryStore(StorageBase):
                 offset=offset,
             )
 
-    def search_episodes(
-        self,
-        query: str,
-        *,
-        series_id: int | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> list[EpisodeRow]:
-        """Episodes having every word of ``query``, best first (see ``_search``).
-
-        InputError when the query has no words (or too many).
-        """
-        with self._read("searching episodes") as session:
-            return _queries.search_episodes(
-                session.connection(), query, series_id=series_id, limit=limit, offset=offset
-            )
-
     def search_reviews(
         self, query: str, *, limit: int | None = None, offset: int = 0
     ) -> list[ReviewSummary]:
@@ -147,24 +92,6 @@ class QueryStore(StorageBase):
             )
 
     # --- browsing, for the web pages (see _browse) ---------------------------------------
-
-    def search_series(
-        self, query: str, *, limit: int | None = None, offset: int = 0
-    ) -> list[SeriesRow]:
-        """Series whose title or author has a word starting with each word of ``query``,
-        by title. InputError when the query has no words (or too many)."""
-        with self._read("searching series") as session:
-            return _browse.search_series(session.connection(), query, limit=limit, offset=offset)
-
-    def series_by_ids(self, ids: Collection[int]) -> dict[int, SeriesRow]:
-        """The series with these ids, by id; unknown ids are left out."""
-        with self._read("reading series") as session:
-            return _browse.series_by_ids(session.connection(), ids)
-
-    def shared_series_titles(self) -> set[str]:
-        """Titles that more than one series has: pages add who publishes each."""
-        with self._read("reading series titles") as session:
-            return _browse.shared_series_titles(session.connection())
 
     def review_authors(self, *, limit: int | None = None, offset: int = 0) -> list[AuthorCount]:
         """Who wrote the reviews (as they name their authors), most reviews first."""

@@ -14,16 +14,10 @@ from sqlalchemy import ColumnElement, Connection, Text, cast, func, or_, select
 
 from aggregator.exceptions import EpisodeNotFound, SeriesNotFound
 from aggregator.storage import _search
+from aggregator.storage._links import NOT_REJECTED
 from aggregator.storage._models import EPISODE, LINK, REVIEW, SERIES
-from aggregator.storage._queries import (
-    NOT_REJECTED,
-    ReviewSummary,
-    counts,
-    in_order,
-    newest_first,
-    require,
-)
-from aggregator.storage._sql import in_lists
+from aggregator.storage._queries import ReviewSummary
+from aggregator.storage._sql import counts, in_lists, in_order, newest_first, require
 
 # How much of a review's text a summary carries.
 EXCERPT_CHARS = 300

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aggregator.storage._content_store import ContentStore
+from aggregator.storage._catalog import CatalogStore
 from aggregator.storage._engine import (
     SQLITE_BUSY_TIMEOUT_SECONDS,
     make_engines,
@@ -10,11 +10,13 @@ from aggregator.storage._engine import (
     storage_errors,
     where,
 )
+from aggregator.storage._episodes import EpisodeStore
 from aggregator.storage._feeds import FeedStore
 from aggregator.storage._leases import LeaseStore
 from aggregator.storage._polls import PollStore
 from aggregator.storage._query_store import QueryStore
 from aggregator.storage._review_store import ReviewStore
+from aggregator.storage._series import SeriesStore
 from aggregator.storage._session_store import SessionStore
 
 
@@ -47,7 +49,15 @@ def open_storage(
 
 
 class Storage(
-    FeedStore, LeaseStore, PollStore, ContentStore, ReviewStore, QueryStore, SessionStore
+    FeedStore,
+    LeaseStore,
+    PollStore,
+    SeriesStore,
+    EpisodeStore,
+    CatalogStore,
+    ReviewStore,
+    QueryStore,
+    SessionStore,
 ):
     """Feeds, series, episodes, reviews and links in SQLite or PostgreSQL, and the
     web pages' login sessions.

@@ -204,7 +204,7 @@ def episode(storage: Storage, episode_id: int) -> EpisodePage:
         reviews.append(EpisodeReview(review, link, excerpt(review.text, evidence_spans([link]))))
     return EpisodePage(
         episode=record,
-        series=storage.get_series(record.series_id),
+        series=storage.series_row(record.series_id).series,
         media=media(record.enclosure),
         description=Markup(sanitize_html(record.description_html)),
         reviews=tuple(reviews),
