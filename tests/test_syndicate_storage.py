@@ -10,7 +10,7 @@ import pytest
 
 from aggregator.exceptions import NotFoundError
 from aggregator.storage import Storage
-from aggregator.storage._feed_queries import FEED_REVIEW_CHARS
+from aggregator.storage._combined import FEED_REVIEW_CHARS
 from aggregator.types import FeedKind, LinkStatus, Relation, ReviewRecord
 from tests.fakes import T0, episode, feed, ok_update, proposal, review, series, text_hash
 from tests.stored import episode_records, series_records

@@ -42,7 +42,7 @@ After = Annotated[
 Before = Annotated[
     datetime | None, Query(description="Published before (ISO 8601; no offset: UTC).")
 ]
-# As the web pages' search finds series (aggregator.storage._browse.search_series).
+# As the web pages' search finds series (aggregator.storage._series, SeriesStore.search_series).
 SeriesQuery = Annotated[
     str | None,
     Query(

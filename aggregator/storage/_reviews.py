@@ -1,23 +1,170 @@
-"""Reviews: texts about podcasts, read, listed, deleted, and claimed for linking.
+"""Reviews: texts about podcasts, read whole or as summaries, found, and deleted.
 
-Saving one, once however often and however it arrives, is ``_review_save``.
+A summary carries an excerpt, not the text: a page of 50 reviews of 5 KB each would
+otherwise read a quarter of a megabyte to show a few lines of each. Saving a review,
+once however often and however it arrives, is ``_review_save``; linking it,
+``_relink``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, or_, select, update
-from sqlalchemy import delete as sa_delete
+from sqlalchemy import ColumnElement, Connection, Row, Text, cast, delete, func, or_, select
 
-from aggregator.exceptions import ReviewNotFound
-from aggregator.storage import _leases, _review_sources
-from aggregator.storage._models import REVIEW
-from aggregator.storage._sql import in_lists
+from aggregator.exceptions import EpisodeNotFound, ReviewNotFound, SeriesNotFound
+from aggregator.storage import _search
+from aggregator.storage._base import StorageBase
+from aggregator.storage._links import NOT_REJECTED
+from aggregator.storage._models import EPISODE, LINK, REVIEW, REVIEW_SOURCE, SERIES
+from aggregator.storage._sql import counts, in_lists, in_order, newest_first, page, require
 from aggregator.types import HyperLink, ReviewRecord
+
+# How much of a review's text a summary carries.
+EXCERPT_CHARS = 300
+
+# Evidence kinds that name a person (see types.Evidence).
+PERSON_KINDS = frozenset({"person", "guest"})
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewSummary:
+    """A review without its full text: what a list of reviews shows."""
+
+    id: int
+    url: str | None
+    title: str | None
+    author: str | None
+    published: datetime | None
+    source: str
+    feed_id: int | None
+    linker_version: str | None
+    linked_at: datetime | None
+    created_at: datetime | None
+    excerpt: str  # the first characters of the text (EXCERPT_CHARS)
+    text_length: int
+    link_count: int  # links not rejected
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorCount:
+    """Someone who wrote reviews, as the reviews name them, and how many."""
+
+    author: str
+    reviews: int
+
+
+class ReviewStore(StorageBase):
+    """Reviews: whole or summed up, in pages, found by words, deleted."""
+
+    def get_review(self, review_id: int) -> ReviewRecord:
+        with self._read(f"reading review {review_id}") as session:
+            return to_record(get_row(session.connection(), review_id))
+
+    def get_reviews(self, review_ids: Sequence[int]) -> list[ReviewRecord]:
+        """The reviews with these ids, whole, in the order given; unknown ids are left
+        out. A page of ``reviews_page`` read in full: ``get_reviews([r.id for r in
+        page])``."""
+        with self._read("reading reviews") as session:
+            return _by_ids(session.connection(), review_ids)
+
+    def find_review(self, id_or_url: str) -> ReviewRecord:
+        """By id (all digits), else by URL: the review's own, or one it came from.
+        NotFoundError if neither matches."""
+        key = id_or_url.strip()
+        with self._read(f"finding review {id_or_url}") as session:
+            if key.isdigit():
+                return to_record(get_row(session.connection(), int(key)))
+            row = review_at(session.connection(), key)
+        if row is None:
+            raise ReviewNotFound(f"no review with id or URL {id_or_url!r}")
+        return to_record(row)
+
+    def reviews_page(
+        self,
+        *,
+        series_id: int | None = None,
+        episode_id: int | None = None,
+        person: str | None = None,
+        author: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[ReviewSummary]:
+        """Review summaries newest published first (undated last, then by id).
+
+        ``series_id``/``episode_id`` keep reviews with a link (not rejected) to that
+        series (or any of its episodes) or episode, NotFoundError if there is none;
+        ``person`` keeps reviews that name that person (see ``_reviews_naming``),
+        InputError when it has no words; ``author`` those whose author is that name,
+        exactly as stored.
+        """
+        with self._read("listing reviews") as session:
+            return _page(
+                session.connection(),
+                series_id=series_id,
+                episode_id=episode_id,
+                person=person,
+                author=author,
+                limit=limit,
+                offset=offset,
+            )
+
+    def search_reviews(
+        self, query: str, *, limit: int | None = None, offset: int = 0
+    ) -> list[ReviewSummary]:
+        """Reviews having every word of ``query``, best first (see ``_search``)."""
+        words = _search.search_words(query)
+        with self._read("searching reviews") as session:
+            connection = session.connection()
+            ids = _search.review_ids(connection, words, limit=limit, offset=offset)
+            return _summaries_by_id(connection, ids)
+
+    def reviews_with_any_word(
+        self, words: Sequence[str], *, published_since: datetime | None = None
+    ) -> list[ReviewRecord]:
+        """Reviews having at least one of ``words`` (lower-case letters and digits, as
+        ``search_words`` gives them), optionally published since a time (or undated);
+        by id. Served by the full-text index: no review is read that has none."""
+        with self._read("finding reviews by words") as session:
+            connection = session.connection()
+            ids = _search.review_ids_with_any(
+                connection, list(words), published_since=published_since
+            )
+            return _by_ids(connection, ids)
+
+    def review_authors(self, *, limit: int | None = None, offset: int = 0) -> list[AuthorCount]:
+        """Who wrote the reviews (as they name their authors), most reviews first, then
+        by name."""
+        n = func.count().label("n")
+        query = (
+            select(REVIEW.c.author, n)
+            .where(REVIEW.c.author.is_not(None), REVIEW.c.author != "")
+            .group_by(REVIEW.c.author)
+            .order_by(n.desc(), REVIEW.c.author)
+        )
+        with self._read("listing review authors") as session:
+            rows = session.connection().execute(page(query, limit, offset))
+            return [AuthorCount(str(a), int(n)) for a, n in rows]
+
+    def review_count(self) -> int:
+        with self._read("counting reviews") as session:
+            query = select(func.count()).select_from(REVIEW)
+            return int(session.connection().execute(query).scalar_one())
+
+    def delete_review(self, review_id: int) -> None:
+        """Delete a review and its links (the foreign key cascades). NotFoundError if
+        there is none."""
+        with self._write(f"deleting review {review_id}") as session:
+            result = session.connection().execute(delete(REVIEW).where(REVIEW.c.id == review_id))
+            if result.rowcount == 0:
+                raise ReviewNotFound(f"no review with id {review_id}")
+
+
+# --- whole reviews -------------------------------------------------------------------
 
 
 def hyperlinks_to_json(links: tuple[HyperLink, ...]) -> list[dict[str, Any]]:
@@ -58,88 +205,159 @@ def get_row(connection: Connection, review_id: int, *, for_update: bool = False)
     return row
 
 
-def get(connection: Connection, review_id: int, *, for_update: bool = False) -> ReviewRecord:
-    return to_record(get_row(connection, review_id, for_update=for_update))
-
-
-def find(connection: Connection, id_or_url: str) -> ReviewRecord:
-    """By id (all digits), else by URL: the review's own, or one it came from."""
-    key = id_or_url.strip()
-    if key.isdigit():
-        return get(connection, int(key))
-    row = _review_sources.review_at(connection, key)
-    if row is None:
-        raise ReviewNotFound(f"no review with id or URL {id_or_url!r}")
-    return to_record(row)
-
-
-def by_ids(connection: Connection, ids: Sequence[int]) -> list[ReviewRecord]:
+def _by_ids(connection: Connection, ids: Sequence[int]) -> list[ReviewRecord]:
     """The reviews with these ids (those that exist), in the order given."""
     found: dict[int, ReviewRecord] = {}
     for chunk in in_lists(ids):
         for row in connection.execute(select(REVIEW).where(REVIEW.c.id.in_(chunk))):
             found[row.id] = to_record(row)
-    return [found[i] for i in ids if i in found]
+    return in_order(ids, found)
 
 
-def delete(connection: Connection, review_id: int) -> None:
-    # The foreign key cascades to the review's links.
-    result = connection.execute(sa_delete(REVIEW).where(REVIEW.c.id == review_id))
-    if result.rowcount == 0:
-        raise ReviewNotFound(f"no review with id {review_id}")
+def review_at(connection: Connection, url: str) -> Row[Any] | None:
+    """The review whose URL is ``url``, else the first one that came from it."""
+    row = connection.execute(select(REVIEW).where(REVIEW.c.url == url)).first()
+    if row is not None:
+        return row
+    came_from = (
+        select(REVIEW_SOURCE.c.review_id)
+        .where(REVIEW_SOURCE.c.location == url)
+        .order_by(REVIEW_SOURCE.c.review_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return connection.execute(select(REVIEW).where(REVIEW.c.id == came_from)).first()
 
 
-def _needing_link(linker_version: str) -> Any:
-    return select(REVIEW.c.id).where(
-        or_(REVIEW.c.linker_version.is_(None), REVIEW.c.linker_version != linker_version)
+# --- summaries -----------------------------------------------------------------------
+
+
+def _summary_query() -> Any:
+    return select(
+        REVIEW.c.id,
+        REVIEW.c.url,
+        REVIEW.c.title,
+        REVIEW.c.author,
+        REVIEW.c.published,
+        REVIEW.c.source,
+        REVIEW.c.feed_id,
+        REVIEW.c.linker_version,
+        REVIEW.c.linked_at,
+        REVIEW.c.created_at,
+        func.substr(REVIEW.c.text, 1, EXCERPT_CHARS).label("excerpt"),
+        func.length(REVIEW.c.text).label("text_length"),
     )
 
 
-def mark_needing_link(connection: Connection, review_ids: Sequence[int]) -> None:
-    connection.execute(
-        update(REVIEW)
-        .where(REVIEW.c.id.in_(review_ids))
-        .values(linker_version=None, linked_at=None)
-    )
+def _summaries(connection: Connection, rows: list[Any]) -> list[ReviewSummary]:
+    links = counts(connection, LINK.c.review_id, [r.id for r in rows], NOT_REJECTED)
+    return [
+        ReviewSummary(
+            id=r.id,
+            url=r.url,
+            title=r.title,
+            author=r.author,
+            published=r.published,
+            source=r.source,
+            feed_id=r.feed_id,
+            linker_version=r.linker_version,
+            linked_at=r.linked_at,
+            created_at=r.created_at,
+            excerpt=r.excerpt or "",
+            text_length=int(r.text_length or 0),
+            link_count=links.get(r.id, 0),
+        )
+        for r in rows
+    ]
 
 
-def needing_link(connection: Connection, linker_version: str, limit: int) -> list[ReviewRecord]:
-    """Reviews never linked, or linked by another linker version; oldest first."""
-    ids = _needing_link(linker_version).order_by(REVIEW.c.id).limit(limit)
-    query = select(REVIEW).where(REVIEW.c.id.in_(ids)).order_by(REVIEW.c.id)
-    return [to_record(row) for row in connection.execute(query)]
+def _summaries_by_id(connection: Connection, ids: Sequence[int]) -> list[ReviewSummary]:
+    """Summaries of the reviews with these ids, in the order given (unknown ids skipped)."""
+    found: dict[int, Any] = {}
+    for batch in in_lists(ids):
+        for row in connection.execute(_summary_query().where(REVIEW.c.id.in_(batch))):
+            found[row.id] = row
+    return _summaries(connection, in_order(ids, found))
 
 
-def claim_needing_link(
+def _page(
     connection: Connection,
-    linker_version: str,
-    limit: int,
     *,
-    now: datetime,
-    owner: str,
-    until: datetime,
-    host: str | None = None,
-    pid: int | None = None,
-) -> list[ReviewRecord]:
-    """Lease up to ``limit`` reviews needing links to ``owner`` (process ``pid`` of
-    ``host``, when known); oldest first.
+    series_id: int | None,
+    episode_id: int | None,
+    person: str | None,
+    author: str | None,
+    limit: int | None,
+    offset: int,
+) -> list[ReviewSummary]:
+    query = _summary_query()
+    if author is not None:
+        query = query.where(REVIEW.c.author == author)
+    if series_id is not None or episode_id is not None:
+        # IN, not EXISTS: a series has few reviews, found by the link's index; with
+        # EXISTS, SQLite walked every review newest first to find them (7 ms, 10k).
+        linked = select(LINK.c.review_id).where(NOT_REJECTED)
+        if series_id is not None:
+            require(connection, SERIES, series_id, SeriesNotFound)
+            linked = linked.where(LINK.c.series_id == series_id)
+        if episode_id is not None:
+            require(connection, EPISODE, episode_id, EpisodeNotFound)
+            linked = linked.where(LINK.c.episode_id == episode_id)
+        query = query.where(REVIEW.c.id.in_(linked))
+    if person is None:
+        rows = newest_first(connection, query, REVIEW.c.published, [REVIEW.c.id], limit, offset)
+        return _summaries(connection, rows)
+    # The person's reviews are few; order them here, then read one page of them.
+    named = sorted(_reviews_naming(connection, person))
+    keys: list[tuple[bool, float, int]] = []
+    for batch in in_lists(named):
+        for row in connection.execute(query.where(REVIEW.c.id.in_(batch))):
+            stamp = row.published.timestamp() if row.published is not None else 0.0
+            keys.append((row.published is None, -stamp, row.id))
+    keys.sort()
+    end = None if limit is None else offset + limit
+    page_ids = [k[2] for k in keys[offset:end]]
+    return _summaries_by_id(connection, page_ids)
 
-    Like ``LeaseStore.claim_due_feeds``: rows another instance is claiming are skipped, and a
-    lease that ran out (its holder died) lets the review be claimed again.
-    """
-    lease = REVIEW.c.lease_until
-    query = (
-        _needing_link(linker_version)
-        .where(or_(lease.is_(None), lease <= now))
-        .order_by(REVIEW.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    ids = list(connection.execute(query).scalars())
-    _leases.take(connection, REVIEW, ids, owner=owner, until=until, host=host, pid=pid)
-    rows = connection.execute(select(REVIEW).where(REVIEW.c.id.in_(ids)).order_by(REVIEW.c.id))
-    return [to_record(row) for row in rows]
+
+_SPACE = re.compile(r"\s+")
+_ASCII_WORD = re.compile(r"[A-Za-z0-9]{3,}")
 
 
-def count(connection: Connection) -> int:
-    return int(connection.execute(select(func.count()).select_from(REVIEW)).scalar_one())
+def _folded(text: str) -> str:
+    return _SPACE.sub(" ", text).strip().casefold()
+
+
+def _reviews_naming(connection: Connection, person: str) -> set[int]:
+    """Ids of the reviews that name ``person``: a link's evidence of kind person or
+    guest whose text or detail contains the name (the linker matched it, however the
+    review spelled it), or the name as a phrase in the review's title or text."""
+    words = _search.search_words(person)
+    name = _folded(" ".join(person.split()))
+    found = set(_search.review_ids(connection, words, phrase=True))
+
+    evidence = cast(LINK.c.evidence, Text)
+    kinds = or_(*(evidence.like(f'%"{kind}"%') for kind in sorted(PERSON_KINDS)))
+    query = select(LINK.c.review_id, LINK.c.evidence).where(NOT_REJECTED, kinds)
+    # A cheap first cut on the longest ASCII word of the name: JSON on SQLite may
+    # escape other characters, so only those are sure to appear as typed.
+    ascii_words = _ASCII_WORD.findall(person)
+    if ascii_words:
+        needle = max(ascii_words, key=len)
+        query = query.where(_contains(evidence, needle))
+    for review_id, items in connection.execute(query):
+        if review_id in found:
+            continue
+        for item in items or ():
+            if item.get("kind") in PERSON_KINDS and (
+                name in _folded(str(item.get("text", "")))
+                or name in _folded(str(item.get("detail", "")))
+            ):
+                found.add(int(review_id))
+                break
+    return found
+
+
+def _contains(column: ColumnElement[str], needle: str) -> ColumnElement[bool]:
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"%{escaped}%", escape="\\")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aggregator.storage._catalog import CatalogStore
+from aggregator.storage._combined import CombinedFeedStore
 from aggregator.storage._engine import (
     SQLITE_BUSY_TIMEOUT_SECONDS,
     make_engines,
@@ -13,11 +14,14 @@ from aggregator.storage._engine import (
 from aggregator.storage._episodes import EpisodeStore
 from aggregator.storage._feeds import FeedStore
 from aggregator.storage._leases import LeaseStore
+from aggregator.storage._links import LinkStore
 from aggregator.storage._polls import PollStore
-from aggregator.storage._query_store import QueryStore
-from aggregator.storage._review_store import ReviewStore
+from aggregator.storage._relink import RelinkStore
+from aggregator.storage._review_save import ReviewSaveStore
+from aggregator.storage._reviews import ReviewStore
 from aggregator.storage._series import SeriesStore
-from aggregator.storage._session_store import SessionStore
+from aggregator.storage._sessions import SessionStore
+from aggregator.storage._stats import StatsStore
 
 
 def database_name(database_url: str) -> str:
@@ -56,7 +60,11 @@ class Storage(
     EpisodeStore,
     CatalogStore,
     ReviewStore,
-    QueryStore,
+    ReviewSaveStore,
+    RelinkStore,
+    LinkStore,
+    CombinedFeedStore,
+    StatsStore,
     SessionStore,
 ):
     """Feeds, series, episodes, reviews and links in SQLite or PostgreSQL, and the
@@ -64,6 +72,8 @@ class Storage(
 
     Safe to share between threads: each call takes its own connection from the pool
     and holds it only for that call. Every datetime in and out is aware UTC. The
-    methods live in one store per domain (``_feed_store``, ``_content_store``,
-    ``_review_store``, ``_query_store``, ``_session_store``), over ``_base.StorageBase``.
+    methods live in one module per domain, each with its SQL (``_feeds``,
+    ``_leases``, ``_polls``, ``_series``, ``_episodes``, ``_catalog``, ``_reviews``,
+    ``_review_save``, ``_relink``, ``_links``, ``_combined``, ``_stats``,
+    ``_sessions``), over ``_base.StorageBase``.
     """

@@ -39,7 +39,7 @@ from aggregator._version import __version__
 from aggregator.app import App
 from aggregator.exceptions import NotFoundError
 from aggregator.settings import HttpSettings
-from aggregator.storage._feed_queries import FeedVersion
+from aggregator.storage import FeedVersion
 from aggregator.syndicate.render import (
     PageLinks,
     ReviewsFeed,
