@@ -19,7 +19,7 @@ from aggregator.sanitize import html_to_text
 from aggregator.storage._base import StorageBase
 from aggregator.storage._models import EPISODE, FEED, SERIES
 from aggregator.storage._series import persons_from_json
-from aggregator.storage._sql import in_lists
+from aggregator.storage._sql import in_lists, record
 from aggregator.types import CatalogEpisode, CatalogSeries, Person
 
 _T = TypeVar("_T")
@@ -196,15 +196,11 @@ def _episode(row: Any, persons: _Persons) -> CatalogEpisode:
 
 
 def _series(s: Any, episodes: list[CatalogEpisode]) -> CatalogSeries:
-    return CatalogSeries(
-        id=s.id,
-        title=s.title,
+    return record(
+        CatalogSeries,
+        s,
         feed_url=s.url,
-        author=s.author,
-        owner_name=s.owner_name,
         description_text=_text(s.description, s.description_text),
-        link=s.link,
-        image=s.image,
         categories=tuple(s.categories or ()),
         persons=persons_from_json(s.persons),
         episodes=tuple(episodes),

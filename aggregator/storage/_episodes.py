@@ -26,7 +26,7 @@ from aggregator.storage._base import StorageBase
 from aggregator.storage._links import NOT_REJECTED
 from aggregator.storage._models import EPISODE, LINK, SERIES
 from aggregator.storage._series import persons_from_json
-from aggregator.storage._sql import in_lists, in_order, newest_first, require
+from aggregator.storage._sql import by_id, in_lists, in_order, newest_first, record, require
 from aggregator.types import Enclosure, EpisodeRecord
 
 
@@ -83,10 +83,8 @@ class EpisodeStore(StorageBase):
         """One episode, as ``episodes_page`` gives it. NotFoundError if there is none."""
         with self._read(f"reading episode {episode_id}") as session:
             connection = session.connection()
-            found = records_by_id(connection, [episode_id])
-            if not found:
-                raise EpisodeNotFound(f"no episode with id {episode_id}")
-            return _with_review_counts(connection, list(found.values()))[0]
+            row = by_id(connection, EPISODE, episode_id, EpisodeNotFound)
+            return _with_review_counts(connection, [to_record(row)])[0]
 
     def search_episodes(
         self,
@@ -160,22 +158,10 @@ def to_record(row: Row[Any]) -> EpisodeRecord:
         enclosure = Enclosure(
             url=row.enclosure_url, type=row.enclosure_type, length=row.enclosure_length
         )
-    return EpisodeRecord(
-        id=row.id,
-        series_id=row.series_id,
-        guid=row.guid,
-        title=row.title,
+    return record(
+        EpisodeRecord,
+        row,
         description_html=row.description,
-        link=row.link,
-        published=row.published,
         enclosure=enclosure,
-        duration_seconds=row.duration_seconds,
-        season=row.season,
-        number=row.number,
-        episode_type=row.episode_type,
-        image=row.image,
-        transcript_url=row.transcript_url,
-        chapters_url=row.chapters_url,
         persons=persons_from_json(row.persons),
-        missing_since=row.missing_since,
     )

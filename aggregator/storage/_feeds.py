@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from aggregator.exceptions import FeedAlreadyExists, FeedNotFound, StorageError
 from aggregator.storage._base import StorageBase
 from aggregator.storage._models import FEED
-from aggregator.storage._sql import in_lists, page
+from aggregator.storage._sql import by_id, in_lists, page, record
 from aggregator.types import FeedKind, FeedRecord, FeedStatus, Validators
 
 # feed.added_via for feeds added through the HTTP API.
@@ -66,14 +66,14 @@ class FeedStore(StorageBase):
 
     def get_feed(self, feed_id: int) -> FeedRecord:
         with self._read(f"reading feed {feed_id}") as session:
-            return to_record(get_row(session.connection(), feed_id))
+            return to_record(by_id(session.connection(), FEED, feed_id, FeedNotFound))
 
     def find_feed(self, url_or_id: str) -> FeedRecord:
         """By id (all digits), else by URL, else by the URL it was added as."""
         key = url_or_id.strip()
         with self._read(f"finding feed {url_or_id}") as session:
             if key.isdigit():
-                return to_record(get_row(session.connection(), int(key)))
+                return to_record(by_id(session.connection(), FEED, int(key), FeedNotFound))
             row = _by_url(session.connection(), key)
         if row is None:
             raise FeedNotFound(f"no feed with id or URL {url_or_id!r}")
@@ -124,37 +124,14 @@ class FeedStore(StorageBase):
 
 def to_record(row: Row[Any]) -> FeedRecord:
     """The record of a row of the feed table."""
-    return FeedRecord(
-        id=row.id,
-        url=row.url,
-        added_url=row.added_url,
+    validators = Validators(etag=row.etag, last_modified=row.last_modified)
+    return record(
+        FeedRecord,
+        row,
         kind=FeedKind(row.kind),
         status=FeedStatus(row.status),
-        validators=Validators(etag=row.etag, last_modified=row.last_modified),
-        content_hash=row.content_hash,
-        last_polled_at=row.last_polled_at,
-        next_poll_at=row.next_poll_at,
-        error_count=row.error_count,
-        last_error=row.last_error,
-        warning=row.warning,
-        note=row.note,
-        title=row.title,
-        created_at=row.created_at,
-        typical_gap_minutes=row.typical_gap_minutes,
-        newest_published_at=row.newest_published_at,
-        ttl_minutes=row.ttl_minutes,
-        added_via=row.added_via,
+        validators=validators,
     )
-
-
-def get_row(connection: Connection, feed_id: int, *, for_update: bool = False) -> Row[Any]:
-    query = select(FEED).where(FEED.c.id == feed_id)
-    if for_update:
-        query = query.with_for_update()
-    row = connection.execute(query).first()
-    if row is None:
-        raise FeedNotFound(f"no feed with id {feed_id}")
-    return row
 
 
 def _by_url(connection: Connection, url: str) -> Row[Any] | None:
@@ -196,7 +173,7 @@ def _add(
     except IntegrityError as e:
         # Another process added the same URL between our look and our insert.
         raise FeedAlreadyExists(f"a feed with the URL {url} already exists") from e
-    return get_row(connection, feed_id)
+    return by_id(connection, FEED, feed_id, FeedNotFound)
 
 
 _INSERT = insert(FEED).returning(FEED.c.id)

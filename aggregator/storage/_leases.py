@@ -71,8 +71,7 @@ class LeaseStore(StorageBase):
         )
         with self._write("claiming due feeds", changes=NOTHING) as session:
             connection = session.connection()
-            ids = list(connection.execute(query).scalars())
-            take(connection, FEED, ids, owner=owner, until=until, host=host, pid=pid)
+            ids = claim(connection, FEED, query, owner=owner, until=until, host=host, pid=pid)
             return _feeds_in_order(connection, ids)
 
     def feed_lease_holders(self, now: datetime, *, host: str) -> list[tuple[str, int]]:
@@ -152,24 +151,27 @@ def _feeds_in_order(connection: Connection, ids: Sequence[int]) -> list[FeedReco
 # --- any leased table (feed, review) -------------------------------------------------
 
 
-def take(
+def claim(
     connection: Connection,
     table: Any,
-    ids: Sequence[int],
+    query: Any,
     *,
     owner: str,
     until: datetime,
     host: str | None,
     pid: int | None,
-) -> None:
-    """Lease the rows of these ids to ``owner`` (process ``pid`` of ``host``, when
-    known) until ``until``."""
+) -> list[int]:
+    """Lease the rows of ``table`` whose ids ``query`` selects to ``owner`` (process
+    ``pid`` of ``host``, when known) until ``until``; returns their ids, in the order
+    ``query`` gives them."""
+    ids = list(connection.execute(query).scalars())
     if ids:
         connection.execute(
             update(table)
             .where(table.c.id.in_(ids))
             .values(lease_owner=owner, lease_until=until, lease_host=host, lease_pid=pid)
         )
+    return ids
 
 
 def holders_on(

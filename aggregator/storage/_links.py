@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Row, Select, func, insert, select, update
 from aggregator.exceptions import EpisodeNotFound, LinkNotFound, ReviewNotFound, SeriesNotFound
 from aggregator.storage._base import StorageBase
 from aggregator.storage._models import EPISODE, FEED, LINK, REVIEW, SERIES
-from aggregator.storage._sql import counts, in_lists, newest_first, page, require
+from aggregator.storage._sql import by_id, counts, in_lists, newest_first, page, record, require
 from aggregator.types import Evidence, LinkRecord, LinkStatus, Relation
 
 # What a link added by hand says for itself.
@@ -193,26 +193,12 @@ def _records_query() -> Select[Any]:
 
 
 def _to_record(row: Row[Any]) -> LinkRecord:
-    return LinkRecord(
-        id=row.id,
-        review_id=row.review_id,
-        series_id=row.series_id,
-        episode_id=row.episode_id,
+    return record(
+        LinkRecord,
+        row,
         relation=Relation(row.relation),
-        score=row.score,
         evidence=evidence_from_json(row.evidence),
         status=LinkStatus(row.status),
-        linker_version=row.linker_version,
-        review_url=row.review_url,
-        review_title=row.review_title,
-        review_published=row.review_published,
-        series_title=row.series_title,
-        feed_url=row.feed_url,
-        episode_guid=row.episode_guid,
-        episode_title=row.episode_title,
-        episode_published=row.episode_published,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
     )
 
 
@@ -238,9 +224,7 @@ def lock_review(connection: Connection, review_id: int) -> None:
     """Lock the review's row until commit (on PostgreSQL): two instances writing the
     same review's links take turns instead of inserting the same link twice.
     ReviewNotFound if there is no such review."""
-    query = select(REVIEW.c.id).where(REVIEW.c.id == review_id).with_for_update()
-    if connection.execute(query).first() is None:
-        raise ReviewNotFound(f"no review with id {review_id}")
+    by_id(connection, REVIEW, review_id, ReviewNotFound, columns=[REVIEW.c.id], for_update=True)
 
 
 def _add(

@@ -20,9 +20,9 @@ from sqlalchemy import update as sa_update
 from aggregator.exceptions import FeedNotFound
 from aggregator.storage import _merge, _series
 from aggregator.storage._base import StorageBase
-from aggregator.storage._feeds import get_row
 from aggregator.storage._leases import NO_LEASE
 from aggregator.storage._models import EPISODE, FEED
+from aggregator.storage._sql import by_id
 from aggregator.storage._versions import EVERYTHING, FEEDS
 from aggregator.types import FeedUpdate, ParsedFeed, StoreCounts
 
@@ -170,7 +170,7 @@ def _update_moving(
 ) -> None:
     """One poll's update that may move the feed (``update.url``), with the series
     ``title`` if any. The row is locked first: the move looks at other feeds' URLs."""
-    row = get_row(connection, update.feed_id, for_update=True)
+    row = by_id(connection, FEED, update.feed_id, FeedNotFound, for_update=True)
     values = _values(update, now)
     if update.url is not None and update.url != row.url:
         values |= _move(connection, row, update.url, update.polled_at)

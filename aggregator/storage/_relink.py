@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
 
 from aggregator.storage._base import StorageBase
-from aggregator.storage._leases import NO_LEASE, end_leases_of, holders_on, release, take
+from aggregator.storage._leases import NO_LEASE, claim, end_leases_of, holders_on, release
 from aggregator.storage._links import KEPT, NOT_REJECTED, evidence_to_json, lock_review, read
 from aggregator.storage._models import EPISODE, LINK, REVIEW, SERIES
 from aggregator.storage._reviews import to_record
@@ -67,8 +67,7 @@ class RelinkStore(StorageBase):
         )
         with self._write("claiming reviews to link", changes=NOTHING) as session:
             connection = session.connection()
-            ids = list(connection.execute(query).scalars())
-            take(connection, REVIEW, ids, owner=owner, until=until, host=host, pid=pid)
+            ids = claim(connection, REVIEW, query, owner=owner, until=until, host=host, pid=pid)
             claimed = select(REVIEW).where(REVIEW.c.id.in_(ids)).order_by(REVIEW.c.id)
             return [to_record(row) for row in connection.execute(claimed)]
 

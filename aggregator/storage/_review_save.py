@@ -37,11 +37,12 @@ from typing import Any
 from sqlalchemy import Connection, Row, insert, select, text, union, update
 from sqlalchemy.exc import IntegrityError
 
-from aggregator.exceptions import ReviewAlreadyExists
+from aggregator.exceptions import ReviewAlreadyExists, ReviewNotFound
 from aggregator.storage import _sketches
 from aggregator.storage._base import StorageBase
 from aggregator.storage._models import REVIEW, REVIEW_SOURCE
-from aggregator.storage._reviews import get_row, hyperlinks_to_json, review_at, to_record
+from aggregator.storage._reviews import hyperlinks_to_json, review_at, to_record
+from aggregator.storage._sql import by_id, record, require
 from aggregator.types import (
     Match,
     ReviewDocument,
@@ -102,17 +103,26 @@ class ReviewSaveStore(StorageBase):
         where (a file's path; by default the document's URL). A changed text makes the
         review due for linking again.
         """
+        columns = _columns(document, content_hash, sketch, source, feed_id)
+        arrival = Arrival(source, origin or document.url or "", feed_id, content_hash)
         with self._write(f"saving review {document.url or content_hash}") as session:
-            return _save(
-                session.connection(),
-                document,
-                content_hash=content_hash,
-                sketch=sketch,
-                source=source,
-                origin=origin,
-                now=now,
-                feed_id=feed_id,
-            )
+            connection = session.connection()
+            if connection.dialect.name == "postgresql":
+                connection.execute(_LOCK, {"key": _PG_SAVE_LOCK})
+            found = _match(connection, document.url, content_hash, sketch)
+            if found is not None:
+                return _save_copy(connection, *found, columns, arrival, sketch, now)
+            try:
+                inserted = connection.execute(
+                    insert(REVIEW).values(**columns, created_at=now, updated_at=now)
+                ).inserted_primary_key
+            except IntegrityError as e:
+                raise ReviewAlreadyExists(f"a review with the URL {document.url} exists") from e
+            assert inserted is not None
+            review_id = int(inserted[0])
+            _sketches.replace_bands(connection, review_id, sketch)
+            _record(connection, review_id, arrival, None, now)
+            return SavedReview(to_record(by_id(connection, REVIEW, review_id, ReviewNotFound)))
 
     def review_sources(self, review_id: int) -> list[ReviewSourceRecord]:
         """The ways the review arrived, first come first. NotFoundError if there is
@@ -124,29 +134,22 @@ class ReviewSaveStore(StorageBase):
         )
         with self._read(f"reading the sources of review {review_id}") as session:
             connection = session.connection()
-            get_row(connection, review_id)
-            return [
-                ReviewSourceRecord(
-                    kind=row.kind, location=row.location, feed_id=row.feed_id, added_at=row.added_at
-                )
-                for row in connection.execute(query)
-            ]
+            require(connection, REVIEW, review_id, ReviewNotFound)
+            return [record(ReviewSourceRecord, row) for row in connection.execute(query)]
 
 
-def _save(
-    connection: Connection,
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+
+def _columns(
     document: ReviewDocument,
-    *,
     content_hash: str,
     sketch: TextSketch | None,
     source: str,
-    origin: str | None,
-    now: datetime,
     feed_id: int | None,
-) -> SavedReview:
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SAVE_LOCK})
-    values: dict[str, Any] = {
+) -> dict[str, Any]:
+    """The review's columns as this copy gives them."""
+    return {
         "url": document.url,
         "title": document.title,
         "author": document.author,
@@ -159,26 +162,23 @@ def _save(
         "source": source,
         "feed_id": feed_id,
     }
-    arrival = Arrival(source, origin or document.url or "", feed_id, content_hash)
-    found = _match(connection, document.url, content_hash, sketch)
-    if found is None:
-        try:
-            new_id = connection.execute(
-                insert(REVIEW).values(**values, created_at=now, updated_at=now)
-            ).inserted_primary_key
-        except IntegrityError as e:
-            raise ReviewAlreadyExists(f"a review with the URL {document.url} exists") from e
-        assert new_id is not None
-        _sketches.replace_bands(connection, new_id[0], sketch)
-        _record(connection, new_id[0], arrival, None, now)
-        return SavedReview(to_record(get_row(connection, new_id[0])))
 
-    stored, match = found
+
+def _save_copy(
+    connection: Connection,
+    stored: Row[Any],
+    match: Match,
+    columns: dict[str, Any],
+    arrival: Arrival,
+    sketch: TextSketch | None,
+    now: datetime,
+) -> SavedReview:
+    """Save a copy of the ``stored`` review: an update in place, or a merge."""
     known = _source(connection, stored.id, arrival)
     # The source whose copy the review holds sends it again: an update in place.
     in_place = known is not None and known.content_hash == stored.content_hash
-    took_text = not in_place and len(document.text) > len(stored.text)
-    changes = _updated(stored, values) if in_place else _merged(stored, values, took_text)
+    took_text = not in_place and len(columns["text"]) > len(stored.text)
+    changes = _updated(stored, columns) if in_place else _merged(stored, columns, took_text)
     if changes.keys() & _LINKED_FROM:
         # The links made from the old document must be remade (their evidence spans
         # point into the old text); reviews_needing_link returns the review again.
@@ -191,7 +191,7 @@ def _save(
         _sketches.replace_bands(connection, stored.id, sketch)
     added = _record(connection, stored.id, arrival, known, now)
     return SavedReview(
-        to_record(get_row(connection, stored.id)),
+        to_record(by_id(connection, REVIEW, stored.id, ReviewNotFound)),
         match=match,
         source_added=added,
         changed=bool(changes),
@@ -214,7 +214,7 @@ def _match(
     if sketch is not None:
         similar = _sketches.most_similar(connection, sketch)
         if similar is not None:
-            return get_row(connection, similar), Match.NEAR_TEXT
+            return by_id(connection, REVIEW, similar, ReviewNotFound), Match.NEAR_TEXT
     return None
 
 

@@ -21,7 +21,16 @@ from aggregator.storage import _search
 from aggregator.storage._base import StorageBase
 from aggregator.storage._links import NOT_REJECTED
 from aggregator.storage._models import EPISODE, LINK, REVIEW, REVIEW_SOURCE, SERIES
-from aggregator.storage._sql import counts, in_lists, in_order, newest_first, page, require
+from aggregator.storage._sql import (
+    by_id,
+    counts,
+    in_lists,
+    in_order,
+    newest_first,
+    page,
+    record,
+    require,
+)
 from aggregator.types import HyperLink, ReviewRecord
 
 # How much of a review's text a summary carries.
@@ -63,7 +72,7 @@ class ReviewStore(StorageBase):
 
     def get_review(self, review_id: int) -> ReviewRecord:
         with self._read(f"reading review {review_id}") as session:
-            return to_record(get_row(session.connection(), review_id))
+            return to_record(by_id(session.connection(), REVIEW, review_id, ReviewNotFound))
 
     def get_reviews(self, review_ids: Sequence[int]) -> list[ReviewRecord]:
         """The reviews with these ids, whole, in the order given; unknown ids are left
@@ -78,7 +87,7 @@ class ReviewStore(StorageBase):
         key = id_or_url.strip()
         with self._read(f"finding review {id_or_url}") as session:
             if key.isdigit():
-                return to_record(get_row(session.connection(), int(key)))
+                return to_record(by_id(session.connection(), REVIEW, int(key), ReviewNotFound))
             row = review_at(session.connection(), key)
         if row is None:
             raise ReviewNotFound(f"no review with id or URL {id_or_url!r}")
@@ -102,16 +111,30 @@ class ReviewStore(StorageBase):
         InputError when it has no words; ``author`` those whose author is that name,
         exactly as stored.
         """
+        query = _summary_query()
+        if author is not None:
+            query = query.where(REVIEW.c.author == author)
         with self._read("listing reviews") as session:
-            return _page(
-                session.connection(),
-                series_id=series_id,
-                episode_id=episode_id,
-                person=person,
-                author=author,
-                limit=limit,
-                offset=offset,
-            )
+            connection = session.connection()
+            if series_id is not None or episode_id is not None:
+                # IN, not EXISTS: a series has few reviews, found by the link's index;
+                # with EXISTS, SQLite walked every review newest first to find them
+                # (7 ms, 10k).
+                linked = select(LINK.c.review_id).where(NOT_REJECTED)
+                if series_id is not None:
+                    require(connection, SERIES, series_id, SeriesNotFound)
+                    linked = linked.where(LINK.c.series_id == series_id)
+                if episode_id is not None:
+                    require(connection, EPISODE, episode_id, EpisodeNotFound)
+                    linked = linked.where(LINK.c.episode_id == episode_id)
+                query = query.where(REVIEW.c.id.in_(linked))
+            if person is None:
+                rows = newest_first(
+                    connection, query, REVIEW.c.published, [REVIEW.c.id], limit, offset
+                )
+                return _summaries(connection, rows)
+            ids = _naming_page(connection, query, person, limit, offset)
+            return _summaries_by_id(connection, ids)
 
     def search_reviews(
         self, query: str, *, limit: int | None = None, offset: int = 0
@@ -176,33 +199,7 @@ def hyperlinks_from_json(data: list[dict[str, Any]] | None) -> tuple[HyperLink, 
 
 
 def to_record(row: Row[Any]) -> ReviewRecord:
-    return ReviewRecord(
-        id=row.id,
-        text=row.text,
-        content_hash=row.content_hash,
-        source=row.source,
-        url=row.url,
-        title=row.title,
-        author=row.author,
-        published=row.published,
-        html=row.html,
-        links=hyperlinks_from_json(row.links),
-        feed_id=row.feed_id,
-        linker_version=row.linker_version,
-        linked_at=row.linked_at,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-def get_row(connection: Connection, review_id: int, *, for_update: bool = False) -> Row[Any]:
-    query = select(REVIEW).where(REVIEW.c.id == review_id)
-    if for_update:
-        query = query.with_for_update()
-    row = connection.execute(query).first()
-    if row is None:
-        raise ReviewNotFound(f"no review with id {review_id}")
-    return row
+    return record(ReviewRecord, row, links=hyperlinks_from_json(row.links))
 
 
 def _by_ids(connection: Connection, ids: Sequence[int]) -> list[ReviewRecord]:
@@ -252,17 +249,9 @@ def _summary_query() -> Any:
 def _summaries(connection: Connection, rows: list[Any]) -> list[ReviewSummary]:
     links = counts(connection, LINK.c.review_id, [r.id for r in rows], NOT_REJECTED)
     return [
-        ReviewSummary(
-            id=r.id,
-            url=r.url,
-            title=r.title,
-            author=r.author,
-            published=r.published,
-            source=r.source,
-            feed_id=r.feed_id,
-            linker_version=r.linker_version,
-            linked_at=r.linked_at,
-            created_at=r.created_at,
+        record(
+            ReviewSummary,
+            r,
             excerpt=r.excerpt or "",
             text_length=int(r.text_length or 0),
             link_count=links.get(r.id, 0),
@@ -280,34 +269,11 @@ def _summaries_by_id(connection: Connection, ids: Sequence[int]) -> list[ReviewS
     return _summaries(connection, in_order(ids, found))
 
 
-def _page(
-    connection: Connection,
-    *,
-    series_id: int | None,
-    episode_id: int | None,
-    person: str | None,
-    author: str | None,
-    limit: int | None,
-    offset: int,
-) -> list[ReviewSummary]:
-    query = _summary_query()
-    if author is not None:
-        query = query.where(REVIEW.c.author == author)
-    if series_id is not None or episode_id is not None:
-        # IN, not EXISTS: a series has few reviews, found by the link's index; with
-        # EXISTS, SQLite walked every review newest first to find them (7 ms, 10k).
-        linked = select(LINK.c.review_id).where(NOT_REJECTED)
-        if series_id is not None:
-            require(connection, SERIES, series_id, SeriesNotFound)
-            linked = linked.where(LINK.c.series_id == series_id)
-        if episode_id is not None:
-            require(connection, EPISODE, episode_id, EpisodeNotFound)
-            linked = linked.where(LINK.c.episode_id == episode_id)
-        query = query.where(REVIEW.c.id.in_(linked))
-    if person is None:
-        rows = newest_first(connection, query, REVIEW.c.published, [REVIEW.c.id], limit, offset)
-        return _summaries(connection, rows)
-    # The person's reviews are few; order them here, then read one page of them.
+def _naming_page(
+    connection: Connection, query: Any, person: str, limit: int | None, offset: int
+) -> list[int]:
+    """The ids of one page of the reviews ``query`` keeps that name ``person``, newest
+    first: they are few, so they are ordered here, and only that page is read."""
     named = sorted(_reviews_naming(connection, person))
     keys: list[tuple[bool, float, int]] = []
     for batch in in_lists(named):
@@ -316,8 +282,7 @@ def _page(
             keys.append((row.published is None, -stamp, row.id))
     keys.sort()
     end = None if limit is None else offset + limit
-    page_ids = [k[2] for k in keys[offset:end]]
-    return _summaries_by_id(connection, page_ids)
+    return [k[2] for k in keys[offset:end]]
 
 
 _SPACE = re.compile(r"\s+")

@@ -22,7 +22,7 @@ from aggregator.sanitize import html_to_text
 from aggregator.storage import _links, _search
 from aggregator.storage._base import StorageBase
 from aggregator.storage._models import EPISODE, FEED, LINK, SERIES
-from aggregator.storage._sql import counts, in_lists, in_order, page
+from aggregator.storage._sql import counts, in_lists, in_order, page, record
 from aggregator.types import ParsedSeries, Person, SeriesRecord
 
 _WORD = re.compile(r"[^\W_]+")
@@ -49,12 +49,13 @@ class SeriesStore(StorageBase):
 
     def series_row(self, series_id: int) -> SeriesRow:
         """One series, as ``series_page`` gives it. NotFoundError if there is none."""
+        query = _records_query().where(SERIES.c.id == series_id)
         with self._read(f"reading series {series_id}") as session:
             connection = session.connection()
-            found = records_by_id(connection, [series_id])
-            if not found:
-                raise SeriesNotFound(f"no series with id {series_id}")
-            return _with_review_counts(connection, list(found.values()))[0]
+            rows = _with_review_counts(connection, _records(connection, query))
+        if not rows:
+            raise SeriesNotFound(f"no series with id {series_id}")
+        return rows[0]
 
     def series_by_ids(self, ids: Collection[int]) -> dict[int, SeriesRow]:
         """The series with these ids, by id; unknown ids are left out."""
@@ -144,19 +145,11 @@ def _with_review_counts(connection: Connection, records: list[SeriesRecord]) -> 
 
 
 def _to_record(row: Row[Any]) -> SeriesRecord:
-    return SeriesRecord(
-        id=row.id,
-        feed_id=row.feed_id,
-        feed_url=row.feed_url,
-        title=row.title,
-        author=row.author,
+    return record(
+        SeriesRecord,
+        row,
         description_html=row.description,
-        link=row.link,
-        image=row.image,
-        language=row.language,
         categories=tuple(row.categories or ()),
-        itunes_type=row.itunes_type,
-        podcast_guid=row.podcast_guid,
         persons=persons_from_json(row.persons),
         episode_count=row.n,
     )

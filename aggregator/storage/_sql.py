@@ -1,4 +1,5 @@
-"""SQL helpers every domain module shares: IN lists, a row that must exist, pages.
+"""SQL helpers every domain module shares: IN lists, a row that must exist, records
+made of rows, pages.
 
 Every list storage gives is one page (``limit``/``offset``) in a stable order, and
 what it counts per row is counted for the rows of that page only, so a page costs
@@ -7,14 +8,20 @@ the same with 100 or 100,000 rows in the store (``bench/api.py``).
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Collection, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Row, func, select
 
 from aggregator.exceptions import NotFoundError
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 T = TypeVar("T")
+R = TypeVar("R", bound="DataclassInstance")
 
 # Values per IN (...) list: far below SQLite's limit of 32,766 bound parameters, and
 # few round trips.
@@ -36,11 +43,44 @@ def in_order(ids: Sequence[int], rows: dict[int, T]) -> list[T]:
     return [rows[i] for i in ids if i in rows]
 
 
-def require(connection: Connection, table: Any, row_id: int, missing: type[NotFoundError]) -> None:
-    """``missing`` ("no series with id 7") unless ``table`` has a row of that id: a
-    filter naming nothing is a typo to report, not an empty list."""
-    if connection.execute(select(table.c.id).where(table.c.id == row_id)).first() is None:
+def by_id(
+    connection: Connection,
+    table: Any,
+    row_id: int,
+    missing: type[NotFoundError],
+    *,
+    columns: Sequence[Any] = (),
+    for_update: bool = False,
+) -> Row[Any]:
+    """The row of ``table`` with that id (only ``columns`` of it, when given);
+    ``missing`` ("no feed with id 7") if there is none. ``for_update`` locks the row
+    until the transaction ends (on PostgreSQL; SQLite's writers take turns anyway)."""
+    query = select(*(columns or [table])).where(table.c.id == row_id)
+    if for_update:
+        query = query.with_for_update()
+    row = connection.execute(query).first()
+    if row is None:
         raise missing(f"no {missing.noun} with id {row_id}")
+    return row
+
+
+def require(connection: Connection, table: Any, row_id: int, missing: type[NotFoundError]) -> None:
+    """``missing`` unless ``table`` has a row of that id: a filter naming nothing is a
+    typo to report, not an empty list."""
+    by_id(connection, table, row_id, missing, columns=[table.c.id])
+
+
+def record(cls: type[R], row: Row[Any], **computed: Any) -> R:
+    """The record ``cls`` (a dataclass) of ``row``: each field the column of its name,
+    but those ``computed`` from the row otherwise (JSON as tuples, strings as enums,
+    columns of another name)."""
+    columns = row._mapping
+    return cls(**{n: computed[n] if n in computed else columns[n] for n in _field_names(cls)})
+
+
+@functools.cache
+def _field_names(cls: type[DataclassInstance]) -> tuple[str, ...]:
+    return tuple(field.name for field in dataclasses.fields(cls))
 
 
 def page(query: Any, limit: int | None, offset: int) -> Any:
