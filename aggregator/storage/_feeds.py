@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from aggregator.exceptions import FeedAlreadyExists, FeedNotFound, StorageError
 from aggregator.storage._base import StorageBase
 from aggregator.storage._models import FEED
-from aggregator.storage._sql import by_id, in_lists, page, record
+from aggregator.storage._sql import by_id, by_id_or_url, in_lists, page, record
 from aggregator.types import FeedKind, FeedRecord, FeedStatus, Validators
 
 # feed.added_via for feeds added through the HTTP API.
@@ -70,14 +70,9 @@ class FeedStore(StorageBase):
 
     def find_feed(self, url_or_id: str) -> FeedRecord:
         """By id (all digits), else by URL, else by the URL it was added as."""
-        key = url_or_id.strip()
         with self._read(f"finding feed {url_or_id}") as session:
-            if key.isdigit():
-                return to_record(by_id(session.connection(), FEED, int(key), FeedNotFound))
-            row = _by_url(session.connection(), key)
-        if row is None:
-            raise FeedNotFound(f"no feed with id or URL {url_or_id!r}")
-        return to_record(row)
+            connection = session.connection()
+            return to_record(by_id_or_url(connection, FEED, url_or_id, FeedNotFound, _by_url))
 
     def feeds_page(
         self,

@@ -23,6 +23,7 @@ from aggregator.storage._links import NOT_REJECTED
 from aggregator.storage._models import EPISODE, LINK, REVIEW, REVIEW_SOURCE, SERIES
 from aggregator.storage._sql import (
     by_id,
+    by_id_or_url,
     counts,
     in_lists,
     in_order,
@@ -84,14 +85,9 @@ class ReviewStore(StorageBase):
     def find_review(self, id_or_url: str) -> ReviewRecord:
         """By id (all digits), else by URL: the review's own, or one it came from.
         NotFoundError if neither matches."""
-        key = id_or_url.strip()
         with self._read(f"finding review {id_or_url}") as session:
-            if key.isdigit():
-                return to_record(by_id(session.connection(), REVIEW, int(key), ReviewNotFound))
-            row = review_at(session.connection(), key)
-        if row is None:
-            raise ReviewNotFound(f"no review with id or URL {id_or_url!r}")
-        return to_record(row)
+            connection = session.connection()
+            return to_record(by_id_or_url(connection, REVIEW, id_or_url, ReviewNotFound, review_at))
 
     def reviews_page(
         self,

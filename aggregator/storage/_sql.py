@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Row, func, select
@@ -61,6 +61,24 @@ def by_id(
     row = connection.execute(query).first()
     if row is None:
         raise missing(f"no {missing.noun} with id {row_id}")
+    return row
+
+
+def by_id_or_url(
+    connection: Connection,
+    table: Any,
+    id_or_url: str,
+    missing: type[NotFoundError],
+    at_url: Callable[[Connection, str], Row[Any] | None],
+) -> Row[Any]:
+    """The row of ``table`` by id (all digits), else the one ``at_url`` finds by URL;
+    ``missing`` if neither."""
+    key = id_or_url.strip()
+    if key.isdigit():
+        return by_id(connection, table, int(key), missing)
+    row = at_url(connection, key)
+    if row is None:
+        raise missing(f"no {missing.noun} with id or URL {id_or_url!r}")
     return row
 
 
