@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -53,6 +54,9 @@ app.add_typer(episodes_app, name="episodes")
 app.add_typer(reviews_app, name="reviews")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+LimitOption = Annotated[
+    int | None, typer.Option("--limit", metavar="N", min=1, help="At most this many.")
+]
 
 
 @dataclass
@@ -166,6 +170,15 @@ def print_json(value: Any) -> None:
 def say_none(what: str) -> None:
     """An empty list says so (on stderr: stdout holds only the list itself)."""
     typer.echo(f"no {what}", err=True)
+
+
+def day(when: datetime | None) -> str:
+    """A date as a list shows it, in a column of its own width.
+
+    >>> day(datetime(2026, 1, 5, 12)), day(None)
+    ('2026-01-05', 'undated   ')
+    """
+    return when.date().isoformat() if when else "undated   "
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:

@@ -21,9 +21,11 @@ import typer
 
 from aggregator.cli._app import (
     JsonOption,
+    LimitOption,
     app,
     context,
     counted,
+    day,
     episodes_app,
     feed_key,
     feeds_app,
@@ -443,9 +445,7 @@ def episodes_list(
     series: Annotated[
         int | None, typer.Option("--series", metavar="ID", help="Only this series (id).")
     ] = None,
-    limit: Annotated[
-        int | None, typer.Option("--limit", metavar="N", min=1, help="At most this many.")
-    ] = None,
+    limit: LimitOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """List episodes, newest first."""
@@ -459,5 +459,4 @@ def episodes_list(
     if not episodes:
         say_none("episodes yet" if series is None else f"episodes in series {series}")
     for e in episodes:
-        date = e.published.date().isoformat() if e.published else "undated   "
-        typer.echo(f"{e.id:>6} {date} {e.title}")
+        typer.echo(f"{e.id:>6} {day(e.published)} {e.title}")

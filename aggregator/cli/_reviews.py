@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO
 import typer
 
 from aggregator import dates
-from aggregator.cli._app import JsonOption, app, context, print_json, reviews_app, say_none
+from aggregator.cli._app import (
+    JsonOption,
+    LimitOption,
+    app,
+    context,
+    day,
+    print_json,
+    reviews_app,
+    say_none,
+)
 from aggregator.exceptions import InputError, ReviewError, ReviewTooLarge
 from aggregator.feeds.locations import normalize_http_url
 from aggregator.labels import series_labels
@@ -170,9 +179,7 @@ _EVIDENCE_SHOWN = 6
 @reviews_app.command("list")
 def reviews_list(
     ctx: typer.Context,
-    limit: Annotated[
-        int | None, typer.Option("--limit", metavar="N", min=1, help="At most this many.")
-    ] = None,
+    limit: LimitOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """List reviews, newest first."""
@@ -185,8 +192,7 @@ def reviews_list(
     if not reviews:
         say_none("reviews yet: add one with `aggregator reviews add FILE|URL|-`")
     for r in reviews:
-        date = r.published.date().isoformat() if r.published else "undated   "
-        typer.echo(f"{r.id:>6} {date} {r.title or r.url or '(untitled)'}")
+        typer.echo(f"{r.id:>6} {day(r.published)} {r.title or r.url or '(untitled)'}")
 
 
 @app.command(short_help="List the links of reviews to series and episodes.")
