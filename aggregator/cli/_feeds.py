@@ -29,10 +29,9 @@ from aggregator.cli._app import (
     episodes_app,
     feed_key,
     feeds_app,
+    lines_of,
     opml_app,
-    print_json,
     redact,
-    say_none,
     series_app,
 )
 from aggregator.exceptions import InputError
@@ -74,12 +73,8 @@ def feeds_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
         # Feeds of one title are told apart by their series' publisher, as on the web.
         series = [row.series for row in storage.series_page()] if twice else []
         authors = {s.feed_id: s.author for s in series}
-    if as_json:
-        print_json([feed_json(f) for f in feeds])
-        return
-    if not feeds:
-        say_none("feeds yet: add one with `aggregator feeds add URL`")
-    for f in feeds:
+    none = "feeds yet: add one with `aggregator feeds add URL`"
+    for f in lines_of(feeds, as_json, feed_json, none):
         state = f.status.value
         if f.last_error:
             state += f" ({f.error_count}x: {f.last_error})"
@@ -426,13 +421,9 @@ def series_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List the series with their episode counts."""
     with context(ctx).store(read_only=True) as storage:
         series = [row.series for row in storage.series_page()]
-    if as_json:
-        print_json([series_json(s) for s in series])
-        return
-    if not series:
-        say_none("series yet: they come with the first poll of a podcast feed")
     twice = shared(s.title for s in series)
-    for s in series:
+    none = "series yet: they come with the first poll of a podcast feed"
+    for s in lines_of(series, as_json, series_json, none):
         about = counted(s.episode_count, "episode")
         if s.title in twice:
             about = f"{source_label(s.author, s.feed_url)}, {about}"
@@ -453,10 +444,6 @@ def episodes_list(
         # An unknown series is a clear "no series 7", not an empty list.
         rows = storage.episodes_page(series_id=series, limit=limit)
     episodes = [row.episode for row in rows]
-    if as_json:
-        print_json([episode_json(e) for e in episodes])
-        return
-    if not episodes:
-        say_none("episodes yet" if series is None else f"episodes in series {series}")
-    for e in episodes:
+    none = "episodes yet" if series is None else f"episodes in series {series}"
+    for e in lines_of(episodes, as_json, episode_json, none):
         typer.echo(f"{e.id:>6} {day(e.published)} {e.title}")
