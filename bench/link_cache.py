@@ -65,10 +65,21 @@ def cli(tree: Path, config: Path, database: Path, *args: str) -> subprocess.Comp
     env["PYTHONPATH"] = str(tree)
     argv = [sys.executable, "-m", "aggregator", "--config", str(config)]
     argv += ["--database", f"sqlite:///{database}", *args]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    run = {"env": env, "cwd": database.parent, "capture_output": True, "text": True}
+    done = subprocess.run(argv, **run, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
     return done
+
+
+def check_trees(trees: dict[str, Path], work: Path) -> None:
+    """Each tree's children import that tree's ``aggregator``, not the installed one."""
+    for tree in trees.values():
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        argv = [sys.executable, "-c", "import aggregator; print(aggregator.__file__)"]
+        done = subprocess.run(argv, env=env, cwd=work, capture_output=True, text=True, check=True)
+        if not Path(done.stdout.strip()).resolve().is_relative_to(tree):
+            raise SystemExit(f"PYTHONPATH={tree} imports {done.stdout.strip()}")
 
 
 def make_real(work: Path) -> Path:
@@ -179,7 +190,11 @@ def run_once(tree: Path, config: Path, database: Path) -> tuple[float, float, fl
     argv += ["--published", "2018-07-01"]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
-        child = subprocess.Popen(argv, env=env, stdout=out, stderr=err, text=True)
+        # With -m the working directory comes first on sys.path: from a checkout it
+        # would shadow PYTHONPATH and every mode would run that checkout's code.
+        child = subprocess.Popen(
+            argv, env=env, cwd=database.parent, stdout=out, stderr=err, text=True
+        )
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -289,16 +304,22 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, required=True, help="a tree of the code before")
     parser.add_argument("--label", default=None, help="what the baseline is, for the report")
     parser.add_argument("--sizes", default="real,100000")
-    parser.add_argument("--runs", default="5,2", help="runs per size, in the order of --sizes")
+    parser.add_argument(
+        "--runs", default=None, help="runs per size, in the order of --sizes (real 5, else 2)"
+    )
     parser.add_argument("--results", type=Path, default=None, help="append the section here")
     args = parser.parse_args()
     trees = {"before": args.baseline.resolve(), "after": ROOT}
     sizes = args.sizes.split(",")
-    runs = [int(r) for r in args.runs.split(",")]
+    if args.runs is None:
+        runs = [5 if size == "real" else 2 for size in sizes]
+    else:
+        runs = [int(r) for r in args.runs.split(",")]
     started = datetime.now(UTC)
     sections = []
     with tempfile.TemporaryDirectory(prefix="link-cache-") as tmp:
         work = Path(tmp)
+        check_trees(trees, work)
         real = make_real(work)
         for size, count in zip(sizes, runs, strict=True):
             database = real if size == "real" else grow(real, work, int(size))

@@ -458,3 +458,57 @@ def test_one_phrase_matching_several_titles_is_one_reference() -> None:
     titled = {e.episode.id: e.features.title for e, _ in show.episodes}
     assert titled[601] > 0.0
     assert titled[600] == pytest.approx(titled[601] / 2, abs=0.01)
+
+
+def _show(series_id: int, title: str, host: str, notes: list[str]) -> CatalogSeries:
+    episodes = tuple(
+        CatalogEpisode(
+            id=series_id * 100 + i,
+            series_id=series_id,
+            guid=f"{series_id}-{i}",
+            title=f"Chapter {i + 1}",
+            description_text=note,
+            published=datetime(2019, 1, 23, 10, tzinfo=UTC) + timedelta(weeks=i),
+        )
+        for i, note in enumerate(notes)
+    )
+    return CatalogSeries(
+        id=series_id,
+        title=title,
+        feed_url=f"https://feeds.example.com/{series_id}.xml",
+        author="ABC Audio",
+        description_text=f"{host} tells the story over {len(notes)} chapters.",
+        persons=(Person(host, "host"),),
+        episodes=episodes,
+    )
+
+
+@pytest.fixture(scope="module")
+def spaced() -> Linker:
+    dropout = _show(7, "The Dropout", "Rebecca Jarvis", ["A startup promises a blood test."])
+    stown = _show(8, "S-Town", "Brian Reed", ["A clockmaker writes to a reporter."])
+    return Linker(Catalog.build([dropout, stown, serial()]))
+
+
+def test_a_show_named_with_its_words_spaced_otherwise_is_found(spaced: Linker) -> None:
+    text = (
+        "Podcast review: The Drop Out\n\n"
+        "I finally listened to The Drop Out, and I could not stop. Rebecca Jarvis lays out "
+        "how a startup sold a blood test that never worked. Highly recommended."
+    )
+    assert reviewed(spaced.link(review(text, "2019-06-01"))) == {7}
+    run_together = (
+        "Stown is the best podcast I heard this year: Brian Reed spends hours with a "
+        "clockmaker in Alabama, and you will not forget him."
+    )
+    proposals = spaced.link(review(run_together, "2019-06-01", title="Stown, reviewed"))
+    assert reviewed(proposals) == {8}
+
+
+def test_the_words_of_a_spaced_name_in_plain_prose_are_not_the_show(spaced: Linker) -> None:
+    text = (
+        "Why students drop out\n\n"
+        "Many students drop out in their first year. Counsellors in the city say the cost "
+        "of rent is the main reason, and that schools should say so early."
+    )
+    assert spaced.link(review(text, "2019-06-01")) == []

@@ -316,14 +316,25 @@ def _resolve(targets: list[LinkTarget]) -> list[tuple[int, int | None]]:
     return resolved
 
 
+# A name is looked for split into at most this many words of the review.
+_MAX_SPLIT = 3
+
+
 def _aliases(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals]) -> None:
     tokens = a.tokens
     norms = [t.norm for t in tokens]
     starting = catalog.aliases_starting
+    spelled = catalog.aliases_spelled
     for i, word in enumerate(norms):
-        for alias, series_id, kind in starting(word):
-            n = len(alias)
-            if tuple(norms[i : i + n]) != alias:
+        found = [(alias, sid, kind, len(alias)) for alias, sid, kind in starting(word)]
+        # The same name with its words run together or split apart ("The Drop Out",
+        # "Stown", "Bearbrook"): reviewers space a title as they hear it.
+        for n in range(1, min(_MAX_SPLIT, len(norms) - i) + 1):
+            for alias, sid, kind in spelled("".join(norms[i : i + n])):
+                if len(alias) != n:
+                    found.append((alias, sid, kind, n))
+        for alias, series_id, kind, n in found:
+            if n == len(alias) and tuple(norms[i : i + n]) != alias:
                 continue
             start, end = tokens[i].start, tokens[i + n - 1].end
             nameness = _nameness(a, i, i + n, kind)

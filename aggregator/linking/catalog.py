@@ -50,6 +50,17 @@ class LinkTarget:
 _INDEX_BITS = 24
 
 
+# Shorter names, run together, too often spell an everyday word.
+_MIN_JOINED = 5
+
+
+def _joined(tokens: tuple[str, ...]) -> str | None:
+    """A name's letters without the breaks between its words, when long enough to be
+    told from everyday words."""
+    letters = "".join(tokens)
+    return letters if len(letters) >= _MIN_JOINED and letters.isalnum() else None
+
+
 def _pack(series_id: int, index: int | None) -> int:
     return (series_id << _INDEX_BITS) | (0 if index is None else index + 1)
 
@@ -65,6 +76,7 @@ class Catalog:
     def __init__(self) -> None:
         self._series: dict[int, SeriesInfo] = {}
         self._aliases: dict[str, list[tuple[tuple[str, ...], int, str]]] = {}
+        self._joined: dict[str, list[tuple[tuple[str, ...], int, str]]] = {}
         self.names = NameIndex()
         self._name_uses: dict[int, tuple[NameUse, ...]] = {}
         # Names some series uses other than as an episode's guest (see ``credited``).
@@ -110,7 +122,10 @@ class Catalog:
         sid = info.id
         self._series[sid] = info
         for alias in info.aliases:
-            self._aliases.setdefault(alias.tokens[0], []).append((alias.tokens, sid, alias.kind))
+            entry = (alias.tokens, sid, alias.kind)
+            self._aliases.setdefault(alias.tokens[0], []).append(entry)
+            if (joined := _joined(alias.tokens)) is not None:
+                self._joined.setdefault(joined, []).append(entry)
         uses: dict[int, tuple[str, list[int]]] = {}
         # Each name acquired once per series: hosts are named in most episodes, and
         # acquiring (tokenizing) them again was most of the cost of putting a digest.
@@ -160,6 +175,11 @@ class Catalog:
             bucket[:] = [entry for entry in bucket if entry[1] != series_id]
             if not bucket:
                 self._aliases.pop(alias.tokens[0], None)
+            if (joined := _joined(alias.tokens)) is not None:
+                bucket = self._joined.get(joined, [])
+                bucket[:] = [entry for entry in bucket if entry[1] != series_id]
+                if not bucket:
+                    self._joined.pop(joined, None)
         for name_id in self._series_names.pop(series_id, ()):
             kept = tuple(u for u in self._name_uses.get(name_id, ()) if u.series_id != series_id)
             if kept:
@@ -221,6 +241,11 @@ class Catalog:
     def aliases_starting(self, word: str) -> list[tuple[tuple[str, ...], int, str]]:
         """Series names whose first word is ``word``: (tokens, series id, kind)."""
         return self._aliases.get(word, [])
+
+    def aliases_spelled(self, letters: str) -> list[tuple[tuple[str, ...], int, str]]:
+        """Series names spelled with these letters once spaces and hyphens are gone
+        ("Drop Out" for "The Dropout", "Stown" for "S-Town"): (tokens, series id, kind)."""
+        return self._joined.get(letters, [])
 
     def name_uses(self, name_id: int) -> dict[int, NameUse]:
         """The series that use a name, and how."""
