@@ -125,7 +125,7 @@ def test_find_and_get_unknown_feed_raise_not_found(storage: Storage) -> None:
         storage.get_feed(999)
 
 
-def test_list_feeds_in_the_order_added(storage: Storage) -> None:
+def test_feeds_page_in_the_order_added(storage: Storage) -> None:
     urls = ["https://b.example/", "https://a.example/", "https://c.example/"]
     for url in urls:
         add(storage, url)
@@ -545,7 +545,7 @@ def test_series_change_is_written_and_renames_the_feed(storage: Storage) -> None
     assert storage.get_feed(feed_id).title == "New Name"
 
 
-def test_list_series_by_title_with_counts(storage: Storage) -> None:
+def test_series_page_by_title_with_counts(storage: Storage) -> None:
     a = add(storage, "https://a.example/")
     b = add(storage, "https://b.example/")
     storage.apply_poll(ok_update(a, T0), feed(episode(1), show=series("zebra talk")), T0)
