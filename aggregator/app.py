@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import TYPE_CHECKING
 
+from aggregator.closing import Closing
 from aggregator.settings import Settings
 from aggregator.storage import Storage, open_storage
 
@@ -33,7 +33,7 @@ def utcnow() -> datetime:
 
 
 @dataclass
-class App:
+class App(Closing):
     settings: Settings
     storage: Storage
     fetcher: Fetcher
@@ -58,17 +58,6 @@ class App:
         self.review_fetcher.close()
         self.restricted_fetcher.close()
         self.storage.close()
-
-    def __enter__(self) -> App:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def open_store(settings: Settings, *, read_only: bool = False) -> Storage:

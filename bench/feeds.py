@@ -69,7 +69,7 @@ def median_time(
 def add_reviews(a: App, series_id: int, count: int) -> int:
     """``count`` reviews, each linked (as the linker would) to one episode, spread over
     the series, a fifth of them also to the series as a whole. Returns links made."""
-    episodes = a.storage.list_episodes(series_id)
+    episodes = [row.episode for row in a.storage.episodes_page(series_id=series_id)]
     rng = random.Random(4)
     now = a.clock()
     links = 0
@@ -136,7 +136,7 @@ def run(episodes: int, reviews: int, database_url: str | None) -> dict[str, floa
             feed = a.storage.add_feed(source.as_uri(), FeedKind.PODCAST, a.clock())
             report = a.poller.poll_feed(feed)
             assert report.counts.new == episodes, report.line()
-            series_id = a.storage.list_series()[0].id
+            series_id = a.storage.series_page(limit=1)[0].series.id
             links = add_reviews(a, series_id, reviews)
 
             base = "http://127.0.0.1:8000"

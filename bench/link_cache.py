@@ -103,7 +103,7 @@ def grow(real: Path, work: Path, episodes: int) -> Path:
     vocabulary = Vocabulary.from_series(have)
     count = sum(len(s.episodes) for s in have)
     first_series = max(s.id for s in have) + 1
-    first_feed = max(f.id for f in store.list_feeds() if f.id is not None) + 1
+    first_feed = max(f.id for f in store.feeds_page() if f.id is not None) + 1
     first_episode = max(e.id for s in have for e in s.episodes) + 1
     made = synthetic_catalog(vocabulary, episodes - count, first_series, first_episode)
     now = datetime.now(UTC)

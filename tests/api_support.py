@@ -26,6 +26,7 @@ from aggregator.types import Enclosure, Evidence, FeedKind, LinkProposal, Person
 from tests.conftest import _create_schema, _drop_schema, _new_schema_name, _pg_url
 from tests.fakes import T0, episode, feed, ok_update, review, series, text_hash
 from tests.http_server import serve
+from tests.stored import episode_records, series_records
 
 TOKEN = "s3cret-t0ken"
 
@@ -178,11 +179,11 @@ def seed(app: App) -> Seeded:
     ]
     storage.apply_poll(ok_update(feed_b.id, now), feed(*beta, show=series("beta Hours")), now)
 
-    by_title = {s.title: s.id for s in storage.list_series()}
+    by_title = {s.title: s.id for s in series_records(storage)}
     ids.a, ids.b = by_title["Alpha Stories"], by_title["beta Hours"]
-    for e in storage.list_episodes(ids.a):
+    for e in episode_records(storage, ids.a):
         ids.ep_a[e.number or 0] = e.id
-    for e in storage.list_episodes(ids.b):
+    for e in episode_records(storage, ids.b):
         ids.ep_b[int(e.guid.rsplit(":", 1)[1])] = e.id
 
     documents = {

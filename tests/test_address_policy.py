@@ -34,6 +34,7 @@ from aggregator.settings import FetchSettings, HttpSettings, PollSettings, Setti
 from aggregator.storage import Storage
 from aggregator.types import FeedKind, FeedRecord
 from tests.feedserver import FeedServer
+from tests.stored import episode_records, series_records
 
 FAST = FetchSettings(connect_timeout=2, read_timeout=5, total_timeout=20)
 TODAY = f"{datetime.now(UTC):%Y-%m-%d}"
@@ -185,7 +186,7 @@ def test_an_announced_new_url_may_not_lead_off_the_trusted_origin(
     assert feed.note == (
         f"itunes:new-feed-url not followed on {TODAY}: its address is not one we fetch"
     )
-    assert [s.title for s in storage.list_series()] == ["lan"]
+    assert [s.title for s in series_records(storage)] == ["lan"]
 
 
 def test_an_announced_new_url_on_the_trusted_origin_is_followed(
@@ -308,7 +309,7 @@ def test_enclosures_are_never_fetched(
     enclosure = "http://169.254.169.254/latest/meta-data/iam.mp3"
     public.serve("/feed.xml", feed_body("pod", enclosure=enclosure))
     poll(storage, add(storage, public.url("/feed.xml"), "config"), transport)
-    assert [e.enclosure.url for e in storage.list_episodes() if e.enclosure] == [enclosure]
+    assert [e.enclosure.url for e in episode_records(storage) if e.enclosure] == [enclosure]
     assert transport.elsewhere == []
     assert [r.path for r in public.log] == ["/feed.xml"]
 

@@ -24,6 +24,7 @@ from tests.browser_support import (
     open_page,
     screenshot,
 )
+from tests.stored import episode_records
 from tests.test_web import TOKEN
 from tests.webapp_support import ANN, SERIAL_A, SERIAL_B, BrowsingSite, browsing_site
 
@@ -155,7 +156,7 @@ def test_browse_what_nobody_reviewed_and_one_authors_reviews(
 
 def pages_to_check(browse: BrowsingSite) -> list[str]:
     site = browse.site
-    episode = min(e.id for e in site.app.storage.list_episodes(browse.serial_a))
+    episode = min(e.id for e in episode_records(site.app.storage, browse.serial_a))
     return [
         "/",
         "/series",
@@ -211,7 +212,7 @@ def test_the_new_pages_fit_a_phone(browse: BrowsingSite, browser: Browser) -> No
     for path in pages_to_check(browse):
         page.goto(browse.base_url + path)
         assert_fits_the_width(page)
-    episode = min(e.id for e in browse.site.app.storage.list_episodes(browse.serial_a))
+    episode = min(e.id for e in episode_records(browse.site.app.storage, browse.serial_a))
     page.goto(f"{browse.base_url}/episodes/{episode}")
     screenshot(page, "webapp-episode-phone.png")
     page.goto(browse.base_url + "/search?q=serial")

@@ -19,6 +19,7 @@ from aggregator.storage._migrate import HEAD, downgrade_to
 from aggregator.types import Relation
 from tests.cli_support import Cli
 from tests.feedserver import FeedServer
+from tests.stored import episode_records
 from tests.terminal import run_in_terminal
 from tests.webapp_support import SERIAL_A, SERIAL_B, serial_feed
 
@@ -238,7 +239,7 @@ def test_series_of_one_title_are_told_apart_by_publisher_and_feed_host(
     assert code == 0, err
     (review,) = cli.json("reviews", "list")
     with open_storage(database_url) as storage:
-        first = min(e.id for e in storage.list_episodes(a["id"]))
+        first = min(e.id for e in episode_records(storage, a["id"]))
         now = datetime.now(UTC)
         storage.add_link(review["id"], a["id"], first, Relation.REVIEWS, now)
         storage.add_link(review["id"], b["id"], None, Relation.MENTIONS, now)

@@ -12,6 +12,7 @@ from aggregator.exceptions import FeedNotFound
 from aggregator.storage import DataVersion, Storage, open_storage
 from aggregator.types import FeedKind, LinkStatus, Relation
 from tests.fakes import T0, episode, feed, ok_update, review, series, text_hash
+from tests.stored import series_records
 
 
 def test_content_writes_move_both_counters_one_each(storage: Storage) -> None:
@@ -25,7 +26,7 @@ def test_content_writes_move_both_counters_one_each(storage: Storage) -> None:
     assert moved() == (1, 1)
     storage.apply_poll(ok_update(added.id, T0), feed(episode(1), show=series("A")), T0)
     assert moved() == (2, 2)
-    (show,) = storage.list_series()
+    (show,) = series_records(storage)
     saved = storage.save_review(review(1), content_hash=text_hash(review(1)), source="api", now=T0)
     link = storage.add_link(saved.review.id, show.id, None, Relation.REVIEWS, T0)
     storage.set_link_status(link.id, LinkStatus.REJECTED, T0)

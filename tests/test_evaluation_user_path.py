@@ -27,6 +27,7 @@ from aggregator.settings import FetchSettings
 from aggregator.storage import Storage
 from aggregator.types import FeedKind, Relation
 from tests.fakes import ok_update
+from tests.stored import episode_records
 
 DEV = Path(__file__).resolve().parent / "data" / "linking"
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -71,7 +72,7 @@ def test_the_service_links_the_dev_set_as_eval_does(
         counts = storage.apply_poll(ok_update(feed.id, NOW), parsed, NOW)
         assert counts.series_id is not None
         files[counts.series_id] = path.name
-    guids = {e.id: e.guid for sid in files for e in storage.list_episodes(sid)}
+    guids = {e.id: e.guid for sid in files for e in episode_records(storage, sid)}
 
     labels = json.loads((DEV / "labels.json").read_text(encoding="utf-8"))["reviews"]
     stored: dict[str, int] = {}

@@ -41,6 +41,7 @@ from tests.api_support import running_api
 from tests.cli_support import Cli
 from tests.fakes import T0, ok_update, text_hash
 from tests.feedserver import FeedServer
+from tests.stored import episode_records
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "feeds"
 
@@ -166,7 +167,7 @@ def test_a_review_feed_item_that_meets_a_bug_keeps_none_of_the_others_out(
     assert first.failed and first.error is not None
     assert first.error.startswith("internal error (OverflowError")
     # All three stored (a review is saved, then linked); the two the bug spared linked.
-    versions = {r.url: r.linker_version for r in storage.list_reviews()}
+    versions = {r.url: r.linker_version for r in storage.reviews_page()}
     assert versions == {
         "https://reviews.example/a": LINKER_VERSION,
         "https://reviews.example/b": None,
@@ -177,8 +178,8 @@ def test_a_review_feed_item_that_meets_a_bug_keeps_none_of_the_others_out(
     monkeypatch.undo()
     second = poller.poll_feed(storage.get_feed(feed.id))
     assert not second.failed and second.reviews == 3
-    assert {r.linker_version for r in storage.list_reviews()} == {LINKER_VERSION}
-    assert len(storage.list_reviews()) == 3  # the same reviews, updated
+    assert {r.linker_version for r in storage.reviews_page()} == {LINKER_VERSION}
+    assert len(storage.reviews_page()) == 3  # the same reviews, updated
     assert storage.get_feed(feed.id).status is FeedStatus.ACTIVE
 
 
@@ -397,7 +398,7 @@ def test_a_feed_that_changes_every_poll_keeps_only_the_missing_episodes_set(
         report = poller.poll_feed(storage.get_feed(feed.id))
         assert report.counts.new == 50, report
 
-    episodes = storage.list_episodes()
+    episodes = episode_records(storage)
     live = {e.guid for e in episodes if e.missing_since is None}
     kept = {e.guid for e in episodes if e.missing_since is not None}
     assert live == {f"19-{n}" for n in range(50)}
@@ -413,7 +414,7 @@ def test_missing_episodes_reviews_are_linked_to_are_never_deleted(
     server.serve("/churn.xml", churning_feed(0, items=5))
     series_id = poller.poll_feed(feed).counts.series_id
     assert series_id is not None
-    by_guid = {e.guid: e.id for e in storage.list_episodes()}
+    by_guid = {e.guid: e.id for e in episode_records(storage)}
     document = ReviewDocument(text="Round 0, item 1 was the best of them all.")
     review = storage.save_review(
         document, content_hash=text_hash(document), source="file", now=T0
@@ -426,7 +427,7 @@ def test_missing_episodes_reviews_are_linked_to_are_never_deleted(
     report = poller.poll_feed(storage.get_feed(feed.id))
 
     assert report.counts.missing == 5
-    left = {e.guid for e in storage.list_episodes()}
+    left = {e.guid for e in episode_records(storage)}
     # Nothing gone is kept but what a review is linked to, a rejected link included.
     assert left == {f"1-{n}" for n in range(5)} | {"0-1", "0-2"}
     links = storage.list_links(review_id=review.id, include_rejected=True)

@@ -41,6 +41,7 @@ from tests.hostile_server import (
     respond,
     run_measured,
 )
+from tests.stored import episode_records
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "s3cr3t-7f1c9a"  # in the files that hostile documents point at
@@ -153,7 +154,7 @@ def test_a_hostile_batch_stores_one_clear_error_per_feed_and_spares_the_good_one
         assert reports[feed_id].counts.new == episodes
         # Not held up by the hostile feeds polled beside them.
         assert reports[feed_id].elapsed_seconds < HOSTILE_LIMITS.read_timeout, name
-    titles = sorted(e.title or "" for e in storage.list_episodes())
+    titles = sorted(e.title or "" for e in episode_records(storage))
     assert titles == sorted(f"{name} {i}" for name, n, _ in GOOD for i in range(1, n + 1))
     # The slowest case is the trickle, stopped by the 2 s total deadline.
     assert elapsed < HOSTILE_LIMITS.total_timeout + 2.0

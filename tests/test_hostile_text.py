@@ -64,6 +64,7 @@ from tests.cli_support import Cli
 from tests.fakes import T0, ok_update
 from tests.feedserver import FeedServer
 from tests.http_server import serve
+from tests.stored import episode_records, series_records
 from tests.test_linking_linker import caliphate, connected, serial
 from tests.test_web_xss import assert_inert, without_own_script
 
@@ -231,9 +232,9 @@ def test_what_parses_is_stored(storage: Storage, content: bytes) -> None:
             f"https://hostile.example/{next(_feed_numbers)}.xml", FeedKind.PODCAST, T0
         )
         storage.apply_poll(ok_update(feed.id, T0), parsed, T0)
-        (series,) = [s for s in storage.list_series() if s.feed_id == feed.id]
+        (series,) = [s for s in series_records(storage) if s.feed_id == feed.id]
         assert series.title == parsed.series.title
-        stored = {e.guid: e for e in storage.list_episodes(series.id)}
+        stored = {e.guid: e for e in episode_records(storage, series.id)}
         assert set(stored) == {e.guid for e in parsed.episodes}
         for e in parsed.episodes:
             assert (stored[e.guid].title, stored[e.guid].number) == (e.title, e.number)
@@ -265,10 +266,10 @@ def test_a_feed_full_of_control_characters_is_polled_and_stored(
         feed = app.storage.add_feed(path.as_uri(), FeedKind.PODCAST, app.clock())
         report = app.poller.poll_feed(feed)
         assert not report.failed, report
-        (series,) = app.storage.list_series()
+        (series,) = series_records(app.storage)
         assert series.title == "Nul Show [31mred"
         assert series.author == "Author"
-        (episode,) = app.storage.list_episodes(series.id)
+        (episode,) = episode_records(app.storage, series.id)
         assert episode.guid == "guid-1"
         assert episode.title == "Episode \ufffdone"
         assert "Notes here" in episode.description_html
@@ -558,8 +559,8 @@ def hostile_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileSi
             feed = app.storage.add_feed(feeds.url(f"/feed{n}.xml"), FeedKind.PODCAST, app.clock())
             report = app.poller.poll_feed(feed)
             assert not report.failed, report
-            (series,) = [s for s in app.storage.list_series() if s.feed_id == feed.id]
-            (episode,) = app.storage.list_episodes(series.id)
+            (series,) = [s for s in series_records(app.storage) if s.feed_id == feed.id]
+            (episode,) = episode_records(app.storage, series.id)
             plain = app.reviews.add(
                 f"A review of show {n}.\n\n{payload} is what it says, and {payload} again."
                 .encode(),
@@ -630,10 +631,10 @@ def test_payloads_are_shown_as_text(hostile_site: HostileSite) -> None:
             page = assert_inert_page(client.get(f"/reviews/{review_id}").text, "review")
             assert " ".join(payload.split()) in " ".join(page.text_content().split())
         for series_id in hostile_site.series_ids:
-            series = storage.get_series(series_id)
+            series = storage.series_row(series_id).series
             page = assert_inert_page(client.get(f"/series/{series_id}").text, "series")
             assert series.title in page.text_content()
-            (episode,) = storage.list_episodes(series_id)
+            (episode,) = episode_records(storage, series_id)
             page = assert_inert_page(client.get(f"/episodes/{episode.id}").text, "episode")
             assert episode.title in page.text_content()
 
@@ -647,7 +648,7 @@ def test_no_generated_feed_carries_a_live_payload(hostile_site: HostileSite) -> 
             assert response.status_code == 200, path
             root = assert_inert_feed(response.content, path)
             # The hostile title arrives whole, as text of the title element.
-            assert root.findtext("channel/title") == storage.get_series(series_id).title
+            assert root.findtext("channel/title") == storage.series_row(series_id).series.title
             assert root.findall("channel/item/description")  # reviews went in
             reviews = client.get("/feeds/reviews.xml", params={"series": series_id})
             assert reviews.status_code == 200

@@ -141,7 +141,7 @@ def test_concurrent_claims_never_share_a_feed(storage: Storage) -> None:
 def _feeds_fast(storage: Storage, count: int) -> list[int]:
     urls = [(f"https://feeds.example/{i}.xml", FeedKind.PODCAST) for i in range(count)]
     assert storage.ensure_feeds(urls, T0) == count
-    return sorted(f.id for f in storage.list_feeds())
+    return sorted(f.id for f in storage.feeds_page())
 
 
 def _review(storage: Storage, n: int) -> int:
@@ -315,7 +315,7 @@ def test_relinking_takes_back_at_once_the_reviews_a_killed_process_held(
     )  # fmt: skip
     assert _reviews(storage, fetcher, "next").relink_outdated() == 3
     assert storage.reviews_needing_link(LINKER_VERSION, limit=10) == []
-    assert {r.id for r in storage.list_reviews()} == set(ids)
+    assert {r.id for r in storage.reviews_page()} == set(ids)
 
 
 def test_a_stop_ends_relinking_after_the_batch_and_leaves_nothing_claimed(

@@ -70,7 +70,7 @@ def test_migrate_again_changes_nothing_and_keeps_data(database_url: str, engine:
         added = store.add_feed("https://a.example/feed", FeedKind.PODCAST, T0)
         store.migrate()
         store.migrate()
-        assert store.list_feeds() == [added]
+        assert store.feeds_page() == [added]
     assert versions(engine) == [head()]
 
 
@@ -97,7 +97,7 @@ def test_downgrade_to_base_removes_the_tables_and_upgrade_restores_them(
         assert versions(engine) == []
         store.migrate()
         store.add_feed("https://a.example/feed", FeedKind.PODCAST, T0)
-        assert len(store.list_feeds()) == 1
+        assert len(store.feeds_page()) == 1
 
 
 def test_downgrade_to_0001_keeps_podcasts_and_upgrade_derives_plain_text(

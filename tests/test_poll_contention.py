@@ -22,6 +22,7 @@ from aggregator.settings import FetchSettings
 from aggregator.storage import Storage, open_storage
 from aggregator.types import FeedKind
 from tests.feedserver import FeedServer
+from tests.stored import episode_records, series_records
 from tests.test_poller import make_poller
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "feeds"
@@ -103,7 +104,7 @@ def test_a_poll_waits_out_a_writer_holding_the_lock_past_its_busy_timeout(
         lock.close()
     assert not report.failed, report.line()
     assert report.counts.new == 13
-    assert len(storage.list_episodes()) == 13
+    assert len(episode_records(storage)) == 13
     stored = storage.get_feed(feed.id)
     assert stored.content_hash is not None and stored.last_error is None
     waits = [r.getMessage() for r in caplog.records]
@@ -142,8 +143,8 @@ def test_six_feeds_of_100k_items_polled_at_once_are_all_stored(
         stored = storage.get_feed(feed.id)
         assert stored.content_hash is not None and stored.last_error is None
         assert stored.warning == "read only the newest 5,000 of 100,000 items (poll.max_items)"
-    series = {s.feed_id: s for s in storage.list_series()}
+    series = {s.feed_id: s for s in series_records(storage)}
     assert sorted(s.episode_count for s in series.values()) == [5000] * 6
     # The newest of each feed, its first 5,000 items.
-    newest = storage.list_episodes(series[feeds[0].id].id, limit=1)
+    newest = episode_records(storage, series[feeds[0].id].id, limit=1)
     assert newest[0].guid == "big0-100000"

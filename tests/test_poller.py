@@ -14,6 +14,7 @@ from aggregator.settings import FetchSettings, PollSettings
 from aggregator.storage import Storage
 from aggregator.types import EpisodeRecord, FeedKind, FeedStatus
 from tests.feedserver import FeedServer
+from tests.stored import episode_records
 
 REAL = Path(__file__).resolve().parent / "data" / "feeds" / "real"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "feeds"
@@ -76,7 +77,7 @@ def test_incremental_repoll_stores_what_a_full_poll_stores(
         fresh.migrate()
         other = fresh.add_feed(server.url("/cr.xml"), FeedKind.PODCAST, now)
         make_poller(fresh, fetcher).poll_feed(other)
-        assert comparable(storage.list_episodes()) == comparable(fresh.list_episodes())
+        assert comparable(episode_records(storage)) == comparable(episode_records(fresh))
 
 
 def test_snapshot_pair_updates_in_place_by_guid(
@@ -91,11 +92,11 @@ def test_snapshot_pair_updates_in_place_by_guid(
     poller = make_poller(storage, fetcher)
     feed = storage.add_feed(server.url("/serial.xml"), FeedKind.PODCAST, datetime.now(UTC))
     poller.poll_feed(feed)
-    before = {e.guid: e for e in storage.list_episodes()}
+    before = {e.guid: e for e in episode_records(storage)}
 
     server.serve("/serial.xml", new)
     report = poller.poll_feed(storage.get_feed(feed.id))
-    after = {e.guid: e for e in storage.list_episodes()}
+    after = {e.guid: e for e in episode_records(storage)}
     assert set(after) == {g.decode().strip() for g in old_guids | new_guids}
     assert report.counts.new == len(new_guids - old_guids)
     for guid in old_guids & new_guids:
@@ -135,7 +136,7 @@ def test_new_feed_url_that_works_moves_the_feed(
     assert moved.note is not None and "itunes:new-feed-url" in moved.note
     poller.poll_feed(moved)
     assert [r.status for r in server.requests_for("/new.xml")][-1] == 200
-    assert len(storage.list_episodes()) == 13
+    assert len(episode_records(storage)) == 13
 
 
 def test_per_host_limit_and_worker_pool(
@@ -162,7 +163,7 @@ def test_per_host_limit_and_worker_pool(
         )
         for i in range(4)
     ]
-    poller.poll_due(feeds=[*storage.list_feeds()[:4], *more])
+    poller.poll_due(feeds=[*storage.feeds_page()[:4], *more])
     assert server.max_in_flight == 4
 
 
@@ -207,7 +208,7 @@ def test_stop_lets_polls_in_flight_finish_and_starts_no_more(
     summary = poller.poll_due(feeds=feeds)
     assert summary.polled == 1  # the one in flight finished; nothing else started
     assert summary.new == 13
-    stored = {f.id: f for f in storage.list_feeds()}
+    stored = {f.id: f for f in storage.feeds_page()}
     assert stored[feeds[0].id].last_polled_at is not None
     assert all(stored[f.id].last_polled_at is None for f in feeds[1:])
 
@@ -372,7 +373,7 @@ def test_a_poll_reads_at_most_max_items_and_reports_the_rest(
     report = poller.poll_feed(feed)
     assert (report.outcome, report.counts.new, report.left_out) == ("new", 10, 20)
     assert "20 items over poll.max_items left out" in report.line()
-    assert sorted(e.guid for e in storage.list_episodes()) == sorted(
+    assert sorted(e.guid for e in episode_records(storage)) == sorted(
         f"ep-{n}" for n in range(21, 31)
     )
     stored = storage.get_feed(feed.id)
@@ -383,7 +384,7 @@ def test_a_poll_reads_at_most_max_items_and_reports_the_rest(
     server.serve("/long.xml", _numbered_feed(31, 31))
     again = poller.poll_feed(stored)
     assert (again.counts.new, again.counts.missing, again.left_out) == (1, 0, 21)
-    episodes = {e.guid: e for e in storage.list_episodes()}
+    episodes = {e.guid: e for e in episode_records(storage)}
     assert len(episodes) == 11
     assert all(e.missing_since is None for e in episodes.values())
 

@@ -21,6 +21,7 @@ from aggregator.settings import FetchSettings
 from aggregator.storage import Storage
 from aggregator.types import FeedKind, LinkStatus, Relation, ReviewDocument
 from tests.fakes import ok_update
+from tests.stored import episode_records
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "tests" / "data" / "linking" / "reviews" / "seed.txt"
@@ -80,7 +81,7 @@ def test_human_decisions_survive_relinking(storage: Storage, reviews: Reviews) -
     storage.set_link_status(series_link.id, LinkStatus.CONFIRMED, NOW)
     storage.set_link_status(episode_link.id, LinkStatus.REJECTED, NOW)
     first_episode = min(
-        (e for e in storage.list_episodes(series_id)), key=lambda e: e.published or NOW
+        (e for e in episode_records(storage, series_id)), key=lambda e: e.published or NOW
     )
     storage.add_link(review_id, series_id, first_episode.id, Relation.MENTIONS, NOW)
 
@@ -233,7 +234,7 @@ def test_a_series_another_instance_removed_leaves_this_instance_s_catalog(
 ) -> None:
     series_id = store_caliphate(storage)
     assert series_id in reviews.linker().catalog
-    storage.remove_feed(storage.get_series(series_id).feed_id)
+    storage.remove_feed(storage.series_row(series_id).series.feed_id)
     added = reviews.add(SEED.read_bytes(), source="file", filename="seed.txt")
     assert series_id not in reviews.linker().catalog
     assert added.links == []

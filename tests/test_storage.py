@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event
 
 from aggregator.exceptions import AlreadyExistsError, NotFoundError, StorageError
-from aggregator.storage import Storage, open_storage
+from aggregator.storage import EpisodeRow, Storage, open_storage
 from aggregator.types import (
     Enclosure,
     FeedKind,
@@ -23,6 +23,7 @@ from aggregator.types import (
     Validators,
 )
 from tests.fakes import T0, episode, feed, ok_update, series
+from tests.stored import episode_records, series_records
 
 URL = "https://show.example/feed.xml"
 
@@ -32,7 +33,7 @@ def add(storage: Storage, url: str = URL, at: datetime = T0) -> int:
 
 
 def by_guid(storage: Storage) -> dict[str, Any]:
-    return {e.guid: e for e in storage.list_episodes()}
+    return {e.guid: e for e in episode_records(storage)}
 
 
 @contextmanager
@@ -76,7 +77,7 @@ def test_add_feed_twice_raises_already_exists(storage: Storage) -> None:
     add(storage)
     with pytest.raises(AlreadyExistsError):
         add(storage)
-    assert len(storage.list_feeds()) == 1
+    assert len(storage.feeds_page()) == 1
 
 
 def test_add_feed_refuses_the_old_url_of_a_feed_that_moved(storage: Storage) -> None:
@@ -91,7 +92,7 @@ def test_ensure_feed_creates_once_then_finds(storage: Storage) -> None:
     again, created_again = storage.ensure_feed(URL, FeedKind.PODCAST, T0 + timedelta(days=1))
     assert (created, created_again) == (True, False)
     assert again == first
-    assert len(storage.list_feeds()) == 1
+    assert len(storage.feeds_page()) == 1
 
 
 def test_ensure_feed_finds_a_moved_feed_by_the_url_it_was_added_as(storage: Storage) -> None:
@@ -124,11 +125,11 @@ def test_find_and_get_unknown_feed_raise_not_found(storage: Storage) -> None:
         storage.get_feed(999)
 
 
-def test_list_feeds_in_the_order_added(storage: Storage) -> None:
+def test_feeds_page_in_the_order_added(storage: Storage) -> None:
     urls = ["https://b.example/", "https://a.example/", "https://c.example/"]
     for url in urls:
         add(storage, url)
-    assert [f.url for f in storage.list_feeds()] == urls
+    assert [f.url for f in storage.feeds_page()] == urls
 
 
 def test_remove_feed_deletes_its_series_and_episodes_only(storage: Storage) -> None:
@@ -139,9 +140,9 @@ def test_remove_feed_deletes_its_series_and_episodes_only(storage: Storage) -> N
 
     storage.remove_feed(gone)
 
-    assert [f.id for f in storage.list_feeds()] == [kept]
-    assert [s.title for s in storage.list_series()] == ["Kept"]
-    assert [e.guid for e in storage.list_episodes()] == ["urn:show:3"]
+    assert [f.id for f in storage.feeds_page()] == [kept]
+    assert [s.title for s in series_records(storage)] == ["Kept"]
+    assert [e.guid for e in episode_records(storage)] == ["urn:show:3"]
     with pytest.raises(NotFoundError):
         storage.remove_feed(gone)
 
@@ -224,7 +225,7 @@ def test_failed_poll_keeps_validators_hash_and_note(storage: Storage) -> None:
     assert got.status is FeedStatus.FAILING
     assert (got.error_count, got.last_error) == (1, "HTTP 503")
     assert got.last_polled_at == failed_at
-    assert len(storage.list_episodes()) == 1  # a failure touches no content
+    assert len(episode_records(storage)) == 1  # a failure touches no content
 
     recovered = ok_update(feed_id, failed_at + timedelta(hours=1))
     storage.apply_poll(recovered, None, failed_at + timedelta(hours=1))
@@ -256,7 +257,7 @@ def test_move_onto_another_feeds_url_keeps_the_old_url_with_a_note(storage: Stor
 def test_poll_of_unknown_feed_raises_not_found(storage: Storage) -> None:
     with pytest.raises(NotFoundError):
         storage.apply_poll(ok_update(42, T0), feed(episode(1)), T0)
-    assert storage.list_series() == []
+    assert series_records(storage) == []
 
 
 # --- episodes ----------------------------------------------------------------------
@@ -282,7 +283,7 @@ def test_first_poll_inserts_series_and_every_episode(storage: Storage) -> None:
     counts = storage.apply_poll(ok_update(feed_id, T0), feed(second, first, show=show), T0)
     assert counts == StoreCounts(new=2, updated=0, unchanged=0, missing=0)
 
-    [stored_series] = storage.list_series()
+    [stored_series] = series_records(storage)
     assert stored_series.feed_id == feed_id
     assert stored_series.feed_url == URL
     assert stored_series.episode_count == 2
@@ -293,10 +294,10 @@ def test_first_poll_inserts_series_and_every_episode(storage: Storage) -> None:
     assert stored_series.itunes_type == "serial"
     assert stored_series.podcast_guid == "917393e3-1b1e-5cef-ace4-edaa54e1f810"
     assert stored_series.persons == (host,)
-    assert storage.get_series(stored_series.id) == stored_series
+    assert storage.series_row(stored_series.id).series == stored_series
     assert storage.get_feed(feed_id).title == "The Show"
 
-    newest, oldest = storage.list_episodes(stored_series.id)
+    newest, oldest = episode_records(storage, stored_series.id)
     assert newest.guid == "urn:show:2"
     assert newest.transcript_url == "https://t/2.vtt"
     assert newest.chapters_url == "https://c/2.json"
@@ -317,7 +318,7 @@ def test_second_identical_poll_writes_no_episode_or_series(storage: Storage) -> 
     feed_id = add(storage)
     parsed = feed(episode(1), episode(2), episode(3))
     storage.apply_poll(ok_update(feed_id, T0), parsed, T0)
-    before = storage.list_episodes()
+    before = episode_records(storage)
 
     later = T0 + timedelta(hours=1)
     with recorded_writes(storage) as writes:
@@ -327,13 +328,13 @@ def test_second_identical_poll_writes_no_episode_or_series(storage: Storage) -> 
     assert touching(writes, "feed"), "the feed's poll state is written every time"
     assert touching(writes, "episode") == []
     assert touching(writes, "series") == []
-    assert storage.list_episodes() == before
+    assert episode_records(storage) == before
 
 
 def test_changed_episode_is_updated_in_place(storage: Storage) -> None:
     feed_id = add(storage)
     storage.apply_poll(ok_update(feed_id, T0), feed(episode(1), episode(2)), T0)
-    ids = {e.guid: e.id for e in storage.list_episodes()}
+    ids = {e.guid: e.id for e in episode_records(storage)}
 
     renamed = episode(2, title="Episode 2: the real title")
     later = T0 + timedelta(hours=1)
@@ -351,13 +352,13 @@ def test_changed_episode_is_updated_in_place(storage: Storage) -> None:
 def test_new_enclosure_with_a_real_guid_updates_the_same_row(storage: Storage) -> None:
     feed_id = add(storage)
     storage.apply_poll(ok_update(feed_id, T0), feed(episode(1)), T0)
-    [before] = storage.list_episodes()
+    [before] = episode_records(storage)
 
     moved = episode(1, enclosure=Enclosure("https://newcdn.example/1.mp3", "audio/mpeg", 5))
     counts = storage.apply_poll(ok_update(feed_id, T0), feed(moved), T0)
 
     assert counts.updated == 1
-    [after] = storage.list_episodes()
+    [after] = episode_records(storage)
     assert after.id == before.id
     assert after.enclosure == Enclosure("https://newcdn.example/1.mp3", "audio/mpeg", 5)
 
@@ -425,7 +426,7 @@ def test_episode_gone_from_the_feed_is_kept_and_marked_then_unmarked(storage: St
     episodes = by_guid(storage)
     assert episodes["urn:show:2"].missing_since == t1
     assert episodes["urn:show:1"].missing_since is None
-    assert storage.list_series()[0].episode_count == 3
+    assert series_records(storage)[0].episode_count == 3
 
     t2 = T0 + timedelta(hours=2)
     counts = storage.apply_poll(ok_update(feed_id, t2), feed(one, three), t2)
@@ -435,7 +436,7 @@ def test_episode_gone_from_the_feed_is_kept_and_marked_then_unmarked(storage: St
     t3 = T0 + timedelta(hours=3)
     counts = storage.apply_poll(ok_update(feed_id, t3), feed(one, two, three), t3)
     assert counts == StoreCounts(new=0, updated=0, unchanged=3, missing=0)
-    assert all(e.missing_since is None for e in storage.list_episodes())
+    assert all(e.missing_since is None for e in episode_records(storage))
 
 
 def test_episode_that_comes_back_changed_is_updated_and_unmarked(storage: Storage) -> None:
@@ -454,7 +455,7 @@ def test_empty_complete_feed_marks_everything_missing(storage: Storage) -> None:
     storage.apply_poll(ok_update(feed_id, T0), feed(episode(1), episode(2)), T0)
     counts = storage.apply_poll(ok_update(feed_id, T0), feed(), T0)
     assert counts == StoreCounts(missing=2)
-    assert len(storage.list_episodes()) == 2
+    assert len(episode_records(storage)) == 2
 
 
 def test_incremental_poll_keeps_items_whose_raw_hash_is_still_there(storage: Storage) -> None:
@@ -528,7 +529,7 @@ def test_repeated_guid_in_one_document_keeps_the_first(storage: Storage) -> None
     dup = episode(1, title="Second copy")
     counts = storage.apply_poll(ok_update(feed_id, T0), feed(first, dup), T0)
     assert counts.new == 1
-    [only] = storage.list_episodes()
+    [only] = episode_records(storage)
     assert only.title == "First copy"
 
 
@@ -539,39 +540,42 @@ def test_series_change_is_written_and_renames_the_feed(storage: Storage) -> None
     with recorded_writes(storage) as writes:
         storage.apply_poll(ok_update(feed_id, T0), feed(episode(1), show=renamed), T0)
     assert len(touching(writes, "series")) == 1
-    [stored] = storage.list_series()
+    [stored] = series_records(storage)
     assert (stored.title, stored.language) == ("New Name", "de")
     assert storage.get_feed(feed_id).title == "New Name"
 
 
-def test_list_series_by_title_with_counts(storage: Storage) -> None:
+def test_series_page_by_title_with_counts(storage: Storage) -> None:
     a = add(storage, "https://a.example/")
     b = add(storage, "https://b.example/")
     storage.apply_poll(ok_update(a, T0), feed(episode(1), show=series("zebra talk")), T0)
     storage.apply_poll(
         ok_update(b, T0), feed(episode(1), episode(2), show=series("Aardvark Hour")), T0
     )
-    listed = storage.list_series()
+    listed = series_records(storage)
     assert [(s.title, s.episode_count, s.feed_url) for s in listed] == [
         ("Aardvark Hour", 2, "https://b.example/"),
         ("zebra talk", 1, "https://a.example/"),
     ]
     with pytest.raises(NotFoundError):
-        storage.get_series(999)
+        storage.series_row(999)
 
 
-def test_list_episodes_newest_first_undated_last_with_paging(storage: Storage) -> None:
+def test_episodes_page_newest_first_undated_last_with_paging(storage: Storage) -> None:
     feed_id = add(storage)
     undated = episode(9, published=None)
     parsed = feed(episode(2), undated, episode(3), episode(1))
     storage.apply_poll(ok_update(feed_id, T0), parsed, T0)
-    [show] = storage.list_series()
-    order = [e.number for e in storage.list_episodes(show.id)]
-    assert order == [3, 2, 1, 9]
-    assert [e.number for e in storage.list_episodes(show.id, limit=2, offset=1)] == [2, 1]
-    assert [e.number for e in storage.list_episodes(limit=1)] == [3]
+    [show] = series_records(storage)
+
+    def numbers(rows: list[EpisodeRow]) -> list[int | None]:
+        return [row.episode.number for row in rows]
+
+    assert numbers(storage.episodes_page(series_id=show.id)) == [3, 2, 1, 9]
+    assert numbers(storage.episodes_page(series_id=show.id, limit=2, offset=1)) == [2, 1]
+    assert numbers(storage.episodes_page(limit=1)) == [3]
     with pytest.raises(NotFoundError):
-        storage.list_episodes(999)
+        storage.episodes_page(series_id=999)
 
 
 def test_episodes_of_two_series_stay_apart(storage: Storage) -> None:
@@ -580,13 +584,13 @@ def test_episodes_of_two_series_stay_apart(storage: Storage) -> None:
     # Same guids in two feeds are two different episodes.
     storage.apply_poll(ok_update(a, T0), feed(episode(1), show=series("A")), T0)
     storage.apply_poll(ok_update(b, T0), feed(episode(1), show=series("B")), T0)
-    series_a, series_b = sorted(storage.list_series(), key=lambda s: s.title)
-    assert len(storage.list_episodes(series_a.id)) == 1
-    assert len(storage.list_episodes(series_b.id)) == 1
+    series_a, series_b = sorted(series_records(storage), key=lambda s: s.title)
+    assert len(episode_records(storage, series_a.id)) == 1
+    assert len(episode_records(storage, series_b.id)) == 1
     # b's feed empties: a's episode is not marked.
     storage.apply_poll(ok_update(b, T0), feed(show=series("B")), T0)
-    assert storage.list_episodes(series_a.id)[0].missing_since is None
-    assert storage.list_episodes(series_b.id)[0].missing_since == T0
+    assert episode_records(storage, series_a.id)[0].missing_since is None
+    assert episode_records(storage, series_b.id)[0].missing_since == T0
 
 
 def test_bulk_poll_of_3000_episodes(storage: Storage) -> None:
@@ -598,7 +602,7 @@ def test_bulk_poll_of_3000_episodes(storage: Storage) -> None:
     changed[1499] = episode(1500, title="renamed")
     counts = storage.apply_poll(ok_update(feed_id, T0), feed(*changed[:2999]), T0)
     assert counts == StoreCounts(new=0, updated=1, unchanged=2998, missing=1)
-    assert storage.list_series()[0].episode_count == 3000
+    assert series_records(storage)[0].episode_count == 3000
 
 
 def test_a_poll_planned_before_another_poll_was_stored_is_planned_again(
@@ -649,7 +653,7 @@ def test_datetimes_come_back_as_aware_utc(storage: Storage) -> None:
 
     got = storage.get_feed(feed_id)
     expected = datetime(2026, 3, 1, 7, 30, 15, 123456, tzinfo=UTC)
-    for value in (got.created_at, got.last_polled_at, storage.list_episodes()[0].published):
+    for value in (got.created_at, got.last_polled_at, episode_records(storage)[0].published):
         assert value == expected
         assert value is not None
         assert value.utcoffset() == timedelta(0)
@@ -659,7 +663,7 @@ def test_datetimes_come_back_as_aware_utc(storage: Storage) -> None:
 def test_naive_datetime_is_refused(storage: Storage) -> None:
     with pytest.raises(StorageError, match="naive"):
         storage.add_feed(URL, FeedKind.PODCAST, datetime(2026, 1, 1))
-    assert storage.list_feeds() == []
+    assert storage.feeds_page() == []
 
 
 def test_concurrent_polls_of_different_feeds(storage: Storage) -> None:
@@ -682,12 +686,12 @@ def test_concurrent_polls_of_different_feeds(storage: Storage) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
-    assert [s.episode_count for s in storage.list_series()] == [129] * 4
+    assert [s.episode_count for s in series_records(storage)] == [129] * 4
 
 
 def test_unmigrated_database_raises_storage_error_with_cause(database_url: str) -> None:
     with open_storage(database_url) as store, pytest.raises(StorageError) as info:
-        store.list_feeds()
+        store.feeds_page()
     assert info.value.__cause__ is not None
 
 
@@ -704,7 +708,7 @@ def test_sqlite_file_and_its_directory_are_created(tmp_path: Any) -> None:
     with open_storage(f"sqlite:///{path}") as store:
         store.migrate()
         add(store)
-        assert len(store.list_feeds()) == 1
+        assert len(store.feeds_page()) == 1
     assert path.is_file()
 
 
@@ -747,7 +751,7 @@ def test_ensure_feed_from_racing_threads_adds_one_feed(storage: Storage) -> None
     assert errors == []
     assert len({feed_id for feed_id, _ in results}) == 1
     assert sorted(created for _, created in results) == [False, False, False, True]
-    assert len(storage.list_feeds()) == 1
+    assert len(storage.feeds_page()) == 1
 
 
 def test_counts_say_which_series_and_since_when(storage: Storage) -> None:

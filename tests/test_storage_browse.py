@@ -9,13 +9,14 @@ from aggregator.exceptions import InputError
 from aggregator.storage import AuthorCount, Storage
 from aggregator.types import FeedKind, Relation
 from tests.fakes import T0, episode, feed, ok_update, review, series, text_hash
+from tests.stored import series_records
 
 
 def add_series(storage: Storage, host: str, title: str, author: str | None = None) -> int:
     feed_id = storage.add_feed(f"https://{host}/feed.xml", FeedKind.PODCAST, T0).id
     parsed = feed(episode(1, guid=f"urn:{host}:1"), show=series(title, author=author))
     storage.apply_poll(ok_update(feed_id, T0), parsed, T0)
-    return next(s.id for s in storage.list_series() if s.feed_id == feed_id)
+    return next(s.id for s in series_records(storage) if s.feed_id == feed_id)
 
 
 def save_review(storage: Storage, n: int, author: str | None) -> int:
@@ -76,7 +77,7 @@ def test_series_search_without_words_is_an_input_error(storage: Storage) -> None
 
 def test_shared_titles(storage: Storage, shows: dict[str, int]) -> None:
     assert storage.shared_series_titles() == {"Serial"}
-    storage.remove_feed(storage.get_series(shows["serial2"]).feed_id)
+    storage.remove_feed(storage.series_row(shows["serial2"]).series.feed_id)
     assert storage.shared_series_titles() == set()
 
 

@@ -23,6 +23,7 @@ from aggregator.types import (
     ReviewRecord,
 )
 from tests.fakes import T0, episode, feed, ok_update, proposal, review, series, text_hash
+from tests.stored import episode_records, series_records
 
 T1 = T0 + timedelta(days=30)
 T2 = T0 + timedelta(days=60)
@@ -43,8 +44,8 @@ def add_show(storage: Storage, name: str = "show", episodes: int = 3) -> Show:
     ]
     parsed = feed(*items, show=series(name.title()))
     storage.apply_poll(ok_update(feed_id, T0), parsed, T0)
-    series_id = next(s.id for s in storage.list_series() if s.feed_id == feed_id)
-    ids = {e.number: e.id for e in storage.list_episodes(series_id) if e.number is not None}
+    series_id = next(s.id for s in series_records(storage) if s.feed_id == feed_id)
+    ids = {e.number: e.id for e in episode_records(storage, series_id) if e.number is not None}
     return Show(feed_id, series_id, ids)
 
 
@@ -151,8 +152,15 @@ def test_list_reviews_newest_first_undated_last_with_paging(storage: Storage) ->
     new = save(storage, 3)
     undated_too = save(storage, 4, published=None)
     expected = [new.id, old.id, undated.id, undated_too.id]
-    assert [r.id for r in storage.list_reviews()] == expected
-    assert [r.id for r in storage.list_reviews(limit=2, offset=1)] == expected[1:3]
+    assert [r.id for r in storage.reviews_page()] == expected
+    assert [r.id for r in storage.reviews_page(limit=2, offset=1)] == expected[1:3]
+
+
+def test_get_reviews_reads_whole_reviews_in_the_order_asked(storage: Storage) -> None:
+    first = save(storage, 1, text="The first review, whole. " * 40)
+    second = save(storage, 2)
+    assert storage.get_reviews([second.id, 999, first.id]) == [second, first]
+    assert storage.get_reviews([]) == []
 
 
 def test_reviews_with_any_word_use_the_full_text_index(storage: Storage) -> None:
@@ -515,9 +523,9 @@ def test_list_filters_on_unknown_ids_raise_not_found(storage: Storage) -> None:
     with pytest.raises(NotFoundError):
         storage.list_links(episode_id=5)
     with pytest.raises(NotFoundError):
-        storage.list_reviews(series_id=5)
+        storage.reviews_page(series_id=5)
     with pytest.raises(NotFoundError):
-        storage.list_reviews(episode_id=5)
+        storage.reviews_page(episode_id=5)
 
 
 def test_reviews_of_a_series_or_episode_leave_out_rejected_links(storage: Storage) -> None:
@@ -534,11 +542,10 @@ def test_reviews_of_a_series_or_episode_leave_out_rejected_links(storage: Storag
     storage.add_link(c.id, two.series_id, None, Relation.MENTIONS, T1)
     storage.set_link_status(c_link.id, LinkStatus.REJECTED, T1)
 
-    assert [r.id for r in storage.list_reviews(series_id=one.series_id)] == [b.id, a.id]
-    assert [r.id for r in storage.reviews_linked_to(one.series_id)] == [b.id, a.id]
-    assert [r.id for r in storage.list_reviews(episode_id=one.episodes[2])] == [b.id]
-    assert [r.id for r in storage.reviews_linked_to(two.series_id)] == [c.id]
-    assert storage.list_reviews(episode_id=one.episodes[1]) == []
+    assert [r.id for r in storage.reviews_page(series_id=one.series_id)] == [b.id, a.id]
+    assert [r.id for r in storage.reviews_page(episode_id=one.episodes[2])] == [b.id]
+    assert [r.id for r in storage.reviews_page(series_id=two.series_id)] == [c.id]
+    assert storage.reviews_page(episode_id=one.episodes[1]) == []
     assert b_link.status is LinkStatus.AUTO
 
 
@@ -583,7 +590,7 @@ def test_removing_a_podcast_feed_removes_its_links_not_the_reviews(storage: Stor
         (kept.series_id, kept.episodes[1])
     ]
     assert storage.get_review(record.id).id == record.id
-    assert [s.id for s in storage.list_series()] == [kept.series_id]
+    assert [s.id for s in series_records(storage)] == [kept.series_id]
 
 
 def test_removing_an_episode_removes_its_links(storage: Storage) -> None:
@@ -670,7 +677,7 @@ def test_catalog_holds_what_was_stored_as_plain_text(storage: Storage) -> None:
     assert one.published == T0 + timedelta(weeks=1)
     assert one.link == "https://show.example/1"
     assert one.enclosure_url == "https://cdn.example/ep1.mp3"
-    stored = {e.guid: e.id for e in storage.list_episodes()}
+    stored = {e.guid: e.id for e in episode_records(storage)}
     assert {e.guid: e.id for e in entry.episodes} == stored
 
 

@@ -24,6 +24,7 @@ from aggregator.settings import HttpSettings, Settings
 from aggregator.syndicate.routes import build_router
 from aggregator.types import FeedKind, LinkStatus, Relation, ReviewDocument, SeriesRecord
 from tests.http_server import Served, serve
+from tests.stored import episode_records, series_records
 
 REAL = Path(__file__).resolve().parent / "data" / "feeds" / "real"
 SERIAL = REAL / "serial__podkit-2017.xml"
@@ -43,7 +44,7 @@ class Store:
 def _poll(a: App, path: Path) -> SeriesRecord:
     feed = a.storage.add_feed(path.as_uri(), FeedKind.PODCAST, a.clock())
     assert not a.poller.poll_feed(feed).failed
-    return next(s for s in a.storage.list_series() if s.feed_id == feed.id)
+    return next(s for s in series_records(a.storage) if s.feed_id == feed.id)
 
 
 def _review(a: App, n: int, days_ago: int | None) -> int:
@@ -66,7 +67,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     )
     with make_app(settings) as a:
         serial, pc20 = _poll(a, SERIAL), _poll(a, PC20)
-        episodes = a.storage.list_episodes(serial.id)
+        episodes = episode_records(a.storage, serial.id)
         now = a.clock()
         dated: list[tuple[int, int, int]] = []  # (days ago, review id, series id)
         undated: list[tuple[int, int]] = []
@@ -162,5 +163,5 @@ def test_each_reviews_page_has_its_own_etag_and_304(store: Store) -> None:
 
 def _numbers(store: Store, shown: list[tuple[int, int]]) -> list[int]:
     """The numbers in the URLs of these reviews, read back from the store."""
-    urls = {r.id: r.url for r in store.app.storage.list_reviews()}
+    urls = {r.id: r.url for r in store.app.storage.reviews_page()}
     return [int(str(urls[review_id]).rsplit("/", 1)[1]) for review_id, _ in shown]

@@ -45,6 +45,7 @@ from aggregator.types import (
     SeriesRecord,
 )
 from tests.http_server import Served, serve
+from tests.stored import episode_records, series_records
 
 REAL = Path(__file__).resolve().parent / "data" / "feeds" / "real"
 SERIAL = REAL / "serial__podkit-2017.xml"
@@ -88,7 +89,7 @@ def _poll(a: App, path: Path) -> SeriesRecord:
     feed = a.storage.add_feed(path.as_uri(), FeedKind.PODCAST, a.clock())
     report = a.poller.poll_feed(feed)
     assert not report.failed, report.line()
-    return next(s for s in a.storage.list_series() if s.feed_id == feed.id)
+    return next(s for s in series_records(a.storage) if s.feed_id == feed.id)
 
 
 def _review(a: App, n: int, text: str, **fields: Any) -> int:
@@ -103,7 +104,7 @@ def _fill(a: App, tmp: Path) -> dict[str, Any]:
     evil_path.write_text(XSS_FEED, encoding="utf-8")
     series = {p.stem: _poll(a, p) for p in (SERIAL, BIG, PC20, evil_path)}
     serial = series[SERIAL.stem]
-    episodes = {e.title: e for e in a.storage.list_episodes(serial.id)}
+    episodes = {e.title: e for e in episode_records(a.storage, serial.id)}
     reviewed = episodes["S01 Episode 01: The Alibi"]
     rejected = episodes["S01 Episode 02: The Breakup"]
     now = a.clock()
@@ -133,7 +134,7 @@ def _fill(a: App, tmp: Path) -> dict[str, Any]:
     wrong = next(x for x in links if x.episode_id == rejected.id)
     a.storage.set_link_status(wrong.id, LinkStatus.REJECTED, now)
 
-    evil = a.storage.list_episodes(series[evil_path.stem].id)[0]
+    evil = episode_records(a.storage, series[evil_path.stem].id)[0]
     bad = _review(
         a,
         2,
@@ -604,7 +605,7 @@ def test_etag_and_last_modified_round_trip(
         assert client.get(path, headers=both).status_code == 200
 
         # A review linked to an episode changes both feeds.
-        episode = a.storage.list_episodes(serial.id)[0]
+        episode = episode_records(a.storage, serial.id)[0]
         review = _review(a, 9, "A review of the latest Serial.", url="https://r.example/9")
         a.storage.add_link(review, serial.id, episode.id, Relation.REVIEWS, a.clock())
         changed = client.get(path, headers={"If-None-Match": etag})
@@ -624,7 +625,7 @@ def test_etag_and_last_modified_round_trip(
 
 def test_deleting_a_review_changes_the_etag(small: tuple[App, Served, SeriesRecord]) -> None:
     a, served, serial = small
-    episode = a.storage.list_episodes(serial.id)[0]
+    episode = episode_records(a.storage, serial.id)[0]
     review = _review(a, 8, "Serial again.", url="https://r.example/8")
     a.storage.add_link(review, serial.id, episode.id, Relation.REVIEWS, a.clock())
     path = f"{served.url}/feeds/series/{serial.id}.xml"

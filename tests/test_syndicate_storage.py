@@ -10,9 +10,10 @@ import pytest
 
 from aggregator.exceptions import NotFoundError
 from aggregator.storage import Storage
-from aggregator.storage._feed_queries import FEED_REVIEW_CHARS
+from aggregator.storage._combined import FEED_REVIEW_CHARS
 from aggregator.types import FeedKind, LinkStatus, Relation, ReviewRecord
 from tests.fakes import T0, episode, feed, ok_update, proposal, review, series, text_hash
+from tests.stored import episode_records, series_records
 
 T1 = T0 + timedelta(days=1)
 T2 = T0 + timedelta(days=2)
@@ -28,8 +29,8 @@ class Show:
 def add_show(storage: Storage, name: str, episodes: int = 3) -> Show:
     feed_id = storage.add_feed(f"https://{name}.example/feed.xml", FeedKind.PODCAST, T0).id
     poll(storage, feed_id, name, episodes)
-    series_id = next(s.id for s in storage.list_series() if s.feed_id == feed_id)
-    ids = {e.number: e.id for e in storage.list_episodes(series_id) if e.number is not None}
+    series_id = next(s.id for s in series_records(storage) if s.feed_id == feed_id)
+    ids = {e.number: e.id for e in episode_records(storage, series_id) if e.number is not None}
     return Show(feed_id, series_id, ids)
 
 
@@ -153,14 +154,14 @@ def test_series_feed_rows_are_present_episodes_with_authors_and_the_owner(
     storage.apply_poll(ok_update(feed_id, T0), feed(*items, show=show), T0)
     # Episode 2 leaves the feed; 4 arrives.
     storage.apply_poll(ok_update(feed_id, T1), feed(items[0], items[2], episode(4), show=show), T1)
-    series_id = storage.list_series()[0].id
-    ids = {e.number: e.id for e in storage.list_episodes(series_id)}
+    series_id = series_records(storage)[0].id
+    ids = {e.number: e.id for e in episode_records(storage, series_id)}
     rows = storage.series_feed_rows(series_id, limit=10)
     # The listing's order, missing ones left out; the records read back the same.
-    listed = [e for e in storage.list_episodes(series_id) if e.missing_since is None]
+    listed = [e for e in episode_records(storage, series_id) if e.missing_since is None]
     assert list(rows.episodes) == listed
     assert [e.number for e in rows.episodes] == [4, 1, 3]
-    assert rows.series == storage.get_series(series_id)  # episode count included
+    assert rows.series == storage.series_row(series_id).series  # episode count included
     assert rows.series.episode_count == 4
     assert (rows.owner_name, rows.owner_email) == ("Owner", "owner@example.com")
     assert dict(rows.episode_authors) == {ids[1]: "Ann"}
@@ -240,8 +241,8 @@ def test_reviews_for_feed_are_the_newest_linked_ones_with_links_and_episodes(
     assert list(rows.episodes) == [show.episodes[2]]
     assert rows.episodes[show.episodes[2]].guid == "urn:alpha:2"
     assert rows.series == {
-        show.series_id: storage.get_series(show.series_id),
-        other.series_id: storage.get_series(other.series_id),
+        show.series_id: storage.series_row(show.series_id).series,
+        other.series_id: storage.series_row(other.series_id).series,
     }
 
     assert [r.id for r in storage.reviews_for_feed(series_id=None, limit=1).reviews] == [new.id]

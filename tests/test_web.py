@@ -25,6 +25,7 @@ from aggregator.app import App, make_app
 from aggregator.server import create_http_app
 from aggregator.settings import HttpSettings, Settings
 from aggregator.types import FeedKind, LinkRecord, LinkStatus, Relation
+from tests.stored import episode_records, series_records
 
 REPO = Path(__file__).resolve().parents[1]
 CALIPHATE_FEED = REPO / "examples" / "feeds" / "caliphate.xml"
@@ -96,7 +97,7 @@ def fill(app: App) -> tuple[int, int, int]:
         published=datetime(2018, 7, 1, tzinfo=UTC),
     )
     news = app.reviews.add(NEWS_NEGATIVE.read_bytes(), source="file", filename=NEWS_NEGATIVE.name)
-    (series,) = app.storage.list_series()
+    (series,) = series_records(app.storage)
     return founding.review.id, news.review.id, series.id
 
 
@@ -255,7 +256,9 @@ def test_episode_page_shows_its_reviews_with_excerpt_and_score(site: Site) -> No
 
 def test_episode_page_of_an_episode_without_reviews(site: Site) -> None:
     prologue = next(
-        e for e in site.app.storage.list_episodes(site.series_id) if e.title.startswith("Prologue")
+        e
+        for e in episode_records(site.app.storage, site.series_id)
+        if e.title.startswith("Prologue")
     )
     with site.client() as client:
         page = get_page(client, f"/episodes/{prologue.id}")
@@ -381,7 +384,7 @@ def test_logged_in_review_page_has_the_forms(site: Site) -> None:
     assert "/logout" in forms
     # The add form offers the series' 13 episodes and the series as a whole.
     options = [a.get("value") for tag, a in page.tags if tag == "option"]
-    episode_ids = {str(e.id) for e in site.app.storage.list_episodes(site.series_id)}
+    episode_ids = {str(e.id) for e in episode_records(site.app.storage, site.series_id)}
     assert episode_ids <= set(options)
     assert "" in options
     assert {r.value for r in Relation} <= set(options)
@@ -426,7 +429,7 @@ def test_confirm_survives_relinking_and_reject_hides_the_link(fresh: Site) -> No
 def test_add_a_link_by_hand(fresh: Site) -> None:
     storage = fresh.app.storage
     chapter_two = next(
-        e for e in storage.list_episodes(fresh.series_id) if e.title.startswith("Chapter Two")
+        e for e in episode_records(storage, fresh.series_id) if e.title.startswith("Chapter Two")
     )
     with fresh.logged_in_client() as client:
         response = client.post(

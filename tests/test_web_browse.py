@@ -21,6 +21,7 @@ from aggregator.settings import HttpSettings
 from aggregator.web import _listings
 from tests.api_support import module_database
 from tests.conftest import BACKENDS
+from tests.stored import episode_records, series_records
 from tests.test_web import FOUNDING_TITLE, TOKEN, Page, get_page, running_site
 from tests.webapp_support import ANN, SERIAL_A, SERIAL_B, BrowsingSite, browsing_site
 
@@ -53,7 +54,7 @@ def episode_ids(page: Page) -> list[int]:
 
 
 def first_episode(browse: BrowsingSite, series_id: int) -> int:
-    return min(e.id for e in browse.site.app.storage.list_episodes(series_id))
+    return min(e.id for e in episode_records(browse.site.app.storage, series_id))
 
 
 # --- the header ------------------------------------------------------------------------
@@ -145,8 +146,8 @@ def test_episodes_nobody_reviewed(browse: BrowsingSite, monkeypatch: pytest.Monk
     storage = browse.site.app.storage
     unreviewed = {
         e.id
-        for s in storage.list_series()
-        for e in storage.list_episodes(s.id)
+        for s in series_records(storage)
+        for e in episode_records(storage, s.id)
         if not storage.list_links(episode_id=e.id)
     }
     reviewed_a = first_episode(browse, browse.serial_a)
@@ -294,7 +295,7 @@ def test_the_pages_beside_the_feeds(browse: BrowsingSite) -> None:
     assert [a["value"] for a in attrs(page, "input") if a.get("id") == "feed-url"] == [
         f"{base}/feeds/series/{sid}.xml"
     ]
-    assert set(episode_ids(page)) == {e.id for e in browse.site.app.storage.list_episodes(sid)}
+    assert set(episode_ids(page)) == {e.id for e in episode_records(browse.site.app.storage, sid)}
 
     reviews = fetch(browse, f"/feeds/reviews?series={sid}")
     assert f"{base}/feeds/reviews.xml?series={sid}" in reviews.hrefs()

@@ -23,6 +23,7 @@ from aggregator.app import make_app
 from aggregator.settings import HttpSettings, Settings
 from aggregator.types import FeedKind, Relation
 from aggregator.web import build_router
+from tests.stored import episode_records, series_records
 from tests.test_web import TOKEN, Page, serve
 
 EVIL_FEED = """<?xml version="1.0" encoding="UTF-8"?>
@@ -95,8 +96,8 @@ def evil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EvilSite]:
     with make_app(settings) as app:
         feed = app.storage.add_feed(feed_file.as_uri(), FeedKind.PODCAST, app.clock())
         assert not app.poller.poll_feed(feed).failed
-        (series,) = app.storage.list_series()
-        episode, second = sorted(app.storage.list_episodes(series.id), key=lambda e: e.id)
+        (series,) = series_records(app.storage)
+        episode, second = sorted(episode_records(app.storage, series.id), key=lambda e: e.id)
         plain = app.reviews.add(
             EVIL_TEXT.encode(),
             source="file",

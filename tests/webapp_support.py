@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from aggregator.types import FeedKind, Relation
 from tests.feedserver import FeedServer
+from tests.stored import episode_records, series_records
 from tests.test_web import Site, running_site
 
 ANN = "Ann Critic"
@@ -113,7 +114,7 @@ def _add_serials(site: Site, server: FeedServer) -> tuple[int, int]:
         feed = app.storage.add_feed(server.url(f"/{key}/feed.xml"), FeedKind.PODCAST, app.clock())
         assert not app.poller.poll_feed(feed).failed
         ids.append(feed.id)
-    by_feed = {s.feed_id: s.id for s in app.storage.list_series()}
+    by_feed = {s.feed_id: s.id for s in series_records(app.storage)}
     return by_feed[ids[0]], by_feed[ids[1]]
 
 
@@ -135,7 +136,7 @@ def _add_ann_reviews(site: Site, serial_a: int) -> tuple[int, ...]:
             published=published,
         )
         ids.append(added.review.id)
-    first = min(e.id for e in app.storage.list_episodes(serial_a))
+    first = min(e.id for e in episode_records(app.storage, serial_a))
     app.storage.add_link(ids[1], serial_a, first, Relation.REVIEWS, app.clock())
     return tuple(reversed(ids))
 

@@ -8,15 +8,16 @@ API with them, and any other feed with the app's own poller.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Query
+from fastapi import Depends, Query
 
 from aggregator.api._pollnow import PollNowQueue
+from aggregator.api.schemas import MAX_ID
 from aggregator.app import App
 from aggregator.exceptions import InputError
 from aggregator.feeds.fetch import Fetcher
@@ -110,6 +111,14 @@ class Paging:
         """Rows to ask for: one more than a page tells whether another page follows."""
         return self.limit + 1
 
+    def of(
+        self, read: Callable[..., Sequence[T]], shape: Callable[[T], Any], **filters: Any
+    ) -> dict[str, Any]:
+        """This page of what ``read`` lists (a storage method that takes ``limit``,
+        ``offset`` and the ``filters``), each row as ``shape`` gives it."""
+        rows = read(**filters, limit=self.probe, offset=self.offset)
+        return self.page([shape(row) for row in rows])
+
     def page(self, items: Sequence[T]) -> dict[str, Any]:
         more = len(items) > self.limit
         return {
@@ -127,6 +136,14 @@ def paging(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip.")] = 0,
 ) -> Paging:
     return Paging(limit, offset)
+
+
+PageQuery = Annotated[Paging, Depends(paging)]
+
+
+def id_filter(description: str) -> Any:
+    """A query parameter that keeps the rows of one series, episode or review."""
+    return Query(ge=1, le=MAX_ID, description=description)
 
 
 def utc(value: datetime | None, name: str) -> datetime | None:

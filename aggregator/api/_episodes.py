@@ -2,33 +2,68 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 
-from aggregator.api._context import Api, Paging, episode_out, paging, review_summary_out, utc
-from aggregator.api._errors import ERROR_RESPONSES, JsonErrorRoute
-from aggregator.api._series import After, Before, Reviewed
+from aggregator.api._context import (
+    Api,
+    PageQuery,
+    Paging,
+    episode_out,
+    id_filter,
+    review_summary_out,
+    utc,
+)
+from aggregator.api._errors import resource_router
 from aggregator.api.schemas import MAX_ID, EpisodeDetailOut, EpisodeOut, Page, ReviewSummaryOut
+from aggregator.storage import Storage
 
 EpisodeId = Annotated[int, Path(ge=1, le=MAX_ID, description="The episode's id.")]
+Reviewed = Annotated[
+    bool | None,
+    Query(
+        description="false: only episodes no review is linked to (recent ones first); "
+        "true: only episodes some review is linked to."
+    ),
+]
+After = Annotated[
+    datetime | None, Query(description="Published at or after (ISO 8601; no offset: UTC).")
+]
+Before = Annotated[
+    datetime | None, Query(description="Published before (ISO 8601; no offset: UTC).")
+]
+
+
+def episodes_page(
+    storage: Storage,
+    page: Paging,
+    series_id: int | None,
+    reviewed: bool | None,
+    published_after: datetime | None,
+    published_before: datetime | None,
+) -> dict[str, Any]:
+    """A page of episodes, newest first, with the filters both lists of episodes take
+    (across series, and of one series)."""
+    return page.of(
+        storage.episodes_page,
+        episode_out,
+        series_id=series_id,
+        reviewed=reviewed,
+        published_after=utc(published_after, "published_after"),
+        published_before=utc(published_before, "published_before"),
+    )
 
 
 def router(api: Api) -> APIRouter:
-    r = APIRouter(
-        prefix="/api/episodes",
-        tags=["episodes"],
-        route_class=JsonErrorRoute,
-        responses=ERROR_RESPONSES,
-    )
+    r = resource_router("episodes")
     storage = api.app.storage
 
     @r.get("", response_model=Page[EpisodeOut], summary="List episodes")
     def list_episodes(
-        page: Annotated[Paging, Depends(paging)],
-        series_id: Annotated[
-            int | None, Query(ge=1, le=MAX_ID, description="Only this series' episodes.")
-        ] = None,
+        page: PageQuery,
+        series_id: Annotated[int | None, id_filter("Only this series' episodes.")] = None,
         reviewed: Reviewed = None,
         published_after: After = None,
         published_before: Before = None,
@@ -37,15 +72,7 @@ def router(api: Api) -> APIRouter:
 
         ``reviewed=false`` lists the recent episodes no review is linked to yet.
         """
-        rows = storage.episodes_page(
-            series_id=series_id,
-            reviewed=reviewed,
-            published_after=utc(published_after, "published_after"),
-            published_before=utc(published_before, "published_before"),
-            limit=page.probe,
-            offset=page.offset,
-        )
-        return page.page([episode_out(row) for row in rows])
+        return episodes_page(storage, page, series_id, reviewed, published_after, published_before)
 
     @r.get("/{episode_id}", response_model=EpisodeDetailOut, summary="One episode")
     def get_episode(episode_id: EpisodeId) -> dict[str, Any]:
@@ -56,12 +83,9 @@ def router(api: Api) -> APIRouter:
         response_model=Page[ReviewSummaryOut],
         summary="Reviews of an episode",
     )
-    def episode_reviews(
-        episode_id: EpisodeId, page: Annotated[Paging, Depends(paging)]
-    ) -> dict[str, Any]:
+    def episode_reviews(episode_id: EpisodeId, page: PageQuery) -> dict[str, Any]:
         """Reviews linked (not rejected) to the episode, newest first. Their links,
         with evidence: ``GET /api/links?episode_id=...``."""
-        rows = storage.reviews_page(episode_id=episode_id, limit=page.probe, offset=page.offset)
-        return page.page([review_summary_out(row) for row in rows])
+        return page.of(storage.reviews_page, review_summary_out, episode_id=episode_id)
 
     return r

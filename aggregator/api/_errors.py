@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -179,3 +179,13 @@ for _status, _what in (
     (503, "The database failed."),
 ):
     ERROR_RESPONSES[_status] = {"model": ErrorOut, "description": _what}
+
+
+def resource_router(name: str) -> APIRouter:
+    """The router of the resource at ``/api/<name>``: its errors JSON, and documented."""
+    return APIRouter(
+        prefix=f"/api/{name}",
+        tags=[name],
+        route_class=JsonErrorRoute,
+        responses=ERROR_RESPONSES,
+    )

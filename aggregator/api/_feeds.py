@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Response, params
+from fastapi import APIRouter, HTTPException, Path, Response, params
 
-from aggregator.api._context import Api, Paging, feed_out, paging
-from aggregator.api._errors import ERROR_RESPONSES, JsonErrorRoute
+from aggregator.api._context import Api, PageQuery, feed_out
+from aggregator.api._errors import resource_router
 from aggregator.api._pollnow import QueueFull
 from aggregator.api.schemas import MAX_ID, ErrorOut, FeedIn, FeedOut, Page, PollOut
 from aggregator.api.ssrf import check_public_url
@@ -18,17 +18,12 @@ FeedId = Annotated[int, Path(ge=1, le=MAX_ID, description="The feed's id.")]
 
 
 def router(api: Api, write: params.Depends) -> APIRouter:
-    r = APIRouter(
-        prefix="/api/feeds",
-        tags=["feeds"],
-        route_class=JsonErrorRoute,
-        responses=ERROR_RESPONSES,
-    )
+    r = resource_router("feeds")
     storage = api.app.storage
 
     @r.get("", response_model=Page[FeedOut], summary="List the feeds")
     def list_feeds(
-        page: Annotated[Paging, Depends(paging)],
+        page: PageQuery,
         kind: FeedKind | None = None,
         status: FeedStatus | None = None,
     ) -> dict[str, Any]:

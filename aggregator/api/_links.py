@@ -8,35 +8,26 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response, params
+from fastapi import APIRouter, Path, Query, Response, params
 
-from aggregator.api._context import Api, Paging, link_out, paging
-from aggregator.api._errors import ERROR_RESPONSES, JsonErrorRoute
+from aggregator.api._context import Api, PageQuery, id_filter, link_out
+from aggregator.api._errors import resource_router
 from aggregator.api.schemas import MAX_ID, LinkIn, LinkOut, Page
 from aggregator.types import LinkStatus
 
 LinkId = Annotated[int, Path(ge=1, le=MAX_ID, description="The link's id.")]
 
 
-def _filter(noun: str) -> Any:
-    return Query(ge=1, le=MAX_ID, description=f"Only links of this {noun}.")
-
-
 def router(api: Api, write: params.Depends) -> APIRouter:
-    r = APIRouter(
-        prefix="/api/links",
-        tags=["links"],
-        route_class=JsonErrorRoute,
-        responses=ERROR_RESPONSES,
-    )
+    r = resource_router("links")
     storage = api.app.storage
 
     @r.get("", response_model=Page[LinkOut], summary="List links")
     def list_links(
-        page: Annotated[Paging, Depends(paging)],
-        review_id: Annotated[int | None, _filter("review")] = None,
-        series_id: Annotated[int | None, _filter("series")] = None,
-        episode_id: Annotated[int | None, _filter("episode")] = None,
+        page: PageQuery,
+        review_id: Annotated[int | None, id_filter("Only links of this review.")] = None,
+        series_id: Annotated[int | None, id_filter("Only links of this series.")] = None,
+        episode_id: Annotated[int | None, id_filter("Only links of this episode.")] = None,
         include_rejected: Annotated[
             bool, Query(description="Also list links a person rejected.")
         ] = False,
@@ -45,15 +36,14 @@ def router(api: Api, write: params.Depends) -> APIRouter:
         (README "Links as JSON") plus each link's id: by review (newest first), the
         series-level link before episode links, then best score first. A filter that
         names no review, series or episode is a 404."""
-        links = storage.list_links(
+        return page.of(
+            storage.list_links,
+            link_out,
             review_id=review_id,
             series_id=series_id,
             episode_id=episode_id,
             include_rejected=include_rejected,
-            limit=page.probe,
-            offset=page.offset,
         )
-        return page.page([link_out(link) for link in links])
 
     @r.get("/{link_id}", response_model=LinkOut, summary="One link")
     def get_link(link_id: LinkId) -> dict[str, Any]:

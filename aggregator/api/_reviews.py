@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response, params
+from fastapi import APIRouter, Path, Query, Response, params
 from pydantic import AfterValidator
 
 from aggregator import dates
-from aggregator.api._context import Api, Paging, paging, review_out, review_summary_out, utc
-from aggregator.api._errors import ERROR_RESPONSES, JsonErrorRoute
+from aggregator.api._context import (
+    Api,
+    PageQuery,
+    id_filter,
+    review_out,
+    review_summary_out,
+    utc,
+)
+from aggregator.api._errors import resource_router
 from aggregator.api.schemas import (
     MAX_ID,
     Page,
@@ -34,23 +41,14 @@ _CONTENT_TYPES = {
 
 
 def router(api: Api, write: params.Depends) -> APIRouter:
-    r = APIRouter(
-        prefix="/api/reviews",
-        tags=["reviews"],
-        route_class=JsonErrorRoute,
-        responses=ERROR_RESPONSES,
-    )
+    r = resource_router("reviews")
     storage = api.app.storage
 
     @r.get("", response_model=Page[ReviewSummaryOut], summary="List reviews")
     def list_reviews(
-        page: Annotated[Paging, Depends(paging)],
-        series_id: Annotated[
-            int | None, Query(ge=1, le=MAX_ID, description="Only reviews linked to it.")
-        ] = None,
-        episode_id: Annotated[
-            int | None, Query(ge=1, le=MAX_ID, description="Only reviews linked to it.")
-        ] = None,
+        page: PageQuery,
+        series_id: Annotated[int | None, id_filter("Only reviews linked to it.")] = None,
+        episode_id: Annotated[int | None, id_filter("Only reviews linked to it.")] = None,
         person: Annotated[
             str | None,
             Query(
@@ -74,15 +72,14 @@ def router(api: Api, write: params.Depends) -> APIRouter:
         ] = None,
     ) -> dict[str, Any]:
         """Newest published first (undated last); excerpts, not whole texts."""
-        rows = storage.reviews_page(
+        return page.of(
+            storage.reviews_page,
+            review_summary_out,
             series_id=series_id,
             episode_id=episode_id,
             person=person,
             author=author,
-            limit=page.probe,
-            offset=page.offset,
         )
-        return page.page([review_summary_out(row) for row in rows])
 
     @r.get("/{review_id}", response_model=ReviewOut, summary="One review, with its links")
     def get_review(review_id: ReviewId) -> dict[str, Any]:

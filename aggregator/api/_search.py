@@ -10,19 +10,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import AfterValidator
 
 from aggregator.api._context import (
     Api,
-    Paging,
+    PageQuery,
     episode_out,
-    paging,
+    id_filter,
     review_summary_out,
     series_out,
 )
-from aggregator.api._errors import ERROR_RESPONSES, JsonErrorRoute
-from aggregator.api.schemas import MAX_ID, EpisodeOut, Page, ReviewSummaryOut, SearchOut, plain_text
+from aggregator.api._errors import resource_router
+from aggregator.api.schemas import EpisodeOut, Page, ReviewSummaryOut, SearchOut, plain_text
 
 SearchQuery = Annotated[
     str,
@@ -39,12 +39,7 @@ COMBINED_MAX = 50
 
 
 def router(api: Api) -> APIRouter:
-    r = APIRouter(
-        prefix="/api/search",
-        tags=["search"],
-        route_class=JsonErrorRoute,
-        responses=ERROR_RESPONSES,
-    )
+    r = resource_router("search")
     storage = api.app.storage
 
     @r.get("", response_model=SearchOut, summary="Search series, episodes and reviews")
@@ -66,19 +61,15 @@ def router(api: Api) -> APIRouter:
     @r.get("/episodes", response_model=Page[EpisodeOut], summary="Search episodes")
     def search_episodes(
         q: SearchQuery,
-        page: Annotated[Paging, Depends(paging)],
-        series_id: Annotated[
-            int | None, Query(ge=1, le=MAX_ID, description="Only this series' episodes.")
-        ] = None,
+        page: PageQuery,
+        series_id: Annotated[int | None, id_filter("Only this series' episodes.")] = None,
     ) -> dict[str, Any]:
         """Episodes whose title and description have every word, best first."""
-        rows = storage.search_episodes(q, series_id=series_id, limit=page.probe, offset=page.offset)
-        return page.page([episode_out(row) for row in rows])
+        return page.of(storage.search_episodes, episode_out, query=q, series_id=series_id)
 
     @r.get("/reviews", response_model=Page[ReviewSummaryOut], summary="Search reviews")
-    def search_reviews(q: SearchQuery, page: Annotated[Paging, Depends(paging)]) -> dict[str, Any]:
+    def search_reviews(q: SearchQuery, page: PageQuery) -> dict[str, Any]:
         """Reviews whose title and text have every word, best first."""
-        rows = storage.search_reviews(q, limit=page.probe, offset=page.offset)
-        return page.page([review_summary_out(row) for row in rows])
+        return page.of(storage.search_reviews, review_summary_out, query=q)
 
     return r

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import AfterValidator
 
-from aggregator.api._context import (
-    Api,
-    Paging,
-    episode_out,
-    paging,
-    review_summary_out,
-    series_out,
-    utc,
-)
-from aggregator.api._errors import ERROR_RESPONSES, JsonErrorRoute
+from aggregator.api._context import Api, PageQuery, review_summary_out, series_out
+from aggregator.api._episodes import After, Before, Reviewed, episodes_page
+from aggregator.api._errors import resource_router
 from aggregator.api.schemas import (
     MAX_ID,
     EpisodeOut,
@@ -29,20 +21,7 @@ from aggregator.api.schemas import (
 )
 
 SeriesId = Annotated[int, Path(ge=1, le=MAX_ID, description="The series' id.")]
-Reviewed = Annotated[
-    bool | None,
-    Query(
-        description="false: only episodes no review is linked to (recent ones first); "
-        "true: only episodes some review is linked to."
-    ),
-]
-After = Annotated[
-    datetime | None, Query(description="Published at or after (ISO 8601; no offset: UTC).")
-]
-Before = Annotated[
-    datetime | None, Query(description="Published before (ISO 8601; no offset: UTC).")
-]
-# As the web pages' search finds series (aggregator.storage._browse.search_series).
+# As the web pages' search finds series (Storage.search_series).
 SeriesQuery = Annotated[
     str | None,
     Query(
@@ -56,24 +35,15 @@ SeriesQuery = Annotated[
 
 
 def router(api: Api) -> APIRouter:
-    r = APIRouter(
-        prefix="/api/series",
-        tags=["series"],
-        route_class=JsonErrorRoute,
-        responses=ERROR_RESPONSES,
-    )
+    r = resource_router("series")
     storage = api.app.storage
 
     @r.get("", response_model=Page[SeriesOut], summary="List the series")
-    def list_series(
-        page: Annotated[Paging, Depends(paging)], q: SeriesQuery = None
-    ) -> dict[str, Any]:
+    def list_series(page: PageQuery, q: SeriesQuery = None) -> dict[str, Any]:
         """Series by title, each with its number of episodes and of linked reviews."""
         if q is None:
-            rows = storage.series_page(limit=page.probe, offset=page.offset)
-        else:
-            rows = storage.search_series(q, limit=page.probe, offset=page.offset)
-        return page.page([series_out(row) for row in rows])
+            return page.of(storage.series_page, series_out)
+        return page.of(storage.search_series, series_out, query=q)
 
     @r.get("/{series_id}", response_model=SeriesDetailOut, summary="One series")
     def get_series(series_id: SeriesId) -> dict[str, Any]:
@@ -86,33 +56,22 @@ def router(api: Api) -> APIRouter:
     )
     def series_episodes(
         series_id: SeriesId,
-        page: Annotated[Paging, Depends(paging)],
+        page: PageQuery,
         reviewed: Reviewed = None,
         published_after: After = None,
         published_before: Before = None,
     ) -> dict[str, Any]:
         """Newest first (undated last), each with the number of reviews linked to it."""
-        rows = storage.episodes_page(
-            series_id=series_id,
-            reviewed=reviewed,
-            published_after=utc(published_after, "published_after"),
-            published_before=utc(published_before, "published_before"),
-            limit=page.probe,
-            offset=page.offset,
-        )
-        return page.page([episode_out(row) for row in rows])
+        return episodes_page(storage, page, series_id, reviewed, published_after, published_before)
 
     @r.get(
         "/{series_id}/reviews",
         response_model=Page[ReviewSummaryOut],
         summary="Reviews linked to a series",
     )
-    def series_reviews(
-        series_id: SeriesId, page: Annotated[Paging, Depends(paging)]
-    ) -> dict[str, Any]:
+    def series_reviews(series_id: SeriesId, page: PageQuery) -> dict[str, Any]:
         """Reviews linked (not rejected) to the series or any of its episodes, newest
         first."""
-        rows = storage.reviews_page(series_id=series_id, limit=page.probe, offset=page.offset)
-        return page.page([review_summary_out(row) for row in rows])
+        return page.of(storage.reviews_page, review_summary_out, series_id=series_id)
 
     return r

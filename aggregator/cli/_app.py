@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -52,7 +53,12 @@ app.add_typer(series_app, name="series")
 app.add_typer(episodes_app, name="episodes")
 app.add_typer(reviews_app, name="reviews")
 
+T = TypeVar("T")
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+LimitOption = Annotated[
+    int | None, typer.Option("--limit", metavar="N", min=1, help="At most this many.")
+]
 
 
 @dataclass
@@ -166,6 +172,29 @@ def print_json(value: Any) -> None:
 def say_none(what: str) -> None:
     """An empty list says so (on stderr: stdout holds only the list itself)."""
     typer.echo(f"no {what}", err=True)
+
+
+def lines_of(
+    items: Sequence[T], as_json: bool, shape: Callable[[T], Any], none: str
+) -> Sequence[T]:
+    """What a list command prints a line each of: nothing once ``--json`` has printed
+    the list (each item as ``shape`` gives it); else the items, and "no <none>" said
+    when there are none."""
+    if as_json:
+        print_json([shape(item) for item in items])
+        return ()
+    if not items:
+        say_none(none)
+    return items
+
+
+def day(when: datetime | None) -> str:
+    """A date as a list shows it, in a column of its own width.
+
+    >>> day(datetime(2026, 1, 5, 12)), day(None)
+    ('2026-01-05', 'undated   ')
+    """
+    return when.date().isoformat() if when else "undated   "
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:

@@ -21,16 +21,17 @@ import typer
 
 from aggregator.cli._app import (
     JsonOption,
+    LimitOption,
     app,
     context,
     counted,
+    day,
     episodes_app,
     feed_key,
     feeds_app,
+    lines_of,
     opml_app,
-    print_json,
     redact,
-    say_none,
     series_app,
 )
 from aggregator.exceptions import InputError
@@ -67,16 +68,13 @@ def feeds_add(
 def feeds_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List the feeds and how their last poll went."""
     with context(ctx).store(read_only=True) as storage:
-        feeds = storage.list_feeds()
+        feeds = storage.feeds_page()
         twice = shared(f.title for f in feeds)
         # Feeds of one title are told apart by their series' publisher, as on the web.
-        authors = {s.feed_id: s.author for s in storage.list_series()} if twice else {}
-    if as_json:
-        print_json([feed_json(f) for f in feeds])
-        return
-    if not feeds:
-        say_none("feeds yet: add one with `aggregator feeds add URL`")
-    for f in feeds:
+        series = [row.series for row in storage.series_page()] if twice else []
+        authors = {s.feed_id: s.author for s in series}
+    none = "feeds yet: add one with `aggregator feeds add URL`"
+    for f in lines_of(feeds, as_json, feed_json, none):
         state = f.status.value
         if f.last_error:
             state += f" ({f.error_count}x: {f.last_error})"
@@ -148,7 +146,7 @@ def opml_export(
     from aggregator.feeds.opml import write_opml
 
     with context(ctx).store(read_only=True) as storage:
-        content = write_opml(storage.list_feeds(), now=utcnow())
+        content = write_opml(storage.feeds_page(), now=utcnow())
     if output is None:
         sys.stdout.buffer.write(content)
         return
@@ -422,14 +420,10 @@ def _listening(host: str, port: int) -> Iterator[socket.socket]:
 def series_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List the series with their episode counts."""
     with context(ctx).store(read_only=True) as storage:
-        series = storage.list_series()
-    if as_json:
-        print_json([series_json(s) for s in series])
-        return
-    if not series:
-        say_none("series yet: they come with the first poll of a podcast feed")
+        series = [row.series for row in storage.series_page()]
     twice = shared(s.title for s in series)
-    for s in series:
+    none = "series yet: they come with the first poll of a podcast feed"
+    for s in lines_of(series, as_json, series_json, none):
         about = counted(s.episode_count, "episode")
         if s.title in twice:
             about = f"{source_label(s.author, s.feed_url)}, {about}"
@@ -442,21 +436,14 @@ def episodes_list(
     series: Annotated[
         int | None, typer.Option("--series", metavar="ID", help="Only this series (id).")
     ] = None,
-    limit: Annotated[
-        int | None, typer.Option("--limit", metavar="N", min=1, help="At most this many.")
-    ] = None,
+    limit: LimitOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """List episodes, newest first."""
     with context(ctx).store(read_only=True) as storage:
-        if series is not None:
-            storage.get_series(series)  # a clear "no series 7" instead of an empty list
-        episodes = storage.list_episodes(series, limit=limit)
-    if as_json:
-        print_json([episode_json(e) for e in episodes])
-        return
-    if not episodes:
-        say_none("episodes yet" if series is None else f"episodes in series {series}")
-    for e in episodes:
-        date = e.published.date().isoformat() if e.published else "undated   "
-        typer.echo(f"{e.id:>6} {date} {e.title}")
+        # An unknown series is a clear "no series 7", not an empty list.
+        rows = storage.episodes_page(series_id=series, limit=limit)
+    episodes = [row.episode for row in rows]
+    none = "episodes yet" if series is None else f"episodes in series {series}"
+    for e in lines_of(episodes, as_json, episode_json, none):
+        typer.echo(f"{e.id:>6} {day(e.published)} {e.title}")

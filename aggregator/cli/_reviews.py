@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO
 import typer
 
 from aggregator import dates
-from aggregator.cli._app import JsonOption, app, context, print_json, reviews_app, say_none
+from aggregator.cli._app import (
+    JsonOption,
+    LimitOption,
+    app,
+    context,
+    day,
+    lines_of,
+    print_json,
+    reviews_app,
+)
 from aggregator.exceptions import InputError, ReviewError, ReviewTooLarge
 from aggregator.feeds.locations import normalize_http_url
 from aggregator.labels import series_labels
@@ -170,22 +179,16 @@ _EVIDENCE_SHOWN = 6
 @reviews_app.command("list")
 def reviews_list(
     ctx: typer.Context,
-    limit: Annotated[
-        int | None, typer.Option("--limit", metavar="N", min=1, help="At most this many.")
-    ] = None,
+    limit: LimitOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """List reviews, newest first."""
     with context(ctx).store(read_only=True) as storage:
-        reviews = storage.list_reviews(limit=limit)
-    if as_json:
-        print_json([review_json(r) for r in reviews])
-        return
-    if not reviews:
-        say_none("reviews yet: add one with `aggregator reviews add FILE|URL|-`")
-    for r in reviews:
-        date = r.published.date().isoformat() if r.published else "undated   "
-        typer.echo(f"{r.id:>6} {date} {r.title or r.url or '(untitled)'}")
+        page = storage.reviews_page(limit=limit)
+        reviews = storage.get_reviews([r.id for r in page])
+    none = "reviews yet: add one with `aggregator reviews add FILE|URL|-`"
+    for r in lines_of(reviews, as_json, review_json, none):
+        typer.echo(f"{r.id:>6} {day(r.published)} {r.title or r.url or '(untitled)'}")
 
 
 @app.command(short_help="List the links of reviews to series and episodes.")
@@ -208,13 +211,8 @@ def links(
         review_id = storage.find_review(review).id if review is not None else None
         found = storage.list_links(review_id=review_id, series_id=series, episode_id=episode)
         labels = {} if as_json else series_labels(storage, found)
-    if as_json:
-        print_json([link_json(x) for x in found])
-        return
-    if not found:
-        filtered = any(v is not None for v in (review, series, episode))
-        say_none("links" if filtered else "links yet")
-    _print_links(found, labels)
+    filtered = any(v is not None for v in (review, series, episode))
+    _print_links(lines_of(found, as_json, link_json, "links" if filtered else "links yet"), labels)
 
 
 def _print_links(links: Sequence[LinkRecord], labels: dict[int, str]) -> None:

@@ -36,12 +36,12 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from types import TracebackType
 from urllib.parse import urlsplit
 
 import httpx
 
 from aggregator._version import USER_AGENT
+from aggregator.closing import Closing
 from aggregator.exceptions import (
     BlockedURL,
     BodyTooLarge,
@@ -87,7 +87,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Fetcher:
+class Fetcher(Closing):
     """Fetches feeds with one shared, thread-safe HTTP client.
 
     ``allow_file`` lets ``file:`` URLs and filesystem paths through (a redirect never
@@ -133,17 +133,6 @@ class Fetcher:
         if not isinstance(pools, OriginPools) or not pools.proxied:
             return False  # nearly always: no URL parsed
         return pools.proxy_for(httpx.URL(url)) is not None
-
-    def __enter__(self) -> Fetcher:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def fetch(
         self,

@@ -25,8 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
+from typing import Self
 
+from aggregator.closing import Closing
 from aggregator.exceptions import StorageError
 from aggregator.storage import Storage
 
@@ -100,31 +101,36 @@ def take_back_from_dead(storage: Storage, now: datetime, me: LeaseHolder) -> int
     A pid that came back (another process got it since) looks alive: its leases run
     out as they would have. This process's own pid is never taken for dead.
     """
-    dead = _dead(storage.feed_lease_holders(now, host=me.host), me)
-    if not dead:
-        return 0
-    freed = storage.end_feed_leases_of(dead)
-    log.info("took back %d feeds from %s: gone from this host", freed, ", ".join(dead))
-    return freed
+    return _take_back("feeds", storage.feed_lease_holders, storage.end_feed_leases_of, now, me)
 
 
 def take_back_reviews_from_dead(storage: Storage, now: datetime, me: LeaseHolder) -> int:
     """``take_back_from_dead`` for the reviews leased for linking; returns how many
     reviews are free again."""
-    dead = _dead(storage.review_lease_holders(now, host=me.host), me)
+    return _take_back(
+        "reviews", storage.review_lease_holders, storage.end_review_leases_of, now, me
+    )
+
+
+def _take_back(
+    what: str,
+    holders: Callable[..., list[tuple[str, int]]],
+    end_leases_of: Callable[[list[str]], int],
+    now: datetime,
+    me: LeaseHolder,
+) -> int:
+    """End the leases on ``what`` that ``holders`` says processes of ``me``'s host
+    hold, where that process is gone (never this one); returns how many ended."""
+    held = holders(now, host=me.host)
+    dead = sorted({owner for owner, pid in held if pid != me.pid and process_gone(pid)})
     if not dead:
         return 0
-    freed = storage.end_review_leases_of(dead)
-    log.info("took back %d reviews from %s: gone from this host", freed, ", ".join(dead))
+    freed = end_leases_of(dead)
+    log.info("took back %d %s from %s: gone from this host", freed, what, ", ".join(dead))
     return freed
 
 
-def _dead(holders: list[tuple[str, int]], me: LeaseHolder) -> list[str]:
-    """The owners among ``holders`` (owner, pid on ``me``'s host) whose process is gone."""
-    return sorted({owner for owner, pid in holders if pid != me.pid and process_gone(pid)})
-
-
-class Renewer:
+class Renewer(Closing):
     """Calls ``renew`` every ``period`` seconds in a thread, while the block runs.
 
     A failed renewal is logged and tried again at the next period: a lease that
@@ -144,15 +150,11 @@ class Renewer:
             except StorageError as e:
                 log.warning("renewing leases failed: %s", e)
 
-    def __enter__(self) -> Renewer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """Stop renewing; returns once a renewal under way has ended."""
         self._stop.set()
         self._thread.join()

@@ -380,7 +380,9 @@ class Reviews:
             # Nothing to re-link: a catalog already built picks the series up from
             # its change time when it next links (``_refresh_catalog``).
             return 0
-        todo = {r.id: r for r in self._storage.reviews_linked_to(series_id)}
+        # The reviews linked (not rejected) to the series or one of its episodes.
+        linked = self._storage.reviews_page(series_id=series_id)
+        todo = {r.id: r for r in self._storage.get_reviews([r.id for r in linked])}
         # Every series changed meanwhile, this one included: the links written below
         # must be made with all of them (see _link_current).
         changed = [s for s in self._refresh_catalog().loaded if s.id == series_id]
@@ -420,7 +422,7 @@ class Reviews:
         """
         words = name_words(series)
         if not words:  # a title of function words only: nothing to narrow by
-            reviews = self._storage.list_reviews()
+            reviews = self._storage.get_reviews([r.id for r in self._storage.reviews_page()])
             if published_since is None:
                 return reviews
             return [r for r in reviews if r.published is None or r.published >= published_since]

@@ -6,8 +6,11 @@ the linker's catalog: everything goes in and comes out as the typed values of
 ``aggregator.types``; every database failure is raised as ``StorageError``.
 """
 
-from aggregator.storage._browse import AuthorCount
-from aggregator.storage._queries import EpisodeRow, ReviewSummary, SeriesRow, StoreStats
+from aggregator.storage._combined import FeedVersion
+from aggregator.storage._episodes import EpisodeRow
+from aggregator.storage._reviews import AuthorCount, ReviewSummary
+from aggregator.storage._series import SeriesRow
+from aggregator.storage._stats import StoreStats
 from aggregator.storage._storage import Storage, database_name, open_storage
 from aggregator.storage._versions import DataVersion
 
@@ -15,6 +18,7 @@ __all__ = [
     "AuthorCount",
     "DataVersion",
     "EpisodeRow",
+    "FeedVersion",
     "ReviewSummary",
     "SeriesRow",
     "Storage",

@@ -5,11 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from types import TracebackType
-from typing import Self
 
 from sqlalchemy import Connection, Engine
 
+from aggregator.closing import Closing
 from aggregator.storage import _migrate, _versions
 from aggregator.storage._engine import storage_errors
 from aggregator.storage._versions import DataVersion
@@ -32,7 +31,7 @@ class Session:
         return self._connection
 
 
-class StorageBase:
+class StorageBase(Closing):
     """Engines and sessions: a short session per call, one transaction per write."""
 
     def __init__(self, reads: Engine, writes: Engine, *, where: str | None = None) -> None:
@@ -55,17 +54,6 @@ class StorageBase:
     def url(self) -> str:
         """The database URL, password included (for handing to a child process)."""
         return self._engine.url.render_as_string(hide_password=False)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         self._engine.dispose()

@@ -9,16 +9,45 @@ each. Episodes gone from their feed are included: a review may be about them.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator
-from typing import Any
+from collections.abc import Callable, Collection, Iterator
+from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import Column, Connection, Select, Text, case, cast, select
 
 from aggregator.sanitize import html_to_text
-from aggregator.storage._batches import in_lists
+from aggregator.storage._base import StorageBase
 from aggregator.storage._models import EPISODE, FEED, SERIES
 from aggregator.storage._series import persons_from_json
+from aggregator.storage._sql import in_lists, record
 from aggregator.types import CatalogEpisode, CatalogSeries, Person
+
+_T = TypeVar("_T")
+
+
+class CatalogStore(StorageBase):
+    """The linker's view of the series and episodes."""
+
+    def catalog(self, series_ids: Collection[int] | None = None) -> list[CatalogSeries]:
+        """Every series (or those in ``series_ids``; unknown ids skipped) with all
+        its episodes, missing ones included, descriptions as plain text; by id."""
+        with self._read("reading the catalog") as session:
+            return list(stream(session.connection(), series_ids))
+
+    def with_catalog(self, use: Callable[[Iterator[CatalogSeries]], _T]) -> _T:
+        """``use(series)`` over the whole catalog, streamed one series at a time in
+        one read transaction: building the linker's index from it never holds every
+        series' values at once (about 2 KB per episode at 100k episodes)."""
+        with self._read("reading the catalog") as session:
+            return use(stream(session.connection(), None))
+
+    def series_change_times(self) -> dict[int, datetime | None]:
+        """Every series' last change (itself or its episodes; ``Series.changed_at``),
+        by id: what a linker's catalog must reload to match the database, whoever
+        stored the change."""
+        with self._read("reading series change times") as session:
+            rows = session.connection().execute(select(SERIES.c.id, SERIES.c.changed_at))
+            return {row.id: row.changed_at for row in rows}
 
 
 def _html_if_no_text(table: Any) -> Any:
@@ -93,14 +122,9 @@ class _Persons:
         return found
 
 
-def load(connection: Connection, series_ids: Collection[int] | None) -> list[CatalogSeries]:
-    """The catalog of every series, or of those in ``series_ids`` (unknown ids are
-    skipped), ordered by series id."""
-    return list(stream(connection, series_ids))
-
-
 def stream(connection: Connection, series_ids: Collection[int] | None) -> Iterator[CatalogSeries]:
-    """What ``load`` returns, one series at a time, each as soon as its last episode is
+    """The catalog of every series, or of those in ``series_ids`` (unknown ids are
+    skipped), by series id, one series at a time, each as soon as its last episode is
     read: ``Catalog.build(stream(...))`` never holds the whole catalog's values (about
     2 KB per episode, on top of the index). The connection must stay open while the
     iterator is consumed."""
@@ -172,15 +196,11 @@ def _episode(row: Any, persons: _Persons) -> CatalogEpisode:
 
 
 def _series(s: Any, episodes: list[CatalogEpisode]) -> CatalogSeries:
-    return CatalogSeries(
-        id=s.id,
-        title=s.title,
+    return record(
+        CatalogSeries,
+        s,
         feed_url=s.url,
-        author=s.author,
-        owner_name=s.owner_name,
         description_text=_text(s.description, s.description_text),
-        link=s.link,
-        image=s.image,
         categories=tuple(s.categories or ()),
         persons=persons_from_json(s.persons),
         episodes=tuple(episodes),

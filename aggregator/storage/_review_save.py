@@ -22,21 +22,34 @@ What a copy does to the review it repeats:
 
 The review keeps its id and the human decisions on its links; a change to what the
 linker reads makes it due for linking again, nothing else does.
+
+Each source (feed items, pages, files, stdin, the API) keeps the content hash of the
+copy it last brought, so a review is found by any address it came from and by the
+text of any of its copies, not only by the URL and text it holds now.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, text, update
+from sqlalchemy import Connection, Row, insert, select, text, union, update
 from sqlalchemy.exc import IntegrityError
 
-from aggregator.exceptions import ReviewAlreadyExists
-from aggregator.storage import _review_sources, _reviews, _sketches
-from aggregator.storage._models import REVIEW
-from aggregator.storage._review_sources import Arrival
-from aggregator.types import Match, ReviewDocument, SavedReview, TextSketch
+from aggregator.exceptions import ReviewAlreadyExists, ReviewNotFound
+from aggregator.storage import _sketches
+from aggregator.storage._base import StorageBase
+from aggregator.storage._models import REVIEW, REVIEW_SOURCE
+from aggregator.storage._reviews import hyperlinks_to_json, review_at, to_record
+from aggregator.storage._sql import by_id, record, require
+from aggregator.types import (
+    Match,
+    ReviewDocument,
+    ReviewSourceRecord,
+    SavedReview,
+    TextSketch,
+)
 
 # PostgreSQL advisory lock held while a review is saved. Two instances saving copies
 # of one review at once would otherwise both find nothing and insert twice: no
@@ -55,52 +68,117 @@ _LINKED_FROM = frozenset({"text", "html", "links", "title", "url", "author", "pu
 _TEXT_FIELDS = ("text", "html", "links", "content_hash", "minhash")
 
 
-def save(
-    connection: Connection,
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """Where a copy of a review came from: a source's kind and location (the item's
+    link, the page's URL, the file's path, or ""), its feed, and its text's hash."""
+
+    kind: str
+    location: str
+    feed_id: int | None
+    content_hash: str
+
+
+class ReviewSaveStore(StorageBase):
+    """Reviews saved, once each however they arrive, and the ways they arrived."""
+
+    def save_review(
+        self,
+        document: ReviewDocument,
+        *,
+        content_hash: str,
+        source: str,
+        now: datetime,
+        feed_id: int | None = None,
+        sketch: TextSketch | None = None,
+        origin: str | None = None,
+    ) -> SavedReview:
+        """Store a review, or the copy of one already stored (this module's docstring
+        says how a copy is found and what it changes).
+
+        ``content_hash`` and ``sketch`` are the text's fingerprints
+        (``aggregator.fingerprint``); no sketch means a text too short to compare by
+        MinHash, and to be one review with a copy at another address. ``source`` is
+        how the copy came ("feed", "url", "file", "stdin", "api") and ``origin`` from
+        where (a file's path; by default the document's URL). A changed text makes the
+        review due for linking again.
+        """
+        columns = _columns(document, content_hash, sketch, source, feed_id)
+        arrival = Arrival(source, origin or document.url or "", feed_id, content_hash)
+        with self._write(f"saving review {document.url or content_hash}") as session:
+            connection = session.connection()
+            if connection.dialect.name == "postgresql":
+                connection.execute(_LOCK, {"key": _PG_SAVE_LOCK})
+            found = _match(connection, document.url, content_hash, sketch)
+            if found is not None:
+                return _save_copy(connection, *found, columns, arrival, sketch, now)
+            try:
+                inserted = connection.execute(
+                    insert(REVIEW).values(**columns, created_at=now, updated_at=now)
+                ).inserted_primary_key
+            except IntegrityError as e:
+                raise ReviewAlreadyExists(f"a review with the URL {document.url} exists") from e
+            assert inserted is not None
+            review_id = int(inserted[0])
+            _sketches.replace_bands(connection, review_id, sketch)
+            _record(connection, review_id, arrival, None, now)
+            return SavedReview(to_record(by_id(connection, REVIEW, review_id, ReviewNotFound)))
+
+    def review_sources(self, review_id: int) -> list[ReviewSourceRecord]:
+        """The ways the review arrived, first come first. NotFoundError if there is
+        no such review."""
+        query = (
+            select(REVIEW_SOURCE)
+            .where(REVIEW_SOURCE.c.review_id == review_id)
+            .order_by(REVIEW_SOURCE.c.added_at, REVIEW_SOURCE.c.id)
+        )
+        with self._read(f"reading the sources of review {review_id}") as session:
+            connection = session.connection()
+            require(connection, REVIEW, review_id, ReviewNotFound)
+            return [record(ReviewSourceRecord, row) for row in connection.execute(query)]
+
+
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+
+def _columns(
     document: ReviewDocument,
-    *,
     content_hash: str,
     sketch: TextSketch | None,
     source: str,
-    origin: str | None,
-    now: datetime,
     feed_id: int | None,
-) -> SavedReview:
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SAVE_LOCK})
-    values: dict[str, Any] = {
+) -> dict[str, Any]:
+    """The review's columns as this copy gives them."""
+    return {
         "url": document.url,
         "title": document.title,
         "author": document.author,
         "published": document.published,
         "text": document.text,
         "html": document.html,
-        "links": _reviews.hyperlinks_to_json(document.links),
+        "links": hyperlinks_to_json(document.links),
         "content_hash": content_hash,
         "minhash": None if sketch is None else _sketches.encode_signature(sketch.signature),
         "source": source,
         "feed_id": feed_id,
     }
-    arrival = Arrival(source, origin or document.url or "", feed_id, content_hash)
-    found = _match(connection, document.url, content_hash, sketch)
-    if found is None:
-        try:
-            new_id = connection.execute(
-                insert(REVIEW).values(**values, created_at=now, updated_at=now)
-            ).inserted_primary_key
-        except IntegrityError as e:
-            raise ReviewAlreadyExists(f"a review with the URL {document.url} exists") from e
-        assert new_id is not None
-        _sketches.replace_bands(connection, new_id[0], sketch)
-        _review_sources.record(connection, new_id[0], arrival, None, now)
-        return SavedReview(_reviews.get(connection, new_id[0]))
 
-    stored, match = found
-    known = _review_sources.find(connection, stored.id, arrival)
+
+def _save_copy(
+    connection: Connection,
+    stored: Row[Any],
+    match: Match,
+    columns: dict[str, Any],
+    arrival: Arrival,
+    sketch: TextSketch | None,
+    now: datetime,
+) -> SavedReview:
+    """Save a copy of the ``stored`` review: an update in place, or a merge."""
+    known = _source(connection, stored.id, arrival)
     # The source whose copy the review holds sends it again: an update in place.
     in_place = known is not None and known.content_hash == stored.content_hash
-    took_text = not in_place and len(document.text) > len(stored.text)
-    changes = _updated(stored, values) if in_place else _merged(stored, values, took_text)
+    took_text = not in_place and len(columns["text"]) > len(stored.text)
+    changes = _updated(stored, columns) if in_place else _merged(stored, columns, took_text)
     if changes.keys() & _LINKED_FROM:
         # The links made from the old document must be remade (their evidence spans
         # point into the old text); reviews_needing_link returns the review again.
@@ -111,9 +189,9 @@ def save(
         )
     if changes.keys() & {"content_hash", "minhash"}:
         _sketches.replace_bands(connection, stored.id, sketch)
-    added = _review_sources.record(connection, stored.id, arrival, known, now)
+    added = _record(connection, stored.id, arrival, known, now)
     return SavedReview(
-        _reviews.get(connection, stored.id),
+        to_record(by_id(connection, REVIEW, stored.id, ReviewNotFound)),
         match=match,
         source_added=added,
         changed=bool(changes),
@@ -126,17 +204,17 @@ def _match(
 ) -> tuple[Row[Any], Match] | None:
     """The stored review this copy repeats, and how it was found."""
     if url is not None:
-        row = _review_sources.review_at(connection, url)
+        row = review_at(connection, url)
         if row is not None:
             return row, Match.ADDRESS
-    for row in _review_sources.reviews_with_text(connection, content_hash):
+    for row in _reviews_with_text(connection, content_hash):
         # Short texts at two different addresses stay two reviews (see above).
         if sketch is not None or url is None or row.url is None or row.url == url:
             return row, Match.TEXT
     if sketch is not None:
         similar = _sketches.most_similar(connection, sketch)
         if similar is not None:
-            return _reviews.get_row(connection, similar), Match.NEAR_TEXT
+            return by_id(connection, REVIEW, similar, ReviewNotFound), Match.NEAR_TEXT
     return None
 
 
@@ -169,3 +247,53 @@ def _merged(stored: Row[Any], values: dict[str, Any], took_text: bool) -> dict[s
     for name in ("url", "feed_id"):
         merged[name] = old[name] if old[name] is not None else values[name]
     return {name: value for name, value in merged.items() if old[name] != value}
+
+
+def _reviews_with_text(connection: Connection, content_hash: str) -> list[Row[Any]]:
+    """The reviews holding this text, or having had it from one of their sources; by id."""
+    # A UNION of two index lookups: with OR, PostgreSQL reads every review.
+    ids = union(
+        select(REVIEW.c.id).where(REVIEW.c.content_hash == content_hash),
+        select(REVIEW_SOURCE.c.review_id).where(REVIEW_SOURCE.c.content_hash == content_hash),
+    )
+    query = select(REVIEW).where(REVIEW.c.id.in_(ids.scalar_subquery()))
+    return list(connection.execute(query.order_by(REVIEW.c.id)))
+
+
+def _source(connection: Connection, review_id: int, arrival: Arrival) -> Row[Any] | None:
+    """The review's source that ``arrival`` comes from again, if it is known."""
+    query = select(REVIEW_SOURCE).where(
+        REVIEW_SOURCE.c.review_id == review_id,
+        REVIEW_SOURCE.c.kind == arrival.kind,
+        REVIEW_SOURCE.c.location == arrival.location,
+    )
+    return connection.execute(query).first()
+
+
+def _record(
+    connection: Connection, review_id: int, arrival: Arrival, known: Row[Any] | None, now: datetime
+) -> bool:
+    """Add ``arrival`` as a source of the review, or bring the known one up to date
+    (the text it brought, its feed); True if the source is new."""
+    if known is None:
+        connection.execute(
+            insert(REVIEW_SOURCE).values(
+                review_id=review_id,
+                kind=arrival.kind,
+                location=arrival.location,
+                feed_id=arrival.feed_id,
+                content_hash=arrival.content_hash,
+                added_at=now,
+            )
+        )
+        return True
+    changes: dict[str, Any] = {}
+    if known.content_hash != arrival.content_hash:
+        changes["content_hash"] = arrival.content_hash
+    if arrival.feed_id is not None and known.feed_id != arrival.feed_id:
+        changes["feed_id"] = arrival.feed_id
+    if changes:
+        connection.execute(
+            update(REVIEW_SOURCE).where(REVIEW_SOURCE.c.id == known.id).values(**changes)
+        )
+    return False

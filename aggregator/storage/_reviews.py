@@ -1,27 +1,189 @@
-"""Reviews: texts about podcasts, read, listed, deleted, and claimed for linking.
+"""Reviews: texts about podcasts, read whole or as summaries, found, and deleted.
 
-Saving one, once however often and however it arrives, is ``_review_save``.
+A summary carries an excerpt, not the text: a page of 50 reviews of 5 KB each would
+otherwise read a quarter of a megabyte to show a few lines of each. Saving a review,
+once however often and however it arrives, is ``_review_save``; linking it,
+``_relink``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, exists, func, or_, select, update
-from sqlalchemy import delete as sa_delete
+from sqlalchemy import ColumnElement, Connection, Row, Text, cast, delete, func, or_, select
 
-from aggregator.exceptions import (
-    EpisodeNotFound,
-    NotFoundError,
-    ReviewNotFound,
-    SeriesNotFound,
+from aggregator.exceptions import EpisodeNotFound, ReviewNotFound, SeriesNotFound
+from aggregator.storage import _search
+from aggregator.storage._base import StorageBase
+from aggregator.storage._links import NOT_REJECTED
+from aggregator.storage._models import EPISODE, LINK, REVIEW, REVIEW_SOURCE, SERIES
+from aggregator.storage._sql import (
+    by_id,
+    by_id_or_url,
+    counts,
+    in_lists,
+    in_order,
+    newest_first,
+    page,
+    record,
+    require,
 )
-from aggregator.storage import _review_sources
-from aggregator.storage._models import EPISODE, LINK, REVIEW, SERIES
-from aggregator.types import HyperLink, LinkStatus, ReviewRecord
+from aggregator.types import HyperLink, ReviewRecord
+
+# How much of a review's text a summary carries.
+EXCERPT_CHARS = 300
+
+# Evidence kinds that name a person (see types.Evidence).
+PERSON_KINDS = frozenset({"person", "guest"})
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewSummary:
+    """A review without its full text: what a list of reviews shows."""
+
+    id: int
+    url: str | None
+    title: str | None
+    author: str | None
+    published: datetime | None
+    source: str
+    feed_id: int | None
+    linker_version: str | None
+    linked_at: datetime | None
+    created_at: datetime | None
+    excerpt: str  # the first characters of the text (EXCERPT_CHARS)
+    text_length: int
+    link_count: int  # links not rejected
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorCount:
+    """Someone who wrote reviews, as the reviews name them, and how many."""
+
+    author: str
+    reviews: int
+
+
+class ReviewStore(StorageBase):
+    """Reviews: whole or summed up, in pages, found by words, deleted."""
+
+    def get_review(self, review_id: int) -> ReviewRecord:
+        with self._read(f"reading review {review_id}") as session:
+            return to_record(by_id(session.connection(), REVIEW, review_id, ReviewNotFound))
+
+    def get_reviews(self, review_ids: Sequence[int]) -> list[ReviewRecord]:
+        """The reviews with these ids, whole, in the order given; unknown ids are left
+        out. A page of ``reviews_page`` read in full: ``get_reviews([r.id for r in
+        page])``."""
+        with self._read("reading reviews") as session:
+            return _by_ids(session.connection(), review_ids)
+
+    def find_review(self, id_or_url: str) -> ReviewRecord:
+        """By id (all digits), else by URL: the review's own, or one it came from.
+        NotFoundError if neither matches."""
+        with self._read(f"finding review {id_or_url}") as session:
+            connection = session.connection()
+            return to_record(by_id_or_url(connection, REVIEW, id_or_url, ReviewNotFound, review_at))
+
+    def reviews_page(
+        self,
+        *,
+        series_id: int | None = None,
+        episode_id: int | None = None,
+        person: str | None = None,
+        author: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[ReviewSummary]:
+        """Review summaries newest published first (undated last, then by id).
+
+        ``series_id``/``episode_id`` keep reviews with a link (not rejected) to that
+        series (or any of its episodes) or episode, NotFoundError if there is none;
+        ``person`` keeps reviews that name that person (see ``_reviews_naming``),
+        InputError when it has no words; ``author`` those whose author is that name,
+        exactly as stored.
+        """
+        query = _summary_query()
+        if author is not None:
+            query = query.where(REVIEW.c.author == author)
+        with self._read("listing reviews") as session:
+            connection = session.connection()
+            if series_id is not None or episode_id is not None:
+                # IN, not EXISTS: a series has few reviews, found by the link's index;
+                # with EXISTS, SQLite walked every review newest first to find them
+                # (7 ms, 10k).
+                linked = select(LINK.c.review_id).where(NOT_REJECTED)
+                if series_id is not None:
+                    require(connection, SERIES, series_id, SeriesNotFound)
+                    linked = linked.where(LINK.c.series_id == series_id)
+                if episode_id is not None:
+                    require(connection, EPISODE, episode_id, EpisodeNotFound)
+                    linked = linked.where(LINK.c.episode_id == episode_id)
+                query = query.where(REVIEW.c.id.in_(linked))
+            if person is None:
+                rows = newest_first(
+                    connection, query, REVIEW.c.published, [REVIEW.c.id], limit, offset
+                )
+                return _summaries(connection, rows)
+            ids = _naming_page(connection, query, person, limit, offset)
+            return _summaries_by_id(connection, ids)
+
+    def search_reviews(
+        self, query: str, *, limit: int | None = None, offset: int = 0
+    ) -> list[ReviewSummary]:
+        """Reviews having every word of ``query``, best first (see ``_search``)."""
+        words = _search.search_words(query)
+        with self._read("searching reviews") as session:
+            connection = session.connection()
+            ids = _search.review_ids(connection, words, limit=limit, offset=offset)
+            return _summaries_by_id(connection, ids)
+
+    def reviews_with_any_word(
+        self, words: Sequence[str], *, published_since: datetime | None = None
+    ) -> list[ReviewRecord]:
+        """Reviews having at least one of ``words`` (lower-case letters and digits, as
+        ``search_words`` gives them), optionally published since a time (or undated);
+        by id. Served by the full-text index: no review is read that has none."""
+        with self._read("finding reviews by words") as session:
+            connection = session.connection()
+            ids = _search.review_ids_with_any(
+                connection, list(words), published_since=published_since
+            )
+            return _by_ids(connection, ids)
+
+    def review_authors(self, *, limit: int | None = None, offset: int = 0) -> list[AuthorCount]:
+        """Who wrote the reviews (as they name their authors), most reviews first, then
+        by name."""
+        n = func.count().label("n")
+        query = (
+            select(REVIEW.c.author, n)
+            .where(REVIEW.c.author.is_not(None), REVIEW.c.author != "")
+            .group_by(REVIEW.c.author)
+            .order_by(n.desc(), REVIEW.c.author)
+        )
+        with self._read("listing review authors") as session:
+            rows = session.connection().execute(page(query, limit, offset))
+            return [AuthorCount(str(a), int(n)) for a, n in rows]
+
+    def review_count(self) -> int:
+        with self._read("counting reviews") as session:
+            query = select(func.count()).select_from(REVIEW)
+            return int(session.connection().execute(query).scalar_one())
+
+    def delete_review(self, review_id: int) -> None:
+        """Delete a review and its links (the foreign key cascades). NotFoundError if
+        there is none."""
+        with self._write(f"deleting review {review_id}") as session:
+            result = session.connection().execute(delete(REVIEW).where(REVIEW.c.id == review_id))
+            if result.rowcount == 0:
+                raise ReviewNotFound(f"no review with id {review_id}")
+
+
+# --- whole reviews -------------------------------------------------------------------
 
 
 def hyperlinks_to_json(links: tuple[HyperLink, ...]) -> list[dict[str, Any]]:
@@ -33,193 +195,130 @@ def hyperlinks_from_json(data: list[dict[str, Any]] | None) -> tuple[HyperLink, 
 
 
 def to_record(row: Row[Any]) -> ReviewRecord:
-    return ReviewRecord(
-        id=row.id,
-        text=row.text,
-        content_hash=row.content_hash,
-        source=row.source,
-        url=row.url,
-        title=row.title,
-        author=row.author,
-        published=row.published,
-        html=row.html,
-        links=hyperlinks_from_json(row.links),
-        feed_id=row.feed_id,
-        linker_version=row.linker_version,
-        linked_at=row.linked_at,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+    return record(ReviewRecord, row, links=hyperlinks_from_json(row.links))
+
+
+def _by_ids(connection: Connection, ids: Sequence[int]) -> list[ReviewRecord]:
+    """The reviews with these ids (those that exist), in the order given."""
+    found: dict[int, ReviewRecord] = {}
+    for chunk in in_lists(ids):
+        for row in connection.execute(select(REVIEW).where(REVIEW.c.id.in_(chunk))):
+            found[row.id] = to_record(row)
+    return in_order(ids, found)
+
+
+def review_at(connection: Connection, url: str) -> Row[Any] | None:
+    """The review whose URL is ``url``, else the first one that came from it."""
+    row = connection.execute(select(REVIEW).where(REVIEW.c.url == url)).first()
+    if row is not None:
+        return row
+    came_from = (
+        select(REVIEW_SOURCE.c.review_id)
+        .where(REVIEW_SOURCE.c.location == url)
+        .order_by(REVIEW_SOURCE.c.review_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return connection.execute(select(REVIEW).where(REVIEW.c.id == came_from)).first()
+
+
+# --- summaries -----------------------------------------------------------------------
+
+
+def _summary_query() -> Any:
+    return select(
+        REVIEW.c.id,
+        REVIEW.c.url,
+        REVIEW.c.title,
+        REVIEW.c.author,
+        REVIEW.c.published,
+        REVIEW.c.source,
+        REVIEW.c.feed_id,
+        REVIEW.c.linker_version,
+        REVIEW.c.linked_at,
+        REVIEW.c.created_at,
+        func.substr(REVIEW.c.text, 1, EXCERPT_CHARS).label("excerpt"),
+        func.length(REVIEW.c.text).label("text_length"),
     )
 
 
-def get_row(connection: Connection, review_id: int, *, for_update: bool = False) -> Row[Any]:
-    query = select(REVIEW).where(REVIEW.c.id == review_id)
-    if for_update:
-        query = query.with_for_update()
-    row = connection.execute(query).first()
-    if row is None:
-        raise ReviewNotFound(f"no review with id {review_id}")
-    return row
-
-
-def get(connection: Connection, review_id: int, *, for_update: bool = False) -> ReviewRecord:
-    return to_record(get_row(connection, review_id, for_update=for_update))
-
-
-def find(connection: Connection, id_or_url: str) -> ReviewRecord:
-    """By id (all digits), else by URL: the review's own, or one it came from."""
-    key = id_or_url.strip()
-    if key.isdigit():
-        return get(connection, int(key))
-    row = _review_sources.review_at(connection, key)
-    if row is None:
-        raise ReviewNotFound(f"no review with id or URL {id_or_url!r}")
-    return to_record(row)
-
-
-def _check_exists(
-    connection: Connection, table: Any, row_id: int, missing: type[NotFoundError]
-) -> None:
-    if connection.execute(select(table.c.id).where(table.c.id == row_id)).first() is None:
-        raise missing(f"no {missing.noun} with id {row_id}")
-
-
-def list_page(
-    connection: Connection,
-    *,
-    limit: int | None,
-    offset: int,
-    series_id: int | None,
-    episode_id: int | None,
-) -> list[ReviewRecord]:
-    """Newest published first, undated last, then by id; optionally only those with a
-    link (not rejected) to a series or an episode. NotFoundError for an unknown one."""
-    query = select(REVIEW).order_by(REVIEW.c.published.desc().nulls_last(), REVIEW.c.id)
-    if series_id is not None or episode_id is not None:
-        linked = exists().where(
-            LINK.c.review_id == REVIEW.c.id, LINK.c.status != LinkStatus.REJECTED.value
+def _summaries(connection: Connection, rows: list[Any]) -> list[ReviewSummary]:
+    links = counts(connection, LINK.c.review_id, [r.id for r in rows], NOT_REJECTED)
+    return [
+        record(
+            ReviewSummary,
+            r,
+            excerpt=r.excerpt or "",
+            text_length=int(r.text_length or 0),
+            link_count=links.get(r.id, 0),
         )
-        if series_id is not None:
-            _check_exists(connection, SERIES, series_id, SeriesNotFound)
-            linked = linked.where(LINK.c.series_id == series_id)
-        if episode_id is not None:
-            _check_exists(connection, EPISODE, episode_id, EpisodeNotFound)
-            linked = linked.where(LINK.c.episode_id == episode_id)
-        query = query.where(linked)
-    if limit is not None:
-        query = query.limit(limit)
-    if offset:
-        query = query.offset(offset)
-    return [to_record(row) for row in connection.execute(query)]
+        for r in rows
+    ]
 
 
-def by_ids(connection: Connection, ids: list[int]) -> list[ReviewRecord]:
-    """The reviews with these ids (those that exist), by id."""
-    records: list[ReviewRecord] = []
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        query = select(REVIEW).where(REVIEW.c.id.in_(chunk)).order_by(REVIEW.c.id)
-        records.extend(to_record(row) for row in connection.execute(query))
-    return records
+def _summaries_by_id(connection: Connection, ids: Sequence[int]) -> list[ReviewSummary]:
+    """Summaries of the reviews with these ids, in the order given (unknown ids skipped)."""
+    found: dict[int, Any] = {}
+    for batch in in_lists(ids):
+        for row in connection.execute(_summary_query().where(REVIEW.c.id.in_(batch))):
+            found[row.id] = row
+    return _summaries(connection, in_order(ids, found))
 
 
-def delete(connection: Connection, review_id: int) -> None:
-    # The foreign key cascades to the review's links.
-    result = connection.execute(sa_delete(REVIEW).where(REVIEW.c.id == review_id))
-    if result.rowcount == 0:
-        raise ReviewNotFound(f"no review with id {review_id}")
+def _naming_page(
+    connection: Connection, query: Any, person: str, limit: int | None, offset: int
+) -> list[int]:
+    """The ids of one page of the reviews ``query`` keeps that name ``person``, newest
+    first: they are few, so they are ordered here, and only that page is read."""
+    named = sorted(_reviews_naming(connection, person))
+    keys: list[tuple[bool, float, int]] = []
+    for batch in in_lists(named):
+        for row in connection.execute(query.where(REVIEW.c.id.in_(batch))):
+            stamp = row.published.timestamp() if row.published is not None else 0.0
+            keys.append((row.published is None, -stamp, row.id))
+    keys.sort()
+    end = None if limit is None else offset + limit
+    return [k[2] for k in keys[offset:end]]
 
 
-def _needing_link(linker_version: str) -> Any:
-    return select(REVIEW.c.id).where(
-        or_(REVIEW.c.linker_version.is_(None), REVIEW.c.linker_version != linker_version)
-    )
+_SPACE = re.compile(r"\s+")
+_ASCII_WORD = re.compile(r"[A-Za-z0-9]{3,}")
 
 
-def mark_needing_link(connection: Connection, review_ids: Sequence[int]) -> None:
-    connection.execute(
-        update(REVIEW)
-        .where(REVIEW.c.id.in_(review_ids))
-        .values(linker_version=None, linked_at=None)
-    )
+def _folded(text: str) -> str:
+    return _SPACE.sub(" ", text).strip().casefold()
 
 
-def needing_link(connection: Connection, linker_version: str, limit: int) -> list[ReviewRecord]:
-    """Reviews never linked, or linked by another linker version; oldest first."""
-    ids = _needing_link(linker_version).order_by(REVIEW.c.id).limit(limit)
-    query = select(REVIEW).where(REVIEW.c.id.in_(ids)).order_by(REVIEW.c.id)
-    return [to_record(row) for row in connection.execute(query)]
+def _reviews_naming(connection: Connection, person: str) -> set[int]:
+    """Ids of the reviews that name ``person``: a link's evidence of kind person or
+    guest whose text or detail contains the name (the linker matched it, however the
+    review spelled it), or the name as a phrase in the review's title or text."""
+    words = _search.search_words(person)
+    name = _folded(" ".join(person.split()))
+    found = set(_search.review_ids(connection, words, phrase=True))
+
+    evidence = cast(LINK.c.evidence, Text)
+    kinds = or_(*(evidence.like(f'%"{kind}"%') for kind in sorted(PERSON_KINDS)))
+    query = select(LINK.c.review_id, LINK.c.evidence).where(NOT_REJECTED, kinds)
+    # A cheap first cut on the longest ASCII word of the name: JSON on SQLite may
+    # escape other characters, so only those are sure to appear as typed.
+    ascii_words = _ASCII_WORD.findall(person)
+    if ascii_words:
+        needle = max(ascii_words, key=len)
+        query = query.where(_contains(evidence, needle))
+    for review_id, items in connection.execute(query):
+        if review_id in found:
+            continue
+        for item in items or ():
+            if item.get("kind") in PERSON_KINDS and (
+                name in _folded(str(item.get("text", "")))
+                or name in _folded(str(item.get("detail", "")))
+            ):
+                found.add(int(review_id))
+                break
+    return found
 
 
-def claim_needing_link(
-    connection: Connection,
-    linker_version: str,
-    limit: int,
-    *,
-    now: datetime,
-    owner: str,
-    until: datetime,
-    host: str | None = None,
-    pid: int | None = None,
-) -> list[ReviewRecord]:
-    """Lease up to ``limit`` reviews needing links to ``owner`` (process ``pid`` of
-    ``host``, when known); oldest first.
-
-    Like ``_feeds.claim_due``: rows another instance is claiming are skipped, and a
-    lease that ran out (its holder died) lets the review be claimed again.
-    """
-    lease = REVIEW.c.lease_until
-    query = (
-        _needing_link(linker_version)
-        .where(or_(lease.is_(None), lease <= now))
-        .order_by(REVIEW.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    ids = list(connection.execute(query).scalars())
-    if not ids:
-        return []
-    connection.execute(
-        update(REVIEW)
-        .where(REVIEW.c.id.in_(ids))
-        .values(lease_owner=owner, lease_until=until, lease_host=host, lease_pid=pid)
-    )
-    rows = connection.execute(select(REVIEW).where(REVIEW.c.id.in_(ids)).order_by(REVIEW.c.id))
-    return [to_record(row) for row in rows]
-
-
-# A review no instance holds for linking.
-_NO_LEASE = {"lease_owner": None, "lease_until": None, "lease_host": None, "lease_pid": None}
-
-
-def lease_holders_on(connection: Connection, now: datetime, *, host: str) -> list[tuple[str, int]]:
-    """(owner, pid) of every live review lease held by a process on ``host``."""
-    query = (
-        select(REVIEW.c.lease_owner, REVIEW.c.lease_pid)
-        .distinct()
-        .where(REVIEW.c.lease_host == host, REVIEW.c.lease_until > now)
-        .where(REVIEW.c.lease_owner.is_not(None), REVIEW.c.lease_pid.is_not(None))
-    )
-    return [(row[0], row[1]) for row in connection.execute(query)]
-
-
-def end_leases_of(connection: Connection, owners: Sequence[str]) -> int:
-    """End every review lease these owners hold; returns how many ended."""
-    ended = connection.execute(
-        update(REVIEW).where(REVIEW.c.lease_owner.in_(owners)).values(**_NO_LEASE)
-    )
-    return int(ended.rowcount)
-
-
-def release_leases(connection: Connection, review_ids: Sequence[int], *, owner: str) -> int:
-    """End ``owner``'s leases on these reviews (not linked: it is stopping)."""
-    released = connection.execute(
-        update(REVIEW)
-        .where(REVIEW.c.id.in_(review_ids), REVIEW.c.lease_owner == owner)
-        .values(**_NO_LEASE)
-    )
-    return int(released.rowcount)
-
-
-def count(connection: Connection) -> int:
-    return int(connection.execute(select(func.count()).select_from(REVIEW)).scalar_one())
+def _contains(column: ColumnElement[str], needle: str) -> ColumnElement[bool]:
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"%{escaped}%", escape="\\")

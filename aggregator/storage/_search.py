@@ -89,30 +89,10 @@ def episode_ids(
     offset: int = 0,
 ) -> list[int]:
     """Ids of the episodes having every word, best first (then by id)."""
-    params: dict[str, Any] = {"limit": -1 if limit is None else limit, "offset": offset}
-    in_series = ""
-    if series_id is not None:
-        in_series = "AND e.series_id = :series_id"
-        params["series_id"] = series_id
-    if connection.dialect.name == "postgresql":
-        params["words"] = " ".join(words)
-        sql = (
-            f"SELECT e.id FROM episode e, {_pg_tsquery(False)} AS q "
-            f"WHERE e.search_vector @@ q {in_series} "
-            "ORDER BY ts_rank(e.search_vector, q) DESC, e.id "
-            "LIMIT :limit OFFSET :offset"
-        )
-        if limit is None:
-            sql = sql.replace("LIMIT :limit ", "")
-    else:
-        params["match"] = _fts5_query(words, False)
-        sql = (
-            "SELECT e.id FROM episode_fts JOIN episode e ON e.id = episode_fts.rowid "
-            f"WHERE episode_fts MATCH :match {in_series} "
-            f"ORDER BY bm25(episode_fts, {_TITLE_WEIGHT}, 1.0), e.id "
-            "LIMIT :limit OFFSET :offset"
-        )
-    return [int(i) for i in connection.execute(text(sql), params).scalars()]
+    if series_id is None:
+        return _ranked_ids(connection, "episode", words, limit=limit, offset=offset)
+    in_series = ("AND t.series_id = :series_id", {"series_id": series_id})
+    return _ranked_ids(connection, "episode", words, also=in_series, limit=limit, offset=offset)
 
 
 def review_ids(
@@ -124,13 +104,30 @@ def review_ids(
     offset: int = 0,
 ) -> list[int]:
     """Ids of the reviews having every word (or the phrase), best first (then by id)."""
-    params: dict[str, Any] = {"limit": -1 if limit is None else limit, "offset": offset}
+    return _ranked_ids(connection, "review", words, phrase=phrase, limit=limit, offset=offset)
+
+
+def _ranked_ids(
+    connection: Connection,
+    table: str,
+    words: list[str],
+    *,
+    phrase: bool = False,
+    also: tuple[str, dict[str, Any]] = ("", {}),
+    limit: int | None,
+    offset: int,
+) -> list[int]:
+    """Ids of the rows of ``table`` (episode or review) having every word (or the
+    phrase), best first, then by id; ``also`` is one more condition on them (``t``)
+    with its parameters."""
+    condition, params = also[0], {**also[1], "offset": offset}
+    params["limit"] = -1 if limit is None else limit
     if connection.dialect.name == "postgresql":
         params["words"] = " ".join(words)
         sql = (
-            f"SELECT r.id FROM review r, {_pg_tsquery(phrase)} AS q "
-            "WHERE r.search_vector @@ q "
-            "ORDER BY ts_rank(r.search_vector, q) DESC, r.id "
+            f"SELECT t.id FROM {table} t, {_pg_tsquery(phrase)} AS q "
+            f"WHERE t.search_vector @@ q {condition} "
+            "ORDER BY ts_rank(t.search_vector, q) DESC, t.id "
             "LIMIT :limit OFFSET :offset"
         )
         if limit is None:
@@ -138,9 +135,9 @@ def review_ids(
     else:
         params["match"] = _fts5_query(words, phrase)
         sql = (
-            "SELECT r.id FROM review_fts JOIN review r ON r.id = review_fts.rowid "
-            "WHERE review_fts MATCH :match "
-            f"ORDER BY bm25(review_fts, {_TITLE_WEIGHT}, 1.0), r.id "
+            f"SELECT t.id FROM {table}_fts JOIN {table} t ON t.id = {table}_fts.rowid "
+            f"WHERE {table}_fts MATCH :match {condition} "
+            f"ORDER BY bm25({table}_fts, {_TITLE_WEIGHT}, 1.0), t.id "
             "LIMIT :limit OFFSET :offset"
         )
     return [int(i) for i in connection.execute(text(sql), params).scalars()]

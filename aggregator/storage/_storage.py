@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aggregator.storage._content_store import ContentStore
+from aggregator.storage._catalog import CatalogStore
+from aggregator.storage._combined import CombinedFeedStore
 from aggregator.storage._engine import (
     SQLITE_BUSY_TIMEOUT_SECONDS,
     make_engines,
@@ -10,10 +11,17 @@ from aggregator.storage._engine import (
     storage_errors,
     where,
 )
-from aggregator.storage._feed_store import FeedStore
-from aggregator.storage._query_store import QueryStore
-from aggregator.storage._review_store import ReviewStore
-from aggregator.storage._session_store import SessionStore
+from aggregator.storage._episodes import EpisodeStore
+from aggregator.storage._feeds import FeedStore
+from aggregator.storage._leases import LeaseStore
+from aggregator.storage._links import LinkStore
+from aggregator.storage._polls import PollStore
+from aggregator.storage._relink import RelinkStore
+from aggregator.storage._review_save import ReviewSaveStore
+from aggregator.storage._reviews import ReviewStore
+from aggregator.storage._series import SeriesStore
+from aggregator.storage._sessions import SessionStore
+from aggregator.storage._stats import StatsStore
 
 
 def database_name(database_url: str) -> str:
@@ -44,12 +52,28 @@ def open_storage(
     return Storage(reads, writes, where=where(url))
 
 
-class Storage(FeedStore, ContentStore, ReviewStore, QueryStore, SessionStore):
+class Storage(
+    FeedStore,
+    LeaseStore,
+    PollStore,
+    SeriesStore,
+    EpisodeStore,
+    CatalogStore,
+    ReviewStore,
+    ReviewSaveStore,
+    RelinkStore,
+    LinkStore,
+    CombinedFeedStore,
+    StatsStore,
+    SessionStore,
+):
     """Feeds, series, episodes, reviews and links in SQLite or PostgreSQL, and the
     web pages' login sessions.
 
     Safe to share between threads: each call takes its own connection from the pool
     and holds it only for that call. Every datetime in and out is aware UTC. The
-    methods live in one store per domain (``_feed_store``, ``_content_store``,
-    ``_review_store``, ``_query_store``, ``_session_store``), over ``_base.StorageBase``.
+    methods live in one module per domain, each with its SQL (``_feeds``,
+    ``_leases``, ``_polls``, ``_series``, ``_episodes``, ``_catalog``, ``_reviews``,
+    ``_review_save``, ``_relink``, ``_links``, ``_combined``, ``_stats``,
+    ``_sessions``), over ``_base.StorageBase``.
     """

@@ -27,7 +27,7 @@ import hashlib
 import hmac
 from base64 import b64decode
 from binascii import Error as Base64Error
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated
@@ -39,7 +39,7 @@ from aggregator._version import __version__
 from aggregator.app import App
 from aggregator.exceptions import NotFoundError
 from aggregator.settings import HttpSettings
-from aggregator.storage._feed_queries import FeedVersion
+from aggregator.storage import FeedVersion
 from aggregator.syndicate.render import (
     PageLinks,
     ReviewsFeed,
@@ -304,6 +304,16 @@ def _check_read(settings: HttpSettings, request: Request) -> None:
     )
 
 
+def _page_query(older: str) -> object:
+    """The ``page`` parameter of a feed whose older ``older`` come in pages."""
+    return Query(
+        ge=1,
+        le=MAX_PAGE,
+        description=f"A page of older {older} (RFC 5005 paging: follow "
+        'the feed\'s atom:link rel="next").',
+    )
+
+
 # --- routes --------------------------------------------------------------------------
 
 
@@ -321,6 +331,27 @@ def build_router(app: App) -> APIRouter:
     def base_url(request: Request) -> str:
         return (settings.base_url or str(request.base_url)).rstrip("/")
 
+    def answer(
+        request: Request,
+        read_version: Callable[[], FeedVersion],
+        url: str,
+        chunks: Callable[[FeedVersion], Iterator[bytes]],
+    ) -> Response:
+        """The feed at ``url``: 304 when the request's validators match its version,
+        else the ``chunks`` of it at that version; 404 for a series or page that is
+        not there (or a series removed since its version was read)."""
+        _check_read(settings, request)
+        try:
+            version = read_version()
+            etag = etag_for(version, url, per_page)
+            headers = _headers(version, etag, settings.public_reads)
+            if not_modified(request, etag, version.last_modified or _EPOCH):
+                return Response(status_code=304, headers=headers)
+            body = chunks(version)
+        except NotFoundError as e:
+            raise HTTPException(status_code=404, detail=str(e)) from e
+        return _stream_response(request, body, headers)
+
     @router.get(
         "/feeds/series/{series_id}.xml",
         response_class=Response,
@@ -330,30 +361,21 @@ def build_router(app: App) -> APIRouter:
     def series_feed(
         series_id: Annotated[int, Path(ge=1, le=MAX_ID, description="A series id.")],
         request: Request,
-        page: Annotated[
-            int,
-            Query(
-                ge=1,
-                le=MAX_PAGE,
-                description="A page of older episodes (RFC 5005 paging: follow "
-                'the feed\'s atom:link rel="next").',
-            ),
-        ] = 1,
+        page: Annotated[int, _page_query("episodes")] = 1,
     ) -> Response:
-        _check_read(settings, request)
         base = base_url(request)
-        try:
-            version = app.storage.feed_version(series_id=series_id)
-            etag = etag_for(version, series_feed_url(base, series_id, page), per_page)
-            headers = _headers(version, etag, settings.public_reads)
-            if not_modified(request, etag, version.last_modified or _EPOCH):
-                return Response(status_code=304, headers=headers)
-            feed = load_series_feed(
-                app, series_id, base_url=base, updated=version.last_modified, page=page
-            )
-        except NotFoundError as e:  # no series, or removed since its version was read
-            raise HTTPException(status_code=404, detail=str(e)) from e
-        return _stream_response(request, series_feed_chunks(feed), headers)
+
+        def chunks(version: FeedVersion) -> Iterator[bytes]:
+            updated = version.last_modified
+            feed = load_series_feed(app, series_id, base_url=base, updated=updated, page=page)
+            return series_feed_chunks(feed)
+
+        return answer(
+            request,
+            lambda: app.storage.feed_version(series_id=series_id),
+            series_feed_url(base, series_id, page),
+            chunks,
+        )
 
     @router.get(
         "/feeds/reviews.xml",
@@ -366,30 +388,21 @@ def build_router(app: App) -> APIRouter:
         series: Annotated[
             int | None, Query(ge=1, le=MAX_ID, description="Only reviews of this series.")
         ] = None,
-        page: Annotated[
-            int,
-            Query(
-                ge=1,
-                le=MAX_PAGE,
-                description="A page of older reviews (RFC 5005 paging: follow "
-                'the feed\'s atom:link rel="next").',
-            ),
-        ] = 1,
+        page: Annotated[int, _page_query("reviews")] = 1,
     ) -> Response:
-        _check_read(settings, request)
         base = base_url(request)
-        try:
-            version = app.storage.feed_version(series_id=series, reviews=True)
-            etag = etag_for(version, reviews_feed_url(base, series, page), per_page)
-            headers = _headers(version, etag, settings.public_reads)
-            if not_modified(request, etag, version.last_modified or _EPOCH):
-                return Response(status_code=304, headers=headers)
-            feed = load_reviews_feed(
-                app, series, base_url=base, updated=version.last_modified, page=page
-            )
-        except NotFoundError as e:
-            raise HTTPException(status_code=404, detail=str(e)) from e
-        return _stream_response(request, reviews_feed_chunks(feed), headers)
+
+        def chunks(version: FeedVersion) -> Iterator[bytes]:
+            updated = version.last_modified
+            feed = load_reviews_feed(app, series, base_url=base, updated=updated, page=page)
+            return reviews_feed_chunks(feed)
+
+        return answer(
+            request,
+            lambda: app.storage.feed_version(series_id=series, reviews=True),
+            reviews_feed_url(base, series, page),
+            chunks,
+        )
 
     # HEAD answers what GET would (uvicorn leaves the body out), for crawlers that
     # check a feed before downloading it; kept out of the schema, which lists GET.

@@ -29,6 +29,7 @@ from fastapi import Request, Response
 from aggregator.api.auth import client_address, read_refusal, token_matches
 from aggregator.api.throttle import Attempt, FailureThrottle, Outcome
 from aggregator.settings import HttpSettings, host_pattern
+from aggregator.web._render import http_url
 from aggregator.web._sessions import Sessions
 
 COOKIE_NAME = "aggregator_session"
@@ -38,12 +39,10 @@ log = logging.getLogger(__name__)
 
 def _origin(url: str) -> str | None:
     """``scheme://host[:port]`` of an absolute http(s) URL, lower-cased; else None."""
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
+    absolute = http_url(url)
+    if absolute is None:
         return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
+    parts = urlsplit(absolute)
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 

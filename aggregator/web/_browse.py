@@ -50,49 +50,46 @@ class Browse:
     def _base_url(self, request: Request) -> str:
         return feed_base_url(self.settings, request)
 
-    def _no_page(self, request: Request, page: str) -> Response:
-        return self.not_found(request, f"There is no page {page[:20]!r}.")
-
-    def series_list(self, request: Request, page: str = "1") -> Response:
+    def _page_number(self, request: Request, page: str, *, valid: bool = True) -> int | Response:
+        """The number of the page asked for; or the answer that refuses it: the read
+        gate's, or no such page (nor when another parameter is not ``valid``)."""
         if gate := self.read_gate(request):
             return gate
         n = page_number(page)
-        if n is None:
-            return self._no_page(request, page)
+        if n is None or not valid:
+            return self.not_found(request, f"There is no page {page[:20]!r}.")
+        return n
+
+    def series_list(self, request: Request, page: str = "1") -> Response:
+        n = self._page_number(request, page)
+        if isinstance(n, Response):
+            return n
         return self.render(request, "series_list.html", view=_listings.series_list(self.storage, n))
 
     def episodes(self, request: Request, page: str = "1", reviewed: str = "") -> Response:
-        if gate := self.read_gate(request):
-            return gate
-        n = page_number(page)
-        if n is None or reviewed not in _REVIEWED:
-            return self._no_page(request, page)
+        n = self._page_number(request, page, valid=reviewed in _REVIEWED)
+        if isinstance(n, Response):
+            return n
         view = _listings.episode_list(self.storage, n, reviewed=_REVIEWED[reviewed])
         return self.render(request, "episodes.html", view=view, reviewed=reviewed)
 
     def reviews(self, request: Request, page: str = "1", author: str = "") -> Response:
-        if gate := self.read_gate(request):
-            return gate
-        n = page_number(page)
-        if n is None or len(author) > MAX_AUTHOR_CHARS:
-            return self._no_page(request, page)
+        n = self._page_number(request, page, valid=len(author) <= MAX_AUTHOR_CHARS)
+        if isinstance(n, Response):
+            return n
         view = _listings.review_list(self.storage, n, author=author or None)
         return self.render(request, "reviews.html", view=view, author=author)
 
     def authors(self, request: Request, page: str = "1") -> Response:
-        if gate := self.read_gate(request):
-            return gate
-        n = page_number(page)
-        if n is None:
-            return self._no_page(request, page)
+        n = self._page_number(request, page)
+        if isinstance(n, Response):
+            return n
         return self.render(request, "authors.html", view=_listings.author_list(self.storage, n))
 
     def search(self, request: Request, q: str = "", kind: str = "", page: str = "1") -> Response:
-        if gate := self.read_gate(request):
-            return gate
-        n = page_number(page)
-        if n is None or (kind and kind not in _listings.SEARCH_KINDS):
-            return self._no_page(request, page)
+        n = self._page_number(request, page, valid=not kind or kind in _listings.SEARCH_KINDS)
+        if isinstance(n, Response):
+            return n
         query = q.strip()
         if not query:
             return self.render(request, "search.html", query="", view=None, problem=None)
@@ -112,11 +109,9 @@ class Browse:
         return {"public_feeds": self.settings.public_reads}
 
     def feeds(self, request: Request, page: str = "1") -> Response:
-        if gate := self.read_gate(request):
-            return gate
-        n = page_number(page)
-        if n is None:
-            return self._no_page(request, page)
+        n = self._page_number(request, page)
+        if isinstance(n, Response):
+            return n
         view = _listings.feed_index(self.storage, n, self._base_url(request))
         return self.render(request, "feeds.html", view=view, **self._feed_context())
 

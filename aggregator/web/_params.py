@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from aggregator.exceptions import NotFoundError
+
 # Largest id a database row can have (SQLite and PostgreSQL BIGINT); anything larger
 # is not found rather than an overflow inside the driver.
 MAX_ID = 2**63 - 1
@@ -22,3 +24,11 @@ def number(raw: str, maximum: int = MAX_ID) -> int | None:
 
 def page_number(raw: str) -> int | None:
     return number(raw, MAX_PAGE)
+
+
+def row_id(raw: str, missing: type[NotFoundError]) -> int:
+    """The id of a row in an address; ``missing`` (raised) when it is none."""
+    found = number(raw)
+    if found is None:
+        raise missing(raw)
+    return found

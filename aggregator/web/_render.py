@@ -10,6 +10,7 @@ a script.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -122,6 +123,17 @@ def _static_file(name: str, media_type: str) -> StaticFile:
     return StaticFile(body, media_type, f"/static/{name}?v={version}")
 
 
+# What the templates may call on a value: {{ episode.published|date }}.
+FILTERS: dict[str, Callable[..., str | None]] = {
+    "http_url": http_url,
+    "host": host,
+    "date": format_date,
+    "duration": format_duration,
+    "percent": percent,
+    "size": format_size,
+}
+
+
 class Renderer:
     """Renders the package's templates to HTML responses with our security headers."""
 
@@ -133,14 +145,7 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self._env.filters.update(
-            http_url=http_url,
-            host=host,
-            date=format_date,
-            duration=format_duration,
-            percent=percent,
-            size=format_size,
-        )
+        self._env.filters.update(FILTERS)
         self.static = {name: _static_file(name, kind) for name, kind in STATIC_FILES.items()}
         self._env.globals["stylesheet_url"] = self.static["style.css"].url
         self._env.globals["script_url"] = self.static["copy.js"].url

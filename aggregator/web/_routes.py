@@ -28,6 +28,7 @@ from aggregator.web._auth import WebAuth
 from aggregator.web._browse import Browse, feed_base_url
 from aggregator.web._params import number as _number
 from aggregator.web._params import page_number as _page_number
+from aggregator.web._params import row_id
 from aggregator.web._render import Renderer
 from aggregator.web._sessions import Sessions
 
@@ -132,11 +133,8 @@ class _Pages:
     def episode(self, request: Request, episode_id: str) -> Response:
         if gate := self._read_gate(request):
             return gate
-        eid = _number(episode_id)
         try:
-            if eid is None:
-                raise EpisodeNotFound(episode_id)
-            view = _views.episode(self._storage, eid)
+            view = _views.episode(self._storage, row_id(episode_id, EpisodeNotFound))
         except NotFoundError:
             return self._not_found(request, "There is no such episode.")
         return self._page(request, "episode.html", view=view)
@@ -144,13 +142,10 @@ class _Pages:
     def review(self, request: Request, review_id: str, series: str = "") -> Response:
         if gate := self._read_gate(request):
             return gate
-        rid = _number(review_id)
         try:
-            if rid is None:
-                raise ReviewNotFound(review_id)
             view = _views.review(
                 self._storage,
-                rid,
+                row_id(review_id, ReviewNotFound),
                 with_forms=self._auth.logged_in(request),
                 series_id=_number(series),
             )
@@ -165,10 +160,8 @@ class _Pages:
     def set_status(self, request: Request, link_id: str, status: LinkStatus) -> Response:
         if refused := self._write_gate(request):
             return refused
-        lid = _number(link_id)
         try:
-            if lid is None:
-                raise LinkNotFound(link_id)
+            lid = row_id(link_id, LinkNotFound)
             link = self._storage.set_link_status(lid, status, self._app.clock())
         except NotFoundError:
             return self._not_found(request, "There is no such link.")
@@ -192,15 +185,14 @@ class _Pages:
     ) -> Response:
         if refused := self._write_gate(request):
             return refused
-        rid, sid = _number(review_id), _number(series)
+        sid = _number(series)
         eid = _number(episode) if episode else None
         if relation not in {r.value for r in Relation} or sid is None or (episode and not eid):
             return self._error(
                 request, 400, "Not added", "Choose a series, an episode or none, and a relation."
             )
         try:
-            if rid is None:
-                raise ReviewNotFound(review_id)
+            rid = row_id(review_id, ReviewNotFound)
             link = self._storage.add_link(rid, sid, eid, Relation(relation), self._app.clock())
         except NotFoundError as e:
             return self._not_found(request, f"Not added: {e}.")

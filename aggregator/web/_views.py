@@ -130,8 +130,10 @@ def _review_item(review: ReviewRecord, links: Sequence[LinkRecord]) -> ReviewIte
 
 
 def home(storage: Storage, page: int) -> HomePage:
-    reviews = storage.list_reviews(limit=REVIEWS_PER_PAGE + 1, offset=(page - 1) * REVIEWS_PER_PAGE)
-    shown = reviews[:REVIEWS_PER_PAGE]
+    summaries = storage.reviews_page(
+        limit=REVIEWS_PER_PAGE + 1, offset=(page - 1) * REVIEWS_PER_PAGE
+    )
+    shown = storage.get_reviews([summary.id for summary in summaries[:REVIEWS_PER_PAGE]])
     links = storage.links_of_reviews([review.id for review in shown])
     items = tuple(_review_item(review, links.get(review.id, ())) for review in shown)
     shows = storage.series_page(limit=HOME_SERIES + 1)
@@ -141,7 +143,7 @@ def home(storage: Storage, page: int) -> HomePage:
         tuple(row.series for row in shows[:HOME_SERIES]),
         len(shows) > HOME_SERIES,
         page,
-        len(reviews) > REVIEWS_PER_PAGE,
+        len(summaries) > REVIEWS_PER_PAGE,
     )
 
 
@@ -177,12 +179,10 @@ def series(storage: Storage, series_id: int, page: int, base_url: str) -> Series
     for link in storage.list_links(series_id=series_id):
         if link.episode_id is None:
             series_links[link.review_id].append(link)
-    # One query for the reviews, not one per review (newest first, as the links are).
-    reviews = storage.list_reviews(series_id=series_id) if series_links else []
+    # One query for the reviews, not one per review; newest first, as the links are.
     series_reviews = tuple(
         _review_item(review, series_links[review.id])
-        for review in reviews
-        if review.id in series_links
+        for review in storage.get_reviews(list(series_links))
     )
     return SeriesPage(
         series=record,
@@ -204,7 +204,7 @@ def episode(storage: Storage, episode_id: int) -> EpisodePage:
         reviews.append(EpisodeReview(review, link, excerpt(review.text, evidence_spans([link]))))
     return EpisodePage(
         episode=record,
-        series=storage.get_series(record.series_id),
+        series=storage.series_row(record.series_id).series,
         media=media(record.enclosure),
         description=Markup(sanitize_html(record.description_html)),
         reviews=tuple(reviews),
@@ -226,9 +226,11 @@ def review(
     sources = tuple(review_source_json(s) for s in storage.review_sources(review_id))
     if not with_forms:
         return ReviewPage(record, text, links, labels, (), None, (), sources)
-    all_series = tuple(storage.list_series())
+    all_series = tuple(row.series for row in storage.series_page())
     by_id = {s.id: s for s in all_series}
     wanted = [series_id] if series_id is not None else [link.series_id for link in links]
     chosen = next((by_id[i] for i in wanted if i in by_id), all_series[0] if all_series else None)
-    episodes = tuple(storage.list_episodes(chosen.id)) if chosen else ()
+    episodes = (
+        tuple(row.episode for row in storage.episodes_page(series_id=chosen.id)) if chosen else ()
+    )
     return ReviewPage(record, text, links, labels, all_series, chosen, episodes, sources)

@@ -1,4 +1,4 @@
-"""Queries behind the combined feeds (``aggregator.syndicate``).
+"""The combined feeds' rows and versions (``aggregator.syndicate``).
 
 Two jobs. First, a feed's *version*: a few aggregates (counts, sums of ids, latest
 change times) over the rows a combined feed shows, cheap enough to answer a
@@ -43,9 +43,11 @@ from sqlalchemy import (
 
 from aggregator.exceptions import SeriesNotFound
 from aggregator.storage import _episodes, _links, _reviews, _series
-from aggregator.storage._batches import in_lists
+from aggregator.storage._base import StorageBase
+from aggregator.storage._links import NOT_REJECTED
 from aggregator.storage._models import EPISODE, FEED, LINK, REVIEW, SERIES
-from aggregator.types import EpisodeRecord, LinkRecord, LinkStatus, ReviewRecord, SeriesRecord
+from aggregator.storage._sql import in_lists, require
+from aggregator.types import EpisodeRecord, LinkRecord, ReviewRecord, SeriesRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,16 +92,44 @@ class ReviewsForFeed:
     more: bool = False  # whether older reviews follow on a next page
 
 
+class CombinedFeedStore(StorageBase):
+    """What the combined feeds show, and their versions."""
+
+    def feed_version(self, *, series_id: int | None = None, reviews: bool = False) -> FeedVersion:
+        """The version of a series feed (``reviews`` False), or of the reviews feed
+        (of one series, or of all): cheap, to answer a conditional request.
+        NotFoundError for an unknown series."""
+        with self._read("reading a feed version") as session:
+            connection = session.connection()
+            if reviews:
+                return _reviews_version(connection, series_id)
+            if series_id is None:
+                raise ValueError("a series feed needs a series id")
+            return _series_version(connection, series_id)
+
+    def series_feed_rows(self, series_id: int, *, limit: int, offset: int = 0) -> SeriesFeedRows:
+        """A page of the series' episodes still in its feed, newest first, with their
+        authors, its owner (which the records leave out), and the links and reviews
+        the page shows. NotFoundError for no series."""
+        with self._read(f"reading the feed of series {series_id}") as session:
+            return _series_feed_rows(session.connection(), series_id, limit, offset)
+
+    def reviews_for_feed(
+        self, *, series_id: int | None, limit: int, offset: int = 0
+    ) -> ReviewsForFeed:
+        """A page of the reviews with a link (not rejected), to the series if given,
+        newest first: ``limit`` of them from ``offset`` on, with those links and the
+        episodes they name, and whether more follow."""
+        with self._read("reading reviews for a feed") as session:
+            return _reviews_for_feed(session.connection(), series_id, limit, offset)
+
+
 def _token(parts: Collection[Any]) -> str:
     return hashlib.sha256(repr(tuple(parts)).encode()).hexdigest()[:32]
 
 
 def _latest(*times: datetime | None) -> datetime | None:
     return max((t for t in times if t is not None), default=None)
-
-
-def _not_rejected() -> Any:
-    return LINK.c.status != LinkStatus.REJECTED.value
 
 
 def _one_row(connection: Connection, *parts: Subquery) -> tuple[Any, ...] | None:
@@ -118,7 +148,7 @@ def _relinked_at() -> Subquery:
     return select(func.max(REVIEW.c.linked_at).label("relinked")).subquery()
 
 
-def series_version(connection: Connection, series_id: int) -> FeedVersion:
+def _series_version(connection: Connection, series_id: int) -> FeedVersion:
     of_series = EPISODE.c.series_id == series_id
     present = EPISODE.c.missing_since.is_(None)
     linked = LINK.c.series_id == series_id
@@ -156,12 +186,12 @@ def series_version(connection: Connection, series_id: int) -> FeedVersion:
     return FeedVersion(token=_token(("series", series_id, *row)), last_modified=_latest(*times))
 
 
-def reviews_version(connection: Connection, series_id: int | None) -> FeedVersion:
+def _reviews_version(connection: Connection, series_id: int | None) -> FeedVersion:
     if series_id is not None:
-        _require_series(connection, series_id)
+        require(connection, SERIES, series_id, SeriesNotFound)
     # Rejected links are counted too: a rejection takes a review out of the feed.
     scope = [] if series_id is None else [LINK.c.series_id == series_id]
-    shown = [_not_rejected(), *scope]
+    shown = [NOT_REJECTED, *scope]
     links = select(
         func.count().label("links"),
         func.sum(LINK.c.id).label("link_ids"),
@@ -191,11 +221,6 @@ def reviews_version(connection: Connection, series_id: int | None) -> FeedVersio
     return FeedVersion(token=_token(("reviews", series_id, *row)), last_modified=_latest(*times))
 
 
-def _require_series(connection: Connection, series_id: int) -> None:
-    if connection.execute(select(SERIES.c.id).where(SERIES.c.id == series_id)).first() is None:
-        raise SeriesNotFound(f"no series with id {series_id}")
-
-
 # What ``_episodes.to_record`` reads, plus the author: not the plain-text copy of the
 # description, nor the hashes, which a feed never shows (on PostgreSQL, reading
 # every column of 3,000 episodes took a third longer).
@@ -210,31 +235,11 @@ _FEED_COLUMNS = [
 ]  # fmt: skip
 
 
-def _series_records(connection: Connection, ids: Collection[int]) -> dict[int, SeriesRecord]:
-    """Series by id, each counting only its own episodes: the listing counts every
-    episode of the store (a scan of 100k rows) to describe one series."""
-    if not ids:
-        return {}
-    count = (
-        select(func.count())
-        .where(EPISODE.c.series_id == SERIES.c.id)
-        .correlate(SERIES)
-        .scalar_subquery()
-    )
-    query = (
-        select(SERIES, FEED.c.url.label("feed_url"), count.label("n"))
-        .join(FEED, FEED.c.id == SERIES.c.feed_id)
-        .where(SERIES.c.id.in_(ids))
-    )
-    # The listing's own row mapping, so both describe a series alike.
-    return {row.id: _series._to_record(row) for row in connection.execute(query)}
-
-
-def series_feed_rows(
+def _series_feed_rows(
     connection: Connection, series_id: int, limit: int, offset: int = 0
 ) -> SeriesFeedRows:
     """The page of ``limit`` episodes from ``offset`` on, with what the feed shows."""
-    found = _series_records(connection, [series_id])
+    found = _series.records_by_id(connection, [series_id])
     if not found:
         raise SeriesNotFound(f"no series with id {series_id}")
     owner = connection.execute(
@@ -250,12 +255,9 @@ def series_feed_rows(
     # One row more than the page says whether another page follows.
     rows = connection.execute(page.limit(limit + 1)).all()
     on_page = select(page.limit(limit).subquery().c.id)
-    links_query = _links._records_query().where(
-        LINK.c.series_id == series_id,
-        _not_rejected(),
-        or_(LINK.c.episode_id.is_(None), LINK.c.episode_id.in_(on_page)),
-    )
-    links = tuple(_links._to_record(row) for row in connection.execute(links_query))
+    in_series = LINK.c.series_id == series_id
+    on_series_or_page = or_(LINK.c.episode_id.is_(None), LINK.c.episode_id.in_(on_page))
+    links = tuple(_links.read(connection, in_series, NOT_REJECTED, on_series_or_page))
     reviews = _feed_reviews(connection, {link.review_id for link in links})
     return SeriesFeedRows(
         series=found[series_id],
@@ -295,13 +297,13 @@ def _feed_reviews(connection: Connection, ids: Collection[int]) -> list[ReviewRe
     return found
 
 
-def reviews_for_feed(
+def _reviews_for_feed(
     connection: Connection, series_id: int | None, limit: int, offset: int = 0
 ) -> ReviewsForFeed:
     """The page of ``limit`` linked reviews from ``offset`` on, with what the feed shows."""
-    link_filter = [_not_rejected()]
+    link_filter = [NOT_REJECTED]
     if series_id is not None:
-        _require_series(connection, series_id)
+        require(connection, SERIES, series_id, SeriesNotFound)
         link_filter.append(LINK.c.series_id == series_id)
     query = (
         _feed_review_query()
@@ -316,15 +318,11 @@ def reviews_for_feed(
     # of a bounded size.
     links: list[LinkRecord] = []
     for ids in in_lists([r.id for r in reviews]):
-        # The links listing's own query and row mapping, so both describe links alike.
-        query_links = _links._records_query().where(LINK.c.review_id.in_(ids), *link_filter)
-        links.extend(_links._to_record(row) for row in connection.execute(query_links))
-    episodes: dict[int, EpisodeRecord] = {}
-    for ids in in_lists(sorted({x.episode_id for x in links if x.episode_id is not None})):
-        rows = connection.execute(select(EPISODE).where(EPISODE.c.id.in_(ids)))
-        episodes.update((row.id, _episodes.to_record(row)) for row in rows)
+        links.extend(_links.read(connection, LINK.c.review_id.in_(ids), *link_filter))
+    episode_ids = {x.episode_id for x in links if x.episode_id is not None}
+    episodes = _episodes.records_by_id(connection, episode_ids)
     series_ids = {link.series_id for link in links} | ({series_id} if series_id else set())
-    series = _series_records(connection, series_ids)
+    series = _series.records_by_id(connection, series_ids)
     return ReviewsForFeed(
         reviews=reviews,
         links=tuple(links),
