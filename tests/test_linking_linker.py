@@ -525,3 +525,16 @@ def test_a_review_of_what_was_adapted_from_the_show_links_nothing(linker: Linker
         "Andy Mills is better than you would expect."
     )
     assert reviewed(linker.link(review(text, "2020-03-20"))) == set()
+
+
+def test_a_title_written_in_its_own_lower_case_words_is_the_shows_name() -> None:
+    # German titles keep adjectives and verbs in lower case; a review that writes the
+    # title as the feed does names the show, though not every long word is capitalised.
+    slow = _show(9, "Langsam gesprochene Nachrichten", "Anna Berger", ["Die Woche in Kürze."])
+    linker = Linker(Catalog.build([slow, serial()]))
+    text = (
+        "Guter Podcast zum Deutschlernen, aber die Texte wären getrennt viel besser. "
+        "Bitte teilt die Abschnitte auf, das wäre einfach und hilfreich. Danke!"
+    )
+    title = "Langsam gesprochene Nachrichten | Deutsch lernen — Bewertungen"
+    assert reviewed(linker.link(review(text, "2019-06-01", title=title))) == {9}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -337,17 +338,19 @@ def _aliases(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals])
             if n == len(alias) and tuple(norms[i : i + n]) != alias:
                 continue
             start, end = tokens[i].start, tokens[i + n - 1].end
-            nameness = _nameness(a, i, i + n, kind)
-            compare = any(t.norm in _COMPARE_BEFORE for t in tokens[max(0, i - 3) : i])
             signals = get(series_id)
+            nameness = _nameness(a, i, i + n, kind, signals.series.title)
+            compare = any(t.norm in _COMPARE_BEFORE for t in tokens[max(0, i - 3) : i])
             signals.occurrences.append(NameOccurrence(start, end, nameness, kind, compare))
             if nameness >= 0.3:
                 detail = f"the show's name {signals.series.title!r} ({kind}, {nameness:.2f})"
                 signals.add("series-title", a, start, end, detail)
 
 
-def _nameness(a: Analysis, i: int, j: int, kind: str) -> float:
-    """How surely the words tokens[i:j] are used as the name of a show (0..1)."""
+def _nameness(a: Analysis, i: int, j: int, kind: str, title: str = "") -> float:
+    """How surely the words tokens[i:j] are used as the name of a show (0..1); ``title``
+    is the show's own title, whose casing is the name's whatever the language's rules
+    ("Langsam gesprochene Nachrichten")."""
     tokens = a.tokens
     words = tokens[i:j]
     raw = [a.text[t.start : t.end] for t in words]
@@ -359,7 +362,7 @@ def _nameness(a: Analysis, i: int, j: int, kind: str) -> float:
                 return 0.0
         elif not all(
             t.cap for t in words if (t.norm.isalpha() and len(t.norm) > 3) or t is words[0]
-        ):
+        ) and not (n > 1 and words[0].cap and _cased_as(raw, title)):
             return 0.05
     score = base
     start, end = words[0].start, words[-1].end
@@ -381,6 +384,14 @@ def _nameness(a: Analysis, i: int, j: int, kind: str) -> float:
     elif a.cased[i]:
         score += 0.1  # capitalised mid-sentence: a proper name
     return max(0.0, min(1.0, score))
+
+
+def _cased_as(raw: list[str], title: str) -> bool:
+    """The words are written as the show's own title writes them."""
+    return (
+        bool(title)
+        and re.search(r"(?<!\w)" + r"\W+".join(map(re.escape, raw)) + r"(?!\w)", title) is not None
+    )
 
 
 # Roles of names found in a show's description rather than credited by its feed.
