@@ -6,6 +6,7 @@ link stays, a rejected one stays rejected (storage's ``replace_links``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response, params
@@ -15,6 +16,7 @@ from aggregator.api._errors import resource_router
 from aggregator.api.schemas import MAX_ID, LinkIn, LinkOut, Page
 from aggregator.types import LinkStatus
 
+_Endpoint = Callable[[int], dict[str, Any]]
 LinkId = Annotated[int, Path(ge=1, le=MAX_ID, description="The link's id.")]
 
 
@@ -66,22 +68,18 @@ def router(api: Api, write: params.Depends) -> APIRouter:
         response.headers["Location"] = f"/api/links/{link.id}"
         return link_out(link)
 
-    @r.post(
-        "/{link_id}/confirm",
-        response_model=LinkOut,
-        dependencies=[write],
-        summary="Confirm a link",
-    )
+    def decision(verb: str, summary: str) -> Callable[[_Endpoint], _Endpoint]:
+        """The route of a person's decision on a link: POST /api/links/{id}/<verb>."""
+        return r.post(
+            f"/{{link_id}}/{verb}", response_model=LinkOut, dependencies=[write], summary=summary
+        )
+
+    @decision("confirm", "Confirm a link")
     def confirm_link(link_id: LinkId) -> dict[str, Any]:
         """A person says yes: the link stays whatever the linker says later."""
         return link_out(storage.set_link_status(link_id, LinkStatus.CONFIRMED, api.app.clock()))
 
-    @r.post(
-        "/{link_id}/reject",
-        response_model=LinkOut,
-        dependencies=[write],
-        summary="Reject a link",
-    )
+    @decision("reject", "Reject a link")
     def reject_link(link_id: LinkId) -> dict[str, Any]:
         """A person says no: the link is hidden and the linker may not propose it again."""
         return link_out(storage.set_link_status(link_id, LinkStatus.REJECTED, api.app.clock()))

@@ -65,7 +65,7 @@ def episode_signals(a: Analysis, signals: SeriesSignals, catalog: Catalog) -> li
     if published is not None:
         match_relative(a, series, eligible, published, found)
     match_dates(a, series, eligible, found)
-    _content(a, series, eligible, stats, catalog, found)
+    _content(a, eligible, stats, catalog, found)
     # In a text about watching (a TV adaptation's recap: "the finale", "episode 8",
     # and the titles an adaptation takes over from the podcast), numbers, relative
     # references and titles count that series' episodes, not the podcast's.
@@ -99,7 +99,6 @@ def _eligible(series: SeriesInfo, published: datetime | None) -> list[int]:
 
 def _content(
     a: Analysis,
-    series: SeriesInfo,
     eligible: list[int],
     stats: SeriesStats,
     catalog: Catalog,

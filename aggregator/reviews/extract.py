@@ -20,7 +20,7 @@ import copy
 import logging
 import re
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html  # type: ignore[import-untyped]
@@ -46,6 +46,7 @@ from aggregator.types import ReviewDocument
 
 __all__ = [
     "MAX_REVIEW_BYTES",
+    "DocumentGiven",
     "extract_document",
     "extract_html",
     "review_content_hash",
@@ -65,6 +66,17 @@ _TRAFILATURA_MAX_ELEMENTS = 20_000
 # trafilatura's main text is used unless it is shorter than this share of what the
 # plain readable-text pass finds (then trafilatura dropped part of the body).
 _MIN_MAIN_TEXT_SHARE = 0.4
+
+
+class DocumentGiven(TypedDict, total=False):
+    """What ``extract_document`` takes besides the bytes, for callers that pass it on."""
+
+    filename: str | None
+    content_type: str | None
+    url: str | None
+    title: str | None
+    author: str | None
+    published: datetime | None
 
 
 def extract_document(

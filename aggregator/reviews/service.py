@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Unpack
 from urllib.parse import urlsplit
 
 from aggregator import fingerprint, metrics
@@ -48,7 +49,12 @@ from aggregator.feeds.locations import http_url_problem
 from aggregator.linking import LINKER_VERSION, Catalog, Linker
 from aggregator.linking.series_index import SeriesDigest, digest_series
 from aggregator.reviews.digest_cache import DigestCache
-from aggregator.reviews.extract import extract_document, extract_html, review_content_hash
+from aggregator.reviews.extract import (
+    DocumentGiven,
+    extract_document,
+    extract_html,
+    review_content_hash,
+)
 from aggregator.storage import Storage
 from aggregator.types import (
     CatalogSeries,
@@ -129,27 +135,15 @@ class Reviews:
         data: bytes,
         *,
         source: str,
-        filename: str | None = None,
-        content_type: str | None = None,
-        url: str | None = None,
-        title: str | None = None,
-        author: str | None = None,
-        published: datetime | None = None,
         origin: str | None = None,
+        **given: Unpack[DocumentGiven],
     ) -> AddedReview:
         """Take in a review from bytes (a file, stdin, an API body) and link it.
 
-        ``origin`` says where the bytes came from when that is no URL (a file's path).
+        ``origin`` says where the bytes came from when that is no URL (a file's path);
+        ``given`` is what ``extract_document`` takes besides the bytes.
         """
-        document = extract_document(
-            data,
-            filename=filename,
-            content_type=content_type,
-            url=url,
-            title=title,
-            author=author,
-            published=published,
-        )
+        document = extract_document(data, **given)
         return self._save_and_link(document, source=source, origin=origin)
 
     def add_url(

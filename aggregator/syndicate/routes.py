@@ -112,13 +112,7 @@ def load_series_feed(
     rows = app.storage.series_feed_rows(series_id, limit=per_page, offset=(page - 1) * per_page)
     if page > 1 and not rows.episodes:
         raise NotFoundError(f"series {series_id} has no page {page} ({per_page} episodes a page)")
-    pages = None
-    if page > 1 or rows.more:
-        pages = PageLinks(
-            first=series_feed_url(base_url, series_id),
-            previous=series_feed_url(base_url, series_id, page - 1) if page > 1 else None,
-            next=series_feed_url(base_url, series_id, page + 1) if rows.more else None,
-        )
+    pages = _page_links(lambda p: series_feed_url(base_url, series_id, p), page, rows.more)
     return SeriesFeed(
         series=rows.series,
         episodes=rows.episodes,
@@ -152,13 +146,7 @@ def load_reviews_feed(
     if page > 1 and not rows.reviews:
         of = "" if series_id is None else f" of series {series_id}"
         raise NotFoundError(f"the reviews feed{of} has no page {page} ({per_page} reviews a page)")
-    pages = None
-    if page > 1 or rows.more:
-        pages = PageLinks(
-            first=reviews_feed_url(base_url, series_id),
-            previous=reviews_feed_url(base_url, series_id, page - 1) if page > 1 else None,
-            next=reviews_feed_url(base_url, series_id, page + 1) if rows.more else None,
-        )
+    pages = _page_links(lambda p: reviews_feed_url(base_url, series_id, p), page, rows.more)
     series = rows.series
     if series_id is not None:
         title = f"Reviews of {series[series_id].title}"
@@ -186,11 +174,25 @@ def load_reviews_feed(
     )
 
 
+def _page_links(url: Callable[[int], str], page: int, more: bool) -> PageLinks | None:
+    """The links from page ``page`` of a feed whose page n is at ``url(n)``; None for a
+    feed that fits on one page."""
+    if page > 1 or more:
+        return PageLinks(
+            first=url(1),
+            previous=url(page - 1) if page > 1 else None,
+            next=url(page + 1) if more else None,
+        )
+    return None
+
+
 def series_feed_chunks_for(
-    app: App, series_id: int, base_url: str, page: int = 1
+    app: App, series_id: int, base_url: str, page: int = 1, version: FeedVersion | None = None
 ) -> Iterator[bytes]:
-    """A page of a series feed, read from the store now and rendered as it is read."""
-    version = app.storage.feed_version(series_id=series_id)
+    """A page of a series feed at ``version`` (the stored one when not given), rendered
+    as it is read."""
+    if version is None:
+        version = app.storage.feed_version(series_id=series_id)
     feed = load_series_feed(
         app, series_id, base_url=base_url, updated=version.last_modified, page=page
     )
@@ -198,10 +200,16 @@ def series_feed_chunks_for(
 
 
 def reviews_feed_chunks_for(
-    app: App, series_id: int | None, base_url: str, page: int = 1
+    app: App,
+    series_id: int | None,
+    base_url: str,
+    page: int = 1,
+    version: FeedVersion | None = None,
 ) -> Iterator[bytes]:
-    """A page of the reviews feed, read from the store now and rendered as it is read."""
-    version = app.storage.feed_version(series_id=series_id, reviews=True)
+    """A page of the reviews feed at ``version`` (the stored one when not given),
+    rendered as it is read."""
+    if version is None:
+        version = app.storage.feed_version(series_id=series_id, reviews=True)
     feed = load_reviews_feed(
         app, series_id, base_url=base_url, updated=version.last_modified, page=page
     )
@@ -364,17 +372,11 @@ def build_router(app: App) -> APIRouter:
         page: Annotated[int, _page_query("episodes")] = 1,
     ) -> Response:
         base = base_url(request)
-
-        def chunks(version: FeedVersion) -> Iterator[bytes]:
-            updated = version.last_modified
-            feed = load_series_feed(app, series_id, base_url=base, updated=updated, page=page)
-            return series_feed_chunks(feed)
-
         return answer(
             request,
             lambda: app.storage.feed_version(series_id=series_id),
             series_feed_url(base, series_id, page),
-            chunks,
+            lambda version: series_feed_chunks_for(app, series_id, base, page, version),
         )
 
     @router.get(
@@ -391,17 +393,11 @@ def build_router(app: App) -> APIRouter:
         page: Annotated[int, _page_query("reviews")] = 1,
     ) -> Response:
         base = base_url(request)
-
-        def chunks(version: FeedVersion) -> Iterator[bytes]:
-            updated = version.last_modified
-            feed = load_reviews_feed(app, series, base_url=base, updated=updated, page=page)
-            return reviews_feed_chunks(feed)
-
         return answer(
             request,
             lambda: app.storage.feed_version(series_id=series, reviews=True),
             reviews_feed_url(base, series, page),
-            chunks,
+            lambda version: reviews_feed_chunks_for(app, series, base, page, version),
         )
 
     # HEAD answers what GET would (uvicorn leaves the body out), for crawlers that

@@ -31,15 +31,9 @@ class Span:
     label: str
 
 
-@dataclass(frozen=True, slots=True)
-class _Mark:
-    start: int
-    end: int
-    title: str
-
-
-def _marks(text_length: int, spans: Iterable[Span]) -> list[_Mark]:
-    """One mark per distinct (start, end), labels joined; spans off the text dropped.
+def _marks(text_length: int, spans: Iterable[Span]) -> list[Span]:
+    """One mark (a span) per distinct (start, end), labels joined; spans off the text
+    dropped.
 
     Sorted outermost first: by start, then the longest first.
     """
@@ -49,13 +43,13 @@ def _marks(text_length: int, spans: Iterable[Span]) -> list[_Mark]:
             found = labels.setdefault((span.start, span.end), [])
             if span.label not in found:
                 found.append(span.label)
-    marks = [_Mark(start, end, "; ".join(found)) for (start, end), found in labels.items()]
+    marks = [Span(start, end, "; ".join(found)) for (start, end), found in labels.items()]
     marks.sort(key=lambda m: (m.start, -m.end))
     return marks
 
 
-def _open(mark: _Mark) -> str:
-    return f'<mark title="{html.escape(mark.title, quote=True)}">'
+def _open(mark: Span) -> str:
+    return f'<mark title="{html.escape(mark.label, quote=True)}">'
 
 
 def highlight(text: str, spans: Iterable[Span]) -> Markup:
@@ -86,7 +80,7 @@ def highlight(text: str, spans: Iterable[Span]) -> Markup:
     marks = _marks(len(text), spans)
     boundaries = sorted({0, len(text)} | {m.start for m in marks} | {m.end for m in marks})
     out: list[str] = []
-    stack: list[_Mark] = []  # open marks, outermost first
+    stack: list[Span] = []  # open marks, outermost first
     pending = 0  # index into marks of the next one to open
     for position, following in itertools.pairwise(boundaries):
         # Close down to the outermost mark that ends here; marks inside it that go
