@@ -538,3 +538,13 @@ def test_a_title_written_in_its_own_lower_case_words_is_the_shows_name() -> None
     )
     title = "Langsam gesprochene Nachrichten | Deutsch lernen — Bewertungen"
     assert reviewed(linker.link(review(text, "2019-06-01", title=title))) == {9}
+
+
+def test_a_hyphenated_name_is_capitalised_at_its_head(spaced: Linker) -> None:
+    # Dutch and German write compounds with one capital: "S-town" names S-Town.
+    text = (
+        "Vrienden zeiden dat de podcast S-town echt de moeite waard was. Vanaf de eerste "
+        "aflevering zaten we eraan vast: een klokkenmaker in Alabama en zijn stadje."
+    )
+    proposals = spaced.link(review(text, "2019-06-01", title="De opkomst van de podcast"))
+    assert reviewed(proposals) == {8}

@@ -361,7 +361,10 @@ def _nameness(a: Analysis, i: int, j: int, kind: str, title: str = "") -> float:
             if not all(r.isupper() for r in raw):
                 return 0.0
         elif not all(
-            t.cap for t in words if (t.norm.isalpha() and len(t.norm) > 3) or t is words[0]
+            t.cap
+            for k, t in enumerate(words)
+            if ((t.norm.isalpha() and len(t.norm) > 3) or k == 0)
+            and not (k and _hyphened(a.text, words[k - 1].end, t.start))
         ) and not (n > 1 and words[0].cap and _cased_as(raw, title)):
             return 0.05
     score = base
@@ -384,6 +387,12 @@ def _nameness(a: Analysis, i: int, j: int, kind: str, title: str = "") -> float:
     elif a.cased[i]:
         score += 0.1  # capitalised mid-sentence: a proper name
     return max(0.0, min(1.0, score))
+
+
+def _hyphened(text: str, end: int, start: int) -> bool:
+    """Two words joined by a hyphen alone: one compound, capitalised at its head
+    ("S-town", "True-Crime-Podcast"), as several languages write them."""
+    return text[end:start] == "-"
 
 
 def _cased_as(raw: list[str], title: str) -> bool:
