@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aggregator.linking import Catalog, Linker
+from aggregator.linking.analysis import analyse
 from aggregator.types import (
     CatalogEpisode,
     CatalogSeries,
@@ -548,3 +549,19 @@ def test_a_hyphenated_name_is_capitalised_at_its_head(spaced: Linker) -> None:
     )
     proposals = spaced.link(review(text, "2019-06-01", title="De opkomst van de podcast"))
     assert reviewed(proposals) == {8}
+
+
+def test_a_headline_below_a_pages_furniture_is_the_headline(linker: Linker) -> None:
+    text = (
+        "Exclusive to Example News:\n\nArts 6/24/21\n\nPODCAST REVIEW: Caliphate\n\n"
+        "I listened to all of it over one weekend. The reporting is careful."
+    )
+    a = analyse(review(text, "2018-07-01", title="PODCAST REVIEW: Caliphate"), linker.catalog)
+    assert a.text[a.title_start : a.title_end] == "PODCAST REVIEW: Caliphate"
+    first_line = review(
+        "Caliphate, reviewed\n\nIt is careful.", "2018-07-01", title="Caliphate, reviewed"
+    )
+    b = analyse(first_line, linker.catalog)
+    assert b.text[b.title_start : b.title_end] == "Caliphate, reviewed"
+    prefixed = analyse(review("It is careful.", "2018-07-01", title="On Caliphate"), linker.catalog)
+    assert prefixed.text[prefixed.title_start : prefixed.title_end] == "On Caliphate\n\n"

@@ -97,6 +97,9 @@ _ADAPTED_FROM = re.compile(
     r"(?:\W+\w+){0,4}?\W+(?:podcasts?|pod)\b"
 )
 _HEADLINE_WEIGHT = 3
+# How far into the text a review's title is looked for as a line of its own: the
+# furniture a page puts above its headline.
+_HEADLINE_SEARCH = 2000
 # Is the text a review at all? A review judges and speaks to its reader: words of
 # judgement and the first and second person, in the languages reviews come in. News of
 # the case a show covered, or of its makers, reports what others said instead.
@@ -130,7 +133,8 @@ class Analysis:
     review: ReviewDocument
     text: str  # title (when not in the text) + text
     shift: int  # where review.text starts inside ``text``
-    title_end: int  # the review's title (prefixed, or its first line) ends here
+    title_start: int  # the review's title: prefixed, its first line, or a line of the
+    title_end: int  # page's top under the site's own furniture ("Exclusive to ...")
     tokens: list[Token]
     cased: list[bool]  # per token: its paragraph is written with capitals
     paragraphs: list[tuple[int, int]]
@@ -175,6 +179,20 @@ class Analysis:
         return any(a <= start and end <= b for a, b, _ in self.anchors)
 
 
+def _headline(body: str, title: str) -> tuple[int, int]:
+    """Where the review's title stands as a line of its own near the top of the text:
+    the first line, or below a page's furniture (a site name, a rubric, a date)."""
+    wanted = fold(title)
+    offset = 0
+    for line in body[:_HEADLINE_SEARCH].split("\n"):
+        stripped = line.strip()
+        if stripped and fold(stripped) == wanted:
+            start = offset + line.index(stripped)
+            return start, start + len(stripped)
+        offset += len(line) + 1
+    return 0, 0
+
+
 def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
     body = review.text
     title = (review.title or "").strip()
@@ -185,11 +203,9 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
     shift = len(prefix)
     tokens = tokenize(text)
     cased = case_flags(text, tokens)
-    title_end = shift
+    title_start, title_end = 0, shift
     if not prefix and title:
-        first = body.lstrip().split("\n", 1)[0]
-        if fold(first.strip()) == fold(title):
-            title_end = body.index(first) + len(first)
+        title_start, title_end = _headline(body, title)
     starts = _sentence_starts(text, tokens)
     anchors = [
         (link.start + shift, link.end + shift, link.href)
@@ -204,7 +220,7 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
     counts = Counter(terms(text))
     # The headline says what is reviewed ("TV Review: The Dropout"): its words count
     # as much as a paragraph's worth of the body's.
-    head = [t.norm for t in tokens if t.start < title_end and t.norm.isalpha()]
+    head = [t.norm for t in tokens if title_start <= t.start < title_end and t.norm.isalpha()]
     audio = sum(1 for w in words if w in LISTENING_WORDS)
     audio += _HEADLINE_WEIGHT * sum(1 for w in head if w in LISTENING_WORDS)
     other = sum(1 for w in words if w in VIEWING_WORDS)
@@ -216,6 +232,7 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
         review=review,
         text=text,
         shift=shift,
+        title_start=title_start,
         title_end=title_end,
         tokens=tokens,
         cased=cased,

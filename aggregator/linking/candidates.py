@@ -117,7 +117,7 @@ def series_candidates(a: Analysis, catalog: Catalog) -> dict[int, SeriesSignals]
         # A show named once for comparison does not make the reviewed one a roundup.
         rivals = sum(1 for other, n in uses.items() if other != sid and n >= uses[sid] > 0)
         f.crowd = math.log1p(rivals) if good else 0.0
-        f.headline = 1.0 if any(o.start < a.title_end for o in good) else 0.0
+        f.headline = 1.0 if any(a.title_start <= o.start < a.title_end for o in good) else 0.0
         if not f.headline and good and slug and _in_slug(signals.series, slug):
             f.headline = 1.0
         f.medium = medium
@@ -380,7 +380,7 @@ def _nameness(a: Analysis, i: int, j: int, kind: str, title: str = "") -> float:
         score += 0.3
     if any(t.norm in OTHER_MEDIUM_WORDS for t in window):
         score -= 0.3
-    if start < a.title_end:
+    if a.title_start <= start < a.title_end:
         score += 0.2  # in the headline
     if a.cased[i] and i in a.sentence_starts:
         score -= 0.2 if n == 1 else 0.0  # a capital at the start of a sentence says nothing
