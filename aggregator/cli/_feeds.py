@@ -2,6 +2,10 @@
 
 Imported for every command, ``--help`` included: the stages a command needs (the
 poller, the web stack, Rich's progress bar) are imported in the command itself.
+
+Why one module of over 400 lines: the commands of one noun group (feeds, OPML, poll,
+run, series, episodes) share the options, the app's opening and the output helpers;
+each command stays short.
 """
 
 from __future__ import annotations

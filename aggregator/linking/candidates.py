@@ -4,6 +4,11 @@ Cheap, strong signals first (hyperlinks, the show's name, its people), then
 retrieval; every signal becomes a named feature in [0, 1] (or a small signed value)
 and, where it comes from words of the review, an ``Evidence`` with the exact span.
 Episode-level signals are added by ``episodes.py``; ``score.py`` weighs them all.
+
+Why one module of over 500 lines: every series-level signal is measured on the
+same ``Analysis`` and the same candidate table, and each feature of
+``SeriesFeatures`` is filled here in one pass, so a feature cannot be produced
+twice or forgotten.
 """
 
 from __future__ import annotations

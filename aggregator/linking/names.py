@@ -7,6 +7,10 @@ against it (measured on misspellings of real names: this accepts those three var
 and rejects "Calamari" and "Carmichael"). Candidate names are looked up first by three keys of
 single words (the folded word, its NYSIIS code, and its consonant skeleton), so the
 fuzzy comparison only runs on a handful of names even with a large catalog.
+
+Why one module of over 500 lines: extracting names, keying them and matching them
+fuzzily are one index (``NameIndex``) whose keys must be made the same way at build
+time and at match time.
 """
 
 from __future__ import annotations

@@ -11,6 +11,10 @@ part: tokenizing and finding names in every title and description), and
 ``index_series`` gives the digest's retrieval terms the ids of one catalog. A
 ``SeriesDigest`` is a plain value, so a cache may keep it across runs
 (``DIGEST_VERSION``).
+
+Why one module of over 400 lines: everything derived from one series is one
+versioned value (``DIGEST_VERSION``); split, a change to one part could forget the
+version that a cache of digests relies on.
 """
 
 from __future__ import annotations

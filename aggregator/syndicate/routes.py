@@ -19,6 +19,10 @@ store changes in between, the client gets newer content under the older ETag and
 simply downloads again next time; it can never keep stale content under a new ETag.
 
 ``load_series_feed``/``load_reviews_feed`` are shared with ``aggregator feed``.
+
+Why one module of over 400 lines: the two feeds' routes share the conditional
+answer (version, ETag, 304), the paging links and the streaming; apart, each half
+would import the other's helpers.
 """
 
 from __future__ import annotations
