@@ -209,3 +209,48 @@ def test_copies_saved_at_once_by_several_instances_are_one_review(storage: Stora
     assert storage.review_count() == 1
     assert sum(r.created for r in results) == 1
     assert len(storage.review_sources(results[0].review.id)) == len(copies)
+
+
+THREAD = "https://forum.example.org/t/caliphate-podcast-thoughts"
+
+
+def test_different_posts_at_one_address_are_different_reviews(storage: Storage) -> None:
+    """A forum thread's posts, a directory page's listener reviews: one address, each
+    post its own review (before, the second post replaced the first's text)."""
+    first = ReviewDocument(
+        text="Finished Caliphate last night. Callimachi's reporting from Mosul is the best "
+        "part, and the last chapter is hard to shake.",
+        url=THREAD,
+    )
+    second = ReviewDocument(
+        text="I gave up after three episodes: too much music, too little news, and the "
+        "producer asks the same question over and over.",
+        url=THREAD,
+    )
+    a = save(storage, first, "file", origin="/home/me/post1.txt")
+    b = save(storage, second, "file", origin="/home/me/post2.txt")
+    assert a.created and b.created
+    assert a.review.id != b.review.id
+    assert {storage.get_review(a.review.id).text, storage.get_review(b.review.id).text} == {
+        first.text,
+        second.text,
+    }
+    assert storage.get_review(b.review.id).url == THREAD
+    # The first post sent again is still the first review.
+    again = save(storage, first, "url")
+    assert (again.review.id, again.match) == (a.review.id, Match.ADDRESS)
+
+
+def test_an_excerpt_or_an_edit_at_one_address_is_the_same_review(storage: Storage) -> None:
+    page = replace(from_file(COPIES / "page.html"), url=ITEM_URL)
+    stored = save(storage, page, "url")
+    # A feed's excerpt of the page: its first sentences, from another source.
+    excerpt = replace(page, text=" ".join(page.text.split()[:40]))
+    assert fingerprint.sketch(excerpt.text) is None  # too short for MinHash: by address
+    seen = save(storage, excerpt, "feed")
+    assert (seen.review.id, seen.match) == (stored.review.id, Match.ADDRESS)
+    # The page rewritten by its author, fetched again: the same source, an update.
+    rewritten = replace(page, text="Updated: I was wrong about the ending. " + page.text[200:])
+    updated = save(storage, rewritten, "url")
+    assert (updated.review.id, updated.changed) == (stored.review.id, True)
+    assert storage.review_count() == 1

@@ -193,9 +193,9 @@ REVIEW = Table(
     Column("lease_pid", Integer),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
-    # NULLs are distinct in a unique index on SQLite and PostgreSQL alike: any
-    # number of reviews without an address, at most one review per address.
-    Index("ix_review_url", "url", unique=True),
+    # Reviews found by their address; several may share one (a forum thread's
+    # posts, a directory page's listener reviews: ``_review_save``).
+    Index("ix_review_url", "url"),
     # Reviews are listed newest first.
     Index("ix_review_published", "published"),
 )

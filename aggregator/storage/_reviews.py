@@ -207,6 +207,15 @@ def _by_ids(connection: Connection, ids: Sequence[int]) -> list[ReviewRecord]:
     return in_order(ids, found)
 
 
+def reviews_at(connection: Connection, url: str) -> list[Row[Any]]:
+    """The reviews whose URL is ``url``, then those that came from it; by id."""
+    held = list(connection.execute(select(REVIEW).where(REVIEW.c.url == url).order_by(REVIEW.c.id)))
+    came_from = select(REVIEW_SOURCE.c.review_id).where(REVIEW_SOURCE.c.location == url).distinct()
+    seen = {row.id for row in held}
+    query = select(REVIEW).where(REVIEW.c.id.in_(came_from)).order_by(REVIEW.c.id)
+    return held + [row for row in connection.execute(query) if row.id not in seen]
+
+
 def review_at(connection: Connection, url: str) -> Row[Any] | None:
     """The review whose URL is ``url``, else the first one that came from it."""
     row = connection.execute(select(REVIEW).where(REVIEW.c.url == url)).first()
