@@ -107,10 +107,11 @@ def router(api: Api, write: params.Depends) -> APIRouter:
 
         With ``text``: that is the review (``url``, if given, only says where it lives).
         Without: the page at ``url`` is fetched (http(s) on a public address only) and
-        its main text read. A review stored already (the same URL, the same text, or
-        nearly the same text) is answered with 200 and the stored review, this way of
-        arriving added to its sources and the richer copy's text kept (the longer
-        text, the earliest date); a new one with 201.
+        its main text read. A review stored already (the same URL with the same or an
+        overlapping text, the same text, or nearly the same text) is answered with 200
+        and the stored review, this way of arriving added to its sources and the richer
+        copy's text kept (the longer text, the earliest date); a new one with 201 (also
+        a different text at a stored review's URL: another post of a thread).
         """
         added = _add(api, body)
         response.status_code = 201 if added.created else 200

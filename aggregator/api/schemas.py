@@ -324,7 +324,8 @@ class ReviewOut(_Out):
     links: list[LinkOut]
     sources: list[ReviewSourceOut] = Field(
         description="Every way the review arrived, first come first: copies of one review "
-        "(the same address, the same text, or nearly the same text) are one review."
+        "(at the same address with the same or an overlapping text, the same text, or "
+        "nearly the same text) are one review."
     )
 
 
