@@ -172,6 +172,9 @@ class Analysis:
                 return i
         return len(self.paragraphs) - 1
 
+    def in_headline(self, start: int) -> bool:
+        return self.title_start <= start < self.title_end
+
     def in_quotes(self, start: int, end: int) -> bool:
         return any(qs <= start and end <= qe + 1 for qs, qe in self.quotes)
 

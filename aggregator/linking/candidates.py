@@ -122,7 +122,7 @@ def series_candidates(a: Analysis, catalog: Catalog) -> dict[int, SeriesSignals]
         # A show named once for comparison does not make the reviewed one a roundup.
         rivals = sum(1 for other, n in uses.items() if other != sid and n >= uses[sid] > 0)
         f.crowd = math.log1p(rivals) if good else 0.0
-        f.headline = 1.0 if any(a.title_start <= o.start < a.title_end for o in good) else 0.0
+        f.headline = 1.0 if any(a.in_headline(o.start) for o in good) else 0.0
         if not f.headline and good and slug and _in_slug(signals.series, slug):
             f.headline = 1.0
         f.medium = medium
@@ -352,7 +352,7 @@ def _aliases(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals])
                 signals.add("series-title", a, start, end, detail)
 
 
-def _nameness(a: Analysis, i: int, j: int, kind: str, title: str = "") -> float:
+def _nameness(a: Analysis, i: int, j: int, kind: str, title: str) -> float:
     """How surely the words tokens[i:j] are used as the name of a show (0..1); ``title``
     is the show's own title, whose casing is the name's whatever the language's rules
     ("Langsam gesprochene Nachrichten")."""
@@ -385,7 +385,7 @@ def _nameness(a: Analysis, i: int, j: int, kind: str, title: str = "") -> float:
         score += 0.3
     if any(t.norm in OTHER_MEDIUM_WORDS for t in window):
         score -= 0.3
-    if a.title_start <= start < a.title_end:
+    if a.in_headline(start):
         score += 0.2  # in the headline
     if a.cased[i] and i in a.sentence_starts:
         score -= 0.2 if n == 1 else 0.0  # a capital at the start of a sentence says nothing

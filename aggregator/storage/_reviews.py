@@ -218,17 +218,7 @@ def reviews_at(connection: Connection, url: str) -> list[Row[Any]]:
 
 def review_at(connection: Connection, url: str) -> Row[Any] | None:
     """The review whose URL is ``url``, else the first one that came from it."""
-    row = connection.execute(select(REVIEW).where(REVIEW.c.url == url)).first()
-    if row is not None:
-        return row
-    came_from = (
-        select(REVIEW_SOURCE.c.review_id)
-        .where(REVIEW_SOURCE.c.location == url)
-        .order_by(REVIEW_SOURCE.c.review_id)
-        .limit(1)
-        .scalar_subquery()
-    )
-    return connection.execute(select(REVIEW).where(REVIEW.c.id == came_from)).first()
+    return next(iter(reviews_at(connection, url)), None)
 
 
 # --- summaries -----------------------------------------------------------------------
