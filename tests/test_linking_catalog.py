@@ -139,3 +139,36 @@ def test_title_words_that_are_no_terms_count_their_titles() -> None:
     assert stats.rarity("2", catalog) == pytest.approx(math.log(3) / math.log(5))
     assert stats.rarity("tower", catalog) == pytest.approx(math.log(3) / math.log(5))
     assert stats.rarity("sky", catalog) == 1.0
+
+
+def _folgen_series() -> CatalogSeries:
+    """A German show whose episodes are titled "Folge 1: ...", "Folge 2", ..."""
+    episodes = tuple(
+        CatalogEpisode(
+            id=900 + i,
+            series_id=9,
+            guid=f"urn:example:gefaelscht:{i}",
+            title=f"Folge {i}" + (f": {subtitle}" if subtitle else ""),
+            description_text="Eine Recherche über gefälschte Tagebücher.",
+            published=START + timedelta(weeks=i),
+        )
+        for i, subtitle in enumerate(["Der Fund", "", "Die Lüge", "", "Das Ende"], start=1)
+    )
+    return CatalogSeries(
+        id=9, title="Das Tagebuch", feed_url="https://example.org/tagebuch.xml", episodes=episodes
+    )
+
+
+def test_a_word_for_episode_before_the_numbers_is_not_the_shows_name() -> None:
+    # "Connected 185: ..." names the show before its number; "Folge 3: ..." only says
+    # "episode". Read as a name, every German text about any series' "Folge 2" would
+    # name this show, in its headline too.
+    catalog = Catalog.build([_folgen_series(), connected()])
+    assert catalog.aliases_starting("folge") == []
+    assert [a for a, _, _ in catalog.aliases_starting("connected")] == [("connected",)]
+    tv = review(
+        "Eine Serie, Staffel 01, Folge 02\n\nWie schon in der ersten Folge ist die Serie "
+        "brutal, aber die Figuren machen Spaß.",
+        "2022-02-14",
+    )
+    assert [p for p in Linker(catalog).link(tv) if p.series_id == 9] == []

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from aggregator.linking.text import Token, tokenize
 
 __all__ = [
+    "EPISODE_NOUNS",
     "NUMBER_WORDS",
     "CountRef",
     "NumberRef",
@@ -86,7 +87,9 @@ _GENERIC = {
     "epi": "episode", "show": "episode", "installment": "episode", "instalment": "episode",
     "number": "episode", "no": "episode", "nr": "episode", "folge": "episode",
     "one": "episode", "week": "week", "entry": "episode", "episoden": "episode",
-    "folgen": "episode",
+    "folgen": "episode", "aflevering": "episode", "afleveringen": "episode",
+    "afl": "episode", "episodio": "episode", "episodios": "episode", "episodi": "episode",
+    "puntata": "episode", "avsnitt": "episode",
 }  # fmt: skip
 _SPECIFIC = {
     "chapter": "chapter", "chapters": "chapter", "ch": "chapter", "part": "part",
@@ -94,9 +97,12 @@ _SPECIFIC = {
     "lesson": "class", "session": "episode", "volume": "part", "vol": "part",
     "half": "part", "season": "season", "campaign": "season", "series": "season",
     "teil": "part", "kapitel": "chapter", "staffel": "season", "chapitre": "chapter",
-    "partie": "part", "saison": "season",
+    "partie": "part", "saison": "season", "capitulo": "chapter", "capitolo": "chapter",
+    "kapittel": "chapter", "temporada": "season", "seizoen": "season",
 }  # fmt: skip
 _NOUNS = {**_GENERIC, **_SPECIFIC}
+# Every noun that numbers an episode, in the languages above.
+EPISODE_NOUNS = frozenset(_NOUNS)
 # Nouns after which a Roman numeral is a number ("Part IV") and not the pronoun "I".
 _ROMAN_NOUNS = frozenset({"chapter", "part", "season", "volume", "vol"})
 _PLURAL_COUNT_NOUNS = {

@@ -30,7 +30,13 @@ from datetime import datetime
 from itertools import chain
 
 from aggregator.linking.names import extract_names, split_credit
-from aggregator.linking.numbers import NUMBER_WORDS, TitleNumbers, parse_number, title_numbers
+from aggregator.linking.numbers import (
+    EPISODE_NOUNS,
+    NUMBER_WORDS,
+    TitleNumbers,
+    parse_number,
+    title_numbers,
+)
 from aggregator.linking.term_index import EpisodeTerms, TermIndex
 from aggregator.linking.text import STOPWORDS, fold, stem, terms, tokenize, word_set
 from aggregator.linking.timeref import title_date
@@ -318,7 +324,9 @@ def _title_prefix(episodes: Sequence[CatalogEpisode]) -> tuple[str, ...] | None:
                 numbered = True
                 break
             if word.isdigit() or (
-                word in _GENERIC and k + 1 < len(tokens) and tokens[k + 1].norm.isdigit()
+                (word in _GENERIC or word in EPISODE_NOUNS)
+                and k + 1 < len(tokens)
+                and tokens[k + 1].norm.isdigit()
             ):
                 numbered = True
                 break
