@@ -178,6 +178,28 @@ def test_a_show_named_as_a_comparison_is_a_mention(linker: Linker) -> None:
     assert mentions[0].evidence[0].text == "Serial"
 
 
+def test_a_show_named_as_someones_credit_is_not_what_the_text_is_about(linker: Linker) -> None:
+    # A profile of a host names the show for who she is ("host of", "the reporter
+    # behind"), as a comparison names a show for what another is like: such uses do not
+    # make the show the text's subject (``compare`` is their share of the name's uses).
+    profile = (
+        "Rukmini Callimachi, host of Caliphate, on her new book\n\n"
+        "The reporter behind Caliphate has turned to a family story. Her book follows "
+        "her grandmother's flight from Romania. Caliphate producers helped with the "
+        "research, she says."
+    )
+    scored = {c.signals.series.id: c for c in linker.score(review(profile, "2024-05-01"))}
+    assert scored[1].signals.features.compare == 1.0
+    assert reviewed(linker.link(review(profile, "2024-05-01"))) == set()
+    subject = (
+        profile.replace("host of Caliphate", "on Caliphate")
+        .replace("The reporter behind Caliphate", "Caliphate")
+        .replace("Caliphate producers", "Its producers")
+    )
+    scored = {c.signals.series.id: c for c in linker.score(review(subject, "2024-05-01"))}
+    assert scored[1].signals.features.compare == 0.0
+
+
 def test_news_about_the_caliphate_links_nothing(linker: Linker) -> None:
     text = (
         "Last IS enclave falls in eastern Syria\n\n"

@@ -43,6 +43,22 @@ _COMPARE_BEFORE = frozenset(
     {"like", "than", "as", "compared", "comparing", "comparison", "unlike", "similar",
      "reminds", "resembles", "isn", "not", "fans", "prefer", "vs", "versus", "whereas"}
 )  # fmt: skip
+# Words next to a name that make it a credit: the show stands for a person's or a
+# company's work ("the host of Serial", "from the makers of S-Town", "Design Details
+# co-host Bryn"), in a text about that person or their next thing. Like a comparison,
+# such a use says the show is known, not that it is the subject.
+_CREDIT_BEFORE = frozenset(
+    {"host", "hosts", "hosted", "cohost", "creator", "creators", "created", "maker",
+     "makers", "producer", "producers", "reporter", "narrator", "behind", "alum",
+     "moderator", "moderatorin", "macher", "macherin", "machern", "gastgeber",
+     "gastgeberin", "schopfer", "animateur", "animatrice", "createur", "presentador",
+     "presentadora", "creador", "creadora", "presentatrice", "presentator"}
+)  # fmt: skip
+_CREDIT_AFTER = frozenset(
+    {"host", "hosts", "cohost", "creator", "creators", "producer", "producers", "reporter",
+     "narrator", "fame", "alum", "moderator", "moderatorin", "macher", "macherin",
+     "gastgeber", "gastgeberin", "presentador", "presentadora"}
+)  # fmt: skip
 # The nameness from which a use of a show's name counts as naming the show.
 _AS_NAME = 0.3
 # How many retrieval hits become candidates even without a name or person.
@@ -58,7 +74,7 @@ class NameOccurrence:
     end: int
     nameness: float
     kind: str
-    compare: bool
+    compare: bool  # a comparison ("as gripping as Serial") or a credit ("the host of Serial")
 
 
 @dataclass(slots=True)
@@ -345,7 +361,10 @@ def _aliases(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals])
             start, end = tokens[i].start, tokens[i + n - 1].end
             signals = get(series_id)
             nameness = _nameness(a, i, i + n, kind, signals.series.title)
-            compare = any(t.norm in _COMPARE_BEFORE for t in tokens[max(0, i - 3) : i])
+            compare = any(
+                t.norm in _COMPARE_BEFORE or t.norm in _CREDIT_BEFORE
+                for t in tokens[max(0, i - 3) : i]
+            ) or any(t.norm in _CREDIT_AFTER for t in tokens[i + n : i + n + 2])
             signals.occurrences.append(NameOccurrence(start, end, nameness, kind, compare))
             if nameness >= 0.3:
                 detail = f"the show's name {signals.series.title!r} ({kind}, {nameness:.2f})"
