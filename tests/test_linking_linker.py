@@ -178,6 +178,25 @@ def test_a_show_named_as_a_comparison_is_a_mention(linker: Linker) -> None:
     assert mentions[0].evidence[0].text == "Serial"
 
 
+@pytest.mark.parametrize(
+    ("sentence", "defined"),
+    [
+        ("Caliphate, the New York Times podcast, is unsettling.", True),
+        ("I listened to the podcast Caliphate twice.", True),
+        ("Caliphate, a word with a long history, is on my mind.", False),
+        ("Caliphate is unsettling, and the podcast knows it.", False),
+    ],
+)
+def test_a_name_defined_as_a_podcast_is_a_name(
+    linker: Linker, sentence: str, defined: bool
+) -> None:
+    # An apposition or the noun before it says the word is a podcast's name as clearly
+    # as quotes do; a one-word name at a sentence's start otherwise says little.
+    text = f"Notes\n\nA long week. {sentence} More soon."
+    scored = {c.signals.series.id: c for c in linker.score(review(text, "2018-05-20"))}
+    assert (scored[1].signals.features.name >= 0.9) is defined
+
+
 def test_a_show_named_as_someones_credit_is_not_what_the_text_is_about(linker: Linker) -> None:
     # A profile of a host names the show for who she is ("host of", "the reporter
     # behind"), as a comparison names a show for what another is like: such uses do not

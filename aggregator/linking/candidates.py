@@ -393,8 +393,10 @@ def _nameness(a: Analysis, i: int, j: int, kind: str, title: str) -> float:
             return 0.05
     score = base
     start, end = words[0].start, words[-1].end
+    defined = _defined_as_podcast(a, i, j)
     if (
-        a.in_quotes(start, end)
+        defined
+        or a.in_quotes(start, end)
         or a.in_anchor(start, end)
         or a.text[start:end].casefold() in a.emphasized
     ):
@@ -406,11 +408,35 @@ def _nameness(a: Analysis, i: int, j: int, kind: str, title: str) -> float:
         score -= 0.3
     if a.in_headline(start):
         score += 0.2  # in the headline
-    if a.cased[i] and i in a.sentence_starts:
+    if a.cased[i] and i in a.sentence_starts and not defined:
         score -= 0.2 if n == 1 else 0.0  # a capital at the start of a sentence says nothing
     elif a.cased[i]:
         score += 0.1  # capitalised mid-sentence: a proper name
     return max(0.0, min(1.0, score))
+
+
+# Nouns that define the words next to them as a podcast's name: "the podcast Serial",
+# "Caliphate, the New York Times podcast, ...", "der Podcast Cui Bono".
+_PODCAST_NOUNS = frozenset({"podcast", "podcasts", "podcastserie", "podcastreihe", "audioserie"})
+# How far after a name, within its clause, an apposition may put that noun.
+_APPOSITION = 6
+
+
+def _defined_as_podcast(a: Analysis, i: int, j: int) -> bool:
+    """Whether tokens[i:j] are defined as a podcast's name, as clearly as quotes would:
+    right after the noun ("the podcast Serial") or followed by an apposition that ends
+    in it ("Caliphate, the New York Times podcast,")."""
+    tokens = a.tokens
+    if i and tokens[i - 1].norm in _PODCAST_NOUNS:
+        return True
+    if j >= len(tokens) or not a.text[tokens[j - 1].end : tokens[j].start].strip().startswith(","):
+        return False
+    for k in range(j, min(len(tokens), j + _APPOSITION)):
+        if tokens[k].norm in _PODCAST_NOUNS:
+            return True
+        if k > j and "," in a.text[tokens[k - 1].end : tokens[k].start]:
+            return False  # the clause ended before the noun
+    return False
 
 
 def _hyphened(text: str, end: int, start: int) -> bool:
