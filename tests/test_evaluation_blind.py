@@ -60,7 +60,7 @@ def test_folds_keep_each_series_whole(blind: Dataset) -> None:
 def test_traits_are_read_from_labels_and_text(blind: Dataset) -> None:
     names = {t.name: t for t in TRAITS}
     html = [r for r in blind.reviews if names["HTML page"].has(blind, r)]
-    assert len(html) == len(list((BLIND / "reviews").glob("*.html"))) == 28
+    assert len(html) == len(list((BLIND / "reviews").glob("*.html"))) == 43
     assert all(r.review.html for r in html)  # read as pages: links and emphasis kept
     for labelled in blind.reviews:
         assert names["negative"].has(blind, labelled) == (not labelled.series)
@@ -112,15 +112,25 @@ def test_memo_answers_each_review_once() -> None:
 
 
 def test_the_linker_on_the_blind_held_out_part(blind: Dataset) -> None:
-    """Figures only: the floors are today's (docs/linker.md), so losing ground fails."""
+    """Figures only: the floors are today's (docs/linker.md), so losing ground fails.
+    The figures are taken out before they are compared, so that a failure shows
+    numbers and never a held-out review's errors."""
     tune, held = blind.parts()
     ours = evaluate(held, Linker(Catalog.build(blind.series)).link)
     baseline = evaluate(held, bm25_baseline(tune))
-    assert ours.series.f1 >= 0.90
-    assert ours.series.recall >= 0.88
-    assert ours.episodes.f1 >= 0.77
-    assert ours.negatives_abstained >= 8
-    assert ours.series.f1 - baseline.series.f1 >= 0.3
+    figures = (
+        round(ours.series.f1, 3),
+        round(ours.series.recall, 3),
+        round(ours.episodes.f1, 3),
+        ours.negatives_abstained,
+        round(baseline.series.f1, 3),
+    )
+    series_f1, series_recall, episode_f1, negatives, baseline_f1 = figures
+    assert series_f1 >= 0.89, figures
+    assert series_recall >= 0.92, figures
+    assert episode_f1 >= 0.71, figures
+    assert negatives >= 14, figures
+    assert series_f1 - baseline_f1 >= 0.3, figures
 
 
 @pytest.mark.parametrize(
