@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from aggregator.exceptions import InputError, StorageError
-from aggregator.feeds.locations import normalize_feed_location
 from aggregator.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -210,6 +209,8 @@ def feed_key(text: str) -> str:
     """A feed id stays an id; anything else is a location to normalize."""
     if text.isdigit():
         return text
+    from aggregator.feeds.locations import normalize_feed_location  # idna: not for --help
+
     try:
         return normalize_feed_location(text)
     except InputError:

@@ -39,7 +39,6 @@ from aggregator.cli._app import (
     series_app,
 )
 from aggregator.exceptions import InputError
-from aggregator.feeds.locations import normalize_feed_location
 from aggregator.labels import shared, source_label
 from aggregator.shapes import episode_json, feed_json, series_json
 from aggregator.types import FeedKind, FeedRecord
@@ -61,6 +60,7 @@ def feeds_add(
 ) -> None:
     """Follow a feed; it is polled at the next `poll` or tick."""
     from aggregator.app import utcnow
+    from aggregator.feeds.locations import normalize_feed_location
 
     location = normalize_feed_location(url)
     with context(ctx).store() as storage:
@@ -112,6 +112,7 @@ def opml_import(
 ) -> None:
     """Follow every feed in an OPML file; ones already followed are left as they are."""
     from aggregator.app import utcnow
+    from aggregator.feeds.locations import normalize_feed_location
     from aggregator.feeds.opml import read_opml
 
     source = "stdin" if str(file) == "-" else str(file)

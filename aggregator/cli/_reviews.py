@@ -26,7 +26,6 @@ from aggregator.cli._app import (
     reviews_app,
 )
 from aggregator.exceptions import InputError, ReviewError, ReviewTooLarge
-from aggregator.feeds.locations import normalize_http_url
 from aggregator.labels import series_labels
 from aggregator.shapes import link_json, review_json
 from aggregator.types import LinkRecord
@@ -73,6 +72,8 @@ def reviews_add(
     as_json: JsonOption = False,
 ) -> None:
     """Add a review, link it at once, and print its id and links."""
+    from aggregator.feeds.locations import normalize_http_url
+
     when = _date(published)
     # Checked before anything is read: the URL is stored and shown as a link.
     where = normalize_http_url(url) if url is not None else None
