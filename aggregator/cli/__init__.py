@@ -6,8 +6,6 @@ not exist) ends in one line on stderr and a non-zero exit, never a traceback:
 usage errors exit 2.
 """
 
-from __future__ import annotations
-
 import sys
 
 import typer

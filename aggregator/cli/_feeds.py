@@ -8,8 +8,6 @@ run, series, episodes) share the options, the app's opening and the output helpe
 each command stays short.
 """
 
-from __future__ import annotations
-
 import logging
 import signal
 import socket
@@ -211,7 +209,9 @@ def poll(
         raise typer.Exit(1)
 
 
-def _claim_and_poll(a: App, feed: str | None, due_only: bool, due: list[FeedRecord]) -> PollSummary:
+def _claim_and_poll(
+    a: "App", feed: str | None, due_only: bool, due: list[FeedRecord]
+) -> "PollSummary":
     """Claim the feeds to poll (into ``due``, for the caller to give back if stopped)
     and poll them."""
     if feed is None:
@@ -261,7 +261,7 @@ def _sigterm_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _poll_with_progress(a: App, feeds: list[FeedRecord]) -> PollSummary:
+def _poll_with_progress(a: "App", feeds: list[FeedRecord]) -> "PollSummary":
     if len(feeds) < 2 or not sys.stderr.isatty():
         return a.poller.poll_due(feeds=feeds)
     # Imported here: only an interactive poll of several feeds draws a bar.

@@ -4,8 +4,6 @@ Imported for every command, ``--help`` included: the review intake and the linke
 (trafilatura, rapidfuzz) are imported by the commands that take reviews in.
 """
 
-from __future__ import annotations
-
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -132,7 +130,7 @@ def _read_at_most(stream: BinaryIO) -> bytes:
     return data
 
 
-def _print_added(added: AddedReview, labels: dict[int, str]) -> None:
+def _print_added(added: "AddedReview", labels: dict[int, str]) -> None:
     typer.echo(_added_line(added))
     if not added.links:
         typer.echo("  no links: it reviews no podcast we know")
@@ -140,7 +138,7 @@ def _print_added(added: AddedReview, labels: dict[int, str]) -> None:
         _print_link(link, labels)
 
 
-def _added_line(added: AddedReview) -> str:
+def _added_line(added: "AddedReview") -> str:
     """ "review 1 added: ...", "review 1 updated: ...", or for a copy of a stored
     review "review 1: already stored (same text), source added: ..."."""
     r, saved = added.review, added.saved
