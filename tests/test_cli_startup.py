@@ -170,3 +170,44 @@ def test_typer_reads_annotations_as_objects_not_strings() -> None:
     for callback in callbacks:
         strings = {k: v for k, v in inspect.get_annotations(callback).items() if isinstance(v, str)}
         assert strings == {}, f"{callback.__module__}.{callback.__name__}"
+
+
+# Runs `aggregator ARGS`, noting whether the collector is on while the store is read
+# (in ``feeds_page``) and as the command exits, and how many objects were frozen.
+_GC_PROBE = """
+import atexit, gc, json, sys
+out = sys.argv.pop(1)
+sys.argv[0] = "aggregator"
+from aggregator.storage import Storage
+during = []
+feeds_page = Storage.feeds_page
+def spy(self, *args, **kwargs):
+    during.append(gc.isenabled())
+    return feeds_page(self, *args, **kwargs)
+Storage.feeds_page = spy
+state = lambda: {"during": during, "after": gc.isenabled(), "frozen": gc.get_freeze_count()}
+atexit.register(lambda: open(out, "w").write(json.dumps(state())))
+from aggregator.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize("args", [["feeds", "list"], ["--help"], ["feeds", "bogus"]], ids=" ".join)
+def test_a_command_starts_uncollected_and_works_collected(
+    tmp_path: Path, base: list[str], args: list[str]
+) -> None:
+    # Starting up, the collector scanned the objects the imports made again and again
+    # (a quarter of `feeds list`'s CPU besides the libraries' imports): they are made
+    # with it paused and then frozen. It is on again before the command does its work,
+    # and when the command ends however it ends (help, a usage error).
+    out = tmp_path / "gc.json"
+    subprocess.run(
+        [sys.executable, "-c", _GC_PROBE, str(out), *base, *args],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    state = json.loads(out.read_text(encoding="utf-8"))
+    assert state["after"] is True
+    assert state["during"] == ([True] if args == ["feeds", "list"] else [])
+    assert state["frozen"] > 10_000  # the command tree at least

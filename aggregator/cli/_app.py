@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from aggregator.cli._collector import resume, uncollected_imports
 from aggregator.exceptions import InputError, StorageError
 from aggregator.settings import Settings, load_settings
 
@@ -81,7 +82,8 @@ class _Context:
     def open(self, *, read_only: bool = False) -> Iterator["App"]:
         """The whole service (store migrated, fetchers, poller, linker), for commands
         that write or fetch; ``read_only`` as ``read()`` opens the store."""
-        from aggregator.app import make_app
+        with uncollected_imports("aggregator.app"):
+            from aggregator.app import make_app
 
         settings = self.settings()
         with naming_database(settings.database_url), make_app(settings, read_only=read_only) as a:
@@ -92,7 +94,8 @@ class _Context:
         """The store alone, for commands that need nothing else. ``read_only``: the
         command only reads, so the store is never created or migrated, and a read-only
         database (another user's, on a read-only mount) can still be listed."""
-        from aggregator.app import open_store
+        with uncollected_imports("aggregator.app"):
+            from aggregator.app import open_store
 
         settings = self.settings()
         with (
@@ -131,6 +134,9 @@ def _root(
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
 ) -> None:
+    # The options are parsed: the command's work begins, with the collector on (main()
+    # paused it while the command tree was imported and built).
+    resume()
     ctx.obj = _Context(config=config, database=database, verbose=verbose)
     # The service logs a line per poll; commands speak only of trouble (a poll prints
     # its own summary and failures).
