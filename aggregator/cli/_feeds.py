@@ -8,8 +8,6 @@ run, series, episodes) share the options, the app's opening and the output helpe
 each command stays short.
 """
 
-from __future__ import annotations
-
 import logging
 import signal
 import socket
@@ -38,8 +36,8 @@ from aggregator.cli._app import (
     redact,
     series_app,
 )
+from aggregator.cli._collector import uncollected_imports
 from aggregator.exceptions import InputError
-from aggregator.feeds.locations import normalize_feed_location
 from aggregator.labels import shared, source_label
 from aggregator.shapes import episode_json, feed_json, series_json
 from aggregator.types import FeedKind, FeedRecord
@@ -60,7 +58,9 @@ def feeds_add(
     ),
 ) -> None:
     """Follow a feed; it is polled at the next `poll` or tick."""
-    from aggregator.app import utcnow
+    with uncollected_imports("aggregator.app"):
+        from aggregator.app import utcnow
+    from aggregator.feeds.locations import normalize_feed_location
 
     location = normalize_feed_location(url)
     with context(ctx).store() as storage:
@@ -111,7 +111,9 @@ def opml_import(
     ],
 ) -> None:
     """Follow every feed in an OPML file; ones already followed are left as they are."""
-    from aggregator.app import utcnow
+    with uncollected_imports("aggregator.app"):
+        from aggregator.app import utcnow
+    from aggregator.feeds.locations import normalize_feed_location
     from aggregator.feeds.opml import read_opml
 
     source = "stdin" if str(file) == "-" else str(file)
@@ -146,7 +148,8 @@ def opml_export(
     ] = None,
 ) -> None:
     """Write the followed feeds as OPML."""
-    from aggregator.app import utcnow
+    with uncollected_imports("aggregator.app"):
+        from aggregator.app import utcnow
     from aggregator.feeds.opml import write_opml
 
     with context(ctx).store(read_only=True) as storage:
@@ -210,7 +213,9 @@ def poll(
         raise typer.Exit(1)
 
 
-def _claim_and_poll(a: App, feed: str | None, due_only: bool, due: list[FeedRecord]) -> PollSummary:
+def _claim_and_poll(
+    a: "App", feed: str | None, due_only: bool, due: list[FeedRecord]
+) -> "PollSummary":
     """Claim the feeds to poll (into ``due``, for the caller to give back if stopped)
     and poll them."""
     if feed is None:
@@ -260,7 +265,7 @@ def _sigterm_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _poll_with_progress(a: App, feeds: list[FeedRecord]) -> PollSummary:
+def _poll_with_progress(a: "App", feeds: list[FeedRecord]) -> "PollSummary":
     if len(feeds) < 2 or not sys.stderr.isatty():
         return a.poller.poll_due(feeds=feeds)
     # Imported here: only an interactive poll of several feeds draws a bar.

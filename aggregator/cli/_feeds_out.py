@@ -1,7 +1,5 @@
 """``aggregator feed``: write a combined feed (a series with its reviews, or reviews)."""
 
-from __future__ import annotations
-
 import os
 import sys
 import tempfile

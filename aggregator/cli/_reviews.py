@@ -4,8 +4,6 @@ Imported for every command, ``--help`` included: the review intake and the linke
 (trafilatura, rapidfuzz) are imported by the commands that take reviews in.
 """
 
-from __future__ import annotations
-
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -26,7 +24,6 @@ from aggregator.cli._app import (
     reviews_app,
 )
 from aggregator.exceptions import InputError, ReviewError, ReviewTooLarge
-from aggregator.feeds.locations import normalize_http_url
 from aggregator.labels import series_labels
 from aggregator.shapes import link_json, review_json
 from aggregator.types import LinkRecord
@@ -73,6 +70,8 @@ def reviews_add(
     as_json: JsonOption = False,
 ) -> None:
     """Add a review, link it at once, and print its id and links."""
+    from aggregator.feeds.locations import normalize_http_url
+
     when = _date(published)
     # Checked before anything is read: the URL is stored and shown as a link.
     where = normalize_http_url(url) if url is not None else None
@@ -131,7 +130,7 @@ def _read_at_most(stream: BinaryIO) -> bytes:
     return data
 
 
-def _print_added(added: AddedReview, labels: dict[int, str]) -> None:
+def _print_added(added: "AddedReview", labels: dict[int, str]) -> None:
     typer.echo(_added_line(added))
     if not added.links:
         typer.echo("  no links: it reviews no podcast we know")
@@ -139,7 +138,7 @@ def _print_added(added: AddedReview, labels: dict[int, str]) -> None:
         _print_link(link, labels)
 
 
-def _added_line(added: AddedReview) -> str:
+def _added_line(added: "AddedReview") -> str:
     """ "review 1 added: ...", "review 1 updated: ...", or for a copy of a stored
     review "review 1: already stored (same text), source added: ..."."""
     r, saved = added.review, added.saved

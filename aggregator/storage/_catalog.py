@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Column, Connection, Select, Text, case, cast, select
 
-from aggregator.sanitize import html_to_text
 from aggregator.storage._base import StorageBase
 from aggregator.storage._models import EPISODE, FEED, SERIES
 from aggregator.storage._series import persons_from_json
@@ -98,8 +97,13 @@ def _episodes_query() -> Select[Any]:
 
 
 def _text(html: str | None, text: str | None) -> str:
-    # No text: written before the text was derived on write; derive it now.
-    return html_to_text(html or "") if text is None else text
+    if text is not None:
+        return text
+    # No text: written before the text was derived on write; derive it now (imported
+    # here, as in _merge._row, so that reading the store loads no HTML parser).
+    from aggregator.sanitize import html_to_text
+
+    return html_to_text(html or "")
 
 
 class _Persons:

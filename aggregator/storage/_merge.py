@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects import sqlite
 
-from aggregator.sanitize import html_to_text
 from aggregator.storage._models import EPISODE
 from aggregator.storage._series import persons_to_json
 from aggregator.storage._sql import in_lists
@@ -212,6 +211,10 @@ def _first_per_guid(episodes: Iterable[ParsedEpisode]) -> dict[str, ParsedEpisod
 
 
 def _row(episode: ParsedEpisode, now: datetime) -> dict[str, Any]:
+    # Imported by the writes that need it: html.parser and nh3 cost a command that
+    # only reads the store ~4 ms CPU (bench/cli_startup.py).
+    from aggregator.sanitize import html_to_text
+
     enclosure = episode.enclosure
     return {
         "guid": episode.guid,

@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import Connection, Row, Select, bindparam, func, insert, literal, select, update
 
 from aggregator.exceptions import SeriesNotFound
-from aggregator.sanitize import html_to_text
 from aggregator.storage import _links, _search
 from aggregator.storage._base import StorageBase
 from aggregator.storage._models import EPISODE, FEED, LINK, SERIES
@@ -169,6 +168,8 @@ def upsert(connection: Connection, feed_id: int, parsed: ParsedSeries, now: date
     row = connection.execute(query).first()
     if row is not None and parsed.content_hash and row.content_hash == parsed.content_hash:
         return int(row.id)
+    from aggregator.sanitize import html_to_text  # on write only, as in _merge._row
+
     values: dict[str, Any] = {
         "title": parsed.title,
         "author": parsed.author,
