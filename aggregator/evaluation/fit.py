@@ -36,8 +36,8 @@ __all__ = [
 
 SERIES_SIGNS = SeriesFeatures(
     link=1, name=1, name_count=1, headline=1, share=1, people=1, first_names=1, guests=1,
-    content=1, episode=1, count=1, month=1, medium=1, screen=-1, opinion=1, compare=-1,
-    crowd=-1,
+    content=1, episode=1, count=1, month=1, medium=1, screen=-1, opinion=1, report=-1,
+    compare=-1, crowd=-1,
     before_start=-1,
 )  # fmt: skip
 # Priors: the strengths a careful reader gives each signal before seeing any data, so

@@ -146,6 +146,11 @@ def series_candidates(a: Analysis, catalog: Catalog) -> dict[int, SeriesSignals]
         # name of the adaptation: the same name, another medium.
         f.screen = f.name * max(0.0, -medium)
         f.opinion = a.opinion
+        # News of a show's case or company names it as surely as a review does; what
+        # tells them apart is that it reports. Its own feature, as ``screen`` is
+        # ``medium``'s: the reporting end weighs more than the judging end, which
+        # nearly every text reaches.
+        f.report = f.name * max(0.0, -a.opinion)
         _dates(a, signals)
     return found
 

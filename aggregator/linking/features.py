@@ -44,6 +44,7 @@ class SeriesFeatures:
     medium: float = 0.0  # listening words against viewing and reading words, -1..1
     screen: float = 0.0  # the name used in a review about watching or reading: name x -medium
     opinion: float = 0.0  # judgement and address against reporting in the text, -1..1
+    report: float = 0.0  # the name used in a text that reports more than it judges: name x -opinion
     compare: float = 0.0  # share of the name's uses after "like", "than", "as", ...
     crowd: float = 0.0  # log(1 + other shows named as much as this one): roundups
     before_start: float = 0.0  # the review predates the show's first episode
