@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from aggregator.exceptions import ReviewError
 from aggregator.reviews import extract
+from aggregator.reviews._htmltext import posts
 from aggregator.reviews.extract import (
     MAX_REVIEW_BYTES,
     extract_document,
@@ -313,6 +314,55 @@ def test_short_page_falls_back_when_trafilatura_finds_nothing(
         ("https://www.thisamericanlife.org/693/abdi-the-american", "This American Life")
     ]
     assert_spans(document)
+
+
+def _post(heading: str, body: str) -> str:
+    return (
+        f'<article class="post"><h2 class="entry-title"><a href="/{heading[:5]}">{heading}</a>'
+        f'</h2><div class="entry-content"><p>{body}</p><p>{body}</p></div></article>'
+    )
+
+
+_BODY_ONE = (
+    "Episode 612 of the long-running radio show had teenagers asking adults for advice, "
+    "and I laughed more than I expected to. The segment on the letter from a grandmother "
+    "is the one I keep thinking about, and it is why I still listen every week."
+)
+_BODY_TWO = (
+    "The next week was about jobs nobody else wants, from border patrol to night shifts "
+    "at a hospital. It was uneven, but the act about the surgeon who operated on himself "
+    "is something I will remember for a long time; do not skip that one."
+)
+
+
+def test_a_page_of_several_posts_keeps_every_post_and_its_heading() -> None:
+    # A blog's tag page holding two reviews reviews both, and their headings are what
+    # name the episodes; trafilatura keeps one post and drops the headings.
+    page = (
+        "<html><head><title>Tag: radio - A blog</title></head><body>"
+        '<nav><a href="/">Home</a> <a href="/about">About</a></nav><main>'
+        + _post("Radio Show #613: OK, I'll Do It", _BODY_TWO)
+        + _post("Radio Show #612: Ask a Grown-Up", _BODY_ONE)
+        + '</main><aside><h3>Archives</h3><a href="/2017">2017</a></aside></body></html>'
+    )
+    document = extract_html(page)
+    text = document.text
+    assert text.index("#613: OK, I'll Do It") < text.index("border patrol")
+    assert text.index("border patrol") < text.index("#612: Ask a Grown-Up")
+    assert text.index("#612: Ask a Grown-Up") < text.index("teenagers asking adults")
+    for furniture in ("Home", "About", "Archives"):
+        assert furniture not in text
+    assert_spans(document)
+
+
+def test_one_post_with_related_post_cards_is_one_post() -> None:
+    # Themes mark up "related posts" cards as <article> too: short ones are not posts.
+    cards = "".join(
+        f'<article class="card"><a href="/p{i}">Another post {i}</a></article>' for i in range(3)
+    )
+    page = f"<html><body><main>{_post('My review', _BODY_ONE)}{cards}</main></body></html>"
+    assert posts(lxml.html.document_fromstring(page)) == []
+    assert "Another post" not in extract_html(page).text
 
 
 def test_tiny_html_page_keeps_its_one_sentence() -> None:

@@ -200,11 +200,38 @@ def _is_home_page(link: str, base: str) -> bool:
     return target.netloc == page.netloc and target.path in {"", "/"} and not target.query
 
 
+# A post on an archive, tag or front page holds at least this much text; "related
+# posts" cards and teasers that themes also mark up as <article> hold less.
+_POST_MIN_CHARS = 400
+
+
+def posts(tree: Any) -> list[Any]:
+    """The page's posts when it holds several (a blog's tag, archive or front page):
+    the outermost <article> elements with a post's worth of text each. A page of one
+    post, with its comments or related-post cards, gives an empty list."""
+    found = [
+        element
+        for element in tree.xpath("//article[not(ancestor::article)]")
+        if len(element.text_content().strip()) >= _POST_MIN_CHARS
+    ]
+    return found if len(found) >= 2 else []
+
+
 def content_root(tree: Any) -> Any:
-    """A copy of the page's content area (largest <article>, else <main>, else <body>)
-    without navigation, sidebars, share boxes, comments and forms."""
-    candidates = tree.xpath("//article") or tree.xpath("//main") or tree.xpath("//body") or [tree]
-    root = copy.deepcopy(max(candidates, key=lambda e: len(e.text_content())))
+    """A copy of the page's content area (largest <article>, else <main>, else <body>;
+    every post of a page of several) without navigation, sidebars, share boxes,
+    comments and forms."""
+    several = posts(tree)
+    if several:
+        # A tag page holding two reviews reviews both: each post with its heading.
+        root = tree.makeelement("article")
+        for post in several:
+            root.append(copy.deepcopy(post))
+    else:
+        candidates = (
+            tree.xpath("//article") or tree.xpath("//main") or tree.xpath("//body") or [tree]
+        )
+        root = copy.deepcopy(max(candidates, key=lambda e: len(e.text_content())))
     sizes: dict[Any, int] = {}
     for element in reversed(list(root.iter())):
         sizes[element] = len(element.text or "") + sum(

@@ -37,6 +37,7 @@ from aggregator.reviews._htmltext import (
     assemble,
     content_root,
     merge_links,
+    posts,
     walk,
     with_bare_urls,
 )
@@ -145,8 +146,9 @@ def extract_html(
         raise ReviewError("no review text found (empty HTML document)")
     base = _base_url(tree, url)
     body, links = assemble(walk(content_root(tree), HTML_VOCABULARY, base))
+    # trafilatura keeps one post of a page of several, and drops their headings.
     main = _trafilatura(tree, base)
-    if main is not None and main.body is not None:
+    if main is not None and main.body is not None and not posts(tree):
         main_text, main_links = assemble(walk(main.body, TRAFILATURA_VOCABULARY, base))
         if len(main_text) >= _MIN_MAIN_TEXT_SHARE * len(body):
             body, links = main_text, merge_links(main_links, links)
