@@ -126,10 +126,10 @@ def test_the_linker_on_the_blind_held_out_part(blind: Dataset) -> None:
         round(baseline.series.f1, 3),
     )
     series_f1, series_recall, episode_f1, negatives, baseline_f1 = figures
-    assert series_f1 >= 0.89, figures
-    assert series_recall >= 0.92, figures
+    assert series_f1 >= 0.90, figures
+    assert series_recall >= 0.90, figures
     assert episode_f1 >= 0.71, figures
-    assert negatives >= 14, figures
+    assert negatives >= 18, figures
     assert series_f1 - baseline_f1 >= 0.3, figures
 
 
