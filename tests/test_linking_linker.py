@@ -229,6 +229,29 @@ def test_news_about_the_caliphate_links_nothing(linker: Linker) -> None:
     assert reviewed(linker.link(review(text, "2019-03-23"))) == set()
 
 
+def test_news_of_the_show_itself_is_a_mention_not_a_review(linker: Linker) -> None:
+    # Named in the headline and throughout, with its host and its episodes, as a review
+    # names it; but the text reports (said, prosecutors, statement, court) and judges
+    # nothing. ``report`` weighs that end of ``opinion`` on its own.
+    title = "Times returns Peabody for Caliphate podcast"
+    body = (
+        "The New York Times said on Friday it would return the Peabody award for Caliphate, "
+        "its podcast on the Islamic State, after prosecutors charged the man at the centre of "
+        "the series with a hoax. Rukmini Callimachi has been reassigned, the paper said in a "
+        "statement. Caliphate's ten episodes stay online with an editors' note. A lawyer for "
+        "the man said he would plead not guilty in court."
+    )
+    news = review(body, "2020-12-18", title=title)
+    scored = {c.signals.series.id: c for c in linker.score(news)}
+    assert scored[1].signals.features.report == pytest.approx(scored[1].signals.features.name)
+    proposals = linker.link(news)
+    assert reviewed(proposals) == set()
+    assert {p.relation for p in proposals if p.series_id == 1} == {Relation.MENTIONS}
+    # A review that judges has nothing on that end.
+    judged = {c.signals.series.id: c for c in linker.score(review(CALIPHATE_REVIEW, "2018-05-20"))}
+    assert judged[1].signals.features.report == 0.0
+
+
 def test_a_reporter_in_a_book_review_links_nothing(linker: Linker) -> None:
     text = (
         "Review: inside the minds of the men who joined\n\n"
