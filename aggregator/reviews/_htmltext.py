@@ -217,11 +217,10 @@ def posts(tree: Any) -> list[Any]:
     return found if len(found) >= 2 else []
 
 
-def content_root(tree: Any) -> Any:
+def content_root(tree: Any, several: list[Any]) -> Any:
     """A copy of the page's content area (largest <article>, else <main>, else <body>;
-    every post of a page of several) without navigation, sidebars, share boxes,
-    comments and forms."""
-    several = posts(tree)
+    every post of a page of ``several``, as ``posts`` finds them) without navigation,
+    sidebars, share boxes, comments and forms."""
     if several:
         # A tag page holding two reviews reviews both: each post with its heading.
         root = tree.makeelement("article")

@@ -145,10 +145,11 @@ def extract_html(
     if tree is None:
         raise ReviewError("no review text found (empty HTML document)")
     base = _base_url(tree, url)
-    body, links = assemble(walk(content_root(tree), HTML_VOCABULARY, base))
+    several = posts(tree)
+    body, links = assemble(walk(content_root(tree, several), HTML_VOCABULARY, base))
     # trafilatura keeps one post of a page of several, and drops their headings.
     main = _trafilatura(tree, base)
-    if main is not None and main.body is not None and not posts(tree):
+    if main is not None and main.body is not None and not several:
         main_text, main_links = assemble(walk(main.body, TRAFILATURA_VOCABULARY, base))
         if len(main_text) >= _MIN_MAIN_TEXT_SHARE * len(body):
             body, links = main_text, merge_links(main_links, links)
