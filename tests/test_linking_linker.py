@@ -408,18 +408,41 @@ def test_an_episode_title_in_a_tv_recap_is_the_tv_series_episode(linker: Linker)
     assert 202 in episodes(linker.link(review(listened, when)))
 
 
-def test_a_phrase_naming_several_episodes_names_each_less_surely(linker: Linker) -> None:
-    # "The first three episodes" is how far a reviewer got at least as often as what
-    # they discuss; "the second episode" points at one.
+def test_a_short_run_names_each_episode_a_long_run_less_surely(linker: Linker) -> None:
+    # "The first three episodes" names each of the three as surely as "the second
+    # episode" names one; "the first five episodes" is how far a reviewer got at least
+    # as often as what they discuss.
     def number_strength(text: str, episode_id: int) -> float:
         [scored] = [s for s in linker.score(review(text, "2014-12-01")) if s.signals.series.id == 2]
         [found] = [e for e, _ in scored.episodes if e.episode.id == episode_id]
         return found.features.number
 
-    several = "Serial, the podcast: I listened to the first three episodes of Serial."
+    three = "Serial, the podcast: I listened to the first three episodes of Serial."
+    five = "Serial, the podcast: I listened to the first five episodes of Serial."
     one = "Serial, the podcast: I listened to the second episode of Serial."
-    assert number_strength(several, 201) < number_strength(one, 201)
-    assert number_strength(several, 201) == pytest.approx(number_strength(one, 201) / 3**0.5)
+    assert number_strength(three, 201) == pytest.approx(number_strength(one, 201))
+    assert number_strength(three, 202) == pytest.approx(number_strength(one, 201))  # the third
+    assert number_strength(five, 201) == pytest.approx(number_strength(one, 201) / 5**0.5)
+
+
+def test_the_newest_podcast_from_its_makers_is_the_show_not_an_episode(linker: Linker) -> None:
+    # Said of the show, "the newest podcast from the makers of This American Life" does
+    # not point at the show's latest episode; "the latest Serial episode" does.
+    show = (
+        "Serial, the newest podcast from the makers of This American Life, is the best "
+        "thing I have heard this year. Sarah Koenig's reporting is superb."
+    )
+    episode = (
+        "Serial, the podcast: the latest Serial episode is the best thing I have heard "
+        "this year. Sarah Koenig's reporting is superb."
+    )
+
+    def relative(text: str) -> float:
+        [scored] = [s for s in linker.score(review(text, "2014-12-01")) if s.signals.series.id == 2]
+        return max((e.features.relative for e, _ in scored.episodes), default=0.0)
+
+    assert relative(show) == 0.0
+    assert relative(episode) > 0.0
 
 
 def test_a_review_on_a_shows_own_chart_page_reviews_that_show(linker: Linker) -> None:

@@ -19,6 +19,8 @@ from aggregator.types import Evidence
 __all__ = ["match_dates", "match_numbers", "match_relative"]
 
 _PART_LIKE = frozenset({"part", "class", "hour", "day"})
+# The most episodes a phrase names one by one ("the first three episodes").
+_NAMED_RUN = 3
 
 
 def match_numbers(a: Analysis, series: SeriesInfo, eligible: list[int], found: Found) -> None:
@@ -52,9 +54,11 @@ def match_numbers(a: Analysis, series: SeriesInfo, eligible: list[int], found: F
                 f"{'ordinal' if ref.ordinal else 'number'} {ref.value} matches {e.title!r}",
             )
             matches.append((strength, index, evidence))
-        # "The first five episodes" says how far the reviewer got more often than which
-        # episode they discuss: a phrase naming several episodes names each less surely.
-        owner = owner_factor(a, series.id, ref.start) / math.sqrt(ref.together)
+        # "The first two episodes" names each of them; "the first five episodes" says how
+        # far the reviewer got more often than which episodes they discuss: a phrase
+        # naming a longer run names each less surely.
+        run = 1.0 if ref.together <= _NAMED_RUN else math.sqrt(ref.together)
+        owner = owner_factor(a, series.id, ref.start) / run
         for strength, index, evidence in by_recency(series, matches):
             found.get_or_add(index).put("number", strength * owner, evidence)
 

@@ -52,6 +52,8 @@ _NOT_EPISODES = frozenset(
      "thriller", "psychothriller", "documentary", "doku", "production", "produktion",
      "producers", "produzenten", "staffel", "serie", "serien", "reihe", "app", "apps"}
 )  # fmt: skip
+_SHOW_NOUNS = frozenset({"podcast", "podcasts", "show", "shows", "pod"})
+_MADE_BY = frozenset({"from", "by", "von", "de", "van", "di"})
 # How far after "the latest" its noun may stand ("the newest true-crime documentary").
 _NOUN_REACH = 4
 # "A new episode shows up every few days", "eine kleine Premiere": an indefinite article
@@ -102,6 +104,10 @@ def find_relative(text: str, tokens: Sequence[Token] | None = None) -> list[Rela
     []
     >>> kinds("the newest true-crime documentary; a new episode every week; eine kleine Premiere")
     []
+    >>> kinds("S-Town, the newest podcast from the makers of Serial; the latest show by Mills")
+    []
+    >>> kinds("the latest Caliphate podcast from Callimachi; the latest show was about Mosul")
+    [('latest', None), ('latest', None)]
     >>> [(r.kind, r.count) for r in find_relative("the last two episodes; die letzten drei Folgen")]
     [('finale', 2), ('finale', 3)]
     """
@@ -153,7 +159,14 @@ def find_relative(text: str, tokens: Sequence[Token] | None = None) -> list[Rela
 def _names_other_thing(tokens: Sequence[Token], start: int) -> bool:
     """Whether the words after "the latest" name something other than an episode before
     they name an episode ("the newest true-crime documentary", not "die neue Folge")."""
-    for token in tokens[start : start + _NOUN_REACH]:
+    window = tokens[start : start + _NOUN_REACH]
+    for k, token in enumerate(window):
+        after = tokens[start + k + 1].norm if start + k + 1 < len(tokens) else ""
+        # "the newest podcast from the makers of Serial", "the latest show by Mills": a
+        # show credited to its makers is a show, not its newest episode ("the latest
+        # Caliphate podcast from Callimachi", with the show's name between, is one).
+        if k == 0 and token.norm in _SHOW_NOUNS and after in _MADE_BY:
+            return True
         if token.norm in _EPISODE_WORDS:
             return False
         if token.norm in _NOT_EPISODES:
