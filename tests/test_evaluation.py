@@ -158,10 +158,10 @@ def test_the_founding_review(dataset: Dataset, ours: dict[str, list[LinkProposal
 
 # Dev-set negatives still linked with the weights fitted on the dev set and the blind
 # set's tune part together (docs/linker.md, "Where it stands"): a history podcast outside
-# the catalog compared with one inside it. (A German review of another show of the same
-# hosts sits at the threshold: earlier fits linked it.)
+# the catalog compared with one inside it, and a German review of another show of the
+# same hosts (at the threshold: some fits leave it out).
 # Listed so that a change that links one more fails, and one that fixes one is noticed.
-_NEGATIVES_STILL_LINKED = {"a-neg-lincoln-pod"}
+_NEGATIVES_STILL_LINKED = {"a-neg-lincoln-pod", "a-neg-logbuch-de"}
 
 
 def test_news_and_other_shows_link_to_nothing(
