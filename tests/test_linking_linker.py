@@ -615,6 +615,25 @@ def test_a_review_of_what_was_adapted_from_the_show_links_nothing(linker: Linker
     assert reviewed(linker.link(review(text, "2020-03-20"))) == set()
 
 
+@pytest.mark.parametrize(
+    "adaptation",
+    [
+        "Amazon's podcast-turned-series",
+        "the drama since they turned the podcast into a series",
+        "the television version of the podcast",
+    ],
+)
+def test_a_text_that_calls_itself_about_an_adaptation_is_about_watching(
+    linker: Linker, adaptation: str
+) -> None:
+    # Said once, it outweighs a word of listening about the source.
+    def medium(what: str) -> float:
+        text = f"Caliphate review: {what} is tense, and I liked the podcast too."
+        return analyse(review(text, "2020-03-20"), linker.catalog).audio
+
+    assert medium(adaptation) < 0 < medium("the podcast")
+
+
 def test_a_title_written_in_its_own_lower_case_words_is_the_shows_name() -> None:
     # German titles keep adjectives and verbs in lower case; a review that writes the
     # title as the feed does names the show, though not every long word is capitalised.

@@ -96,6 +96,15 @@ _ADAPTED_FROM = re.compile(
     r"|nach vorlage des|verfilmung des|vorlage|d'apres|adapte du|gebaseerd op)"
     r"(?:\W+\w+){0,4}?\W+(?:podcasts?|pod)\b"
 )
+# The same said of the adaptation: "Amazon's podcast-turned-series", "turned the
+# podcast into a series", "the television version of", "a screen adaptation of".
+_ADAPTATION = re.compile(
+    r"\b(?:podcast[- ]turned[- ](?:tv[- ])?(?:series|show|drama)"
+    r"|turn(?:s|ed|ing)? (?:the |its |a |his |her |their )?(?:\w+ )?podcasts? into "
+    r"(?:a |an )?(?:\w+ )?(?:tv |television )?(?:series|show|film|movie|drama|miniseries)"
+    r"|from (?:the )?podcast to (?:the )?(?:screen|tv|television)"
+    r"|(?:tv|television|screen|series) (?:version|adaptation) of)\b"
+)
 _HEADLINE_WEIGHT = 3
 # How far into the text a review's title is looked for as a line of its own: the
 # furniture a page puts above its headline.
@@ -228,7 +237,9 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
     audio += _HEADLINE_WEIGHT * sum(1 for w in head if w in LISTENING_WORDS)
     other = sum(1 for w in words if w in VIEWING_WORDS)
     other += _HEADLINE_WEIGHT * sum(1 for w in head if w in VIEWING_WORDS)
-    other += _HEADLINE_WEIGHT * len(_ADAPTED_FROM.findall(fold(text)))
+    folded = fold(text)
+    other += _HEADLINE_WEIGHT * len(_ADAPTED_FROM.findall(folded))
+    other += _HEADLINE_WEIGHT * len(_ADAPTATION.findall(folded))
     opinion = sum(1 for w in words if w in OPINION_WORDS)
     reporting = sum(1 for w in words if w in REPORTING_WORDS)
     return Analysis(
