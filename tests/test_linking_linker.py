@@ -671,3 +671,61 @@ def test_a_headline_below_a_pages_furniture_is_the_headline(linker: Linker) -> N
     assert b.text[b.title_start : b.title_end] == "Caliphate, reviewed"
     prefixed = analyse(review("It is careful.", "2018-07-01", title="On Caliphate"), linker.catalog)
     assert prefixed.text[prefixed.title_start : prefixed.title_end] == "On Caliphate\n\n"
+
+
+def _two_seasons() -> CatalogSeries:
+    first = [
+        ("The Alibi", "Hae Min Lee disappears after school; Adnan Syed is arrested."),
+        ("The Breakup", "Adnan and Hae: a storybook high-school romance ends."),
+    ]
+    second = [
+        ("DUSTWUN", "Bowe Bergdahl walks off his post in Afghanistan."),
+        ("The Golden Chicken", "The Taliban hold Bergdahl for five years."),
+    ]
+    episodes = tuple(
+        CatalogEpisode(
+            id=500 + 10 * season + i,
+            series_id=5,
+            guid=f"s{season}-e{i + 1}",
+            title=f"S0{season} Episode 0{i + 1}: {title}",
+            description_text=note,
+            published=datetime(2014 if season == 1 else 2015, 10, 3, tzinfo=UTC)
+            + timedelta(weeks=i),
+            season=season,
+            number=i + 1,
+        )
+        for season, notes in ((1, first), (2, second))
+        for i, (title, note) in enumerate(notes)
+    )
+    return CatalogSeries(
+        id=5,
+        title="Serial",
+        feed_url="https://feeds.example.com/serial-two.xml",
+        description_text="One story, told week by week, by Sarah Koenig.",
+        episodes=episodes,
+    )
+
+
+def test_episode_one_of_a_late_review_is_of_the_season_it_talks_about() -> None:
+    # Written after the second season came out, about the first without saying so:
+    # its "episode 1" and "the finale" are the first season's, whose story its words
+    # tell, not the newest season's.
+    linker = Linker(Catalog.build([_two_seasons()]))
+
+    def references(text: str) -> dict[int, tuple[float, float]]:
+        [scored] = linker.score(review(text, "2016-02-01"))
+        return {e.episode.id: (e.features.number, e.features.relative) for e, _ in scored.episodes}
+
+    first = references(
+        "Serial, the podcast: I binged it this winter. Episode 1 sets out how Hae Min Lee "
+        "disappeared and Adnan Syed was arrested, and by the finale I still could not "
+        "decide about Adnan. Highly recommended."
+    )
+    assert first[510][0] == 1.0 and first.get(520, (0.0, 0.0))[0] == 0.0
+    assert first[511][1] > 0.0 and first.get(521, (0.0, 0.0))[1] == 0.0
+    second = references(
+        "Serial, the podcast: episode 1 follows Bowe Bergdahl, who walked off his post "
+        "in Afghanistan, and the finale was a letdown. Highly recommended."
+    )
+    assert second[520][0] == 1.0 and second.get(510, (0.0, 0.0))[0] == 0.0
+    assert second[521][1] > 0.0 and second.get(511, (0.0, 0.0))[1] == 0.0

@@ -13,6 +13,7 @@ series, so words every episode shares count for little).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime
 
 from aggregator.linking.analysis import Analysis
@@ -61,11 +62,13 @@ def episode_signals(a: Analysis, signals: SeriesSignals, catalog: Catalog) -> li
             others = len({h[2] for h in hits}) - 1
             found.get_or_add(index).put("guest", min(1.0, specific + 0.2 * others), evidence)
     match_titles(a, series, eligible, stats, catalog, found)
-    match_numbers(a, series, eligible, found)
+    content = _content_scores(a, eligible, stats, catalog)
+    season = _season_of(series, content)
+    match_numbers(a, series, eligible, found, season)
     if published is not None:
-        match_relative(a, series, eligible, published, found)
+        match_relative(a, series, eligible, published, found, season)
     match_dates(a, series, eligible, found)
-    _content(a, eligible, stats, catalog, found)
+    _content(content, found)
     # In a text about watching (a TV adaptation's recap: "the finale", "episode 8",
     # and the titles an adaptation takes over from the podcast), numbers, relative
     # references and titles count that series' episodes, not the podcast's.
@@ -97,13 +100,18 @@ def _eligible(series: SeriesInfo, published: datetime | None) -> list[int]:
     return [*range(out), *range(dated, n)]
 
 
-def _content(
-    a: Analysis,
-    eligible: list[int],
-    stats: SeriesStats,
-    catalog: Catalog,
-    found: Found,
-) -> None:
+@dataclass(frozen=True, slots=True)
+class _ContentScores:
+    """The review's distinctive terms against the series' episodes: tf-idf sums, best
+    first, and what the review's terms could reach at most."""
+
+    scores: list[tuple[float, int]]
+    attainable: float
+
+
+def _content_scores(
+    a: Analysis, eligible: list[int], stats: SeriesStats, catalog: Catalog
+) -> _ContentScores:
     weights: dict[int, float] = {}
     review = _review_terms(a, catalog)
     count, log = stats.count, math.log
@@ -111,8 +119,7 @@ def _content(
         if df:
             weights[term] = (1 + log(tf)) * log(1 + count / df)  # * stats.idf(df)
     if not weights:
-        return
-    attainable = sum(weights.values())
+        return _ContentScores([], 0.0)
     # The review's most distinctive terms for this series carry the score (and keep the
     # work bounded in series with thousands of episodes).
     best = sorted(weights.items(), key=lambda item: -item[1])[:_CONTENT_TERMS]
@@ -123,6 +130,11 @@ def _content(
             if index in allowed:
                 accumulated[index] = accumulated.get(index, 0.0) + weight
     scores = sorted(((s, i) for i, s in accumulated.items()), reverse=True)
+    return _ContentScores(scores, sum(weights.values()))
+
+
+def _content(content: _ContentScores, found: Found) -> None:
+    scores = content.scores
     if not scores:
         return
     top = scores[0][0]
@@ -132,9 +144,30 @@ def _content(
             continue
         item = found.get_or_add(index)
         item.features.content = score / top
-        item.features.content_share = score / attainable
+        item.features.content_share = score / content.attainable
         if rank == 0:
             item.features.content_margin = (top - second) / top
+
+
+# A season whose best episode's content score leads every other season's best by this
+# factor is the one the review is about.
+_SEASON_LEAD = 1.25
+
+
+def _season_of(series: SeriesInfo, content: _ContentScores) -> int | None:
+    """The season the review's words are about, when the series has several and one
+    leads: "episode 1" of a late review of Serial's first season, written after the
+    third began, is the first season's, not the newest one's."""
+    best: dict[int, float] = {}
+    for score, index in content.scores:
+        season = series.episodes[index].season
+        if season is not None and season not in best:
+            best[season] = score
+    if len(best) < 2:
+        return None
+    ranked = sorted(best.items(), key=lambda item: -item[1])
+    (season, top), (_, second) = ranked[0], ranked[1]
+    return season if top >= _SEASON_LEAD * second else None
 
 
 def _review_terms(a: Analysis, catalog: Catalog) -> dict[int, int]:

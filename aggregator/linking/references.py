@@ -23,7 +23,11 @@ _PART_LIKE = frozenset({"part", "class", "hour", "day"})
 _NAMED_RUN = 3
 
 
-def match_numbers(a: Analysis, series: SeriesInfo, eligible: list[int], found: Found) -> None:
+def match_numbers(
+    a: Analysis, series: SeriesInfo, eligible: list[int], found: Found, about: int | None = None
+) -> None:
+    """``about``: the season the review's words are about, if one stands out (it
+    decides between the seasons' "episode 1" where the review names no season)."""
     seasons = {r.value for r in a.numbers if r.noun == "season"}
     wanted = {r.value for r in a.numbers if r.noun != "season"}
     if not wanted:
@@ -54,6 +58,9 @@ def match_numbers(a: Analysis, series: SeriesInfo, eligible: list[int], found: F
                 f"{'ordinal' if ref.ordinal else 'number'} {ref.value} matches {e.title!r}",
             )
             matches.append((strength, index, evidence))
+        if about is not None and ref.season is None and not seasons:
+            chosen = [m for m in matches if series.episodes[m[1]].season == about]
+            matches = chosen or matches
         # "The first two episodes" names each of them; "the first five episodes" says how
         # far the reviewer got more often than which episodes they discuss: a phrase
         # naming a longer run names each less surely.
@@ -128,7 +135,12 @@ def _season_order(series: SeriesInfo, eligible: list[int]) -> dict[int, int]:
 
 
 def match_relative(
-    a: Analysis, series: SeriesInfo, eligible: list[int], published: datetime, found: Found
+    a: Analysis,
+    series: SeriesInfo,
+    eligible: list[int],
+    published: datetime,
+    found: Found,
+    about: int | None = None,
 ) -> None:
     if not a.relative:
         return
@@ -150,6 +162,8 @@ def match_relative(
     context = series.episodes[latest].season
     if seasons:
         context = max(seasons) if context is None or context not in seasons else context
+    elif about is not None:
+        context = about
     in_season = [i for i in full if series.episodes[i].season == context] or full
     for ref in a.relative:
         chosen: list[int] = []
