@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -729,3 +730,28 @@ def test_episode_one_of_a_late_review_is_of_the_season_it_talks_about() -> None:
     )
     assert second[520][0] == 1.0 and second.get(510, (0.0, 0.0))[0] == 0.0
     assert second[521][1] > 0.0 and second.get(511, (0.0, 0.0))[1] == 0.0
+
+
+def test_this_week_of_a_season_released_at_once_names_no_one_chapter() -> None:
+    # A show that put out all its chapters the same day: "this week" names them all,
+    # so each less surely, as "the first five episodes" does; a show that put out one
+    # chapter that week is named by it outright.
+    notes = [f"Chapter {n} of the clockmaker's story." for n in range(1, 6)]
+    at_once = _show(8, "S-Town", "Brian Reed", notes)
+    at_once = replace(
+        at_once,
+        episodes=tuple(
+            replace(e, published=datetime(2017, 3, 28, 10, tzinfo=UTC)) for e in at_once.episodes
+        ),
+    )
+    weekly = _show(8, "S-Town", "Brian Reed", notes)  # one chapter a week
+    text = "S-Town, the podcast from Brian Reed: this week's chapters are all I listened to."
+
+    def relative(show: CatalogSeries, when: str) -> dict[int, float]:
+        [scored] = Linker(Catalog.build([show])).score(review(text, when))
+        return {e.episode.id: e.features.relative for e, _ in scored.episodes}
+
+    each = relative(at_once, "2017-03-31")
+    assert set(each) == {800, 801, 802, 803, 804}
+    assert all(v == pytest.approx(1 / 5**0.5) for v in each.values())
+    assert relative(weekly, "2019-02-22").get(804) == pytest.approx(1.0)

@@ -201,6 +201,11 @@ def match_relative(
                 else f"the last {ref.count} episodes before the review"
             )
         owner = owner_factor(a, series.id, ref.start)
+        # "This week" of a show that put out its whole season that week names the
+        # season, not one of its chapters: a reference met by a longer run of episodes
+        # names each less surely, as "the first five episodes" does.
+        if len(chosen) > _NAMED_RUN:
+            owner /= math.sqrt(len(chosen))
         matches: list[tuple[float, int, Evidence]] = []
         # "The premiere" of a show still running that began years before the review is
         # not its first episode; of a show that had ended, binged and reviewed later, it
