@@ -755,3 +755,39 @@ def test_this_week_of_a_season_released_at_once_names_no_one_chapter() -> None:
     assert set(each) == {800, 801, 802, 803, 804}
     assert all(v == pytest.approx(1 / 5**0.5) for v in each.values())
     assert relative(weekly, "2019-02-22").get(804) == pytest.approx(1.0)
+
+
+def _streamed_show() -> CatalogSeries:
+    notes = [
+        f"Watch live on Twitch every Thursday: the cast of Dice Night plays chapter {i + 1} "
+        f"of the campaign, {topic}. The VOD follows on YouTube."
+        for i, topic in enumerate(
+            ["a heist in the harbour", "the road to the mountain", "a duel at dawn"]
+        )
+    ]
+    return _show(11, "Dice Night", "Maya Ortiz", notes)
+
+
+def test_words_a_show_uses_of_itself_are_not_another_medium() -> None:
+    # A show streamed as video is watched: a review of it speaks of watching and of
+    # its cast as its feed does, and is still a review of the show. The same words
+    # about a show that never uses them (Caliphate) still say "screen".
+    linker = Linker(Catalog.build([_streamed_show(), caliphate()]))
+    text = (
+        "Dice Night is the best thing to watch on a Thursday\n\n"
+        "I have watched every stream since the first campaign. The cast are funny and "
+        "generous with each other, and Maya Ortiz runs the table like nobody else."
+    )
+    assert reviewed(linker.link(review(text, "2019-03-01"))) == {11}
+    about_caliphate = text.replace("Dice Night", "Caliphate").replace("Maya Ortiz", "Andy Mills")
+    assert reviewed(linker.link(review(about_caliphate, "2019-03-01"))) == set()
+
+
+def test_a_review_of_a_streamed_shows_cartoon_is_about_watching() -> None:
+    linker = Linker(Catalog.build([_streamed_show(), caliphate()]))
+    text = (
+        "Dice Night's animated series gets a second season\n\n"
+        "The animated Dice Night returns next month with the cast voicing their "
+        "characters again. The animation looks better than in the first season."
+    )
+    assert reviewed(linker.link(review(text, "2019-03-01"))) == set()

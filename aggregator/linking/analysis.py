@@ -85,7 +85,8 @@ VIEWING_WORDS = word_set(
     schauspieler schauspielerin miniserie peacock starz
     starzplay paramount portrays portrayed portraying darsteller
     darstellerin regie regisseur regisseurin drehbuch cinematography teleplay docudrama
-    biopic dramatized dramatised visuals docuseries
+    biopic dramatized dramatised visuals docuseries animated animation animators anime
+    cartoon cartoons
     """
 )
 # "Based on the podcast", "die Verfilmung des Podcasts": the text is about something
@@ -158,6 +159,9 @@ class Analysis:
     names: list[NameHit]
     query: dict[str, float]
     audio: float  # listening words against viewing and reading words, -1..1
+    listening: int  # listening words (the headline's three-fold)
+    viewing: Counter[str]  # each viewing or reading word, the headline's three-fold
+    adapted: int  # "based on the podcast", "podcast-turned-series": three each
     opinion: float  # words of judgement and address against words of reporting, -1..1
     words: int
     starts: list[int] = field(default_factory=list)  # token start offsets, for bisect
@@ -180,6 +184,14 @@ class Analysis:
             if start <= position < end:
                 return i
         return len(self.paragraphs) - 1
+
+    def medium(self, own: Callable[[str], bool]) -> float:
+        """``audio`` for one show: listening against viewing and reading words, leaving
+        out the words ``own`` says the show uses of itself. A show streamed as video
+        ("watch live on Twitch"), an audio drama "starring" its cast, a show about books:
+        a review of it uses those words of the show, not of an adaptation."""
+        other = self.adapted + sum(n for w, n in self.viewing.items() if not own(w))
+        return _balance(self.listening, other)
 
     def in_headline(self, start: int) -> bool:
         return self.title_start <= start < self.title_end
@@ -235,11 +247,14 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
     head = [t.norm for t in tokens if title_start <= t.start < title_end and t.norm.isalpha()]
     audio = sum(1 for w in words if w in LISTENING_WORDS)
     audio += _HEADLINE_WEIGHT * sum(1 for w in head if w in LISTENING_WORDS)
-    other = sum(1 for w in words if w in VIEWING_WORDS)
-    other += _HEADLINE_WEIGHT * sum(1 for w in head if w in VIEWING_WORDS)
+    viewing: Counter[str] = Counter(w for w in words if w in VIEWING_WORDS)
+    for w in head:
+        if w in VIEWING_WORDS:
+            viewing[w] += _HEADLINE_WEIGHT
     folded = fold(text)
-    other += _HEADLINE_WEIGHT * len(_ADAPTED_FROM.findall(folded))
-    other += _HEADLINE_WEIGHT * len(_ADAPTATION.findall(folded))
+    adapted = _HEADLINE_WEIGHT * len(_ADAPTED_FROM.findall(folded))
+    adapted += _HEADLINE_WEIGHT * len(_ADAPTATION.findall(folded))
+    other = sum(viewing.values()) + adapted
     opinion = sum(1 for w in words if w in OPINION_WORDS)
     reporting = sum(1 for w in words if w in REPORTING_WORDS)
     return Analysis(
@@ -263,12 +278,20 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
         # (candidates._people drops the other single-word hits).
         names=catalog.names.match(text, tokens, cased, _common(catalog), catalog.credited),
         query=_query(counts, catalog),
-        audio=(audio - other) / max(audio + other, 3),
+        audio=_balance(audio, other),
+        listening=audio,
+        viewing=viewing,
+        adapted=adapted,
         opinion=(opinion - 2 * reporting) / max(opinion + 2 * reporting, 5),
         words=len(words),
         starts=[t.start for t in tokens],
         term_counts=counts,
     )
+
+
+def _balance(listening: float, other: float) -> float:
+    """-1..1: listening against other media, near 0 with few words of either."""
+    return (listening - other) / max(listening + other, 3)
 
 
 _SENTENCE_END = re.compile(r"[.!?:\n]\s*[\"'“‘(]?\s*$")

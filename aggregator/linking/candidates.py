@@ -124,7 +124,6 @@ def series_candidates(a: Analysis, catalog: Catalog) -> dict[int, SeriesSignals]
     uses = {sid: _uses(s) for sid, s in found.items()}
     all_uses = sum(uses.values())
     slug = _url_words(a)
-    medium = a.audio
     for signals in found.values():
         f = signals.features
         sid = signals.series.id
@@ -141,10 +140,10 @@ def series_candidates(a: Analysis, catalog: Catalog) -> dict[int, SeriesSignals]
         f.headline = 1.0 if any(a.in_headline(o.start) for o in good) else 0.0
         if not f.headline and good and slug and _in_slug(signals.series, slug):
             f.headline = 1.0
-        f.medium = medium
+        f.medium = a.medium(_own_words(signals.series, catalog))
         # A show's name in a text about a TV series, a film or a book is most often the
         # name of the adaptation: the same name, another medium.
-        f.screen = f.name * max(0.0, -medium)
+        f.screen = f.name * max(0.0, -f.medium)
         f.opinion = a.opinion
         # News of a show's case or company names it as surely as a review does; what
         # tells them apart is that it reports. Its own feature, as ``screen`` is
@@ -153,6 +152,37 @@ def series_candidates(a: Analysis, catalog: Catalog) -> dict[int, SeriesSignals]
         f.report = f.name * max(0.0, -a.opinion)
         _dates(a, signals)
     return found
+
+
+# A word of another medium is the show's own when at least this share of its episodes'
+# titles and notes use it: most shows never call themselves something to watch, star or
+# read, and one that does so in a fifth of its episodes describes itself with the word
+# (Critical Role is streamed on Twitch, with "watch" in half its notes; 1865, an audio
+# drama, is "starring" and "directed by"; Sentimental Garbage talks about books).
+_OWN_WORD_SHARE = 0.2
+
+
+def _own_words(series: SeriesInfo, catalog: Catalog) -> Callable[[str], bool]:
+    """Whether a (folded) word is one the show uses of itself in its episodes."""
+    needed = _OWN_WORD_SHARE * len(series.episodes)
+
+    def own(word: str) -> bool:
+        for form in _forms(word):
+            term = catalog.known_term(form)
+            if term is not None and series.terms.df(term) >= needed > 0:
+                return True
+        return False
+
+    return own
+
+
+def _forms(word: str) -> tuple[str, ...]:
+    """A word as a retrieval term, and without "-ed" or "-ing" ("watched" is "watch")."""
+    base = stem(word)
+    for suffix in ("ing", "ed"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return base, word[: -len(suffix)]
+    return (base,)
 
 
 # A credited person named counts half a use of the show's name towards how much of the
@@ -365,7 +395,7 @@ def _aliases(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals])
                 continue
             start, end = tokens[i].start, tokens[i + n - 1].end
             signals = get(series_id)
-            nameness = _nameness(a, i, i + n, kind, signals.series.title)
+            nameness = _nameness(a, i, i + n, kind, signals.series, catalog)
             compare = any(
                 t.norm in _COMPARE_BEFORE or t.norm in _CREDIT_BEFORE
                 for t in tokens[max(0, i - 3) : i]
@@ -376,10 +406,13 @@ def _aliases(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals])
                 signals.add("series-title", a, start, end, detail)
 
 
-def _nameness(a: Analysis, i: int, j: int, kind: str, title: str) -> float:
-    """How surely the words tokens[i:j] are used as the name of a show (0..1); ``title``
-    is the show's own title, whose casing is the name's whatever the language's rules
-    ("Langsam gesprochene Nachrichten")."""
+def _nameness(
+    a: Analysis, i: int, j: int, kind: str, series: SeriesInfo, catalog: Catalog
+) -> float:
+    """How surely the words tokens[i:j] are used as the name of ``series`` (0..1). Its
+    own title's casing is the name's whatever the language's rules ("Langsam
+    gesprochene Nachrichten"); words of other media it uses of itself are its own."""
+    title = series.title
     tokens = a.tokens
     words = tokens[i:j]
     raw = [a.text[t.start : t.end] for t in words]
@@ -410,7 +443,9 @@ def _nameness(a: Analysis, i: int, j: int, kind: str, title: str) -> float:
     if any(t.norm in AUDIO_WORDS for t in window):
         score += 0.3
     if any(t.norm in OTHER_MEDIUM_WORDS for t in window):
-        score -= 0.3
+        own = _own_words(series, catalog)
+        if any(t.norm in OTHER_MEDIUM_WORDS and not own(t.norm) for t in window):
+            score -= 0.3
     if a.in_headline(start):
         score += 0.2  # in the headline
     if a.cased[i] and i in a.sentence_starts and not defined:

@@ -72,7 +72,7 @@ def episode_signals(a: Analysis, signals: SeriesSignals, catalog: Catalog) -> li
     # In a text about watching (a TV adaptation's recap: "the finale", "episode 8",
     # and the titles an adaptation takes over from the podcast), numbers, relative
     # references and titles count that series' episodes, not the podcast's.
-    listening = 1.0 - max(0.0, -a.audio)
+    listening = 1.0 - max(0.0, -signals.features.medium)
     for item in found.values():
         episode = item.episode
         f = item.features
