@@ -127,8 +127,8 @@ def test_the_linker_on_the_blind_held_out_part(blind: Dataset) -> None:
     )
     series_f1, series_recall, episode_f1, negatives, baseline_f1 = figures
     assert series_f1 >= 0.89, figures
-    assert series_recall >= 0.88, figures
-    assert episode_f1 >= 0.55, figures
+    assert series_recall >= 0.89, figures
+    assert episode_f1 >= 0.57, figures
     assert negatives >= 22, figures
     assert series_f1 - baseline_f1 >= 0.3, figures
 
