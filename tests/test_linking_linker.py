@@ -791,3 +791,16 @@ def test_a_review_of_a_streamed_shows_cartoon_is_about_watching() -> None:
         "characters again. The animation looks better than in the first season."
     )
     assert reviewed(linker.link(review(text, "2019-03-01"))) == set()
+
+
+def test_a_post_in_a_shows_own_forum_is_about_the_show(linker: Linker) -> None:
+    # Forum posts seldom name the show their forum is for: the forum's name does.
+    text = (
+        "Just finished the latest one and I can't stop thinking about it\n\n"
+        "The part with the phone call at the end had me talking to my car radio. "
+        "Honestly the best thing I've listened to all year, and I can't wait for more."
+    )
+    url = "https://www.reddit.com/r/serialpodcast/comments/2lhhe2/just_finished/"
+    assert reviewed(linker.link(review(text, "2014-11-10", url=url))) == {2}
+    elsewhere = url.replace("/r/serialpodcast/", "/r/books/")
+    assert reviewed(linker.link(review(text, "2014-11-10", url=elsewhere))) == set()

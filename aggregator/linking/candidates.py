@@ -25,6 +25,7 @@ from aggregator.linking.catalog import Catalog, LinkTarget
 from aggregator.linking.directories import (
     DirectoryPage,
     directory_page,
+    forum_name,
     show_page_slug,
     slug_words,
 )
@@ -314,19 +315,41 @@ def _directory_pages(
 def _own_page(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals]) -> None:
     """A review found on a show's own page of a directory or chart site (an app-store
     review at ``/podcast/1509307460-wind-of-change``) reviews that show, though it
-    seldom names it: the page does. As sure as a link to the show's directory page."""
-    slug = show_page_slug(a.review.url or "")
-    if not slug:
-        return
-    series = _series_named(catalog, slug)
+    seldom names it: the page does. As sure as a link to the show's directory page.
+    A post in the show's own forum (``/r/serialpodcast/``) is about it as surely as a
+    page under a folder of its site (which also holds its case's news)."""
+    url = a.review.url or ""
+    slug = show_page_slug(url)
+    series = _series_named(catalog, slug) if slug else []
+    strength = _DIRECTORY_STRENGTH
+    detail = f"the review is on a page of the series ({url})"
+    if not series and (forum := forum_name(url)) is not None:
+        series = _series_spelled(catalog, *forum)
+        strength = _FORUM_STRENGTH
+        detail = f"the review is a post in the series' forum ({url})"
     if not series or len(series) > 2:
         return
     for series_id in series:
         signals = get(series_id)
-        detail = f"the review is on a page of the series ({a.review.url})"
-        signals.evidence.append(Evidence("hyperlink", a.review.url or "", -1, -1, detail))
-        strength = _DIRECTORY_STRENGTH / len(series)
-        signals.features.link = max(signals.features.link, strength)
+        signals.evidence.append(Evidence("hyperlink", url, -1, -1, detail))
+        signals.features.link = max(signals.features.link, strength / len(series))
+
+
+# A post in a forum named for a show: as sure as a link under a folder only that show
+# and one other use (``_links``), since the show's forum also discusses its case and
+# its makers' other work.
+_FORUM_STRENGTH = 0.6
+
+
+def _series_spelled(catalog: Catalog, letters: str, suffixed: bool) -> list[int]:
+    """The series whose name is spelled by ``letters`` run together ("criticalrole",
+    "cortex"); an acronym ("atp") only when the forum's name added a podcast-ish
+    ending to it ("ATPfm"), as a bare acronym names many things."""
+    found = {sid for alias, sid, kind in catalog.aliases_spelled(letters) if kind != "acronym"}
+    for alias, sid, kind in catalog.aliases_starting(letters):
+        if alias == (letters,) and (kind != "acronym" or suffixed):
+            found.add(sid)
+    return sorted(found)
 
 
 def _series_named(catalog: Catalog, words: tuple[str, ...]) -> list[int]:

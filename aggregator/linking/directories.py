@@ -220,3 +220,33 @@ def show_page_slug(url: str) -> tuple[str, ...] | None:
         if words and not all(w.isdigit() for w in words):
             return words
     return None
+
+
+# Endings a forum's name adds to a show's ("r/serialpodcast", "r/ATPfm"): with one of
+# them, the name is the show's even when it is only its acronym.
+_FORUM_SUFFIXES = ("podcast", "pod", "fm", "show")
+
+
+def forum_name(url: str) -> tuple[str, bool] | None:
+    """The name of the forum a page belongs to, when the page is a post in a reddit
+    community (``/r/<name>/...``, on reddit or any of its mirrors), folded to letters
+    and digits and with a podcast-ish ending taken off; and whether one was.
+
+    >>> forum_name("https://www.reddit.com/r/serialpodcast/comments/2lhhe2/episode_7/")
+    ('serial', True)
+    >>> forum_name("https://old.example.org/r/Cortex/comments/11bhfjz/the_latest/")
+    ('cortex', False)
+    >>> forum_name("https://example.com/2017/04/r/") is None
+    True
+    """
+    try:
+        segments = [unquote(s) for s in urlsplit(url.strip()).path.split("/") if s]
+    except ValueError:
+        return None
+    if len(segments) < 3 or segments[0].lower() != "r":
+        return None
+    name = "".join(slug_words(segments[1]))
+    for suffix in _FORUM_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix) + 1:
+            return name[: -len(suffix)], True
+    return (name, False) if name else None
