@@ -804,3 +804,21 @@ def test_a_post_in_a_shows_own_forum_is_about_the_show(linker: Linker) -> None:
     assert reviewed(linker.link(review(text, "2014-11-10", url=url))) == {2}
     elsewhere = url.replace("/r/serialpodcast/", "/r/books/")
     assert reviewed(linker.link(review(text, "2014-11-10", url=elsewhere))) == set()
+
+
+def test_a_seasons_opening_described_is_its_first_episode() -> None:
+    # "Season two opens with ..." tells what happens in the season's first episode
+    # without calling it one; "the story begins with ..." tells the story, not a show.
+    linker = Linker(Catalog.build([_two_seasons()]))
+    opens = (
+        "Serial returns, and Season two opens with Sarah Koenig on the phone to a soldier "
+        "who walked off his post. Highly recommended."
+    )
+
+    def relative(text: str) -> dict[int, float]:
+        [scored] = linker.score(review(text, "2015-12-20"))
+        return {e.episode.id: e.features.relative for e, _ in scored.episodes}
+
+    assert relative(opens).get(520, 0.0) == 1.0
+    story = relative(opens.replace("Season two opens with", "the story begins with"))
+    assert all(value == 0.0 for value in story.values())

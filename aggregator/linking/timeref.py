@@ -35,6 +35,18 @@ _EPISODE_WORDS = frozenset(
 )  # fmt: skip
 _PREMIERE = frozenset({"premiere", "opener", "debut", "pilot", "premier"})
 _FINALE = frozenset({"finale"})
+# "Season three opens with Koenig in the courthouse", "die Staffel beginnt mit": a
+# season's (or a series') opening, described, is its first episode.
+_OPENS = frozenset(
+    {"opens", "opened", "begins", "began", "starts", "started", "beginnt", "begann",
+     "startet", "commence", "empieza", "comienza", "opent", "begint"}
+)  # fmt: skip
+_OPENS_WITH = frozenset({"with", "mit", "avec", "con", "met"})
+_SEASON_NOUNS = frozenset(
+    {"season", "series", "staffel", "serie", "saison", "temporada", "seizoen"}
+)  # fmt: skip
+# How far before the verb its season noun may stand ("Season three opens").
+_OPENS_REACH = 3
 # "The last two episodes", "die letzten drei Folgen": a finale of several.
 _FEW = {"two": 2, "three": 3, "four": 4, "zwei": 2, "drei": 3, "vier": 4, "deux": 2, "trois": 3}
 _PLURAL_EPISODE_WORDS = frozenset(
@@ -110,6 +122,8 @@ def find_relative(text: str, tokens: Sequence[Token] | None = None) -> list[Rela
     [('latest', None), ('latest', None)]
     >>> [(r.kind, r.count) for r in find_relative("the last two episodes; die letzten drei Folgen")]
     [('finale', 2), ('finale', 3)]
+    >>> kinds("Season three opens with a courthouse; the story begins with a murder")
+    [('premiere', None)]
     """
     if tokens is None:
         tokens = tokenize(text)
@@ -135,7 +149,9 @@ def find_relative(text: str, tokens: Sequence[Token] | None = None) -> list[Rela
             )
         elif word in ("yesterday", "gestern"):
             found.append(RelativeRef("yesterday", token.start, token.end))
-        elif word in _PREMIERE and not indefinite:
+        elif (word in _PREMIERE and not indefinite) or (
+            word in _OPENS and nxt in _OPENS_WITH and _season_before(tokens, i)
+        ):
             found.append(RelativeRef("premiere", token.start, token.end))
         elif word in _FINALE and not indefinite:
             found.append(RelativeRef("finale", token.start, token.end))
@@ -154,6 +170,11 @@ def find_relative(text: str, tokens: Sequence[Token] | None = None) -> list[Rela
         ) or (word == "most" and nxt == "recent" and not _names_other_thing(tokens, i + 2)):
             found.append(RelativeRef("latest", token.start, token.end))
     return found
+
+
+def _season_before(tokens: Sequence[Token], verb: int) -> bool:
+    """Whether a season's noun stands just before the verb ("Season three opens")."""
+    return any(t.norm in _SEASON_NOUNS for t in tokens[max(0, verb - _OPENS_REACH) : verb])
 
 
 def _names_other_thing(tokens: Sequence[Token], start: int) -> bool:
