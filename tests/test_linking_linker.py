@@ -822,3 +822,20 @@ def test_a_seasons_opening_described_is_its_first_episode() -> None:
     assert relative(opens).get(520, 0.0) == 1.0
     story = relative(opens.replace("Season two opens with", "the story begins with"))
     assert all(value == 0.0 for value in story.values())
+
+
+def test_one_announcement_does_not_make_a_word_the_shows_own() -> None:
+    # A short show announcing its TV series in a bonus episode does not become a show
+    # one watches: a review of that TV series is still about watching.
+    notes = [
+        "A nurse at a company clinic starts to ask questions about the soldiers she treats.",
+        "Bonus: the TV series, starring Nina Vale, comes to Hulu. Watch the trailer.",
+    ]
+    clinic = _show(12, "The Clinic", "Ada Brooks", notes)
+    linker = Linker(Catalog.build([clinic, caliphate()]))
+    text = (
+        "The Clinic review: the Hulu TV series is worth watching\n\n"
+        "The Clinic, starring Nina Vale, is a handsome thriller. I watched all of it in one "
+        "weekend and loved it, though Ada Brooks's story is stretched thin on TV."
+    )
+    assert reviewed(linker.link(review(text, "2019-03-01"))) == set()

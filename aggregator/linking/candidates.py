@@ -159,18 +159,21 @@ def series_candidates(a: Analysis, catalog: Catalog) -> dict[int, SeriesSignals]
 # titles and notes use it: most shows never call themselves something to watch, star or
 # read, and one that does so in a fifth of its episodes describes itself with the word
 # (Critical Role is streamed on Twitch, with "watch" in half its notes; 1865, an audio
-# drama, is "starring" and "directed by"; Sentimental Garbage talks about books).
+# drama, is "starring" and "directed by"; Sentimental Garbage talks about books). And
+# in at least _OWN_WORD_EPISODES of them: a habit, not one announcement ("the TV series,
+# starring ..., comes to Hulu" in a short show's bonus episode makes neither word its).
 _OWN_WORD_SHARE = 0.2
+_OWN_WORD_EPISODES = 3
 
 
 def _own_words(series: SeriesInfo, catalog: Catalog) -> Callable[[str], bool]:
     """Whether a (folded) word is one the show uses of itself in its episodes."""
-    needed = _OWN_WORD_SHARE * len(series.episodes)
+    needed = max(_OWN_WORD_EPISODES, _OWN_WORD_SHARE * len(series.episodes))
 
     def own(word: str) -> bool:
         for form in _forms(word):
             term = catalog.known_term(form)
-            if term is not None and series.terms.df(term) >= needed > 0:
+            if term is not None and series.terms.df(term) >= needed:
                 return True
         return False
 
