@@ -204,10 +204,7 @@ def show_page_slug(url: str) -> tuple[str, ...] | None:
     page = directory_page(url)
     if page is not None:
         return page.show or None
-    try:
-        segments = [unquote(s) for s in urlsplit(url.strip()).path.split("/") if s]
-    except ValueError:
-        return None
+    segments = _path_segments(url)
     for before, segment in itertools.pairwise(segments):
         if before.lower() not in _SHOW_SEGMENTS:
             continue
@@ -238,11 +235,10 @@ def forum_name(url: str) -> tuple[str, bool] | None:
     ('cortex', False)
     >>> forum_name("https://example.com/2017/04/r/") is None
     True
+    >>> forum_name("http://[::1/r/serialpodcast/comments/x") is None  # not a URL
+    True
     """
-    try:
-        segments = [unquote(s) for s in urlsplit(url.strip()).path.split("/") if s]
-    except ValueError:
-        return None
+    segments = _path_segments(url)
     if len(segments) < 3 or segments[0].lower() != "r":
         return None
     name = "".join(slug_words(segments[1]))
@@ -250,3 +246,11 @@ def forum_name(url: str) -> tuple[str, bool] | None:
         if name.endswith(suffix) and len(name) > len(suffix) + 1:
             return name[: -len(suffix)], True
     return (name, False) if name else None
+
+
+def _path_segments(url: str) -> list[str]:
+    """The non-empty segments of a URL's path, unquoted; none for what is not a URL."""
+    try:
+        return [unquote(s) for s in urlsplit(url.strip()).path.split("/") if s]
+    except ValueError:
+        return []
