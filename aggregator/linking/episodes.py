@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aggregator.linking.analysis import Analysis
 from aggregator.linking.candidates import SeriesSignals
@@ -38,13 +38,21 @@ __all__ = ["EpisodeSignals", "episode_signals"]
 _CONTENT_CANDIDATES = 3
 # Review terms used for content similarity within a series (by weight).
 _CONTENT_TERMS = 40
+# A feed may carry an episode weeks after it first came out elsewhere (a live stream, a
+# platform's exclusive window, a screener sent to critics), so a title, a number or a
+# link may point at an episode the feed dates up to this long after the review; the
+# weaker signals (guests, dates, content, recency) keep to what was out.
+_EXPLICIT_SLACK = timedelta(days=45)
+# ... and names it this surely at least: a whole title, a number in the title's own scheme.
+_SURE_AHEAD = 0.9
 
 
 def episode_signals(a: Analysis, signals: SeriesSignals, catalog: Catalog) -> list[EpisodeSignals]:
     series = signals.series
     published = a.review.published
     eligible = _eligible(series, published)
-    if not eligible:
+    reachable = _eligible(series, published, _EXPLICIT_SLACK)
+    if not reachable:
         return []
     stats = series_stats(series)
     found = Found(series)
@@ -65,6 +73,8 @@ def episode_signals(a: Analysis, signals: SeriesSignals, catalog: Catalog) -> li
     content = _content_scores(a, eligible, stats, catalog)
     season = _season_of(series, content)
     match_numbers(a, series, eligible, found, season)
+    if len(reachable) > len(eligible):
+        _match_ahead(a, signals, reachable, allowed, stats, catalog, found, season)
     if published is not None:
         match_relative(a, series, eligible, published, found, season)
     match_dates(a, series, eligible, found)
@@ -80,7 +90,9 @@ def episode_signals(a: Analysis, signals: SeriesSignals, catalog: Catalog) -> li
         f.relative *= listening
         f.title *= listening
         f.bonus = 1.0 if episode.bonus else 0.0
-        if published is not None and episode.published is not None:
+        if item.index not in allowed:
+            f.recent = 0.0  # not out yet by the review's date
+        elif published is not None and episode.published is not None:
             days = max(0.0, (published - episode.published).total_seconds() / DAY)
             # Recency is a prior for reviews that name no episode; an explicit title,
             # number or link points where it points, however old.
@@ -89,14 +101,42 @@ def episode_signals(a: Analysis, signals: SeriesSignals, catalog: Catalog) -> li
     return list(found.values())
 
 
-def _eligible(series: SeriesInfo, published: datetime | None) -> list[int]:
+def _match_ahead(
+    a: Analysis,
+    signals: SeriesSignals,
+    reachable: list[int],
+    allowed: set[int],
+    stats: SeriesStats,
+    catalog: Catalog,
+    found: Found,
+    season: int | None,
+) -> None:
+    """Episodes the feed dates after the review that it names surely: by a link, by
+    their whole title, or by a number no episode out by then carries."""
+    series = signals.series
+    later = frozenset(i for i in reachable if i not in allowed)
+    ahead = Found(series)
+    for index, evidence in signals.link_episodes.items():
+        if index in later:
+            ahead.get_or_add(index).put("link", 1.0, evidence)
+    match_titles(a, series, reachable, stats, catalog, ahead)
+    match_numbers(a, series, reachable, ahead, season, later)
+    for index, item in ahead.items():
+        f = item.features
+        if index in later and max(f.link, f.title, f.number) >= _SURE_AHEAD:
+            found[index] = item
+
+
+def _eligible(
+    series: SeriesInfo, published: datetime | None, slack: timedelta = SLACK
+) -> list[int]:
     """The episodes out by the review's date (with slack), and the undated ones: the
     dated ones come first, oldest first, so they end where a bisection says."""
     n = len(series.episodes)
     if published is None:
         return list(range(n))
     dated = dated_count(series)
-    out = out_by(series, published + SLACK, dated)
+    out = out_by(series, published + slack, dated)
     return [*range(out), *range(dated, n)]
 
 

@@ -24,10 +24,17 @@ _NAMED_RUN = 3
 
 
 def match_numbers(
-    a: Analysis, series: SeriesInfo, eligible: list[int], found: Found, about: int | None = None
+    a: Analysis,
+    series: SeriesInfo,
+    eligible: list[int],
+    found: Found,
+    about: int | None = None,
+    later: frozenset[int] = frozenset(),
 ) -> None:
     """``about``: the season the review's words are about, if one stands out (it
-    decides between the seasons' "episode 1" where the review names no season)."""
+    decides between the seasons' "episode 1" where the review names no season).
+    ``later``: those of ``eligible`` the feed dates after the review; a number matches
+    one of them only when it fits better than every episode out by then."""
     seasons = {r.value for r in a.numbers if r.noun == "season"}
     wanted = {r.value for r in a.numbers if r.noun != "season"}
     if not wanted:
@@ -58,9 +65,18 @@ def match_numbers(
                 f"{'ordinal' if ref.ordinal else 'number'} {ref.value} matches {e.title!r}",
             )
             matches.append((strength, index, evidence))
+        # "Campaign Three, episode one": an episode the feed puts in a named season
+        # is meant before one that has no season ("Exandria Unlimited Episode 1").
+        named = {ref.season} if ref.season is not None else seasons
+        if named:
+            within = [m for m in matches if series.episodes[m[1]].season in named]
+            matches = within or matches
         if about is not None and ref.season is None and not seasons:
             chosen = [m for m in matches if series.episodes[m[1]].season == about]
             matches = chosen or matches
+        if later:
+            out = max((m[0] for m in matches if m[1] not in later), default=0.0)
+            matches = [m for m in matches if m[1] not in later or m[0] > out]
         # "The first two episodes" names each of them; "the first five episodes" says how
         # far the reviewer got more often than which episodes they discuss: a phrase
         # naming a longer run names each less surely.
