@@ -839,3 +839,78 @@ def test_one_announcement_does_not_make_a_word_the_shows_own() -> None:
         "weekend and loved it, though Ada Brooks's story is stretched thin on TV."
     )
     assert reviewed(linker.link(review(text, "2019-03-01"))) == set()
+
+
+def test_a_title_written_with_its_words_bent_is_the_shows_name() -> None:
+    # Reviewers write a title as they remember it: "Fake Hitler" for Faking Hitler.
+    # The bent words must still be capitalised as a name, and a word kept as it is.
+    faking = _show(13, "Faking Hitler", "Rebecca Lind", ["A magazine buys forged diaries."])
+    linker = Linker(Catalog.build([faking, caliphate()]))
+    text = (
+        "Podcast tip: Fake Hitler\n\n"
+        "Fake Hitler tells how a magazine bought sixty forged diaries, from its own tapes "
+        "of the time. I could not stop listening, and recommend it to anyone."
+    )
+    assert reviewed(linker.link(review(text, "2019-03-01"))) == {13}
+    plain = text.replace("Fake Hitler", "the fake diaries")
+    assert reviewed(linker.link(review(plain, "2019-03-01"))) == set()
+    lower = text.replace("Fake Hitler", "fake hitler")
+    [scored] = [s for s in linker.score(review(lower, "2019-03-01")) if s.signals.series.id == 13]
+    assert scored.signals.features.name < 0.3
+
+
+def test_an_episode_the_feed_dates_after_the_review_is_found_by_its_number() -> None:
+    # Streamed a week before its feed carried it: "Campaign Three, Episode One" is the
+    # third season's first episode, not the first of a side series with no season.
+    episodes = (
+        CatalogEpisode(
+            id=1400,
+            series_id=14,
+            guid="14-0",
+            title="Side Quest Episode 1: The Lantern",
+            description_text="A one-off adventure.",
+            published=datetime(2021, 9, 1, 10, tzinfo=UTC),
+        ),
+        CatalogEpisode(
+            id=1401,
+            series_id=14,
+            guid="14-1",
+            title="C3E1 The Draw of Destiny",
+            description_text="The third campaign begins.",
+            published=datetime(2021, 10, 28, 10, tzinfo=UTC),
+        ),
+        CatalogEpisode(
+            id=1402,
+            series_id=14,
+            guid="14-2",
+            title="C3E2 Trial by Firelight",
+            description_text="The party sets out.",
+            published=datetime(2021, 11, 4, 10, tzinfo=UTC),
+        ),
+    )
+    show = CatalogSeries(
+        id=14,
+        title="Dice Night",
+        feed_url="https://feeds.example.com/14.xml",
+        description_text="Maya Ortiz runs a table of actors playing a fantasy game.",
+        episodes=episodes,
+    )
+    linker = Linker(Catalog.build([show]))
+
+    def numbers(text: str, when: str) -> dict[int, float]:
+        [scored] = linker.score(review(text, when))
+        return {e.episode.id: e.features.number for e, _ in scored.episodes}
+
+    text = "Dice Night Campaign Three Episode One: a review of the podcast"
+    found = numbers(text, "2021-10-22")
+    assert found.get(1401, 0.0) >= 0.9 and found.get(1400, 0.0) == 0.0
+    # Two months before the feed had it, it is not the episode the review saw.
+    assert numbers(text, "2021-08-20").get(1401, 0.0) == 0.0
+    # Spoken of as still to come, it is awaited, not heard.
+    awaited = (
+        "Dice Night is back: I loved the trailer. Campaign Three Episode One is out next week."
+    )
+    assert numbers(awaited, "2021-10-22").get(1401, 0.0) == 0.0
+    # A number an episode out by then carries keeps to that episode.
+    side = numbers("Dice Night's Side Quest Episode 1 is a delight", "2021-10-22")
+    assert side.get(1400, 0.0) >= 0.9 and side.get(1401, 0.0) == 0.0

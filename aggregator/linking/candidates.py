@@ -31,8 +31,9 @@ from aggregator.linking.directories import (
 )
 from aggregator.linking.features import SeriesFeatures
 from aggregator.linking.series_index import SeriesInfo, dated_count
-from aggregator.linking.text import fold, stem
+from aggregator.linking.text import STOPWORDS, fold, stem
 from aggregator.linking.urls import prefixes, url_key
+from aggregator.linking.variants import is_variant, word_stem
 from aggregator.types import Evidence, HyperLink
 
 __all__ = ["SeriesSignals", "series_candidates"]
@@ -62,6 +63,11 @@ _CREDIT_AFTER = frozenset(
 )  # fmt: skip
 # The nameness from which a use of a show's name counts as naming the show.
 _AS_NAME = 0.3
+# A title read with its words bent ("Fake Hitler", see ``variants``) is weighed as the
+# title would be, then keeps this share: reviewers bend a title they remember, but a
+# bent phrase is as often the words themselves ("Winds of Change" in a song review).
+VARIANT = "variant"
+_VARIANT_SHARE = 0.8
 # How many retrieval hits become candidates even without a name or person.
 _RETRIEVAL_CANDIDATES = 5
 # Review dates are days, episode dates are instants: allow for time zones and for a
@@ -408,8 +414,15 @@ def _aliases(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals])
     norms = [t.norm for t in tokens]
     starting = catalog.aliases_starting
     spelled = catalog.aliases_spelled
+    stemmed = catalog.aliases_stemmed
     for i, word in enumerate(norms):
         found = [(alias, sid, kind, len(alias)) for alias, sid, kind in starting(word)]
+        if tokens[i].cap and word not in STOPWORDS:
+            found += [
+                (alias, sid, VARIANT, len(alias))
+                for alias, sid, _ in stemmed(word_stem(word))
+                if is_variant(norms[i : i + len(alias)], alias)
+            ]
         # The same name with its words run together or split apart ("The Drop Out",
         # "Stown", "Bearbrook"): reviewers space a title as they hear it.
         for n in range(1, min(_MAX_SPLIT, len(norms) - i) + 1):
@@ -417,7 +430,7 @@ def _aliases(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals])
                 if len(alias) != n:
                     found.append((alias, sid, kind, n))
         for alias, series_id, kind, n in found:
-            if n == len(alias) and tuple(norms[i : i + n]) != alias:
+            if n == len(alias) and kind != VARIANT and tuple(norms[i : i + n]) != alias:
                 continue
             start, end = tokens[i].start, tokens[i + n - 1].end
             signals = get(series_id)
@@ -478,7 +491,8 @@ def _nameness(
         score -= 0.2 if n == 1 else 0.0  # a capital at the start of a sentence says nothing
     elif a.cased[i]:
         score += 0.1  # capitalised mid-sentence: a proper name
-    return max(0.0, min(1.0, score))
+    score = max(0.0, min(1.0, score))
+    return score * _VARIANT_SHARE if kind == VARIANT else score
 
 
 # Nouns that define the words next to them as a podcast's name: "the podcast Serial",

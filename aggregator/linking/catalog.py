@@ -26,6 +26,7 @@ from aggregator.linking.series_index import (
     index_series,
 )
 from aggregator.linking.urls import link_hash
+from aggregator.linking.variants import word_stem
 from aggregator.types import CatalogSeries
 
 __all__ = ["Catalog", "LinkTarget", "NameUse"]
@@ -61,6 +62,11 @@ def _joined(tokens: tuple[str, ...]) -> str | None:
     return letters if len(letters) >= _MIN_JOINED and letters.isalnum() else None
 
 
+def _stem_key(tokens: tuple[str, ...], kind: str) -> str | None:
+    """The key a title is found by with its words bent (see ``variants``)."""
+    return word_stem(tokens[0]) if kind in ("title", "short") and len(tokens) >= 2 else None
+
+
 def _pack(series_id: int, index: int | None) -> int:
     return (series_id << _INDEX_BITS) | (0 if index is None else index + 1)
 
@@ -77,6 +83,7 @@ class Catalog:
         self._series: dict[int, SeriesInfo] = {}
         self._aliases: dict[str, list[tuple[tuple[str, ...], int, str]]] = {}
         self._joined: dict[str, list[tuple[tuple[str, ...], int, str]]] = {}
+        self._stemmed: dict[str, list[tuple[tuple[str, ...], int, str]]] = {}
         self.names = NameIndex()
         self._name_uses: dict[int, tuple[NameUse, ...]] = {}
         # Names some series uses other than as an episode's guest (see ``credited``).
@@ -126,6 +133,8 @@ class Catalog:
             self._aliases.setdefault(alias.tokens[0], []).append(entry)
             if (joined := _joined(alias.tokens)) is not None:
                 self._joined.setdefault(joined, []).append(entry)
+            if (stem_key := _stem_key(alias.tokens, alias.kind)) is not None:
+                self._stemmed.setdefault(stem_key, []).append(entry)
         uses: dict[int, tuple[str, list[int]]] = {}
         # Each name acquired once per series: hosts are named in most episodes, and
         # acquiring (tokenizing) them again was most of the cost of putting a digest.
@@ -180,6 +189,11 @@ class Catalog:
                 bucket[:] = [entry for entry in bucket if entry[1] != series_id]
                 if not bucket:
                     self._joined.pop(joined, None)
+            if (stem_key := _stem_key(alias.tokens, alias.kind)) is not None:
+                bucket = self._stemmed.get(stem_key, [])
+                bucket[:] = [entry for entry in bucket if entry[1] != series_id]
+                if not bucket:
+                    self._stemmed.pop(stem_key, None)
         for name_id in self._series_names.pop(series_id, ()):
             kept = tuple(u for u in self._name_uses.get(name_id, ()) if u.series_id != series_id)
             if kept:
@@ -246,6 +260,11 @@ class Catalog:
         """Series names spelled with these letters once spaces and hyphens are gone
         ("Drop Out" for "The Dropout", "Stown" for "S-Town"): (tokens, series id, kind)."""
         return self._joined.get(letters, [])
+
+    def aliases_stemmed(self, word_stem: str) -> list[tuple[tuple[str, ...], int, str]]:
+        """Titles of two words or more whose first word has this stem, for reading a
+        title with its words bent ("Fake Hitler"): (tokens, series id, kind)."""
+        return self._stemmed.get(word_stem, [])
 
     def name_uses(self, name_id: int) -> dict[int, NameUse]:
         """The series that use a name, and how."""

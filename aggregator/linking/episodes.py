@@ -13,6 +13,7 @@ series, so words every episode shares count for little).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,6 +30,7 @@ from aggregator.linking.episode_found import (
 )
 from aggregator.linking.references import match_dates, match_numbers, match_relative
 from aggregator.linking.series_index import SeriesInfo, dated_count, out_by
+from aggregator.linking.text import fold
 from aggregator.linking.titles import match_titles
 from aggregator.types import Evidence
 
@@ -43,7 +45,14 @@ _CONTENT_TERMS = 40
 # link may point at an episode the feed dates up to this long after the review; the
 # weaker signals (guests, dates, content, recency) keep to what was out.
 _EXPLICIT_SLACK = timedelta(days=45)
-# ... and names it this surely at least: a whole title, a number in the title's own scheme.
+# ... and names it this surely at least: a link, its whole title, its own number.
+# Unless the words around the name speak of it as still to come (within about a
+# clause of it either way).
+_AWAITED = re.compile(
+    r"\b(?:next|upcoming|coming|soon|tomorrow|will|awaited|demnachst|nachste[nr]?"
+    r"|kommende[nr]?|erscheint|out (?:on )?(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b"
+)
+_AWAITED_REACH = 40
 _SURE_AHEAD = 0.9
 
 
@@ -72,9 +81,10 @@ def episode_signals(a: Analysis, signals: SeriesSignals, catalog: Catalog) -> li
     match_titles(a, series, eligible, stats, catalog, found)
     content = _content_scores(a, eligible, stats, catalog)
     season = _season_of(series, content)
-    match_numbers(a, series, eligible, found, season)
-    if len(reachable) > len(eligible):
-        _match_ahead(a, signals, reachable, allowed, stats, catalog, found, season)
+    later = frozenset(i for i in reachable if i not in allowed)
+    match_numbers(a, series, reachable, found, season, later)
+    if later:
+        _match_ahead(a, signals, reachable, later, stats, catalog, found)
     if published is not None:
         match_relative(a, series, eligible, published, found, season)
     match_dates(a, series, eligible, found)
@@ -105,26 +115,45 @@ def _match_ahead(
     a: Analysis,
     signals: SeriesSignals,
     reachable: list[int],
-    allowed: set[int],
+    later: frozenset[int],
     stats: SeriesStats,
     catalog: Catalog,
     found: Found,
-    season: int | None,
 ) -> None:
     """Episodes the feed dates after the review that it names surely: by a link, by
-    their whole title, or by a number no episode out by then carries."""
+    their whole title or by their own number (found by ``match_numbers``). Titles are
+    matched among all the reachable episodes, so that a phrase many share names each
+    less surely, but only the later ones are taken: the others were matched already."""
     series = signals.series
-    later = frozenset(i for i in reachable if i not in allowed)
     ahead = Found(series)
     for index, evidence in signals.link_episodes.items():
         if index in later:
             ahead.get_or_add(index).put("link", 1.0, evidence)
     match_titles(a, series, reachable, stats, catalog, ahead)
-    match_numbers(a, series, reachable, ahead, season, later)
+    for index in later & {*ahead, *found}:
+        if index in found and _awaited(a, found[index]):
+            del found[index]  # "part four is out Monday": not heard yet
     for index, item in ahead.items():
         f = item.features
-        if index in later and max(f.link, f.title, f.number) >= _SURE_AHEAD:
-            found[index] = item
+        numbered = found[index].features.number if index in found else 0.0
+        sure = max(f.link, f.title, numbered) >= _SURE_AHEAD
+        if index in later and sure and not _awaited(a, item):
+            target = found.get_or_add(index)
+            target.features.link = max(target.features.link, f.link)
+            target.features.title = max(target.features.title, f.title)
+            target.evidence += item.evidence
+
+
+def _awaited(a: Analysis, item: EpisodeSignals) -> bool:
+    """Whether the words that name an episode speak of it as still to come."""
+    for evidence in item.evidence:
+        if evidence.start < 0:
+            continue  # in the headline: no sentence around it
+        start = a.shift + evidence.start
+        around = fold(a.text[max(0, start - _AWAITED_REACH) : start + _AWAITED_REACH])
+        if _AWAITED.search(around):
+            return True
+    return False
 
 
 def _eligible(

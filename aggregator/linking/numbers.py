@@ -76,6 +76,8 @@ NUMBER_WORDS = frozenset(
 )
 _DIGIT_ORDINAL = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
 _SEASON_EPISODE = re.compile(r"^[sc](\d{1,2})e(\d{1,4})$")
+# "C2 Episode 68", "S3 Ep. 4": a season (or campaign) code, then the episode's number.
+_SEASON_CODE = re.compile(r"^[sc](\d{1,2})$")
 _PREFIXED = re.compile(r"^([a-z]{2,})(\d{1,5})$")
 _ROMAN = re.compile(r"^(x{0,3})(ix|iv|v?i{0,3})$")
 _ROMAN_VALUES = {"i": 1, "v": 5, "x": 10}
@@ -243,6 +245,8 @@ def find_number_refs(text: str, tokens: Sequence[Token] | None = None) -> list[N
     [('episode', 6, True, None), ('chapter', 6, False, None)]
     >>> refs("SE Radio #241, and S2E3, and C2E100")
     [('episode', 241, False, None), ('episode', 3, False, 2), ('episode', 100, False, 2)]
+    >>> refs("C2 Episode 68, s3 ep. 4")
+    [('episode', 68, False, 2), ('episode', 4, False, 3)]
     >>> refs("issue #118: the first proper episode, Part IV")
     [('episode', 1, True, None), ('part', 4, False, None)]
     >>> refs("the six hundred and third numbered show")
@@ -277,6 +281,17 @@ def find_number_refs(text: str, tokens: Sequence[Token] | None = None) -> list[N
             )
             i += 1
             continue
+        code = _SEASON_CODE.match(word)
+        if code and i + 2 < len(tokens) and _NOUNS.get(tokens[i + 1].norm) == "episode":
+            after = _number_after_noun(tokens, i + 2, tokens[i + 1].norm)
+            if after is not None:
+                value, end = after
+                season = int(code.group(1))
+                refs.append(
+                    NumberRef("episode", value, False, season, token.start, tokens[end - 1].end)
+                )
+                i = end
+                continue
         noun = _NOUNS.get(word)
         if noun is not None and word != "one":
             after = _number_after_noun(tokens, i + 1, word)

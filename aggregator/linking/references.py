@@ -19,6 +19,9 @@ from aggregator.types import Evidence
 __all__ = ["match_dates", "match_numbers", "match_relative"]
 
 _PART_LIKE = frozenset({"part", "class", "hour", "day"})
+# A number names an episode the feed dates after the review only above this strength:
+# the title's own number (0.9), not a count or an order that could be anyone's.
+_AHEAD = 0.85
 # The most episodes a phrase names one by one ("the first three episodes").
 _NAMED_RUN = 3
 
@@ -34,7 +37,8 @@ def match_numbers(
     """``about``: the season the review's words are about, if one stands out (it
     decides between the seasons' "episode 1" where the review names no season).
     ``later``: those of ``eligible`` the feed dates after the review; a number matches
-    one of them only when it fits better than every episode out by then."""
+    one of them only in the title's own numbering, and better than every episode out
+    by then."""
     seasons = {r.value for r in a.numbers if r.noun == "season"}
     wanted = {r.value for r in a.numbers if r.noun != "season"}
     if not wanted:
@@ -76,7 +80,7 @@ def match_numbers(
             matches = chosen or matches
         if later:
             out = max((m[0] for m in matches if m[1] not in later), default=0.0)
-            matches = [m for m in matches if m[1] not in later or m[0] > out]
+            matches = [m for m in matches if m[1] not in later or m[0] > max(out, _AHEAD)]
         # "The first two episodes" names each of them; "the first five episodes" says how
         # far the reviewer got more often than which episodes they discuss: a phrase
         # naming a longer run names each less surely.
