@@ -1,5 +1,6 @@
 """A show's title as reviewers bend it: "Fake Hitler" for *Faking Hitler*, "Winds of
-Change" for *Wind of Change*, "Sentimental Garbag" for *Sentimental Garbage*.
+Change" for *Wind of Change*, "Sentimental Garbag" for *Sentimental Garbage*, "Doctor
+Death" for *Dr. Death*.
 
 Reviewers write a title as they remember it, and memory keeps a word's stem rather
 than its ending. Two words are the same word bent when their Snowball stems (English,
@@ -34,14 +35,23 @@ def _stem_word(word: str) -> str:
     return str(stemmer.stemWord(word))
 
 
+# Titles' abbreviations, written out as often as not: "Doctor Death" for *Dr. Death*.
+_WRITTEN_OUT = {
+    "dr": "doctor", "mr": "mister", "mrs": "missus", "st": "saint", "prof": "professor",
+    "vs": "versus", "jr": "junior", "sr": "senior",
+}  # fmt: skip
+
+
 @lru_cache(maxsize=1 << 16)
 def word_stem(word: str) -> str:
-    """The English Snowball stem of a folded word.
+    """The English Snowball stem of a folded word, abbreviations written out.
 
     >>> [word_stem(w) for w in ("faking", "fake", "winds", "garbage", "garbag")]
     ['fake', 'fake', 'wind', 'garbag', 'garbag']
+    >>> word_stem("dr") == word_stem("doctor")
+    True
     """
-    return _stem_word(word)
+    return _stem_word(_WRITTEN_OUT.get(word, word))
 
 
 def is_variant(words: Sequence[str], title: Sequence[str]) -> bool:
@@ -57,6 +67,8 @@ def is_variant(words: Sequence[str], title: Sequence[str]) -> bool:
     False
     >>> is_variant(["winds", "of", "chance"], ["wind", "of", "change"])
     False
+    >>> is_variant(["doctor", "death"], ["dr", "death"])
+    True
     """
     if len(words) != len(title) or len(title) < 2:
         return False
