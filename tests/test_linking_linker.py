@@ -914,3 +914,28 @@ def test_an_episode_the_feed_dates_after_the_review_is_found_by_its_number() -> 
     # A number an episode out by then carries keeps to that episode.
     side = numbers("Dice Night's Side Quest Episode 1 is a delight", "2021-10-22")
     assert side.get(1400, 0.0) >= 0.9 and side.get(1401, 0.0) == 0.0
+
+
+def test_a_number_next_to_a_shows_host_is_that_shows() -> None:
+    # "In the second chapter Reed ..." sits nearer another show's name (Serial) than
+    # its own show's, but next to its own host: the chapter is S-Town's.
+    notes = [f"Chapter {n}: a clockmaker writes to a reporter." for n in range(1, 5)]
+    stown = _show(8, "S-Town", "Brian Reed", notes)
+    linker = Linker(Catalog.build([stown, serial()]))
+    text = (
+        "S-Town, hosted by Brian Reed, is out in full this week.\n\n"
+        "The story takes its time and the town is vividly drawn; I was hooked from the "
+        "start, and the music and the pacing are as good as anything on the radio.\n\n"
+        "In the second chapter Reed finds the hedge maze, and the show settles into the "
+        "Serial mould without ever feeling like a copy."
+    )
+    [scored] = [s for s in linker.score(review(text, "2019-03-01")) if s.signals.series.id == 8]
+    numbers = {e.episode.id: e.features.number for e, _ in scored.episodes}
+    assert numbers.get(801, 0.0) >= 0.9
+    # Without the host's name the nearer show's name still owns the reference.
+    anonymous = text.replace("chapter Reed finds", "chapter one finds")
+    [scored] = [
+        s for s in linker.score(review(anonymous, "2019-03-01")) if s.signals.series.id == 8
+    ]
+    numbers = {e.episode.id: e.features.number for e, _ in scored.episodes}
+    assert numbers.get(801, 0.0) < 0.5

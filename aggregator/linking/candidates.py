@@ -123,11 +123,17 @@ def series_candidates(a: Analysis, catalog: Catalog) -> dict[int, SeriesSignals]
     _first_names(a, found)
     _directory_pages(a, catalog, get, found, pages)
     _own_page(a, catalog, get)
-    # Where each show is named: an episode number or date next to a show's name is
-    # about that show (see episodes._owner_factor).
-    a.extra["named_at"] = sorted(
+    # Where each show is named, by its name or by one of its credited people: an
+    # episode number or date next to a show's name or its host's ("In the first chapter
+    # Reed ...") is about that show (see episode_found.owner_factor).
+    named = [
         (o.start, s.series.id) for s in found.values() for o in s.occurrences if o.nameness >= 0.3
-    )
+    ]
+    # A publisher credited by a show's feed may be another show ("This American Life"
+    # for Serial): where a show is named, the credit is that show's name, not a person.
+    shows_at = {start for start, _ in named}
+    credited: list[tuple[int, int]] = a.extra.get("credited_at", [])  # type: ignore[assignment]
+    a.extra["named_at"] = sorted([*named, *(c for c in credited if c[0] not in shows_at)])
     uses = {sid: _uses(s) for sid, s in found.items()}
     all_uses = sum(uses.values())
     slug = _url_words(a)
@@ -546,6 +552,7 @@ def _rare(catalog: Catalog, word: str) -> bool:
 def _people(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals]) -> None:
     buckets: dict[tuple[int, str], dict[int, float]] = {}
     own_names: dict[int, set[tuple[str, ...]]] = {}  # per series, its names' tokens
+    credited: list[tuple[int, int]] = a.extra.setdefault("credited_at", [])  # type: ignore[assignment]
     for hit in a.names:
         uses = catalog.name_uses(hit.name_id)
         if not uses:
@@ -592,6 +599,7 @@ def _people(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals]) 
                 group, kind = "", "person"
             else:
                 group, kind = "people", "person"
+                credited.append((hit.start, series_id))
             if group:
                 bucket = buckets.setdefault((series_id, group), {})
                 bucket[hit.name_id] = max(bucket.get(hit.name_id, 0.0), weight)
