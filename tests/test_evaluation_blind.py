@@ -126,10 +126,10 @@ def test_the_linker_on_the_blind_held_out_part(blind: Dataset) -> None:
         round(baseline.series.f1, 3),
     )
     series_f1, series_recall, episode_f1, negatives, baseline_f1 = figures
-    # 222 reviews, 47 negatives, 14 series: 0.875 / 0.877 / 0.569 / 29 with linker 18.
+    # 222 reviews, 47 negatives, 14 series: 0.877 / 0.877 / 0.577 / 29 with linker 19.
     assert series_f1 >= 0.87, figures
     assert series_recall >= 0.87, figures
-    assert episode_f1 >= 0.56, figures
+    assert episode_f1 >= 0.57, figures
     assert negatives >= 29, figures
     assert series_f1 - baseline_f1 >= 0.3, figures
 
