@@ -862,31 +862,21 @@ def test_a_title_written_with_its_words_bent_is_the_shows_name() -> None:
 def test_an_episode_the_feed_dates_after_the_review_is_found_by_its_number() -> None:
     # Streamed a week before its feed carried it: "Campaign Three, Episode One" is the
     # third season's first episode, not the first of a side series with no season.
-    episodes = (
+    items = [
+        ("Side Quest Episode 1: The Lantern", "A one-off adventure.", datetime(2021, 9, 1)),
+        ("C3E1 The Draw of Destiny", "The third campaign begins.", datetime(2021, 10, 28)),
+        ("C3E2 Trial by Firelight", "The party sets out.", datetime(2021, 11, 4)),
+    ]
+    episodes = tuple(
         CatalogEpisode(
-            id=1400,
+            id=1400 + i,
             series_id=14,
-            guid="14-0",
-            title="Side Quest Episode 1: The Lantern",
-            description_text="A one-off adventure.",
-            published=datetime(2021, 9, 1, 10, tzinfo=UTC),
-        ),
-        CatalogEpisode(
-            id=1401,
-            series_id=14,
-            guid="14-1",
-            title="C3E1 The Draw of Destiny",
-            description_text="The third campaign begins.",
-            published=datetime(2021, 10, 28, 10, tzinfo=UTC),
-        ),
-        CatalogEpisode(
-            id=1402,
-            series_id=14,
-            guid="14-2",
-            title="C3E2 Trial by Firelight",
-            description_text="The party sets out.",
-            published=datetime(2021, 11, 4, 10, tzinfo=UTC),
-        ),
+            guid=f"14-{i}",
+            title=title,
+            description_text=note,
+            published=day.replace(hour=10, tzinfo=UTC),
+        )
+        for i, (title, note, day) in enumerate(items)
     )
     show = CatalogSeries(
         id=14,
