@@ -45,15 +45,15 @@ _CONTENT_TERMS = 40
 # link may point at an episode the feed dates up to this long after the review; the
 # weaker signals (guests, dates, content, recency) keep to what was out.
 _EXPLICIT_SLACK = timedelta(days=45)
-# ... and names it this surely at least: a link, its whole title, its own number.
-# Unless the words around the name speak of it as still to come (within about a
-# clause of it either way).
+# ... when it names it this surely at least: a link, its whole title, its own number;
+_SURE_AHEAD = 0.9
+# and not when the words around the name (about a clause either way) speak of it as
+# still to come.
 _AWAITED = re.compile(
     r"\b(?:next|upcoming|coming|soon|tomorrow|will|awaited|demnachst|nachste[nr]?"
     r"|kommende[nr]?|erscheint|out (?:on )?(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b"
 )
 _AWAITED_REACH = 40
-_SURE_AHEAD = 0.9
 
 
 def episode_signals(a: Analysis, signals: SeriesSignals, catalog: Catalog) -> list[EpisodeSignals]:
@@ -130,8 +130,8 @@ def _match_ahead(
         if index in later:
             ahead.get_or_add(index).put("link", 1.0, evidence)
     match_titles(a, series, reachable, stats, catalog, ahead)
-    for index in later & {*ahead, *found}:
-        if index in found and _awaited(a, found[index]):
+    for index in later & found.keys():
+        if _awaited(a, found[index]):
             del found[index]  # "part four is out Monday": not heard yet
     for index, item in ahead.items():
         f = item.features
