@@ -37,8 +37,8 @@ Named = tuple[str, str | None, Relation]
 
 
 BLIND = Path(__file__).resolve().parent / "data" / "blind"
-# The blind set's newest batches, tune part only (a failure names reviews and links):
-# feeds written by other hands, HTML pages, German texts.
+# Three batches of shows new to the catalog, tune part only (a failure names reviews
+# and links): feeds written by other hands, HTML pages, German texts.
 _NEWEST = ("g26-", "g27-", "g28-")
 
 
