@@ -112,7 +112,7 @@ def series_candidates(a: Analysis, catalog: Catalog) -> dict[int, SeriesSignals]
 
     pages = _links(a, catalog, get)
     _aliases(a, catalog, get)
-    _people(a, catalog, get)
+    credited = _people(a, catalog, get)
     all_scores = catalog.retrieval.scores(a.query) if a.query else {}
     retrieved = heapq.nlargest(_RETRIEVAL_CANDIDATES, all_scores.items(), key=lambda i: i[1])
     attainable = sum(
@@ -132,7 +132,6 @@ def series_candidates(a: Analysis, catalog: Catalog) -> dict[int, SeriesSignals]
     # A publisher credited by a show's feed may be another show ("This American Life"
     # for Serial): where a show is named, the credit is that show's name, not a person.
     shows_at = {start for start, _ in named}
-    credited: list[tuple[int, int]] = a.extra.get("credited_at", [])  # type: ignore[assignment]
     a.extra["named_at"] = sorted([*named, *(c for c in credited if c[0] not in shows_at)])
     uses = {sid: _uses(s) for sid, s in found.items()}
     all_uses = sum(uses.values())
@@ -549,10 +548,14 @@ def _rare(catalog: Catalog, word: str) -> bool:
     return len(word) >= 4 and catalog.retrieval.document_frequency(stem(word)) <= limit
 
 
-def _people(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals]) -> None:
+def _people(
+    a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals]
+) -> list[tuple[int, int]]:
+    """Credited people, guests and named people found in the review, put on their
+    series; returns where each credited person is named, with the series."""
     buckets: dict[tuple[int, str], dict[int, float]] = {}
     own_names: dict[int, set[tuple[str, ...]]] = {}  # per series, its names' tokens
-    credited: list[tuple[int, int]] = a.extra.setdefault("credited_at", [])  # type: ignore[assignment]
+    credited: list[tuple[int, int]] = []
     for hit in a.names:
         uses = catalog.name_uses(hit.name_id)
         if not uses:
@@ -611,6 +614,7 @@ def _people(a: Analysis, catalog: Catalog, get: Callable[[int], SeriesSignals]) 
             get(series_id).features.guests = total
         else:
             get(series_id).features.people = total
+    return credited
 
 
 def _first_names(a: Analysis, found: dict[int, SeriesSignals]) -> None:

@@ -67,6 +67,16 @@ def _stem_key(tokens: tuple[str, ...], kind: str) -> str | None:
     return word_stem(tokens[0]) if kind in ("title", "short") and len(tokens) >= 2 else None
 
 
+def _drop(
+    index: dict[str, list[tuple[tuple[str, ...], int, str]]], key: str, series_id: int
+) -> None:
+    """Take a series' entries out of one key of a name index (the key too, once empty)."""
+    bucket = index.get(key, [])
+    bucket[:] = [entry for entry in bucket if entry[1] != series_id]
+    if not bucket:
+        index.pop(key, None)
+
+
 def _pack(series_id: int, index: int | None) -> int:
     return (series_id << _INDEX_BITS) | (0 if index is None else index + 1)
 
@@ -180,20 +190,11 @@ class Catalog:
         self.revision += 1
         self.word_values.clear()
         for alias in info.aliases:
-            bucket = self._aliases.get(alias.tokens[0], [])
-            bucket[:] = [entry for entry in bucket if entry[1] != series_id]
-            if not bucket:
-                self._aliases.pop(alias.tokens[0], None)
+            _drop(self._aliases, alias.tokens[0], series_id)
             if (joined := _joined(alias.tokens)) is not None:
-                bucket = self._joined.get(joined, [])
-                bucket[:] = [entry for entry in bucket if entry[1] != series_id]
-                if not bucket:
-                    self._joined.pop(joined, None)
+                _drop(self._joined, joined, series_id)
             if (stem_key := _stem_key(alias.tokens, alias.kind)) is not None:
-                bucket = self._stemmed.get(stem_key, [])
-                bucket[:] = [entry for entry in bucket if entry[1] != series_id]
-                if not bucket:
-                    self._stemmed.pop(stem_key, None)
+                _drop(self._stemmed, stem_key, series_id)
         for name_id in self._series_names.pop(series_id, ()):
             kept = tuple(u for u in self._name_uses.get(name_id, ()) if u.series_id != series_id)
             if kept:

@@ -23,6 +23,7 @@ from aggregator.types import Evidence
 __all__ = [
     "DAY",
     "SLACK",
+    "SURE_AHEAD",
     "EpisodeSignals",
     "Found",
     "SeriesStats",
@@ -35,6 +36,9 @@ __all__ = [
 # Review dates are days, episode dates instants: an episode up to this long after the
 # review's date may still be the one it discusses (time zones, a review dated the day).
 SLACK = timedelta(days=1, hours=12)
+# An episode the feed dates after the review (a live stream first, an exclusive window)
+# counts only when named this surely: a link, its whole title, its own number.
+SURE_AHEAD = 0.9
 DAY = 86400.0
 # A reference within this many characters of another show's name belongs to it
 # (about two sentences), and keeps this share of its strength for the others.

@@ -23,6 +23,7 @@ from aggregator.linking.catalog import Catalog
 from aggregator.linking.episode_found import (
     DAY,
     SLACK,
+    SURE_AHEAD,
     EpisodeSignals,
     Found,
     SeriesStats,
@@ -45,10 +46,8 @@ _CONTENT_TERMS = 40
 # link may point at an episode the feed dates up to this long after the review; the
 # weaker signals (guests, dates, content, recency) keep to what was out.
 _EXPLICIT_SLACK = timedelta(days=45)
-# ... when it names it this surely at least: a link, its whole title, its own number;
-_SURE_AHEAD = 0.9
-# and not when the words around the name (about a clause either way) speak of it as
-# still to come.
+# ... when it names it surely (``SURE_AHEAD``), and not when the words around the name
+# (about a clause either way) speak of it as still to come.
 _AWAITED = re.compile(
     r"\b(?:next|upcoming|coming|soon|tomorrow|will|awaited|demnachst|nachste[nr]?"
     r"|kommende[nr]?|erscheint|out (?:on )?(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b"
@@ -136,7 +135,7 @@ def _match_ahead(
     for index, item in ahead.items():
         f = item.features
         numbered = found[index].features.number if index in found else 0.0
-        sure = max(f.link, f.title, numbered) >= _SURE_AHEAD
+        sure = max(f.link, f.title, numbered) >= SURE_AHEAD
         if index in later and sure and not _awaited(a, item):
             target = found.get_or_add(index)
             target.features.link = max(target.features.link, f.link)

@@ -12,16 +12,13 @@ import math
 from datetime import datetime
 
 from aggregator.linking.analysis import Analysis
-from aggregator.linking.episode_found import DAY, Found, by_recency, owner_factor
+from aggregator.linking.episode_found import DAY, SURE_AHEAD, Found, by_recency, owner_factor
 from aggregator.linking.series_index import EpisodeInfo, SeriesInfo
 from aggregator.types import Evidence
 
 __all__ = ["match_dates", "match_numbers", "match_relative"]
 
 _PART_LIKE = frozenset({"part", "class", "hour", "day"})
-# A number names an episode the feed dates after the review only above this strength:
-# the title's own number (0.9), not a count or an order that could be anyone's.
-_AHEAD = 0.85
 # The most episodes a phrase names one by one ("the first three episodes").
 _NAMED_RUN = 3
 
@@ -80,7 +77,11 @@ def match_numbers(
             matches = chosen or matches
         if later:
             out = max((m[0] for m in matches if m[1] not in later), default=0.0)
-            matches = [m for m in matches if m[1] not in later or m[0] > max(out, _AHEAD)]
+            # Only the title's own number (0.9), not a count or an order that could be
+            # anyone's, and only where it fits better than what was out.
+            matches = [
+                m for m in matches if m[1] not in later or (m[0] >= SURE_AHEAD and m[0] > out)
+            ]
         # "The first two episodes" names each of them; "the first five episodes" says how
         # far the reviewer got more often than which episodes they discuss: a phrase
         # naming a longer run names each less surely.
