@@ -549,6 +549,51 @@ def test_one_phrase_matching_several_titles_is_one_reference() -> None:
     assert titled[600] == pytest.approx(titled[601] / 2, abs=0.01)
 
 
+def _strand_show() -> CatalogSeries:
+    """A show whose feed holds a four-part strand ("Small Town Saints - Ep. N") beside
+    its own stories, one of them published three times (reruns keep their title)."""
+    titles = [*(f"Small Town Saints - Ep. {n}" for n in range(1, 5)),
+              "#286: Summer Camp", "#286: Summer Camp", "#286: Summer Camp (2019)",
+              "Folge 1: Der Anfang", "Folge 2: Das Ende", "Folge 3: Die Rückkehr",
+              # A strand is a few of a feed's many stories: its words are rare in it.
+              *(f"{place} Harbour" for place in ("North", "South", "East", "West", "Old",
+                "New", "Deep", "Blue", "Green", "Stone", "Iron", "Silver", "Golden",
+                "Quiet", "Windy", "Far", "Near", "High", "Low", "Long"))]  # fmt: skip
+    return CatalogSeries(
+        id=7,
+        title="Weekly Stories",
+        feed_url="https://feeds.example.com/weekly.xml",
+        description_text="True stories, every week.",
+        episodes=tuple(
+            CatalogEpisode(
+                id=700 + i,
+                series_id=7,
+                guid=f"weekly-{i}",
+                title=title,
+                description_text="A story from somewhere.",
+                published=datetime(2019, 1, 10, tzinfo=UTC) + timedelta(weeks=i),
+            )
+            for i, title in enumerate(titles)
+        ),
+    )
+
+
+def test_a_strand_of_the_show_names_none_of_its_episodes() -> None:
+    # Reviewers name a strand of a feed as a show, for the whole of it: its name is in
+    # four titles and is a title match for none. A rerun's title is still one title,
+    # and "Folge 1", "Folge 2" number episodes rather than name a strand.
+    linker = Linker(Catalog.build([_strand_show()]))
+    text = (
+        "Weekly Stories review: the podcast Weekly Stories made Small Town Saints, and "
+        'I loved it. Their old "Summer Camp" story is still the best. And "Das Ende"!'
+    )
+    [show] = linker.score(review(text, "2019-06-01"))
+    titled = {e.episode.id: e.features.title for e, _ in show.episodes}
+    assert all(titled.get(700 + i, 0.0) == 0.0 for i in range(4))
+    assert titled[704] > 0.0 and titled[706] > 0.0  # "Summer Camp", a rerun too
+    assert titled[708] == 1.0  # "Folge 2: Das Ende"
+
+
 def _show(series_id: int, title: str, host: str, notes: list[str]) -> CatalogSeries:
     episodes = tuple(
         CatalogEpisode(

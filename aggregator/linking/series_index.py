@@ -25,7 +25,7 @@ import sys
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import chain
 
@@ -69,6 +69,12 @@ _GENERIC = frozenset(
 _SEGMENT_SPLIT = re.compile(r"\s[-–—|]\s|[:|]|\s[-–—]$")
 _PARENTHESES = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _SEASON_TOKEN = re.compile(r"^s\d{1,2}$|^[sc]\d{1,2}e\d{1,4}$")
+# Episodes that must share a title part (numbering aside) for it to name a strand of
+# the show, a mini-series within its feed, rather than a story told over two parts
+# ("Hindsight, Part 1" and "Part 2" are one story a review may name).
+_STRAND = 3
+# Words that number an episode in the feeds' other languages: "Folge 4" is no strand.
+_NUMBERING = frozenset({"folge", "teil", "kapitel", "staffel", "aflevering", "afl", "episode"})
 _BONUS_WORDS = frozenset({"trailer", "bonus", "introducing", "preview", "announcement", "teaser"})
 # Share of episodes (title or description) that must carry a name for it to count as
 # one the feed regularly uses for itself or for its hosts.
@@ -174,7 +180,7 @@ def digest_series(series: CatalogSeries) -> SeriesDigest:
     ordered = [*dated, *(e for e in series.episodes if e.published is None)]
     aliases = _aliases(series, ordered)
     alias_tokens = [a.tokens for a in aliases if a.kind != "acronym"]
-    described = [_episode(e, alias_tokens) for e in ordered]
+    described = _without_strands([_episode(e, alias_tokens) for e in ordered])
     episode_names = tuple(d.names for d in described)
     names = _series_names(series, episode_names)
     doc: list[str] = []
@@ -438,6 +444,43 @@ def _episode(e: CatalogEpisode, aliases: Sequence[tuple[str, ...]]) -> _Episode:
         tuple(dict.fromkeys((*titled, *described))),
         tuple(k for k in dict.fromkeys(keys) if k),
     )
+
+
+def _strand_key(segment: tuple[str, ...]) -> tuple[str, ...]:
+    """A title part without its numbering: "Calamity Episode 4" -> ("calamity",)."""
+    return tuple(
+        w
+        for w in segment
+        if not (
+            (w.isdigit() and int(w) < 100)
+            or _SEASON_TOKEN.match(w)
+            or w in _GENERIC
+            or w in _NUMBERING
+        )
+    )
+
+
+def _without_strands(episodes: list[_Episode]) -> list[_Episode]:
+    """The episodes without the title parts that name a strand of the show rather than
+    one episode: a part that at least ``_STRAND`` episodes share once their numbering is
+    set aside ("Nice White Parents - Ep. 3", "Sentimental in the City 4: ...", "Fire
+    and Ruin | Exandria Unlimited: Calamity Episode 4"). Reviewers name the strand as a
+    show, for the whole of it, so the name points at none of its episodes."""
+    # Counted over distinct titles: a rerun repeats its title and is no strand.
+    titles = {" ".join(fold(_PARENTHESES.sub(" ", e.info.title)).split()): e for e in episodes}
+    sharing: Counter[tuple[str, ...]] = Counter()
+    for e in titles.values():
+        sharing.update({_strand_key(segment) for segment in e.info.segments})
+    strands = {key for key, n in sharing.items() if n >= _STRAND and key}
+    if not strands:
+        return episodes
+    kept: list[_Episode] = []
+    for e in episodes:
+        segments = tuple(s for s in e.info.segments if _strand_key(s) not in strands)
+        if segments != e.info.segments:
+            e = replace(e, info=replace(e.info, segments=segments))
+        kept.append(e)
+    return kept
 
 
 def _title_only(episodes: Sequence[_Episode]) -> dict[str, int]:
