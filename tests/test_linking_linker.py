@@ -524,22 +524,12 @@ def test_each_episode_of_a_list_of_favourites_is_linked(linker: Linker) -> None:
 def test_one_phrase_matching_several_titles_is_one_reference() -> None:
     # The same words matching two titles are one reference that either could answer:
     # the older episode keeps half of what the newer one gets.
-    two_parts = CatalogSeries(
-        id=6,
-        title="Radio Stories",
-        feed_url="https://feeds.example.com/radio.xml",
-        description_text="Stories from around the country, every week.",
-        episodes=tuple(
-            CatalogEpisode(
-                id=600 + i,
-                series_id=6,
-                guid=f"radio-{i}",
-                title=f"Harper High School - Part {part}",
-                description_text="Five months inside a school in Chicago.",
-                published=datetime(2013, 2, 15, tzinfo=UTC) + timedelta(weeks=i),
-            )
-            for i, part in enumerate(["One", "Two"])
-        ),
+    two_parts = _weekly_show(
+        6,
+        "Radio Stories",
+        ["Harper High School - Part One", "Harper High School - Part Two"],
+        notes="Five months inside a school in Chicago.",
+        start=datetime(2013, 2, 15, tzinfo=UTC),
     )
     linker = Linker(Catalog.build([two_parts]))
     text = "Radio Stories review: the podcast Radio Stories went to Harper High School."
@@ -547,6 +537,30 @@ def test_one_phrase_matching_several_titles_is_one_reference() -> None:
     titled = {e.episode.id: e.features.title for e, _ in show.episodes}
     assert titled[601] > 0.0
     assert titled[600] == pytest.approx(titled[601] / 2, abs=0.01)
+
+
+def _weekly_show(
+    series_id: int, title: str, titles: list[str], notes: str, start: datetime
+) -> CatalogSeries:
+    """A show of one episode a week, each titled as ``titles`` says, ids from
+    ``series_id`` * 100."""
+    return CatalogSeries(
+        id=series_id,
+        title=title,
+        feed_url=f"https://feeds.example.com/{series_id}.xml",
+        description_text="Stories from around the country, every week.",
+        episodes=tuple(
+            CatalogEpisode(
+                id=series_id * 100 + i,
+                series_id=series_id,
+                guid=f"{series_id}-{i}",
+                title=episode_title,
+                description_text=notes,
+                published=start + timedelta(weeks=i),
+            )
+            for i, episode_title in enumerate(titles)
+        ),
+    )
 
 
 def _strand_show() -> CatalogSeries:
@@ -559,22 +573,8 @@ def _strand_show() -> CatalogSeries:
               *(f"{place} Harbour" for place in ("North", "South", "East", "West", "Old",
                 "New", "Deep", "Blue", "Green", "Stone", "Iron", "Silver", "Golden",
                 "Quiet", "Windy", "Far", "Near", "High", "Low", "Long"))]  # fmt: skip
-    return CatalogSeries(
-        id=7,
-        title="Weekly Stories",
-        feed_url="https://feeds.example.com/weekly.xml",
-        description_text="True stories, every week.",
-        episodes=tuple(
-            CatalogEpisode(
-                id=700 + i,
-                series_id=7,
-                guid=f"weekly-{i}",
-                title=title,
-                description_text="A story from somewhere.",
-                published=datetime(2019, 1, 10, tzinfo=UTC) + timedelta(weeks=i),
-            )
-            for i, title in enumerate(titles)
-        ),
+    return _weekly_show(
+        7, "Weekly Stories", titles, "A story from somewhere.", datetime(2019, 1, 10, tzinfo=UTC)
     )
 
 
