@@ -594,6 +594,24 @@ def test_a_strand_of_the_show_names_none_of_its_episodes() -> None:
     assert titled[708] == 1.0  # "Folge 2: Das Ende"
 
 
+@pytest.mark.parametrize(
+    ("title", "written"),
+    [("Gone and Forgotten", "Gone & Forgotten"), ("Salt & Silver", "Salt and Silver")],
+)
+def test_an_ampersand_is_the_word_and_in_a_shows_name(title: str, written: str) -> None:
+    # Reviewers write the "and" of a title as "&" and the reverse ("Up & Vanished").
+    show = _weekly_show(
+        8, title, [f"Chapter {n}" for n in range(1, 7)], "A cold case.",
+        datetime(2017, 1, 9, tzinfo=UTC),
+    )  # fmt: skip
+    text = (
+        f"{written}: a podcast review. I binged all of {written} this week and loved it. "
+        "The host is dogged and the ending surprised me. Highly recommended."
+    )
+    proposals = Linker(Catalog.build([show])).link(review(text, "2017-06-01"))
+    assert 8 in reviewed(proposals)
+
+
 def _show(series_id: int, title: str, host: str, notes: list[str]) -> CatalogSeries:
     episodes = tuple(
         CatalogEpisode(

@@ -32,7 +32,8 @@ __all__ = [
 _TOKEN = re.compile(
     r"(?:[^\W\d_]\.){2,}"  # dotted initials
     r"|\d{1,3}(?:,\d{3})+(?![\d,])"  # 2,500 or 2,000,000
-    r"|[^\W_]+",
+    r"|[^\W_]+"
+    r"|&",  # a word: "Up & Vanished" is "Up and Vanished"
     re.UNICODE,
 )
 
@@ -84,6 +85,8 @@ def tokenize(text: str) -> list[Token]:
     ['cgp', 'grey', 's', '2500', 'ep', '3']
     >>> [t.norm for t in tokenize("ep. 12345678901234567890th")]
     ['ep', '123456789012345th']
+    >>> [t.norm for t in tokenize("Up & Vanished")]
+    ['up', 'and', 'vanished']
     >>> t = tokenize("Hi Rukmini")[1]
     >>> "Hi Rukmini"[t.start:t.end], t.cap
     ('Rukmini', True)
@@ -92,7 +95,7 @@ def tokenize(text: str) -> list[Token]:
     append = tokens.append
     for match in _TOKEN.finditer(text):
         raw = match.group()
-        norm = fold(raw.replace(".", "").replace(",", ""))
+        norm = "and" if raw == "&" else fold(raw.replace(".", "").replace(",", ""))
         if not norm:
             continue
         if len(norm) > _MAX_DIGITS:
