@@ -612,6 +612,27 @@ def test_an_ampersand_is_the_word_and_in_a_shows_name(title: str, written: str) 
     assert 8 in reviewed(proposals)
 
 
+def test_a_feed_that_numbers_its_cases_is_found_by_case_number() -> None:
+    # "Case #3" is how a feed titled "Case #3 Silver Key" numbers its episodes, and
+    # "case" is no name of the show: a text about a court case does not name it.
+    cases = ["Lost Ring", "Old Photo", "Silver Key", "Blue Door", "Red Kite"]
+    show = _weekly_show(
+        9, "Small Mysteries", [f"Case #{n} {name}" for n, name in enumerate(cases, 1)],
+        "A small mystery solved.", datetime(2015, 5, 4, tzinfo=UTC),
+    )  # fmt: skip
+    linker = Linker(Catalog.build([show]))
+    text = (
+        "Small Mysteries, a podcast review: I gave up after four episodes. Case #3 is "
+        "the only one I cared about; case #4 lost me again."
+    )
+    [scored] = linker.score(review(text, "2015-07-01"))
+    numbered = {e.episode.id: e.features.number for e, _ in scored.episodes}
+    assert numbered[902] >= 0.9 and numbered[903] >= 0.9
+    assert not any(a.kind == "prefix" for a in scored.signals.series.aliases)
+    court = "The Case against the mayor went to court; the case ended in a plea deal."
+    assert all(s.signals.features.name == 0.0 for s in linker.score(review(court, "2015-07-01")))
+
+
 def _show(series_id: int, title: str, host: str, notes: list[str]) -> CatalogSeries:
     episodes = tuple(
         CatalogEpisode(

@@ -83,7 +83,8 @@ _ROMAN = re.compile(r"^(x{0,3})(ix|iv|v?i{0,3})$")
 _ROMAN_VALUES = {"i": 1, "v": 5, "x": 10}
 
 # Nouns that count episodes in general, and nouns with a meaning of their own that a
-# title may share ("Chapter Six", "Part 3", "Day Four").
+# title may share ("Chapter Six", "Part 3", "Day Four", "Case #3": a feed that numbers
+# its cases; as a noun of its own it matches only titles that say "Case").
 _GENERIC = {
     "episode": "episode", "episodes": "episode", "ep": "episode", "eps": "episode",
     "epi": "episode", "show": "episode", "installment": "episode", "instalment": "episode",
@@ -101,6 +102,7 @@ _SPECIFIC = {
     "teil": "part", "kapitel": "chapter", "staffel": "season", "chapitre": "chapter",
     "partie": "part", "saison": "season", "capitulo": "chapter", "capitolo": "chapter",
     "kapittel": "chapter", "temporada": "season", "seizoen": "season",
+    "case": "case", "cases": "case",
 }  # fmt: skip
 _NOUNS = {**_GENERIC, **_SPECIFIC}
 # Every noun that numbers an episode, in the languages above.
