@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from aggregator.linking import Catalog, Linker
 from aggregator.linking.analysis import analyse
+from aggregator.linking.linker import Scored
 from aggregator.types import (
     CatalogEpisode,
     CatalogSeries,
@@ -138,6 +139,14 @@ def reviewed(proposals: list[LinkProposal]) -> set[int]:
 
 def episodes(proposals: list[LinkProposal]) -> set[int]:
     return {p.episode_id for p in proposals if p.episode_id and p.relation is Relation.REVIEWS}
+
+
+def scored_for(linker: Linker, text: str, published: str, series_id: int) -> Scored:
+    """The one candidate ``linker`` scores for ``series_id`` in a review of ``text``."""
+    [scored] = [
+        s for s in linker.score(review(text, published)) if s.signals.series.id == series_id
+    ]
+    return scored
 
 
 def assert_evidence_spans(text: str, proposals: list[LinkProposal]) -> None:
@@ -384,7 +393,7 @@ def test_a_review_older_than_a_feed_predates_the_show_only_if_the_feed_starts_it
         "and John Siracusa argue about everything and I recommend every episode."
     )
     linker = Linker(Catalog.build([_tech_show(first_number)]))
-    [scored] = [s for s in linker.score(review(text, "2015-02-15")) if s.signals.series.id == 4]
+    scored = scored_for(linker, text, "2015-02-15", 4)
     assert (scored.signals.features.before_start == 1.0) is predates
     if not predates:
         # The feed keeps only its latest episodes: the show is older than its feed.
@@ -414,7 +423,7 @@ def test_a_short_run_names_each_episode_a_long_run_less_surely(linker: Linker) -
     # episode" names one; "the first five episodes" is how far a reviewer got at least
     # as often as what they discuss.
     def number_strength(text: str, episode_id: int) -> float:
-        [scored] = [s for s in linker.score(review(text, "2014-12-01")) if s.signals.series.id == 2]
+        scored = scored_for(linker, text, "2014-12-01", 2)
         [found] = [e for e, _ in scored.episodes if e.episode.id == episode_id]
         return found.features.number
 
@@ -439,7 +448,7 @@ def test_the_newest_podcast_from_its_makers_is_the_show_not_an_episode(linker: L
     )
 
     def relative(text: str) -> float:
-        [scored] = [s for s in linker.score(review(text, "2014-12-01")) if s.signals.series.id == 2]
+        scored = scored_for(linker, text, "2014-12-01", 2)
         return max((e.features.relative for e, _ in scored.episodes), default=0.0)
 
     assert relative(show) == 0.0
@@ -514,7 +523,7 @@ def test_each_episode_of_a_list_of_favourites_is_linked(linker: Linker) -> None:
         'timeline; "The Breakup", for the letters; and "Inconsistencies", for '
         "Jay's interviews."
     )
-    [show] = [s for s in linker.score(review(text, "2014-12-20")) if s.signals.series.id == 2]
+    show = scored_for(linker, text, "2014-12-20", 2)
     titled = {e.episode.id: e.features.title for e, _ in show.episodes}
     # Each title is quoted whole: each is as sure as the others, the oldest included.
     assert titled[200] == titled[201] == titled[203] == 1.0
@@ -939,7 +948,7 @@ def test_a_title_written_with_its_words_bent_is_the_shows_name() -> None:
     plain = text.replace("Fake Hitler", "the fake diaries")
     assert reviewed(linker.link(review(plain, "2019-03-01"))) == set()
     lower = text.replace("Fake Hitler", "fake hitler")
-    [scored] = [s for s in linker.score(review(lower, "2019-03-01")) if s.signals.series.id == 13]
+    scored = scored_for(linker, lower, "2019-03-01", 13)
     assert scored.signals.features.name < 0.3
 
 
@@ -1003,13 +1012,11 @@ def test_a_number_next_to_a_shows_host_is_that_shows() -> None:
         "In the second chapter Reed finds the hedge maze, and the show settles into the "
         "Serial mould without ever feeling like a copy."
     )
-    [scored] = [s for s in linker.score(review(text, "2019-03-01")) if s.signals.series.id == 8]
+    scored = scored_for(linker, text, "2019-03-01", 8)
     numbers = {e.episode.id: e.features.number for e, _ in scored.episodes}
     assert numbers.get(801, 0.0) >= 0.9
     # Without the host's name the nearer show's name still owns the reference.
     anonymous = text.replace("chapter Reed finds", "chapter one finds")
-    [scored] = [
-        s for s in linker.score(review(anonymous, "2019-03-01")) if s.signals.series.id == 8
-    ]
+    scored = scored_for(linker, anonymous, "2019-03-01", 8)
     numbers = {e.episode.id: e.features.number for e, _ in scored.episodes}
     assert numbers.get(801, 0.0) < 0.5
