@@ -642,6 +642,30 @@ def test_a_feed_that_numbers_its_cases_is_found_by_case_number() -> None:
     assert all(s.signals.features.name == 0.0 for s in linker.score(review(court, "2015-07-01")))
 
 
+def test_a_shows_place_in_the_charts_is_not_its_first_episode() -> None:
+    # "climbed all the way to No. 1" ranks the show; it does not discuss episode 1.
+    show = _weekly_show(
+        10, "Desert Radio", ["1 - Pilot", "2 - Glow", "3 - Station Management", "4 - The Drawing"],
+        "News from a small desert town.", datetime(2012, 6, 15, tzinfo=UTC),
+    )  # fmt: skip
+    linker = Linker(Catalog.build([show]))
+    ranked = (
+        "Desert Radio: why everyone is talking about this podcast. It first launched a "
+        "year ago, but this summer it climbed all the way to No. 1 on iTunes. I love it."
+    )
+    proposals = linker.link(review(ranked, "2013-09-13"))
+    assert 10 in reviewed(proposals)
+    assert episodes(proposals) == set()
+    numbered = ranked.replace("climbed all the way to No. 1 on iTunes", "No. 1 won me over")
+    by_number = {
+        e.episode.id: e.features.number
+        for text in (ranked, numbered)
+        for e, _ in scored_for(linker, text, "2013-09-13", 10).episodes
+        if e.features.number
+    }
+    assert by_number == {1000: pytest.approx(1.0, abs=0.35)}  # from the second text only
+
+
 def _show(series_id: int, title: str, host: str, notes: list[str]) -> CatalogSeries:
     episodes = tuple(
         CatalogEpisode(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -149,6 +150,40 @@ def test_references_as_reviews_write_them() -> None:
     assert refs("the December episode '129 Cars'") == []
     # "the premiere" and "the finale" are relative references (timeref), not numbers.
     assert refs("the premiere and the finale") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "It climbed all the way to No. 1 within a month.",
+        "it went straight to number one on iTunes",
+        "Sitting at number one was something new called Limetown.",
+        "the series, number one on podcast charts in several countries",
+        "number one in America for 63 days straight",
+        "It has hit No. 1 on the iTunes podcast chart.",
+        "already sitting at number three on Podbay",
+        "a music podcast (sitting at #7 on the iTunes music chart)",
+        "the #1 podcast in America",
+    ],
+)
+def test_a_place_in_the_charts_is_no_episode_number(text: str) -> None:
+    # Texts about podcasts rank shows far more often than they number an episode "No.
+    # 1": a word of reaching or holding a place before it, or a chart after it.
+    assert find_number_refs(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("CRE from June 2011, number 182, on electronic money", 182),
+        ("listen to #213 now", 213),
+        ("Cortex #62 on productivity", 62),
+        ("No. 12 in which they argue", 12),
+        ("listen to number 5 tonight", 5),
+    ],
+)
+def test_an_episode_number_near_words_of_charts_is_still_one(text: str, value: int) -> None:
+    assert [(r.noun, r.value) for r in find_number_refs(text)] == [("episode", value)]
 
 
 def test_counts_of_a_series() -> None:

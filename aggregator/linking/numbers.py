@@ -115,6 +115,34 @@ _PLURAL_COUNT_NOUNS = {
 }  # fmt: skip
 # A "#118" after these words numbers a newsletter issue, not an episode.
 _NOT_EPISODE_BEFORE_HASH = frozenset({"issue", "issues", "vol", "volume", "no", "letter", "rank"})
+# "No. 1", "number one", "#1" as a rank: "climbed to No. 1", "sitting at number one",
+# "number three on Podbay", "the #1 podcast". Charts are what texts about podcasts
+# rank, far more often than they number an episode so.
+_RANKING_BEFORE = frozenset({
+    "hit", "hits", "reached", "reach", "reaches", "climbed", "climbs", "topped", "tops",
+    "ranked", "ranks", "enemy", "platz",
+})  # fmt: skip
+# "to" and "at" only after a word of moving or staying there: "climbed all the way to
+# No. 1", "sitting at number one" (not "listen to #213").
+_RANKING_PLACE = frozenset({"to", "at", "auf"})
+_RANKING_MOVE = frozenset({
+    "climbed", "climbing", "went", "way", "straight", "rose", "shot", "jumped", "sitting",
+    "sits", "sat", "landed", "peaked", "debuted", "stayed", "remained", "currently",
+})  # fmt: skip
+# Right after the number: a place ("No. 1 podcast", "#7 spot"), or "on" / "in" before
+# a chart ("No. 1 on iTunes", "number one in America"; not "#62 on productivity").
+_RANKING_AFTER = frozenset({
+    "podcast", "podcasts", "spot", "position", "place", "slot", "bestseller",
+    "nonfiction", "chart", "charts", "ranking", "here",
+})  # fmt: skip
+_RANKING_ON = frozenset({"on", "in", "auf", "im", "bei"})
+_CHARTS = frozenset({
+    "itunes", "apple", "spotify", "podbay", "stitcher", "chart", "charts", "podcasts",
+    "bestseller", "bestsellers", "list", "lists", "ranking", "rankings", "top",
+    "america", "britain", "uk", "us", "usa", "australia", "canada", "germany",
+    "deutschland", "country", "world",
+})  # fmt: skip
+_RANK_NOUNS = frozenset({"no", "nr", "number"})
 # "the last two episodes" is a reference, not the size of a series.
 _NOT_COUNT = frozenset({"last", "next", "final", "previous", "past"})
 # Adjectives allowed between an ordinal and its noun: "the first proper episode".
@@ -236,6 +264,25 @@ def _number_after_noun(tokens: Sequence[Token], i: int, noun: str) -> tuple[int,
     return None
 
 
+def _rank(text: str, tokens: Sequence[Token], noun: int, end: int) -> bool:
+    """Whether the number ending before ``tokens[end]`` (its noun or "#" at ``noun``)
+    is a rank: a word of reaching a place before it, or a chart or place right after
+    it, with nothing but a space between ("No. 1 on iTunes"; not "number 182, on")."""
+    before = tokens[noun - 1].norm if noun > 0 else ""
+    if before in _RANKING_BEFORE:
+        return True
+    if before in _RANKING_PLACE and any(
+        t.norm in _RANKING_MOVE for t in tokens[max(0, noun - 4) : noun - 1]
+    ):
+        return True
+    if end >= len(tokens) or text[tokens[end - 1].end : tokens[end].start].strip():
+        return False
+    after = tokens[end].norm
+    if after in _RANKING_AFTER:
+        return True
+    return after in _RANKING_ON and any(t.norm in _CHARTS for t in tokens[end + 1 : end + 4])
+
+
 def find_number_refs(text: str, tokens: Sequence[Token] | None = None) -> list[NumberRef]:
     """All references to an episode by number or ordinal in ``text``.
 
@@ -305,6 +352,7 @@ def find_number_refs(text: str, tokens: Sequence[Token] | None = None) -> list[N
                 after is not None
                 and not quoted
                 and not (word == "no" and not tokens[i + 1].norm.isdigit())
+                and not (word in _RANK_NOUNS and _rank(text, tokens, i, after[1]))
             ):
                 value, end = after
                 values, end = _listed(text, tokens, end, word, value)
@@ -315,7 +363,7 @@ def find_number_refs(text: str, tokens: Sequence[Token] | None = None) -> list[N
                 continue
         if word.isdigit() and token.start > 0 and text[token.start - 1] == "#":
             before = tokens[i - 1].norm if i > 0 else ""
-            if before not in _NOT_EPISODE_BEFORE_HASH:
+            if before not in _NOT_EPISODE_BEFORE_HASH and not _rank(text, tokens, i, i + 1):
                 refs.append(
                     NumberRef("episode", int(word), False, None, token.start - 1, token.end)
                 )
