@@ -900,6 +900,23 @@ def test_words_a_show_uses_of_itself_are_not_another_medium() -> None:
     assert reviewed(linker.link(review(about_caliphate, "2019-03-01"))) == set()
 
 
+def test_a_word_of_another_medium_inside_a_hosts_name_is_the_name() -> None:
+    # "Roman" is German for a novel, a word of reading; in "Roman Quill", a host's name,
+    # it is a name. A German text about a novel still reads as one.
+    show = _show(12, "Quiet Streets", "Roman Quill", ["A walk through a city's drains."])
+    catalog = Catalog.build([show])
+    text = (
+        "Roman Quill is the voice I wish I had\n\n"
+        "Roman Quill makes every street corner sound like a secret. Roman Quill's show "
+        "Quiet Streets is short, and Roman Quill never wastes a second of it."
+    )
+    [scored] = Linker(catalog).score(review(text, "2019-06-01"))
+    assert scored.signals.features.medium >= 0.0
+    assert scored.signals.features.screen == 0.0
+    novel = "Der neue Roman von Quiet Streets: ein Roman über die Stadt, als Buch."
+    assert analyse(review(novel, "2019-06-01"), catalog).viewing["roman"] == 2
+
+
 def test_a_review_of_a_streamed_shows_cartoon_is_about_watching() -> None:
     linker = Linker(Catalog.build([_streamed_show(), caliphate()]))
     text = (

@@ -244,11 +244,19 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
     counts = Counter(terms(text))
     # The headline says what is reviewed ("TV Review: The Dropout"): its words count
     # as much as a paragraph's worth of the body's.
-    head = [t.norm for t in tokens if title_start <= t.start < title_end and t.norm.isalpha()]
-    audio = sum(1 for w in words if w in LISTENING_WORDS)
-    audio += _HEADLINE_WEIGHT * sum(1 for w in head if w in LISTENING_WORDS)
-    viewing: Counter[str] = Counter(w for w in words if w in VIEWING_WORDS)
-    for w in head:
+    names = catalog.names.match(text, tokens, cased, _common(catalog), catalog.credited)
+    # A word of a medium inside a name of two words or more is the name's: "Roman Mars"
+    # (a host) is no German novel ("Roman"), "Tenderfoot TV" (a publisher) no TV. One
+    # word alone ("Spotify", credited as a show's author) keeps its meaning.
+    plain = _outside(
+        tokens, [(h.start, h.end) for h in names if h.full and " " in text[h.start : h.end]]
+    )
+    medium_words = [t.norm for t in plain if t.norm.isalpha()]
+    medium_head = [t.norm for t in plain if title_start <= t.start < title_end and t.norm.isalpha()]
+    audio = sum(1 for w in medium_words if w in LISTENING_WORDS)
+    audio += _HEADLINE_WEIGHT * sum(1 for w in medium_head if w in LISTENING_WORDS)
+    viewing: Counter[str] = Counter(w for w in medium_words if w in VIEWING_WORDS)
+    for w in medium_head:
         if w in VIEWING_WORDS:
             viewing[w] += _HEADLINE_WEIGHT
     folded = fold(text)
@@ -276,7 +284,7 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
         dates=find_dates(text, tokens),
         # Lone surnames only of a show's own people: a guest is named in full
         # (candidates._people drops the other single-word hits).
-        names=catalog.names.match(text, tokens, cased, _common(catalog), catalog.credited),
+        names=names,
         query=_query(counts, catalog),
         audio=_balance(audio, other),
         listening=audio,
@@ -287,6 +295,13 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
         starts=[t.start for t in tokens],
         term_counts=counts,
     )
+
+
+def _outside(tokens: list[Token], spans: list[tuple[int, int]]) -> list[Token]:
+    """The tokens outside every span (character offsets)."""
+    if not spans:
+        return tokens
+    return [t for t in tokens if not any(s <= t.start and t.end <= e for s, e in spans)]
 
 
 def _balance(listening: float, other: float) -> float:
