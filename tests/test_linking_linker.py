@@ -900,6 +900,24 @@ def test_words_a_show_uses_of_itself_are_not_another_medium() -> None:
     assert reviewed(linker.link(review(about_caliphate, "2019-03-01"))) == set()
 
 
+def test_a_title_is_also_written_without_its_hosts_possessive() -> None:
+    # "Dan Carlin's Hardcore History" is "Hardcore History" to most who review it; a
+    # possessive that is not the host's ("The Teacher's Pet") stays part of the name.
+    owned = replace(
+        _show(13, "Ann Doe's Night Archive", "Ann Doe", ["The fall of a city."]), author="Ann Doe"
+    )
+    pet = _show(14, "The Gardener's Dog", "Sam Roe", ["A dog that digs up a case."])
+    linker = Linker(Catalog.build([owned, pet]))
+    assert ("night", "archive") in {a.tokens for a in linker.catalog.series(13).aliases}
+    assert ("dog",) not in {a.tokens for a in linker.catalog.series(14).aliases}
+    text = (
+        "Night Archive\n\n"
+        "I have listened to Night Archive for years: six hours on one war, and I still "
+        "want more. The best history podcast there is."
+    )
+    assert reviewed(linker.link(review(text, "2019-06-01"))) == {13}
+
+
 def test_a_word_of_another_medium_inside_a_hosts_name_is_the_name() -> None:
     # "Roman" is German for a novel, a word of reading; in "Roman Quill", a host's name,
     # it is a name. A German text about a novel still reads as one.

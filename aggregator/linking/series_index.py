@@ -290,6 +290,9 @@ def _aliases(series: CatalogSeries, episodes: Sequence[CatalogEpisode]) -> tuple
     add(title, "title")
     main = _SEGMENT_SPLIT.split(series.title)[0]
     add(tuple(t.norm for t in tokenize(main)), "short")
+    owned = _without_owner(series, title)
+    if owned:
+        add(owned, "short")
     texts = [fold(f"{e.title} {e.description_text}") for e in episodes]
     need = max(3, int(len(texts) * _REGULAR_SHARE))
     for n in range(len(title) - 1, 1, -1):
@@ -312,6 +315,20 @@ def _aliases(series: CatalogSeries, episodes: Sequence[CatalogEpisode]) -> tuple
     return tuple(
         Alias(tuple(sys.intern(t) for t in tokens), kind) for tokens, kind in found.items()
     )
+
+
+def _without_owner(series: CatalogSeries, title: tuple[str, ...]) -> tuple[str, ...] | None:
+    """ "Hardcore History" of "Dan Carlin's Hardcore History": a title that opens with
+    its own host's possessive is written without it as often as with it. Two words at
+    least remain ("Dolly Parton's America" is no host's, and "America" no name)."""
+    credited = {fold(p.name) for p in series.persons}
+    for credit in (series.author, series.owner_name):
+        credited.update(fold(name) for name in split_credit(credit))
+    for k in range(1, min(len(title) - 2, 4)):
+        if title[k] == "s" and " ".join(title[:k]) in credited:
+            rest = title[k + 1 :]
+            return rest if sum(1 for t in rest if t not in STOPWORDS) >= 2 else None
+    return None
 
 
 def _title_prefix(episodes: Sequence[CatalogEpisode]) -> tuple[str, ...] | None:
