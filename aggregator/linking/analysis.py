@@ -298,10 +298,26 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
 
 
 def _outside(tokens: list[Token], spans: list[tuple[int, int]]) -> list[Token]:
-    """The tokens outside every span (character offsets)."""
+    """The tokens outside every span (character offsets), in one pass over both."""
     if not spans:
         return tokens
-    return [t for t in tokens if not any(s <= t.start and t.end <= e for s, e in spans)]
+    ordered = sorted(spans)
+    kept: list[Token] = []
+    k = 0
+    for t in tokens:
+        while k < len(ordered) and ordered[k][1] <= t.start:
+            k += 1
+        # Spans may overlap: any span starting at or before the token may cover it.
+        j = k
+        inside = False
+        while j < len(ordered) and ordered[j][0] <= t.start:
+            if t.end <= ordered[j][1]:
+                inside = True
+                break
+            j += 1
+        if not inside:
+            kept.append(t)
+    return kept
 
 
 def _balance(listening: float, other: float) -> float:
