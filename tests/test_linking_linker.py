@@ -900,6 +900,16 @@ def test_words_a_show_uses_of_itself_are_not_another_medium() -> None:
     assert reviewed(linker.link(review(about_caliphate, "2019-03-01"))) == set()
 
 
+def test_an_episode_number_written_out_in_german_finds_it() -> None:
+    titles = ["Folge 1: Der Anruf", "Folge 2: Die Spur", "Folge 3: Das Ende"]
+    show = _weekly_show(17, "Stille Wasser", titles, "Ein Fall.", datetime(2020, 3, 2, tzinfo=UTC))
+    linker = Linker(Catalog.build([show]))
+    text = "Stille Wasser, der Podcast: Folge zwei ist die beste, ich habe sie zweimal gehört."
+    scored = scored_for(linker, text, "2020-06-01", 17)
+    numbered = {e.episode.id: e.features.number for e, _ in scored.episodes if e.features.number}
+    assert numbered == {1701: pytest.approx(1.0, abs=0.1)}
+
+
 def test_a_title_is_also_written_without_its_hosts_possessive() -> None:
     # "Dan Carlin's Hardcore History" is "Hardcore History" to most who review it; a
     # possessive that is not the host's ("The Teacher's Pet") stays part of the name.

@@ -186,6 +186,28 @@ def test_an_episode_number_near_words_of_charts_is_still_one(text: str, value: i
     assert [(r.noun, r.value) for r in find_number_refs(text)] == [("episode", value)]
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Folge eins lässt die Mutter erzählen", ("episode", 1)),
+        ("Teil vier des Podcasts", ("part", 4)),
+        ("erst in Staffel zwei", ("season", 2)),
+        ("es beginnt mit einer Folge Null", ("episode", 0)),
+        ("Folge zwölf ist die beste", ("episode", 12)),
+        ("in aflevering twee", ("episode", 2)),
+        ("dans l'épisode trois", ("episode", 3)),
+    ],
+)
+def test_number_words_of_other_languages_after_a_noun(text: str, expected: tuple[str, int]) -> None:
+    # Reviews in German, Dutch and French write small numbers out after the noun.
+    assert [(r.noun, r.value) for r in find_number_refs(text)] == [expected]
+
+
+def test_number_words_of_other_languages_need_a_noun() -> None:
+    # Alone they are other words too: "elf", "acht" (eight, and "acht" in "Acht geben").
+    assert find_number_refs("Ein Elf und acht Zwerge; vier gewinnt.") == []
+
+
 def test_counts_of_a_series() -> None:
     counts = find_counts("In a ten-episode long series; a six-part drama; Eight episodes.")
     assert [(c.noun, c.value) for c in counts] == [("episode", 10), ("part", 6), ("episode", 8)]

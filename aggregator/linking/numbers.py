@@ -65,6 +65,16 @@ _ORDINAL_UNITS.update(
     for ending in ("e", "en", "er", "es", "em")
 )
 _ORDINAL_UNITS.update(_FRENCH_ORDINALS)
+# Cardinals of the other languages reviews come in, read only right after a noun that
+# numbers episodes ("Folge eins", "Teil vier", "Staffel zwei", "aflevering twee",
+# "épisode deux"): alone they are too often other words ("elf", "acht", "vier").
+_FOREIGN_CARDINALS = {
+    "null": 0, "eins": 1, "zwei": 2, "drei": 3, "vier": 4, "funf": 5, "sechs": 6,
+    "sieben": 7, "acht": 8, "neun": 9, "zehn": 10, "elf": 11, "zwolf": 12,
+    "een": 1, "twee": 2, "drie": 3, "vijf": 5, "zes": 6, "zeven": 7, "negen": 9,
+    "tien": 10, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "sept": 7, "huit": 8,
+    "neuf": 9, "dix": 10,
+}  # fmt: skip
 _ORDINAL_TENS = {
     "twentieth": 20, "thirtieth": 30, "fortieth": 40, "fiftieth": 50, "sixtieth": 60,
     "seventieth": 70, "eightieth": 80, "ninetieth": 90,
@@ -257,6 +267,8 @@ def _number_after_noun(tokens: Sequence[Token], i: int, noun: str) -> tuple[int,
     parsed = parse_number(tokens, i)
     if parsed is not None and not parsed[1]:
         return parsed[0], parsed[2]
+    if i < len(tokens) and tokens[i].norm in _FOREIGN_CARDINALS:
+        return _FOREIGN_CARDINALS[tokens[i].norm], i + 1
     if i < len(tokens) and noun in _ROMAN_NOUNS:
         value = roman(tokens[i].norm)
         if value:
