@@ -242,8 +242,6 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
     )
     words = [t.norm for t in tokens if t.norm.isalpha()]
     counts = Counter(terms(text))
-    # The headline says what is reviewed ("TV Review: The Dropout"): its words count
-    # as much as a paragraph's worth of the body's.
     names = catalog.names.match(text, tokens, cased, _common(catalog), catalog.credited)
     # A word of a medium inside a name of two words or more is the name's: "Roman Mars"
     # (a host) is no German novel ("Roman"), "Tenderfoot TV" (a publisher) no TV. One
@@ -252,6 +250,8 @@ def analyse(review: ReviewDocument, catalog: Catalog) -> Analysis:
         tokens, [(h.start, h.end) for h in names if h.full and " " in text[h.start : h.end]]
     )
     medium_words = [t.norm for t in plain if t.norm.isalpha()]
+    # The headline says what is reviewed ("TV Review: The Dropout"): its words count
+    # as much as a paragraph's worth of the body's.
     medium_head = [t.norm for t in plain if title_start <= t.start < title_end and t.norm.isalpha()]
     audio = sum(1 for w in medium_words if w in LISTENING_WORDS)
     audio += _HEADLINE_WEIGHT * sum(1 for w in medium_head if w in LISTENING_WORDS)
