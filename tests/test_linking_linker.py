@@ -928,6 +928,19 @@ def test_a_title_is_also_written_without_its_hosts_possessive() -> None:
     assert reviewed(linker.link(review(text, "2019-06-01"))) == {13}
 
 
+def test_initials_and_a_word_of_a_long_title_are_its_name() -> None:
+    # "SE Radio" for "Software Engineering Radio": the initials are written in capitals,
+    # the word after them as a name is, capitalised; all in capitals is not required.
+    show = _show(15, "Software Engineering Radio", "Ann Doe", ["Ann talks about caches."])
+    linker = Linker(Catalog.build([show, caliphate()]))
+    for written in ("SE Radio", "SE-Radio"):
+        text = f"{written} is the podcast I recommend to every developer. Great interviews."
+        assert reviewed(linker.link(review(text, "2019-06-01"))) == {15}, written
+    # Initials not in capitals in a capitalised text are a word, not the show.
+    text = "I will see Radio tomorrow, and se Radio is not a thing. Great interviews."
+    assert reviewed(linker.link(review(text, "2019-06-01"))) == set()
+
+
 def test_a_word_of_another_medium_inside_a_hosts_name_is_the_name() -> None:
     # "Roman" is German for a novel, a word of reading; in "Roman Quill", a host's name,
     # it is a name. A German text about a novel still reads as one.

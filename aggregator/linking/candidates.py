@@ -464,7 +464,9 @@ def _nameness(
     base = 0.4 if kind in ("acronym", "part") else (0.5, 0.8, 1.0)[min(n, 3) - 1]
     if a.cased[i]:
         if kind == "acronym":
-            if not all(r.isupper() for r in raw):
+            # The initials in capitals; a word after them as a name is written ("SE
+            # Radio" for "Software Engineering Radio").
+            if not raw[0].isupper() or not all(r[:1].isupper() for r in raw[1:]):
                 return 0.0
         elif not all(
             t.cap
