@@ -941,6 +941,18 @@ def test_initials_and_a_word_of_a_long_title_are_its_name() -> None:
     assert reviewed(linker.link(review(text, "2019-06-01"))) == set()
 
 
+def test_a_title_with_a_letter_doubled_or_single_is_the_title() -> None:
+    # Reviewers write a doubled letter as they hear it: "Uh Yeah Dude" for "Uhh Yeah
+    # Dude". The bent title still needs a word kept as it is.
+    show = _show(16, "Ohh Fine Morning", "Ann Doe", ["Two friends talk about the week."])
+    linker = Linker(Catalog.build([show, caliphate()]))
+    for written in ("Oh Fine Morning", "Ohhh Fine Morning", "Ohh Fine Mornning"):
+        text = f"{written} is the funniest podcast I know. I listen to it every week."
+        assert reviewed(linker.link(review(text, "2019-06-01"))) == {16}, written
+    text = "Oh Fine Mourning is the funniest podcast I know. I listen to it every week."
+    assert reviewed(linker.link(review(text, "2019-06-01"))) == set()
+
+
 def test_a_word_of_another_medium_inside_a_hosts_name_is_the_name() -> None:
     # "Roman" is German for a novel, a word of reading; in "Roman Quill", a host's name,
     # it is a name. A German text about a novel still reads as one.

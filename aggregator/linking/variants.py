@@ -14,6 +14,7 @@ such a run is the show's name is weighed as for the exact title, then discounted
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -42,6 +43,11 @@ _WRITTEN_OUT = {
 }  # fmt: skip
 
 
+# A letter written twice or more is a letter: reviewers double or single letters as they
+# hear them ("Uh Yeah Dude" for *Uhh Yeah Dude*, "Richard Simons").
+_DOUBLED = re.compile(r"(.)\1+")
+
+
 @lru_cache(maxsize=1 << 16)
 def word_stem(word: str) -> str:
     """The English Snowball stem of a folded word, abbreviations written out.
@@ -50,8 +56,10 @@ def word_stem(word: str) -> str:
     ['fake', 'fake', 'wind', 'garbag', 'garbag']
     >>> word_stem("dr") == word_stem("doctor")
     True
+    >>> word_stem("uh") == word_stem("uhh") == word_stem("uhhh")
+    True
     """
-    return _stem_word(_WRITTEN_OUT.get(word, word))
+    return _DOUBLED.sub(r"\1", _stem_word(_WRITTEN_OUT.get(word, word)))
 
 
 def is_variant(words: Sequence[str], title: Sequence[str]) -> bool:
