@@ -60,7 +60,7 @@ def test_folds_keep_each_series_whole(blind: Dataset) -> None:
 def test_traits_are_read_from_labels_and_text(blind: Dataset) -> None:
     names = {t.name: t for t in TRAITS}
     html = [r for r in blind.reviews if names["HTML page"].has(blind, r)]
-    assert len(html) == len(list((BLIND / "reviews").glob("*.html"))) == 252
+    assert len(html) == len(list((BLIND / "reviews").glob("*.html"))) == 261
     assert all(r.review.html for r in html)  # read as pages: links and emphasis kept
     for labelled in blind.reviews:
         assert names["negative"].has(blind, labelled) == (not labelled.series)
@@ -126,14 +126,13 @@ def test_the_linker_on_the_blind_held_out_part(blind: Dataset) -> None:
         round(baseline.series.f1, 3),
     )
     series_f1, series_recall, episode_f1, negatives, baseline_f1 = figures
-    # 430 reviews, 96 negatives, 29 series: 0.807 / 0.780 / 0.625 / 53 with linker 26
-    # (linker 22 on the same: 0.809 / 0.782 / 0.608 / 53: a chart place "No. 1" read
-    # as a rank had been the only episode evidence of one show a held-out review
-    # reviews).
-    assert series_f1 >= 0.80, figures
-    assert series_recall >= 0.775, figures
-    assert episode_f1 >= 0.62, figures
-    assert negatives >= 53, figures
+    # 440 reviews, 103 negatives, 30 series: 0.798 / 0.779 / 0.632 / 54 with linker 28
+    # (the 430 of the session before, without Syntax's ten: 0.807 / 0.780 / 0.625 / 53
+    # with linkers 26 to 28).
+    assert series_f1 >= 0.79, figures
+    assert series_recall >= 0.77, figures
+    assert episode_f1 >= 0.625, figures
+    assert negatives >= 54, figures
     assert series_f1 - baseline_f1 >= 0.3, figures
 
 
