@@ -953,6 +953,20 @@ def test_a_title_with_a_letter_doubled_or_single_is_the_title() -> None:
     assert reviewed(linker.link(review(text, "2019-06-01"))) == set()
 
 
+def test_a_former_name_the_description_gives_is_the_shows_name() -> None:
+    # A renamed show says so in its description; reviews of its early years use the
+    # old name ("mobileMacs" for Freak Show).
+    show = replace(
+        _show(17, "Night Desk", "Ann Doe", ["Gadgets, apps and the week's news."]),
+        description_text="Three friends talk tech. Until 2013 the show ran under the "
+        "name deskTalk; formerly known as The Late Bench before that.",
+    )
+    linker = Linker(Catalog.build([show, caliphate()]))
+    for written in ("deskTalk", "The Late Bench"):
+        text = f"{written} is the podcast I never miss: three friends, great banter, every week."
+        assert reviewed(linker.link(review(text, "2019-06-01"))) == {17}, written
+
+
 def test_a_word_of_another_medium_inside_a_hosts_name_is_the_name() -> None:
     # "Roman" is German for a novel, a word of reading; in "Roman Quill", a host's name,
     # it is a name. A German text about a novel still reads as one.

@@ -28,7 +28,7 @@ __all__ = ["LINKER_VERSION", "Linker", "Scored"]
 
 # Bump when the linker's behaviour changes: stored links made by an older version are
 # then re-linked.
-LINKER_VERSION = "28"
+LINKER_VERSION = "29"
 
 # Series whose episodes are examined, best first (the dev set never has more than
 # five candidates that matter; retrieval alone adds five).

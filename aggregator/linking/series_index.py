@@ -59,7 +59,7 @@ __all__ = [
 
 # Bump whenever ``SeriesDigest`` or what ``digest_series`` derives changes: digests
 # kept by a cache under another version are then made again.
-DIGEST_VERSION = 1
+DIGEST_VERSION = 2
 
 # Words that number or classify an episode rather than name it.
 _GENERIC = frozenset(
@@ -293,6 +293,8 @@ def _aliases(series: CatalogSeries, episodes: Sequence[CatalogEpisode]) -> tuple
     owned = _without_owner(series, title)
     if owned:
         add(owned, "short")
+    for former in _former_names(series.description_text or ""):
+        add(tuple(t.norm for t in tokenize(former)), "short")
     texts = [fold(f"{e.title} {e.description_text}") for e in episodes]
     need = max(3, int(len(texts) * _REGULAR_SHARE))
     for n in range(len(title) - 1, 1, -1):
@@ -315,6 +317,32 @@ def _aliases(series: CatalogSeries, episodes: Sequence[CatalogEpisode]) -> tuple
     return tuple(
         Alias(tuple(sys.intern(t) for t in tokens), kind) for tokens, kind in found.items()
     )
+
+
+# A show that was renamed says so in its description ("Until July 2013 the show was
+# called mobileMacs", "formerly known as ..."), and reviews of its early years use the
+# old name. The name: up to five words after the cue, the first capitalised or written
+# in camel case ("mobileMacs"), the rest capitalised.
+_FORMER_NAME = re.compile(
+    r"(?:\b(?:formerly|previously|originally)(?: known as| called| named| titled)?"
+    r"|\bunder the (?:name|title)|\bused to be called"
+    r"|\bunter dem (?:Namen|Titel)|\bfr(?:ü|ue)her (?:bekannt )?als|\bhie(?:ß|ss) (?:früher|zuvor)"
+    r"|\banciennement|\bautrefois (?:appelée?|nommée?)|\bvoorheen)"
+    r"\s+[\"“„«']?((?:[A-Z]|[a-z]+[A-Z])[\w'&.+-]*(?:\s+(?:[A-Z0-9][\w'&.+-]*|&)){0,4})"
+)
+
+
+def _former_names(description: str) -> list[str]:
+    """Earlier names of the show that its description gives.
+
+    >>> _former_names("Bis Juli 2013 lief die Sendung unter dem Namen mobileMacs.")
+    ['mobileMacs']
+    >>> _former_names("The show, formerly known as The Weekly Roundup, is live.")
+    ['The Weekly Roundup']
+    >>> _former_names("Formerly a radio show, now a podcast.")
+    []
+    """
+    return [m.group(1).rstrip(".,;:") for m in _FORMER_NAME.finditer(description)]
 
 
 def _without_owner(series: CatalogSeries, title: tuple[str, ...]) -> tuple[str, ...] | None:
