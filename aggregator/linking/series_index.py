@@ -319,10 +319,10 @@ def _aliases(series: CatalogSeries, episodes: Sequence[CatalogEpisode]) -> tuple
     )
 
 
-# A show that was renamed says so in its description ("Until July 2013 the show was
-# called mobileMacs", "formerly known as ..."), and reviews of its early years use the
-# old name. The name: up to five words after the cue, the first capitalised or written
-# in camel case ("mobileMacs"), the rest capitalised.
+# A show that was renamed says so in its description ("Until July 2013 the show ran
+# under the name mobileMacs", "formerly known as ..."), and reviews of its early years
+# use the old name. The name: up to five words after the cue, the first capitalised or
+# written in camel case ("mobileMacs"), the rest capitalised.
 _FORMER_NAME = re.compile(
     r"(?:\b(?:formerly|previously|originally)(?: known as| called| named| titled)?"
     r"|\bunder the (?:name|title)|\bused to be called"

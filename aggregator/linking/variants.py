@@ -44,7 +44,7 @@ _WRITTEN_OUT = {
 
 
 # A letter written twice or more is a letter: reviewers double or single letters as they
-# hear them ("Uh Yeah Dude" for *Uhh Yeah Dude*, "Richard Simons").
+# hear them ("Uh Yeah Dude" for *Uhh Yeah Dude*, "Hardcore Hisstory").
 _DOUBLED = re.compile(r"(.)\1+")
 
 
